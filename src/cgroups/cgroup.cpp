@@ -1,0 +1,208 @@
+// cgroup drivers: v1 (a directory per hierarchy) and v2 (one directory).
+#include "cgroups/cgroup.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::cgroups {
+namespace {
+
+// Reads "cgroup.procs" of a directory.
+Result<std::vector<pid_t>> read_pids(const std::string& dir) {
+    std::string text = KAPSEL_TRY(fs::read_file(dir + "/cgroup.procs"));
+    std::vector<pid_t> out;
+    for (auto& line : split(text, '\n'))
+        if (auto n = parse_int(trim(line))) out.push_back(static_cast<pid_t>(*n));
+    return out;
+}
+
+// rmdir, retrying briefly: the kernel releases a cgroup a moment after its last task exits.
+Status remove_dir(const std::string& dir) {
+    for (int i = 0; i < 200; ++i) {
+        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
+        if (errno != EBUSY) return sys_error("remove cgroup " + dir);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return sys_error("remove cgroup " + dir, EBUSY);
+}
+
+// Removes a cgroup directory and its sub-cgroups, deepest first.
+Status remove_recursive(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return errno == ENOENT ? Status{} : sys_error("open cgroup " + dir);
+    std::vector<std::string> subs;
+    while (dirent* e = ::readdir(d))
+        if (e->d_type == DT_DIR && std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..")
+            subs.push_back(dir + "/" + e->d_name);
+    ::closedir(d);
+    for (auto& s : subs) KAPSEL_TRY(remove_recursive(s));
+    return remove_dir(dir);
+}
+
+class CgroupImpl final : public Cgroup {
+public:
+    CgroupImpl(const Layout& layout, std::vector<std::string> dirs, std::vector<std::string> created)
+        : layout_(layout), dirs_(std::move(dirs)), created_(std::move(created)) {
+        if (layout_.unified && !dirs_.empty())
+            v2fd_.reset(::open(dirs_[0].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+
+    const std::vector<std::string>& dirs() const override { return dirs_; }
+    bool v2() const override { return layout_.unified; }
+    int clone_fd() const override { return v2fd_.get(); }
+
+    Status add_process(pid_t pid) override {
+        for (auto& d : dirs_) KAPSEL_TRY(fs::write_file(d + "/cgroup.procs", std::to_string(pid)));
+        return {};
+    }
+
+    Result<std::vector<pid_t>> pids() const override {
+        // The v1 hierarchy that always exists with a task list: pids, else the first.
+        size_t pick = 0;
+        for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
+            if (layout_.hierarchies[i].name == "pids" || layout_.hierarchies[i].name == "freezer") pick = i;
+        return read_pids(dirs_[pick]);
+    }
+
+    Status kill_all(int sig) override {
+        // Freeze first so no process can fork a child we would miss.
+        std::string freezer = freezer_dir();
+        bool frozen = false;
+        if (!freezer.empty() && sig == SIGKILL) frozen = static_cast<bool>(freeze(freezer, true));
+        auto list = pids();
+        Status st;
+        if (!list) st = std::move(list).error();
+        else
+            for (pid_t p : *list)
+                if (::kill(p, sig) < 0 && errno != ESRCH) st = sys_error("kill " + std::to_string(p));
+        if (frozen) (void)freeze(freezer, false);
+        return st;
+    }
+
+    Status destroy() override {
+        // The container's directories go with everything below them (a container
+        // may have made sub-cgroups). Parents that a failed create made are removed
+        // too, unless something else now lives in them.
+        Status first;
+        for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+            if (!created_.empty() && std::find(created_.begin(), created_.end(), *it) == created_.end()) continue;
+            auto st = remove_recursive(*it);
+            if (!st && first) first = st;
+        }
+        for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+            if (std::find(dirs_.begin(), dirs_.end(), *it) == dirs_.end()) ::rmdir(it->c_str());
+        return first;
+    }
+
+    std::vector<linux::CgroupView> views() const override {
+        std::vector<linux::CgroupView> out;
+        for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
+            auto& h = layout_.hierarchies[i];
+            linux::CgroupView v;
+            v.v2 = h.v2;
+            v.name = layout_.unified ? "" : h.name;
+            v.fs_option = h.v2 ? "" : join(h.controllers, ",");
+            v.host_path = dirs_[i];
+            out.push_back(v);
+        }
+        return out;
+    }
+
+private:
+    std::string freezer_dir() const {
+        for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
+            if (layout_.unified) return dirs_[i];
+            if (layout_.hierarchies[i].name == "freezer") return dirs_[i];
+        }
+        return "";
+    }
+
+    Status freeze(const std::string& dir, bool on) const {
+        if (layout_.unified) return fs::write_file(dir + "/cgroup.freeze", on ? "1" : "0");
+        KAPSEL_TRY(fs::write_file(dir + "/freezer.state", on ? "FROZEN" : "THAWED"));
+        if (!on) return {};
+        for (int i = 0; i < 1000; ++i) {
+            auto s = fs::read_file(dir + "/freezer.state");
+            if (s && trim(*s) == "FROZEN") return {};
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        return make_error("freeze " + dir + ": timed out");
+    }
+
+    Layout layout_;
+    std::vector<std::string> dirs_;
+    std::vector<std::string> created_;
+    unique_fd v2fd_;
+};
+
+// v1 cpuset: a new cgroup has empty cpus/mems and refuses tasks until they are set.
+Status init_cpuset(const std::string& mount, const std::string& dir) {
+    if (dir == mount) return {};
+    KAPSEL_TRY(init_cpuset(mount, fs::dirname(dir)));
+    for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+        auto cur = fs::read_file(dir + "/" + file);
+        if (cur && !trim(*cur).empty()) continue;
+        std::string parent = KAPSEL_TRY(fs::read_file(fs::dirname(dir) + "/" + file));
+        KAPSEL_TRY(fs::write_file(dir + "/" + file, std::string(trim(parent))));
+    }
+    return {};
+}
+
+}  // namespace
+
+std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
+    std::string p = cgroups_path.empty() ? id : cgroups_path;
+    std::vector<std::string> out;
+    for (size_t i = 0; i < layout.hierarchies.size(); ++i) {
+        std::string inner = p.front() == '/' ? p : fs::join(layout.own_paths[i], p);
+        out.push_back(fs::clean(fs::join(layout.hierarchies[i].mount_point, fs::clean("/" + inner))));
+    }
+    return out;
+}
+
+Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<std::string>& dirs) {
+    std::vector<std::string> created;
+    auto undo = [&] {
+        for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
+    };
+    for (size_t i = 0; i < dirs.size(); ++i) {
+        auto& h = layout.hierarchies[i];
+        // mkdir -p, remembering what was new so a failed create removes exactly that.
+        std::vector<std::string> chain;
+        for (std::string d = dirs[i]; d.size() > h.mount_point.size(); d = fs::dirname(d)) chain.push_back(d);
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+            if (::mkdir(it->c_str(), 0755) == 0) created.push_back(*it);
+            else if (errno != EEXIST) {
+                int e = errno;
+                undo();
+                return sys_error("create cgroup " + *it, e);
+            }
+        }
+        bool has_cpuset = false;
+        for (auto& c : h.controllers) has_cpuset = has_cpuset || c == "cpuset";
+        if (has_cpuset) {
+            auto st = init_cpuset(h.mount_point, dirs[i]);
+            if (!st) {
+                undo();
+                return std::move(st).error();
+            }
+        }
+    }
+    return std::unique_ptr<Cgroup>(new CgroupImpl(layout, dirs, created));
+}
+
+std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs) {
+    return std::unique_ptr<Cgroup>(new CgroupImpl(layout, dirs, {}));
+}
+
+}  // namespace kapsel::cgroups

@@ -1,0 +1,52 @@
+// A container's cgroup, one interface over the two kernels' models: cgroup v1 (a
+// directory per controller hierarchy) and cgroup v2 (one unified directory).
+// The driver is chosen from what the host mounts (layout.hpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cgroups/layout.hpp"
+#include "linux/rootfs.hpp"
+#include "oci/spec.hpp"
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::cgroups {
+
+class Cgroup {
+public:
+    virtual ~Cgroup() = default;
+
+    // The container's directory in each hierarchy (host paths), in layout order.
+    virtual const std::vector<std::string>& dirs() const = 0;
+    virtual bool v2() const = 0;
+
+    // For clone3(CLONE_INTO_CGROUP): the v2 directory fd, or -1 on v1.
+    virtual int clone_fd() const = 0;
+    virtual Status add_process(pid_t pid) = 0;
+    virtual Result<std::vector<pid_t>> pids() const = 0;
+    // Signals every process; freezes the cgroup around it so none can fork away.
+    virtual Status kill_all(int sig) = 0;
+    // Removes the directories; processes must be gone.
+    virtual Status destroy() = 0;
+
+    // How the container sees its cgroups at a "cgroup" mount.
+    virtual std::vector<linux::CgroupView> views() const = 0;
+};
+
+// Resolves an OCI cgroupsPath to one directory per hierarchy: an absolute path
+// below each hierarchy's root, a relative one (or none: the container id) below
+// kapsel's own cgroup in that hierarchy, as runc does.
+std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path, const std::string& id);
+
+// Creates the directories (mkdir -p; an existing cgroup may be joined, as the
+// spec allows). On failure nothing created here is left behind.
+Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<std::string>& dirs);
+// An existing container cgroup (for kill --all, delete, pause).
+std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs);
+
+}  // namespace kapsel::cgroups

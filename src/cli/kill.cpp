@@ -1,0 +1,33 @@
+// kapsel kill [--all] ID [SIGNAL]
+#include <signal.h>
+
+#include <cstdio>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "plan/names.hpp"
+#include "runtime/lifecycle.hpp"
+
+namespace kapsel::cli {
+
+int kill_main(const Globals& g, const Args& args) {
+    bool all = false;
+    Flags f("kill", "kapsel kill [options] <container-id> [signal]",
+            "Send a signal (a name like TERM or SIGTERM, or a number; default SIGTERM) to the\n"
+            "container's init process.");
+    f.flag({"all", "a"}, &all, "send the signal to every process in the container's cgroup");
+    auto pos = f.parse(args);
+    if (!pos) return usage_error("kill", pos.error().message);
+    if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    if (pos->empty() || pos->size() > 2) return usage_error("kill", "expects a container id and an optional signal");
+    int sig = SIGTERM;
+    if (pos->size() == 2) {
+        auto n = plan::signal_number((*pos)[1]);
+        if (!n) return usage_error("kill", "unknown signal \"" + (*pos)[1] + "\"");
+        sig = *n;
+    }
+    auto st = runtime::kill(g, (*pos)[0], sig, all);
+    return st ? 0 : fail(st.error());
+}
+
+}  // namespace kapsel::cli

@@ -1,0 +1,103 @@
+// kapsel: global flags, then one verb.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "linux/exe_guard.hpp"
+#include "util/log.hpp"
+
+namespace kapsel::cli {
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> list = {
+        {"create", "create a container from a bundle", create_main, true},
+        {"start", "run the user process of a created container", start_main, false},
+        {"run", "create and start a container, and wait for it", run_main, true},
+        {"state", "print the state of a container as OCI state JSON", state_main, false},
+        {"kill", "send a signal to a container's init (or all its processes)", kill_main, false},
+        {"delete", "delete a container and everything create made for it", delete_main, false},
+        {"list", "list containers", list_main, false},
+        {"spec", "write a template config.json", spec_main, false},
+        {"features", "print the features this kapsel supports, as JSON", features_main, false},
+    };
+    return list;
+}
+
+int fail(const Error& e) {
+    log::error(e.message);
+    // runc prints the error on stderr even when it also goes to --log, and
+    // containerd and podman show that line to the user.
+    if (log::fd() >= 0) std::fprintf(stderr, "kapsel: %s\n", e.message.c_str());
+    return 1;
+}
+
+int usage_error(const std::string& command, const std::string& message) {
+    std::fprintf(stderr, "kapsel %s: %s (see kapsel %s --help)\n", command.c_str(), message.c_str(), command.c_str());
+    return 1;
+}
+
+static std::string main_usage() {
+    std::string out =
+        "usage: kapsel [global options] command [options] [arguments]\n\n"
+        "kapsel is an OCI container runtime, command-line compatible with runc.\n\ncommands:\n";
+    for (auto& c : commands()) {
+        std::string n = c.name;
+        out += "  " + n + std::string(12 - n.size(), ' ') + c.summary + "\n";
+    }
+    return out;
+}
+
+static int real_main(int argc, char** argv) {
+    Globals g;
+    std::string log_path, log_format = "text";
+    bool version = false;
+    Args args(argv + 1, argv + argc);
+
+    Flags global("kapsel", "kapsel [global options] command [options] [arguments]", "");
+    bool rootless_ignored = false;
+    global.option({"root"}, &g.root, "state directory (default /run/kapsel)", "dir");
+    global.option({"log"}, &log_path, "log file (default: stderr)", "file");
+    global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
+    global.flag({"debug"}, &g.debug, "log debug messages");
+    global.option({"criu"}, &g.criu, "path to the criu binary for checkpoint and restore", "path");
+    global.flag({"systemd-cgroup"}, &g.systemd_cgroup, "use systemd for cgroups (needs a running systemd)");
+    global.flag({"rootless"}, &rootless_ignored, "accepted for runc compatibility; kapsel decides by itself");
+    global.flag({"version", "v"}, &version, "print the version");
+    auto rest = global.parse(args, true);
+    if (!rest) return usage_error("", rest.error().message);
+    if (log_format != "text" && log_format != "json")
+        return usage_error("", "--log-format must be text or json, got \"" + log_format + "\"");
+    log::configure(log_path, log_format == "json" ? log::Format::json : log::Format::text, g.debug);
+    if (version) {
+        std::printf("kapsel version %s\nspec: %s\n", KAPSEL_VERSION, "1.3.0");
+        return 0;
+    }
+    if (global.help_requested() || rest->empty()) {
+        std::fputs(main_usage().c_str(), rest->empty() && !global.help_requested() ? stderr : stdout);
+        if (global.help_requested()) std::fputs(("\nglobal options:\n" + global.usage().substr(global.usage().find("options:") + 9)).c_str(), stdout);
+        return rest->empty() && !global.help_requested() ? 1 : 0;
+    }
+    std::string verb = (*rest)[0];
+    if (verb == "help") {
+        std::fputs(main_usage().c_str(), stdout);
+        return 0;
+    }
+    for (auto& c : commands()) {
+        if (verb != c.name) continue;
+        if (c.enters_container) {
+            // CVE-2019-5736: never enter a container while running from a binary
+            // the container could open for writing.
+            auto st = linux::ensure_sealed_self(argv);
+            if (!st) return fail(st.error());
+        }
+        return c.main(g, Args(rest->begin() + 1, rest->end()));
+    }
+    return usage_error("", "unknown command \"" + verb + "\"");
+}
+
+}  // namespace kapsel::cli
+
+int main(int argc, char** argv) { return kapsel::cli::real_main(argc, argv); }

@@ -1,0 +1,111 @@
+// Terminal setup.
+#include "linux/console.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "linux/path.hpp"
+#include "util/fs.hpp"
+
+namespace kapsel::linux {
+
+Result<unique_fd> connect_console_socket(const std::string& path) {
+    unique_fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) return sys_error("console socket");
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string target = path;
+    // Long paths (containerd's are) do not fit sun_path: go through the directory fd.
+    unique_fd dir;
+    if (target.size() >= sizeof addr.sun_path) {
+        dir.reset(::open(fs::dirname(path).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!dir) return sys_error("open directory of console socket " + path);
+        target = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + fs::basename(path);
+    }
+    std::strncpy(addr.sun_path, target.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        return sys_error("connect to console socket " + path);
+    return sock;
+}
+
+Status send_fd(int sock, int fd, const std::string& name) {
+    iovec iov{const_cast<char*>(name.data()), name.size()};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    if (::sendmsg(sock, &m, MSG_NOSIGNAL) < 0) return sys_error("send terminal to console socket");
+    return {};
+}
+
+Result<unique_fd> recv_fd(int sock) {
+    char name[4096];
+    iovec iov{name, sizeof name};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    ssize_t n;
+    while ((n = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0)
+        if (errno != EINTR) return sys_error("receive terminal");
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+            return unique_fd(fd);
+        }
+    }
+    return make_error("no terminal received on console socket");
+}
+
+Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigned, unsigned>> size, uid_t uid,
+                     gid_t gid) {
+    // The container's own /dev/ptmx (a link to its devpts instance), so the pty
+    // belongs to the container and not to the host's devpts.
+    unique_fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master) return sys_error("open /dev/ptmx in the container");
+    if (::unlockpt(master.get()) < 0) return sys_error("unlock pty");
+    // TIOCGPTPEER opens the slave through the master, never by a path name that
+    // something in the container could have replaced.
+    int sfd = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sfd < 0) return sys_error("open pty slave");
+    unique_fd slave(sfd);
+    if (size) {
+        winsize ws{};
+        ws.ws_row = static_cast<unsigned short>(size->first);
+        ws.ws_col = static_cast<unsigned short>(size->second);
+        ::ioctl(slave.get(), TIOCSWINSZ, &ws);
+    }
+    if (::fchown(slave.get(), uid, gid) < 0 && errno != EINVAL) return sys_error("chown pty slave");
+    ::fchmod(slave.get(), 0620);
+
+    unique_fd root = KAPSEL_TRY(sys.openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, 0));
+    unique_fd console = KAPSEL_TRY_CTX(ensure_mountpoint(sys, root.get(), "/dev/console", false), "create /dev/console");
+    unique_fd tree = KAPSEL_TRY_CTX(sys.open_tree(slave.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH), "bind pty at /dev/console");
+    KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", console.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+                   "bind pty at /dev/console");
+
+    KAPSEL_TRY(send_fd(console_sock, master.get(), "/dev/ptmx"));
+    if (::setsid() < 0 && errno != EPERM) return sys_error("setsid");
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return sys_error("make the pty the controlling terminal");
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::dup2(slave.get(), fd) < 0) return sys_error("dup pty to stdio");
+    return {};
+}
+
+}  // namespace kapsel::linux

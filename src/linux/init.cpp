@@ -1,0 +1,312 @@
+// The container init sequence. Its order follows the runtime-spec lifecycle and
+// runc's: namespaces, rootfs, hooks, pivot_root, console, finalize, identity,
+// seccomp, wait for start, startContainer hooks, exec.
+#include "linux/init.hpp"
+
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "linux/console.hpp"
+#include "linux/hooks.hpp"
+#include "linux/identity.hpp"
+#include "linux/path.hpp"
+#include "linux/sync.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::linux {
+namespace {
+
+[[noreturn]] void die(int sync_fd, const Error& e) {
+    (void)send_msg(sync_fd, Msg::error, e.message);
+    ::_exit(1);
+}
+
+#define INIT_TRY(expr)                                                 \
+    ({                                                                 \
+        auto init_r_ = (expr);                                         \
+        if (!init_r_) die(sync_fd, std::move(init_r_).error());        \
+        std::move(init_r_).take();                                     \
+    })
+
+std::string env_get(const std::vector<std::string>& env, std::string_view key) {
+    for (auto& e : env)
+        if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
+            return e.substr(key.size() + 1);
+    return {};
+}
+
+bool env_has(const std::vector<std::string>& env, std::string_view key) {
+    for (auto& e : env)
+        if (e.size() >= key.size() && e.compare(0, key.size(), key) == 0 && (e.size() == key.size() || e[key.size()] == '='))
+            return true;
+    return false;
+}
+
+// The home directory of `uid` from the container's /etc/passwd, "/" if none.
+std::string home_of(uid_t uid) {
+    auto text = fs::read_file("/etc/passwd");
+    if (!text) return "/";
+    for (auto& line : split(*text, '\n')) {
+        auto f = split(line, ':');
+        if (f.size() >= 6)
+            if (auto u = parse_uint(f[2]); u && *u == uid) return f[5].empty() ? "/" : f[5];
+    }
+    return "/";
+}
+
+// $PATH lookup inside the container, as the container user: a missing program is
+// a `create` error, not a surprise at `start`.
+Result<std::string> find_program(const std::string& name, const std::vector<std::string>& env) {
+    if (name.find('/') != std::string::npos) {
+        if (::access(name.c_str(), X_OK) < 0) return sys_error("exec \"" + name + "\"");
+        return name;
+    }
+    std::string path = env_get(env, "PATH");
+    if (!env_has(env, "PATH")) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (auto& dir : split(path, ':')) {
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        struct stat st;
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+    }
+    return make_error("exec \"" + name + "\": executable file not found in $PATH");
+}
+
+}  // namespace
+
+// Our own fds must not sit where the caller's preserved fds go (3 .. 3+n-1), or
+// exec would hand them to the container; and nothing else the parent held may
+// reach the container at all. Move ours up, close the rest.
+void tidy_fds(int base, std::vector<int*> ours) {
+    for (int* fd : ours) {
+        if (*fd >= 3 && *fd < base) {
+            int moved = ::fcntl(*fd, F_DUPFD_CLOEXEC, base);
+            ::close(*fd);
+            *fd = moved;
+        }
+    }
+    std::vector<int> keep;
+    for (int* fd : ours)
+        if (*fd >= base) keep.push_back(*fd);
+    std::sort(keep.begin(), keep.end());
+    unsigned from = static_cast<unsigned>(base);
+    for (int k : keep) {
+        if (static_cast<unsigned>(k) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
+        from = static_cast<unsigned>(k) + 1;
+    }
+    ::syscall(SYS_close_range, from, ~0u, 0);
+}
+
+void run_init(const InitArgs& a) {
+    const plan::Plan& plan = *a.plan;
+    RealSys sys;
+    int sync_fd = a.sync_fd, fifo_fd = a.fifo_fd, console_fd = a.console_fd;
+    int log_fd = log::fd();
+    std::vector<std::pair<plan::NsType, int>> join = a.join;
+    {
+        std::vector<int*> ours = {&sync_fd, &fifo_fd, &console_fd, &log_fd};
+        for (auto& j : join) ours.push_back(&j.second);
+        tidy_fds(3 + a.preserve_fds, ours);
+        log::set_fd(log_fd);
+    }
+
+    // Die with `create` while it is still building us; cleared before `ready`.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    // Non-dumpable: no process in the container may ptrace us or open our
+    // /proc/PID entries while we hold host file descriptors (CVE-2016-9962).
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    // --- namespaces ---
+    if (!join.empty() || a.unshare_flags) {
+        // Join namespaces by path first, while we still have the host's privileges;
+        // the user namespace goes first so the others are entered as its member.
+        for (auto& [type, fd] : join)
+            if (type == plan::NsType::user && ::setns(fd, CLONE_NEWUSER) < 0)
+                die(sync_fd, sys_error("join user namespace"));
+        for (auto& [type, fd] : join)
+            if (type != plan::NsType::user && ::setns(fd, plan::ns_clone_flag(type)) < 0)
+                die(sync_fd, sys_error(std::string("join ") + plan::ns_name(type) + " namespace"));
+        for (auto& [type, fd] : join) ::close(fd);
+        if (a.unshare_flags & CLONE_NEWUSER) {
+            if (::unshare(CLONE_NEWUSER) < 0) die(sync_fd, sys_error("create user namespace"));
+            INIT_TRY(send_msg(sync_fd, Msg::need_maps, {}, -1, true));
+            INIT_TRY(expect_msg(sync_fd, Msg::maps_done));
+        }
+        int rest = a.unshare_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
+        if (rest && ::unshare(rest) < 0) die(sync_fd, sys_error("create namespaces"));
+        if (rest & CLONE_NEWPID) {
+            // A new pid namespace takes effect for children: the init is our child.
+            pid_t child = ::fork();
+            if (child < 0) die(sync_fd, sys_error("fork container init"));
+            if (child > 0) ::_exit(0);
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        }
+    }
+    INIT_TRY(send_msg(sync_fd, Msg::hello, {}, -1, true));
+    INIT_TRY(expect_msg(sync_fd, Msg::go));
+
+    if (plan.creates(plan::NsType::user)) {
+        // Become root of the new user namespace now that its maps exist.
+        if (::syscall(SYS_setresgid, 0, 0, 0) < 0) die(sync_fd, sys_error("setgid 0 in user namespace"));
+        if (::syscall(SYS_setresuid, 0, 0, 0) < 0) die(sync_fd, sys_error("setuid 0 in user namespace"));
+    }
+    // A cgroup namespace rooted at the container's cgroup, which the parent has just
+    // put us in.
+    if (plan.creates(plan::NsType::cgroup) && ::unshare(CLONE_NEWCGROUP) < 0)
+        die(sync_fd, sys_error("create cgroup namespace"));
+
+    if (!a.no_new_keyring) {
+        // A fresh session keyring, so the container cannot read the host's keys.
+        ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr);
+    }
+
+    const plan::Process* proc = plan.process ? &*plan.process : nullptr;
+
+    // --- rootfs ---
+    bool mountns = plan.has(plan::NsType::mount);
+    if (mountns) {
+        unique_fd rootfd = INIT_TRY(prepare_rootfs(sys, plan));
+        INIT_TRY(mount_all(sys, rootfd.get(), plan, a.rootfs));
+        if (proc) {
+            // The working directory exists before the process needs it (runc creates it too).
+            auto cwd = mkdir_in_root(sys, rootfd.get(), proc->cwd);
+            if (!cwd && cwd.error().code != EACCES) die(sync_fd, std::move(cwd).error().context("create cwd"));
+        }
+    }
+
+    // --- prestart / createRuntime hooks run by the parent; createContainer here ---
+    INIT_TRY(send_msg(sync_fd, Msg::run_hooks));
+    Message hooks_done = INIT_TRY(expect_msg(sync_fd, Msg::hooks_done));
+    std::string state_json = hooks_done.payload;
+    if (a.hooks && !a.hooks->create_container.empty())
+        INIT_TRY(run_hooks(a.hooks->create_container, "createContainer", state_json));
+
+    if (mountns) {
+        INIT_TRY(enter_rootfs(sys, plan.rootfs, a.no_pivot));
+    } else {
+        if (::chroot(plan.rootfs.c_str()) < 0 || ::chdir("/") < 0) die(sync_fd, sys_error("chroot " + plan.rootfs));
+    }
+
+    if (proc && proc->terminal) {
+        if (console_fd < 0) die(sync_fd, make_error("process.terminal is true but no console socket was given"));
+        INIT_TRY(setup_console(sys, console_fd, proc->console_size, proc->uid, proc->gid));
+        ::close(console_fd);
+    }
+
+    if (plan.set_hostname) INIT_TRY(sys.sethostname(plan.hostname));
+    if (plan.set_domainname) INIT_TRY(sys.setdomainname(plan.domainname));
+    {
+        unique_fd sysdir;
+        if (!plan.sysctl.empty()) {
+            sysdir.reset(::open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!sysdir) die(sync_fd, sys_error("open /proc/sys (sysctl needs /proc mounted in the container)"));
+        }
+        for (auto& [key, value] : plan.sysctl) {
+            auto fd = sys.openat2(sysdir.get(), key, O_WRONLY, 0, kInRoot);
+            if (!fd) die(sync_fd, std::move(fd).error().context("sysctl"));
+            if (::write(fd->get(), value.data(), value.size()) < 0)
+                die(sync_fd, sys_error("sysctl " + key + "=" + value));
+        }
+    }
+    if (mountns) INIT_TRY(finalize_rootfs(sys, plan));
+
+    if (!proc) {
+        // No process: the container exists, `start` will refuse it. Wait for delete.
+        ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        INIT_TRY(send_msg(sync_fd, Msg::ready));
+        while (true) ::pause();
+    }
+
+    INIT_TRY(apply_process_attributes(plan, *proc));
+    if (proc->no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        die(sync_fd, sys_error("set no_new_privs"));
+
+    auto load_filter = [&] {
+        unique_fd listener = INIT_TRY(load_seccomp(*a.seccomp));
+        if (listener) {
+            INIT_TRY(send_msg(sync_fd, Msg::seccomp_fd, {}, listener.get()));
+            INIT_TRY(expect_msg(sync_fd, Msg::seccomp_done));
+        }
+    };
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities are dropped. With it, load as late as possible so the filter has
+    // to allow as little of kapsel's own work as possible.
+    if (a.seccomp && !proc->no_new_privileges) load_filter();
+
+    fix_stdio_owner(proc->uid, proc->gid);
+    INIT_TRY(apply_user_and_caps(*proc));
+    if (proc->umask) ::umask(*proc->umask);
+    else ::umask(022);
+
+    std::vector<std::string> env = proc->env;
+    if (!env_has(env, "HOME")) env.push_back("HOME=" + home_of(proc->uid));
+
+    // The working directory must be inside the container. A cwd like
+    // /proc/self/fd/N could otherwise lead to a host directory through an fd we
+    // still hold (CVE-2024-21626); getcwd reports such a path as unreachable.
+    if (::chdir(proc->cwd.c_str()) < 0) die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
+    {
+        char buf[PATH_MAX];
+        long n = ::syscall(SYS_getcwd, buf, sizeof buf);
+        if (n < 0 || buf[0] != '/')
+            die(sync_fd, make_error("cwd " + proc->cwd + " is outside the container's root"));
+    }
+
+    std::string program = INIT_TRY(find_program(proc->args[0], env));
+    if (a.seccomp && proc->no_new_privileges) load_filter();
+
+    // From here on `create` may exit; we must survive it.
+    ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    INIT_TRY(send_msg(sync_fd, Msg::ready));
+    ::close(sync_fd);
+
+    // Wait for `start`: it writes one byte into the exec fifo.
+    char c;
+    ssize_t n;
+    while ((n = ::read(fifo_fd, &c, 1)) < 0 && errno == EINTR) {}
+    ::close(fifo_fd);
+    if (n != 1) ::_exit(1);
+
+    if (a.hooks && !a.hooks->start_container.empty()) {
+        auto st = run_hooks(a.hooks->start_container, "startContainer", state_json);
+        if (!st) {
+            dprintf(2, "kapsel: %s\n", st.error().message.c_str());
+            ::_exit(1);
+        }
+    }
+
+    // Only stdio and the preserved fds reach the program; everything kapsel
+    // opened is closed here, whatever its O_CLOEXEC state (CVE-2024-21626).
+    for (int fd = 3; fd < 3 + a.preserve_fds; ++fd) {
+        int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    ::syscall(SYS_close_range, 3 + a.preserve_fds, ~0u, 0);
+
+    std::vector<char*> argv, envp;
+    for (auto& s : proc->args) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
+    envp.push_back(nullptr);
+    ::execve(program.c_str(), argv.data(), envp.data());
+    dprintf(2, "kapsel: exec %s: %s\n", program.c_str(), errno_text(errno).c_str());
+    ::_exit(127);
+}
+
+}  // namespace kapsel::linux

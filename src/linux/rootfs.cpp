@@ -1,0 +1,381 @@
+// The rootfs builder.
+#include "linux/rootfs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "linux/path.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::linux {
+
+// A user namespace file descriptor for an idmapped mount: a child process that
+// unshares a user namespace with the mount's mappings, held open by its /proc entry.
+Result<unique_fd> idmap_userns(const plan::Mount& m);
+
+namespace {
+
+constexpr unsigned kAtEmptyPath = AT_EMPTY_PATH;
+constexpr unsigned kAtRecursive = AT_RECURSIVE;
+
+// The mount point of the file system that holds `path`: walk up while the mount id stays the same.
+std::string mount_point_of(const std::string& path) {
+    auto mnt_id = [](const std::string& p) -> uint64_t {
+        struct statx stx{};
+        if (::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0) return 0;
+        return stx.stx_mnt_id;
+    };
+    std::string cur = fs::clean(path);
+    uint64_t id = mnt_id(cur);
+    while (cur != "/") {
+        std::string up = fs::dirname(cur);
+        if (mnt_id(up) != id) return cur;
+        cur = up;
+    }
+    return "/";
+}
+
+Status set_propagation(Sys& sys, int mntfd, uint64_t propagation, bool recursive) {
+    if (!propagation) return {};
+    mount_attr attr{};
+    attr.propagation = propagation;
+    return sys.mount_setattr(mntfd, "", kAtEmptyPath | (recursive ? kAtRecursive : 0), attr);
+}
+
+// Copies the content of `src` (a directory of the rootfs) into `dst` (the new
+// tmpfs mounted over it): crun's tmpcopyup, which podman uses for /etc-like mounts.
+Status copy_tree(int src, int dst) {
+    DIR* d = ::fdopendir(::dup(src));
+    if (!d) return sys_error("read directory for tmpcopyup");
+    Status st;
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        struct stat s;
+        if (::fstatat(src, n.c_str(), &s, AT_SYMLINK_NOFOLLOW) < 0) {
+            st = sys_error("stat " + n);
+            break;
+        }
+        if (S_ISDIR(s.st_mode)) {
+            if (::mkdirat(dst, n.c_str(), s.st_mode & 07777) < 0 && errno != EEXIST) { st = sys_error("mkdir " + n); break; }
+            unique_fd a(::openat(src, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            unique_fd b(::openat(dst, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!a || !b) { st = sys_error("open " + n); break; }
+            st = copy_tree(a.get(), b.get());
+            if (!st) break;
+        } else if (S_ISLNK(s.st_mode)) {
+            char buf[4096];
+            ssize_t len = ::readlinkat(src, n.c_str(), buf, sizeof buf - 1);
+            if (len < 0) { st = sys_error("readlink " + n); break; }
+            buf[len] = 0;
+            if (::symlinkat(buf, dst, n.c_str()) < 0) { st = sys_error("symlink " + n); break; }
+        } else if (S_ISREG(s.st_mode)) {
+            unique_fd a(::openat(src, n.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+            unique_fd b(::openat(dst, n.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, s.st_mode & 07777));
+            if (!a || !b) { st = sys_error("copy " + n); break; }
+            char buf[65536];
+            ssize_t r;
+            while ((r = ::read(a.get(), buf, sizeof buf)) > 0)
+                if (::write(b.get(), buf, static_cast<size_t>(r)) != r) { r = -1; break; }
+            if (r < 0) { st = sys_error("copy " + n); break; }
+        } else {
+            if (::mknodat(dst, n.c_str(), s.st_mode, s.st_rdev) < 0) { st = sys_error("mknod " + n); break; }
+        }
+        ::fchownat(dst, n.c_str(), s.st_uid, s.st_gid, AT_SYMLINK_NOFOLLOW);
+    }
+    ::closedir(d);
+    return st;
+}
+
+// Mounts a new filesystem on `target`; returns the fd of the new mount.
+Result<unique_fd> mount_filesystem(Sys& sys, int target, const std::string& fstype, const std::string& source,
+                                   const plan::Mount& m) {
+    unique_fd fsfd = KAPSEL_TRY(sys.fsopen(fstype));
+    KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "source", source));
+    for (auto& [key, value] : m.data)
+        KAPSEL_TRY(sys.fsconfig(fsfd.get(), value.empty() ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING, key, value));
+    for (auto& flag : m.sb_flags) KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_FLAG, flag, ""));
+    KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""));
+    unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), static_cast<unsigned>(m.attrs.set)));
+    KAPSEL_TRY(sys.move_mount(mnt.get(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    KAPSEL_TRY(set_propagation(sys, mnt.get(), m.attrs.propagation, m.attrs.propagation_recursive));
+    return mnt;
+}
+
+Status bind_tree(Sys& sys, int target, int srcdir, const std::string& source, const plan::Mount& m) {
+    unsigned flags = OPEN_TREE_CLONE | (m.recursive_bind ? kAtRecursive : 0);
+    if (source.empty()) flags |= kAtEmptyPath;
+    unique_fd tree = KAPSEL_TRY(sys.open_tree(srcdir, source, flags));
+    mount_attr attr{};
+    attr.attr_set = m.attrs.set;
+    attr.attr_clr = m.attrs.clear;
+    unique_fd userns;
+    if (!m.uid_map.empty()) {
+        userns = KAPSEL_TRY(idmap_userns(m));
+        attr.attr_set |= MOUNT_ATTR_IDMAP;
+        attr.userns_fd = static_cast<uint64_t>(userns.get());
+        // An idmapped mount must be set up while detached; apply it (recursively
+        // with "ridmap") separately from the other attributes.
+        mount_attr id{};
+        id.attr_set = MOUNT_ATTR_IDMAP;
+        id.userns_fd = attr.userns_fd;
+        KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
+        attr.attr_set &= ~static_cast<uint64_t>(MOUNT_ATTR_IDMAP);
+        attr.userns_fd = 0;
+    }
+    if (attr.attr_set || attr.attr_clr)
+        KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
+    KAPSEL_TRY(sys.move_mount(tree.get(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    return set_propagation(sys, tree.get(), m.attrs.propagation, m.attrs.propagation_recursive);
+}
+
+Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts) {
+    if (opts.cgroups.empty()) return make_error("no cgroup hierarchy is known to mount");
+    if (opts.cgroups.size() == 1 && opts.cgroups[0].v2) {
+        unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
+        if (opts.new_cgroup_ns) {
+            KAPSEL_TRY(mount_filesystem(sys, target.get(), "cgroup2", "cgroup2", m));
+            return {};
+        }
+        return bind_tree(sys, target.get(), AT_FDCWD, opts.cgroups[0].host_path, m);
+    }
+    // cgroup v1: a tmpfs holding one mount per hierarchy, as on the host.
+    unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
+    plan::Mount tmpfs = m;
+    tmpfs.data = {{"mode", "755"}};
+    tmpfs.attrs.set &= ~static_cast<uint64_t>(MOUNT_ATTR_RDONLY);  // made read-only after filling it
+    unique_fd top = KAPSEL_TRY(mount_filesystem(sys, target.get(), "tmpfs", "tmpfs", tmpfs));
+    for (auto& h : opts.cgroups) {
+        std::string dest = m.destination + "/" + (h.name.empty() ? "unified" : h.name);
+        unique_fd dir = KAPSEL_TRY(mkdir_in_root(sys, rootfd, dest));
+        plan::Mount sub = m;
+        sub.data.clear();
+        sub.recursive_bind = false;
+        if (opts.new_cgroup_ns) {
+            if (!h.v2)
+                for (auto& opt : split(h.fs_option, ',')) {
+                    auto eq = opt.find('=');
+                    if (eq == std::string::npos) sub.data.emplace_back(opt, "");
+                    else sub.data.emplace_back(opt.substr(0, eq), opt.substr(eq + 1));
+                }
+            KAPSEL_TRY_CTX(mount_filesystem(sys, dir.get(), h.v2 ? "cgroup2" : "cgroup", "cgroup", sub), "mount cgroup " + h.name);
+        } else {
+            KAPSEL_TRY_CTX(bind_tree(sys, dir.get(), AT_FDCWD, h.host_path, sub), "bind cgroup " + h.name);
+        }
+    }
+    if (m.attrs.set & MOUNT_ATTR_RDONLY) {
+        mount_attr ro{};
+        ro.attr_set = MOUNT_ATTR_RDONLY;
+        KAPSEL_TRY(sys.mount_setattr(top.get(), "", kAtEmptyPath, ro));
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<unique_fd> idmap_userns(const plan::Mount& m) {
+    // The kernel wants a user namespace fd; the cheapest holder is a child that
+    // unshares one and waits. Its maps are written from here.
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) < 0) return sys_error("pipe for idmapped mount");
+    unique_fd rd(pipefd[0]), wr(pipefd[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) return sys_error("fork for idmapped mount");
+    if (pid == 0) {
+        if (::unshare(CLONE_NEWUSER) < 0) ::_exit(1);
+        wr.reset();
+        char c;
+        (void)!::read(rd.get(), &c, 1);  // wait until the parent has taken the namespace
+        ::_exit(0);
+    }
+    rd.reset();
+    auto format = [](const std::vector<plan::IdMap>& maps) {
+        std::string s;
+        for (auto& x : maps) s += std::to_string(x.inside) + " " + std::to_string(x.outside) + " " + std::to_string(x.count) + "\n";
+        return s;
+    };
+    std::string base = "/proc/" + std::to_string(pid);
+    // Wait for the unshare: the namespace link changes from ours.
+    struct stat self_ns, child_ns;
+    ::stat("/proc/self/ns/user", &self_ns);
+    for (int i = 0; i < 10000; ++i) {
+        if (::stat((base + "/ns/user").c_str(), &child_ns) == 0 && child_ns.st_ino != self_ns.st_ino) break;
+        ::usleep(50);
+    }
+    auto st = fs::write_file(base + "/uid_map", format(m.uid_map));
+    if (st) st = fs::write_file(base + "/setgroups", "deny");
+    if (st) st = fs::write_file(base + "/gid_map", format(m.gid_map));
+    unique_fd ns(::open((base + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+    int err = errno;
+    wr.reset();
+    ::waitpid(pid, nullptr, 0);
+    if (!st) return std::move(st).error().context("idmapped mount " + m.destination);
+    if (!ns) return sys_error("open user namespace for idmapped mount", err);
+    return ns;
+}
+
+Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
+    // Nothing mounted in the container may propagate back to the host unless the
+    // config asks for it: rslave by default, as runc does.
+    unsigned long prop = plan.rootfs_propagation ? plan.rootfs_propagation : static_cast<unsigned long>(MS_SLAVE);
+    unsigned long rec = plan.rootfs_propagation && !plan.rootfs_propagation_recursive ? 0ul : static_cast<unsigned long>(MS_REC);
+    KAPSEL_TRY(sys.mount("", "/", "", prop | rec, ""));
+    // pivot_root refuses a new root whose parent mount is shared; and the rootfs
+    // bind below must not propagate to the host's copy of that parent.
+    if (prop == MS_SHARED) KAPSEL_TRY(sys.mount("", mount_point_of(fs::dirname(plan.rootfs)), "", MS_PRIVATE, ""));
+    KAPSEL_TRY(sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, ""));
+    return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
+}
+
+Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts) {
+    switch (m.kind) {
+        case plan::MountKind::filesystem: {
+            unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
+            unique_fd below;
+            if (m.tmpcopyup) below = KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
+            KAPSEL_TRY(mount_filesystem(sys, target.get(), m.fstype, m.source, m));
+            if (m.tmpcopyup) {
+                unique_fd top = KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
+                KAPSEL_TRY(copy_tree(below.get(), top.get()));
+            }
+            return {};
+        }
+        case plan::MountKind::bind: {
+            struct stat st;
+            KAPSEL_TRY_CTX(sys.fstatat(AT_FDCWD, m.source, st, 0), "bind source");
+            unique_fd target = KAPSEL_TRY(ensure_mountpoint(sys, rootfd, m.destination, S_ISDIR(st.st_mode)));
+            return bind_tree(sys, target.get(), AT_FDCWD, m.source, m);
+        }
+        case plan::MountKind::cgroup: return mount_cgroups(sys, rootfd, m, opts);
+    }
+    return {};
+}
+
+Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts) {
+    for (auto& m : plan.mounts) {
+        std::string what = "mount " + (m.kind == plan::MountKind::bind ? m.source : m.fstype) + " at " + m.destination;
+        KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts), what);
+    }
+    return create_devices(sys, rootfd, plan, opts.bind_devices);
+}
+
+Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_devices) {
+    // Device modes are exact: the umask must not trim them.
+    mode_t old = ::umask(0);
+    struct Restore {
+        mode_t m;
+        ~Restore() { ::umask(m); }
+    } restore{old};
+    for (auto& d : plan.devices) {
+        std::string what = "create device " + d.path;
+        unique_fd dir = KAPSEL_TRY_CTX(mkdir_in_root(sys, rootfd, fs::dirname(d.path)), what);
+        std::string name = fs::basename(d.path);
+        if (bind_devices) {
+            // mknod is refused in a user namespace: bind the host's node instead.
+            auto target = KAPSEL_TRY_CTX(ensure_mountpoint(sys, rootfd, d.path, false), what);
+            plan::Mount bind;
+            bind.kind = plan::MountKind::bind;
+            bind.source = d.path;
+            KAPSEL_TRY_CTX(bind_tree(sys, target.get(), AT_FDCWD, d.path, bind), what);
+            continue;
+        }
+        mode_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
+        auto made = sys.mknodat(dir.get(), name, type | d.mode, makedev(d.major, d.minor));
+        if (!made && made.error().code != EEXIST) return std::move(made).error().context(what);
+        if (made) {
+            KAPSEL_TRY_CTX(sys.fchmodat(dir.get(), name, d.mode), what);
+            KAPSEL_TRY_CTX(sys.fchownat(dir.get(), name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW), what);
+        }
+    }
+    unique_fd dev = KAPSEL_TRY(mkdir_in_root(sys, rootfd, "/dev"));
+    static const std::pair<const char*, const char*> links[] = {
+        {"/proc/self/fd", "fd"},      {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
+    };
+    for (auto& [target, name] : links) {
+        auto st = sys.symlinkat(target, dev.get(), name);
+        if (!st && st.error().code != EEXIST) return std::move(st).error().context("create /dev/" + std::string(name));
+    }
+    // /dev/ptmx must be the container's own devpts multiplexer, not the host's.
+    struct stat pts;
+    if (sys.fstatat(dev.get(), "pts/ptmx", pts, AT_SYMLINK_NOFOLLOW)) {
+        struct stat cur;
+        if (sys.fstatat(dev.get(), "ptmx", cur, AT_SYMLINK_NOFOLLOW) && !S_ISLNK(cur.st_mode)) {
+            if (::unlinkat(dev.get(), "ptmx", 0) < 0 && errno != EBUSY) return sys_error("remove /dev/ptmx");
+        }
+        auto st = sys.symlinkat("pts/ptmx", dev.get(), "ptmx");
+        if (!st && st.error().code != EEXIST) return std::move(st).error().context("create /dev/ptmx");
+    }
+    return {};
+}
+
+Status enter_rootfs(Sys& sys, const std::string& rootfs, bool no_pivot) {
+    if (no_pivot) {
+        KAPSEL_TRY(sys.chdir(rootfs));
+        KAPSEL_TRY(sys.mount(rootfs, "/", "", MS_MOVE, ""));
+        KAPSEL_TRY(sys.chroot("."));
+        return sys.chdir("/");
+    }
+    unique_fd oldroot = KAPSEL_TRY(sys.openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, 0));
+    unique_fd newroot = KAPSEL_TRY(sys.openat2(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY, 0, 0));
+    KAPSEL_TRY(sys.fchdir(newroot.get()));
+    // pivot_root(".", ".") stacks the old root on top of the new one; no put_old
+    // directory is needed in the image.
+    KAPSEL_TRY(sys.pivot_root(".", "."));
+    KAPSEL_TRY(sys.fchdir(oldroot.get()));
+    // Make the old root a slave first, so detaching it cannot unmount anything on the host.
+    KAPSEL_TRY(sys.mount("", ".", "", MS_SLAVE | MS_REC, ""));
+    KAPSEL_TRY(sys.umount2(".", MNT_DETACH));
+    return sys.chdir("/");
+}
+
+Status finalize_rootfs(Sys& sys, const plan::Plan& plan) {
+    unique_fd root = KAPSEL_TRY(sys.openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, 0));
+    for (auto& p : plan.readonly_paths) {
+        auto target = open_in_root(sys, root.get(), p, O_PATH);
+        if (!target) {
+            if (target.error().code == ENOENT) continue;
+            return std::move(target).error().context("readonly path " + p);
+        }
+        unique_fd tree = KAPSEL_TRY_CTX(sys.open_tree(target->get(), "", OPEN_TREE_CLONE | kAtRecursive | kAtEmptyPath), "readonly path " + p);
+        mount_attr ro{};
+        ro.attr_set = MOUNT_ATTR_RDONLY;
+        KAPSEL_TRY_CTX(sys.mount_setattr(tree.get(), "", kAtEmptyPath | kAtRecursive, ro), "readonly path " + p);
+        KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", target->get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), "readonly path " + p);
+    }
+    for (auto& p : plan.masked_paths) {
+        auto target = open_in_root(sys, root.get(), p, O_PATH);
+        if (!target) {
+            if (target.error().code == ENOENT) continue;
+            return std::move(target).error().context("masked path " + p);
+        }
+        struct stat st;
+        KAPSEL_TRY_CTX(sys.fstatat(target->get(), "", st, AT_EMPTY_PATH), "masked path " + p);
+        if (S_ISDIR(st.st_mode)) {
+            // An empty read-only tmpfs hides the directory's content.
+            plan::Mount empty;
+            empty.attrs.set = MOUNT_ATTR_RDONLY;
+            empty.data = {{"size", "0"}, {"mode", "755"}};
+            KAPSEL_TRY_CTX(mount_filesystem(sys, target->get(), "tmpfs", "tmpfs", empty), "masked path " + p);
+        } else {
+            plan::Mount null_bind;
+            KAPSEL_TRY_CTX(bind_tree(sys, target->get(), root.get(), "dev/null", null_bind), "masked path " + p);
+        }
+    }
+    if (plan.rootfs_readonly) {
+        mount_attr ro{};
+        ro.attr_set = MOUNT_ATTR_RDONLY;
+        KAPSEL_TRY_CTX(sys.mount_setattr(root.get(), "", kAtEmptyPath, ro), "make root read-only");
+    }
+    return {};
+}
+
+}  // namespace kapsel::linux

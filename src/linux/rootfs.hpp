@@ -1,0 +1,46 @@
+// Building a container's file system inside its new mount namespace: the rootfs
+// bind, the config's mounts in order, /dev, pivot_root, then the read-only and
+// masked paths. Each step is applied through Sys so it can be recorded in tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "linux/sys.hpp"
+#include "plan/plan.hpp"
+
+namespace kapsel::linux {
+
+// One cgroup hierarchy as the container should see it at a "cgroup" mount.
+struct CgroupView {
+    std::string name;       // directory under the mount point: "cpu", "systemd", "" for v2
+    std::string fs_option;  // what to mount with a cgroup namespace: "cpu", "name=systemd"; v2: ""
+    bool v2 = false;
+    std::string host_path;  // the container's cgroup directory on the host (bind without cgroupns)
+};
+
+struct RootfsOptions {
+    bool no_pivot = false;
+    bool bind_devices = false;       // in a user namespace mknod is refused: bind host nodes
+    bool new_cgroup_ns = false;
+    std::vector<CgroupView> cgroups;  // for mounts of type "cgroup"
+};
+
+// Makes "/" a non-propagating copy (or what rootfsPropagation asks) and binds the
+// rootfs onto itself so it can be pivoted to. Returns an O_PATH fd of the rootfs.
+Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan);
+
+// Applies one planned mount below rootfd.
+Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts);
+
+// All of the plan's mounts, then device nodes and /dev links.
+Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts);
+Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_devices);
+
+// pivot_root into the rootfs and detach the old root (or MS_MOVE + chroot with no_pivot).
+Status enter_rootfs(Sys& sys, const std::string& rootfs, bool no_pivot);
+
+// After pivot_root: readonlyPaths, maskedPaths, and a read-only root.
+Status finalize_rootfs(Sys& sys, const plan::Plan& plan);
+
+}  // namespace kapsel::linux

@@ -1,0 +1,153 @@
+// seccomp with libseccomp.
+#include "linux/seccomp.hpp"
+
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "oci/spec.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::linux {
+namespace {
+
+uint32_t action_value(plan::SeccompAction a, unsigned errno_ret) {
+    switch (a) {
+        case plan::SeccompAction::kill_thread: return SCMP_ACT_KILL_THREAD;
+        case plan::SeccompAction::kill_process: return SCMP_ACT_KILL_PROCESS;
+        case plan::SeccompAction::trap: return SCMP_ACT_TRAP;
+        case plan::SeccompAction::errno_ret: return SCMP_ACT_ERRNO(errno_ret);
+        case plan::SeccompAction::trace: return SCMP_ACT_TRACE(errno_ret);
+        case plan::SeccompAction::allow: return SCMP_ACT_ALLOW;
+        case plan::SeccompAction::log: return SCMP_ACT_LOG;
+        case plan::SeccompAction::notify: return SCMP_ACT_NOTIFY;
+    }
+    return SCMP_ACT_KILL_PROCESS;
+}
+
+scmp_compare op_value(plan::SeccompOp op) {
+    switch (op) {
+        case plan::SeccompOp::ne: return SCMP_CMP_NE;
+        case plan::SeccompOp::lt: return SCMP_CMP_LT;
+        case plan::SeccompOp::le: return SCMP_CMP_LE;
+        case plan::SeccompOp::eq: return SCMP_CMP_EQ;
+        case plan::SeccompOp::ge: return SCMP_CMP_GE;
+        case plan::SeccompOp::gt: return SCMP_CMP_GT;
+        case plan::SeccompOp::masked_eq: return SCMP_CMP_MASKED_EQ;
+    }
+    return SCMP_CMP_EQ;
+}
+
+struct Ctx {
+    scmp_filter_ctx ctx;
+    ~Ctx() { seccomp_release(ctx); }
+};
+
+}  // namespace
+
+Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
+    uint32_t def = action_value(s.default_action, s.default_errno_ret);
+    Ctx c{seccomp_init(def)};
+    if (!c.ctx) return make_error("seccomp: cannot initialise libseccomp");
+    // No-new-privileges is kapsel's decision (process.noNewPrivileges), not libseccomp's.
+    seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_NNP, 0);
+    for (uint32_t arch : s.architectures) {
+        int rc = seccomp_arch_add(c.ctx, arch);
+        if (rc < 0 && rc != -EEXIST) return Error{-rc, "seccomp: add architecture: " + errno_text(-rc)};
+    }
+    for (size_t i = 0; i < s.rules.size(); ++i) {
+        auto& r = s.rules[i];
+        uint32_t act = action_value(r.action, r.errno_ret);
+        // libseccomp refuses a rule whose action is the default; it would change nothing.
+        if (act == def) continue;
+        std::vector<scmp_arg_cmp> args;
+        for (auto& a : r.args)
+            args.push_back(scmp_arg_cmp{a.index, op_value(a.op), a.value, a.value_two});
+        // As in runc: conditions on different arguments must all hold (one rule);
+        // several conditions on the same argument are alternatives (one rule each),
+        // because libseccomp cannot AND two comparisons of one argument.
+        bool same_index = args.size() > 1;
+        for (auto& a : args) same_index = same_index && a.arg == args[0].arg;
+        for (auto& name : r.names) {
+            int nr = seccomp_syscall_resolve_name(name.c_str());
+            if (nr == __NR_SCMP_ERROR) {
+                log::debug("seccomp: syscall \"" + name + "\" is unknown here, rule skipped");
+                continue;
+            }
+            auto add = [&](unsigned n, const scmp_arg_cmp* cmp) -> Status {
+                int rc = seccomp_rule_add_array(c.ctx, act, nr, n, cmp);
+                if (rc < 0)
+                    return Error{-rc, "seccomp: add rule for " + name + " (linux.seccomp.syscalls[" +
+                                          std::to_string(i) + "]): " + errno_text(-rc)};
+                return {};
+            };
+            if (same_index) {
+                for (auto& a : args) KAPSEL_TRY(add(1, &a));
+            } else {
+                KAPSEL_TRY(add(static_cast<unsigned>(args.size()), args.data()));
+            }
+        }
+    }
+    int mfd = ::memfd_create("kapsel-seccomp", MFD_CLOEXEC);
+    if (mfd < 0) return sys_error("seccomp: memfd_create");
+    unique_fd mem(mfd);
+    int rc = seccomp_export_bpf(c.ctx, mem.get());
+    if (rc < 0) return Error{-rc, "seccomp: export filter: " + errno_text(-rc)};
+    off_t size = ::lseek(mem.get(), 0, SEEK_END);
+    SeccompProgram prog;
+    prog.filter.resize(static_cast<size_t>(size) / sizeof(sock_filter));
+    if (::pread(mem.get(), prog.filter.data(), static_cast<size_t>(size), 0) != size)
+        return sys_error("seccomp: read filter");
+    prog.notify = s.uses_notify();
+    prog.flags = s.flags;
+    if (prog.notify) prog.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    // The kernel accepts WAIT_KILLABLE_RECV only together with a listener.
+    else prog.flags &= ~static_cast<unsigned>(1u << 5);
+    return prog;
+}
+
+Result<unique_fd> load_seccomp(const SeccompProgram& prog) {
+    sock_fprog fprog{static_cast<unsigned short>(prog.filter.size()), const_cast<sock_filter*>(prog.filter.data())};
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog.flags, &fprog);
+    if (rc < 0) return sys_error("load seccomp filter");
+    return unique_fd(prog.notify ? static_cast<int>(rc) : -1);
+}
+
+Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid, const std::string& state_json) {
+    unique_fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) return sys_error("seccomp listener socket");
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (s.listener_path.size() >= sizeof addr.sun_path)
+        return make_error("linux.seccomp.listenerPath: path is too long for a unix socket");
+    std::strcpy(addr.sun_path, s.listener_path.c_str());
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        return sys_error("connect to seccomp listener " + s.listener_path);
+    std::string msg = "{\"ociVersion\":\"" + std::string(oci::kSpecVersion) + "\",\"fds\":[\"seccompFd\"],\"pid\":" +
+                      std::to_string(pid) +
+                      (s.listener_metadata.empty() ? "" : ",\"metadata\":" + json_quote(s.listener_metadata)) +
+                      ",\"state\":" + state_json + "}";
+    iovec iov{msg.data(), msg.size()};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &listener_fd, sizeof listener_fd);
+    if (::sendmsg(sock.get(), &m, MSG_NOSIGNAL) < 0) return sys_error("send seccomp fd to " + s.listener_path);
+    return {};
+}
+
+}  // namespace kapsel::linux

@@ -1,0 +1,28 @@
+// seccomp: the config's rules compiled to a BPF program by libseccomp before the
+// container exists (so a bad rule fails `create` early), loaded just before exec.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <vector>
+
+#include "plan/plan.hpp"
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::linux {
+
+struct SeccompProgram {
+    std::vector<sock_filter> filter;
+    unsigned flags = 0;  // SECCOMP_FILTER_FLAG_*
+    bool notify = false;
+};
+
+Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s);
+// Installs the filter; returns the notify listener fd when the program uses SCMP_ACT_NOTIFY.
+Result<unique_fd> load_seccomp(const SeccompProgram& prog);
+
+// Sends the listener fd and the container process state to listenerPath.
+Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid, const std::string& state_json);
+
+}  // namespace kapsel::linux

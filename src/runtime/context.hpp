@@ -1,0 +1,15 @@
+// The global options every runtime operation sees (runc's global flags).
+#pragma once
+
+#include <string>
+
+namespace kapsel::runtime {
+
+struct Globals {
+    std::string root = "/run/kapsel";  // state directory (--root)
+    std::string criu;                  // --criu PATH
+    bool systemd_cgroup = false;       // --systemd-cgroup
+    bool debug = false;
+};
+
+}  // namespace kapsel::runtime

@@ -1,0 +1,325 @@
+// `create`: decide (parse, plan, check against the host), then build the
+// container with an owner for every resource, so any failure undoes everything.
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cgroups/cgroup.hpp"
+#include "linux/console.hpp"
+#include "linux/hooks.hpp"
+#include "linux/identity.hpp"
+#include "linux/init.hpp"
+#include "linux/seccomp.hpp"
+#include "linux/sync.hpp"
+#include "oci/spec.hpp"
+#include "plan/build.hpp"
+#include "plan/names.hpp"
+#include "runtime/lifecycle.hpp"
+#include "runtime/store.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::runtime {
+namespace {
+
+// Undoes a step of create unless disarmed.
+template <class F>
+struct Undo {
+    F f;
+    bool armed = true;
+    ~Undo() {
+        if (armed) f();
+    }
+};
+template <class F>
+Undo(F) -> Undo<F>;
+
+std::string id_map_text(const std::vector<plan::IdMap>& maps) {
+    std::string s;
+    for (auto& m : maps) s += std::to_string(m.inside) + " " + std::to_string(m.outside) + " " + std::to_string(m.count) + "\n";
+    return s;
+}
+
+Status write_id_maps(pid_t pid, const plan::Plan& plan) {
+    std::string base = "/proc/" + std::to_string(pid);
+    KAPSEL_TRY_CTX(fs::write_file(base + "/uid_map", id_map_text(plan.uid_map)), "write uid mappings");
+    KAPSEL_TRY_CTX(fs::write_file(base + "/gid_map", id_map_text(plan.gid_map)), "write gid mappings");
+    return {};
+}
+
+// Checks that need the host: what the plan alone cannot know.
+Status check_against_host(const plan::Plan& plan) {
+    struct stat st;
+    if (::stat(plan.rootfs.c_str(), &st) < 0) return sys_error("root.path " + plan.rootfs);
+    if (!S_ISDIR(st.st_mode)) return make_error("root.path " + plan.rootfs + " is not a directory");
+    if (plan.process && plan.process->has_caps) {
+        uint64_t own = linux::own_bounding_set();
+        auto& c = plan.process->caps;
+        uint64_t wanted = c.bounding | c.permitted | c.effective | c.inheritable | c.ambient;
+        uint64_t known = linux::kernel_last_cap() >= 63 ? ~0ull : (1ull << (linux::kernel_last_cap() + 1)) - 1;
+        uint64_t missing = wanted & known & ~own;
+        // A capability kapsel does not hold cannot be given to the container.
+        for (int i = 0; i < 64; ++i)
+            if (missing & (1ull << i))
+                return make_error("process.capabilities: " + plan::capability_name(i) +
+                                  " is not in kapsel's own bounding set, so it cannot be granted");
+    }
+    if (plan.process && !plan.process->apparmor_profile.empty() && !fs::exists("/sys/kernel/security/apparmor"))
+        return make_error("process.apparmorProfile: AppArmor is not enabled on this host");
+    if (plan.process && !plan.process->selinux_label.empty() && !fs::exists("/sys/fs/selinux/enforce"))
+        return make_error("process.selinuxLabel: SELinux is not enabled on this host");
+    return {};
+}
+
+// Opens a namespace path and checks it is a namespace of the expected type.
+Result<unique_fd> open_namespace(const plan::Namespace& ns) {
+    unique_fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return sys_error(std::string("open ") + plan::ns_name(ns.type) + " namespace " + ns.path);
+    int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (type < 0) return make_error(ns.path + " is not a namespace");
+    if (type != plan::ns_clone_flag(ns.type))
+        return make_error(ns.path + " is not a " + std::string(plan::ns_name(ns.type)) + " namespace");
+    return fd;
+}
+
+pid_t clone3_into(uint64_t flags, int cgroup_fd, int* pidfd) {
+    clone_args args{};
+    args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    args.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+std::string state_for_hooks(const Record& r, oci::Status status) {
+    return oci::state_json(to_state(r, status), false);
+}
+
+}  // namespace
+
+Result<Created> create(const Globals& g, const CreateOptions& o) {
+    KAPSEL_TRY(Store::validate_id(o.id));
+    if (g.systemd_cgroup && !fs::exists("/run/systemd/system"))
+        return make_error("--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop the flag)");
+    std::string bundle = fs::absolute(o.bundle.empty() ? "." : o.bundle);
+    auto config_read = fs::read_file(bundle + "/config.json");
+    if (!config_read) {
+        if (config_read.error().code == ENOENT) return make_error("bundle " + bundle + " has no config.json");
+        return std::move(config_read).error();
+    }
+    std::string config_text = std::move(config_read).take();
+    oci::Spec spec = KAPSEL_TRY(oci::parse_spec(config_text, bundle + "/config.json"));
+    plan::Plan plan = KAPSEL_TRY_CTX(plan::build(spec, {o.id, bundle}), bundle + "/config.json");
+    KAPSEL_TRY(check_against_host(plan));
+
+    // systemd's socket activation: the fds and the variables follow into the container.
+    int preserve = o.preserve_fds;
+    if (const char* lf = ::getenv("LISTEN_FDS"); lf && plan.process) {
+        if (auto n = parse_int(lf); n && *n > 0) {
+            preserve += static_cast<int>(*n);
+            plan.process->env.push_back("LISTEN_FDS=" + std::to_string(*n));
+            plan.process->env.push_back("LISTEN_PID=1");
+        }
+    }
+    if (plan.process && plan.process->terminal && o.console_socket.empty() && o.console_fd < 0)
+        return make_error("process.terminal is true: --console-socket is required");
+
+    std::optional<linux::SeccompProgram> seccomp;
+    if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp(*plan.seccomp));
+
+    cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
+    Store store(g.root);
+
+    // --- from here on, everything made is undone on failure ---
+    KAPSEL_TRY(store.create_dir(o.id));
+    Undo remove_dir{[&] { (void)store.remove(o.id); }};
+    std::string dir = store.dir(o.id);
+    KAPSEL_TRY(fs::write_file_atomic(dir + "/config.json", config_text, 0600));
+
+    bool hooks_ran = false;
+    Undo poststop{[&] {
+        if (hooks_ran) {
+            Record r{.id = o.id, .pid = 0, .bundle = bundle};
+            linux::run_hooks_warn(spec.hooks.poststop, "poststop", state_for_hooks(r, oci::Status::stopped));
+        }
+    }};
+
+    auto cg = KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, o.id)));
+    Undo remove_cgroup{[&] { (void)cg->destroy(); }};
+
+    std::string fifo = dir + "/exec.fifo";
+    if (::mkfifo(fifo.c_str(), 0600) < 0) return sys_error("create " + fifo);
+    // Held open for reading by the init until it execs; `start` writes one byte.
+    unique_fd fifo_fd(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fifo_fd) return sys_error("open " + fifo);
+
+    unique_fd console;
+    if (plan.process && plan.process->terminal) {
+        if (o.console_fd >= 0) console.reset(::fcntl(o.console_fd, F_DUPFD_CLOEXEC, 3));
+        else console = KAPSEL_TRY(linux::connect_console_socket(o.console_socket));
+    }
+
+    // Namespaces joined by path: pid (for our children) and time here; the others
+    // in the child. Time offsets go into a new time namespace before anyone is in it.
+    std::vector<unique_fd> join_fds;
+    linux::InitArgs args;
+    int new_flags = 0;
+    bool general = false;
+    for (auto& ns : plan.namespaces) {
+        if (ns.path.empty()) {
+            new_flags |= plan::ns_clone_flag(ns.type);
+            continue;
+        }
+        unique_fd fd = KAPSEL_TRY(open_namespace(ns));
+        if (ns.type == plan::NsType::pid || ns.type == plan::NsType::time) {
+            if (::setns(fd.get(), plan::ns_clone_flag(ns.type)) < 0)
+                return sys_error(std::string("join ") + plan::ns_name(ns.type) + " namespace " + ns.path);
+            continue;
+        }
+        general = true;
+        args.join.emplace_back(ns.type, fd.get());
+        join_fds.push_back(std::move(fd));
+    }
+    if (new_flags & CLONE_NEWTIME) {
+        if (::unshare(CLONE_NEWTIME) < 0) return sys_error("create time namespace");
+        std::string offsets;
+        for (auto& [clock, off] : plan.time_offsets)
+            offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+        if (!offsets.empty()) KAPSEL_TRY_CTX(fs::write_file("/proc/self/timens_offsets", offsets), "set time offsets");
+    }
+    int clone_flags = new_flags & ~(CLONE_NEWTIME | CLONE_NEWCGROUP);
+    if (general) {
+        args.unshare_flags = clone_flags;
+        clone_flags = 0;
+    }
+
+    auto [parent_sock, child_sock] = KAPSEL_TRY(linux::sync_pair());
+    args.plan = &plan;
+    args.hooks = &spec.hooks;
+    args.sync_fd = child_sock.get();
+    args.fifo_fd = fifo_fd.get();
+    args.console_fd = console.get();
+    args.preserve_fds = preserve;
+    args.no_pivot = o.no_pivot;
+    args.no_new_keyring = o.no_new_keyring;
+    args.rootfs.no_pivot = o.no_pivot;
+    args.rootfs.bind_devices = plan.has(plan::NsType::user);
+    args.rootfs.new_cgroup_ns = plan.creates(plan::NsType::cgroup);
+    args.rootfs.cgroups = cg->views();
+    args.seccomp = seccomp;
+
+    int pidfd_raw = -1;
+    pid_t child = clone3_into(static_cast<uint64_t>(clone_flags), cg->clone_fd(), &pidfd_raw);
+    if (child < 0) return sys_error("clone the container init");
+    if (child == 0) linux::run_init(args);
+    unique_fd pidfd(pidfd_raw);
+    child_sock.reset();
+    fifo_fd.reset();
+    console.reset();
+    join_fds.clear();
+
+    pid_t init_pid = 0;
+    Undo kill_init{[&] {
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        if (init_pid > 0 && init_pid != child) ::kill(init_pid, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        if (init_pid > 0 && init_pid != child) {
+            // The init is not our child (general path): wait for it to be gone from the cgroup.
+            for (int i = 0; i < 1000 && process_start_time(init_pid); ++i) ::usleep(1000);
+        }
+    }};
+    Record rec;
+    rec.id = o.id;
+    rec.bundle = bundle;
+    rec.rootfs = plan.rootfs;
+    rec.annotations = spec.annotations;
+    rec.cgroup_dirs = cg->dirs();
+    rec.cgroup_v2 = cg->v2();
+    rec.new_pid_ns = plan.creates(plan::NsType::pid);
+
+    while (true) {
+        auto msg = linux::recv_msg(parent_sock.get());
+        if (!msg) return std::move(msg).error().context("create container " + o.id);
+        switch (msg->type) {
+            case linux::Msg::error: return make_error(msg->payload);
+            case linux::Msg::need_maps:
+                KAPSEL_TRY(write_id_maps(msg->pid, plan));
+                KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::maps_done));
+                break;
+            case linux::Msg::hello: {
+                init_pid = msg->pid;
+                rec.pid = init_pid;
+                if (plan.creates(plan::NsType::user) && !general) KAPSEL_TRY(write_id_maps(init_pid, plan));
+                if (!cg->v2() || general) KAPSEL_TRY_CTX(cg->add_process(init_pid), "join cgroup");
+                // rlimits and the OOM score are set from here: the init may already
+                // be in a user namespace where it could not raise them itself.
+                for (auto& rl : plan.process ? plan.process->rlimits : std::vector<plan::Rlimit>{}) {
+                    rlimit lim{rl.soft, rl.hard};
+                    if (::prlimit(init_pid, static_cast<__rlimit_resource>(rl.resource), &lim, nullptr) < 0)
+                        return sys_error("set " + rl.name + " to soft " + std::to_string(rl.soft) + ", hard " + std::to_string(rl.hard));
+                }
+                if (plan.process && plan.process->oom_score_adj)
+                    KAPSEL_TRY_CTX(fs::write_file("/proc/" + std::to_string(init_pid) + "/oom_score_adj",
+                                                  std::to_string(*plan.process->oom_score_adj)),
+                                   "set process.oomScoreAdj");
+                KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::go));
+                break;
+            }
+            case linux::Msg::run_hooks: {
+                rec.pid_start = process_start_time(init_pid);
+                std::string st = state_for_hooks(rec, oci::Status::creating);
+                hooks_ran = !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty();
+                KAPSEL_TRY(linux::run_hooks(spec.hooks.prestart, "prestart", st));
+                KAPSEL_TRY(linux::run_hooks(spec.hooks.create_runtime, "createRuntime", st));
+                hooks_ran = hooks_ran || !spec.hooks.create_container.empty();
+                // Hooks in the container namespace see the pid as the container does.
+                std::string inner = st;
+                if (plan.creates(plan::NsType::pid)) {
+                    auto j = nlohmann::json::parse(st);
+                    j["pid"] = 1;
+                    inner = j.dump();
+                }
+                KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::hooks_done, inner));
+                break;
+            }
+            case linux::Msg::seccomp_fd: {
+                std::string st = state_for_hooks(rec, oci::Status::creating);
+                KAPSEL_TRY(linux::send_seccomp_listener(*plan.seccomp, msg->fd.get(), init_pid, st));
+                KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::seccomp_done));
+                break;
+            }
+            case linux::Msg::ready: goto ready;
+            default: return make_error("unexpected message from the container init");
+        }
+    }
+ready:
+    rec.pid_start = process_start_time(init_pid);
+    rec.created = now_rfc3339();
+    KAPSEL_TRY(store.save(rec));
+    if (!o.pid_file.empty()) {
+        std::string pf = fs::absolute(o.pid_file);
+        KAPSEL_TRY_CTX(fs::write_file_atomic(pf, std::to_string(init_pid), 0644), "write pid file");
+    }
+    remove_dir.armed = remove_cgroup.armed = kill_init.armed = poststop.armed = false;
+    // In the general path the init is our grandchild; reap the intermediate.
+    if (init_pid != child) ::waitpid(child, nullptr, 0);
+    Created out;
+    out.pid = init_pid;
+    if (init_pid == child) out.pidfd = std::move(pidfd);
+    else out.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0)));
+    return out;
+}
+
+}  // namespace kapsel::runtime

@@ -1,0 +1,73 @@
+// `delete`: undo what create did (processes, cgroup, state), then poststop hooks.
+#include <signal.h>
+#include <unistd.h>
+
+#include "cgroups/cgroup.hpp"
+#include "linux/hooks.hpp"
+#include "oci/spec.hpp"
+#include "runtime/lifecycle.hpp"
+#include "runtime/process.hpp"
+#include "runtime/store.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+namespace kapsel::runtime {
+
+Status remove(const Globals& g, const std::string& id, bool force) {
+    Store store(g.root);
+    auto loaded = store.load(id);
+    if (!loaded) {
+        // A create that died before writing its state leaves only a directory.
+        if (loaded.error().code == ENOENT && store.exists(id) && Store::validate_id(id)) {
+            KAPSEL_TRY(store.remove(id));
+            return {};
+        }
+        if (loaded.error().code == ENOENT && force) return {};
+        return std::move(loaded).error();
+    }
+    Record rec = std::move(loaded).take();
+    unique_fd lock = KAPSEL_TRY(store.lock(id));
+    oci::Status status = current_status(store, rec);
+    // runc and crun delete a created container without --force, and containerd's
+    // shim and podman rely on it (docs/man/kapsel-delete.8 explains the choice).
+    if ((status == oci::Status::running || status == oci::Status::paused) && !force)
+        return make_error("cannot delete container \"" + id + "\": it is " + oci::status_name(status) +
+                          " (stop it first, or use --force)");
+
+    auto layout = KAPSEL_TRY(cgroups::detect());
+    auto cg = cgroups::open(layout, rec.cgroup_dirs);
+    unique_fd pidfd = open_init(rec);
+    if (pidfd) {
+        if (status == oci::Status::paused || !rec.new_pid_ns) (void)cg->kill_all(SIGKILL);
+        pidfd_signal(pidfd.get(), SIGKILL);
+        if (!wait_exit(pidfd.get(), 10000)) return make_error("container \"" + id + "\" did not die after SIGKILL");
+    }
+    // Without a pid namespace of its own the container's other processes outlive
+    // its init: the cgroup finds them.
+    (void)cg->kill_all(SIGKILL);
+    KAPSEL_TRY(cg->destroy());
+
+    auto spec = oci::load_spec(store.dir(id) + "/config.json");
+    KAPSEL_TRY(store.remove(id));
+    if (spec && !spec->hooks.poststop.empty())
+        linux::run_hooks_warn(spec->hooks.poststop, "poststop", oci::state_json(to_state(rec, oci::Status::stopped), false));
+    return {};
+}
+
+Result<oci::State> state(const Globals& g, const std::string& id) {
+    Store store(g.root);
+    Record rec = KAPSEL_TRY(store.load(id));
+    return to_state(rec, current_status(store, rec));
+}
+
+Result<std::vector<oci::State>> list(const Globals& g) {
+    Store store(g.root);
+    std::vector<oci::State> out;
+    for (auto& id : KAPSEL_TRY(store.ids())) {
+        auto rec = store.load(id);
+        if (rec) out.push_back(to_state(*rec, current_status(store, *rec)));
+    }
+    return out;
+}
+
+}  // namespace kapsel::runtime

@@ -1,0 +1,48 @@
+// `start`: release the init waiting on the exec fifo, then the poststart hooks.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "linux/hooks.hpp"
+#include "oci/spec.hpp"
+#include "runtime/lifecycle.hpp"
+#include "runtime/store.hpp"
+#include "util/fs.hpp"
+
+namespace kapsel::runtime {
+
+Status start(const Globals& g, const std::string& id) {
+    Store store(g.root);
+    Record rec = KAPSEL_TRY(store.load(id));
+    unique_fd lock = KAPSEL_TRY(store.lock(id));
+    oci::Status status = current_status(store, rec);
+    if (status != oci::Status::created)
+        return make_error("cannot start container \"" + id + "\": it is " + oci::status_name(status) +
+                          (status == oci::Status::stopped ? "" : ", not created"));
+    oci::Spec spec = KAPSEL_TRY(oci::load_spec(store.dir(id) + "/config.json"));
+    if (!spec.process) return make_error("cannot start container \"" + id + "\": its config has no process");
+
+    std::string fifo = store.dir(id) + "/exec.fifo";
+    unique_fd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENXIO) return make_error("cannot start container \"" + id + "\": its init is no longer waiting");
+        return sys_error("open " + fifo);
+    }
+    if (::write(fd.get(), "0", 1) != 1) return sys_error("write " + fifo);
+    ::unlink(fifo.c_str());
+    rec.started = true;
+    KAPSEL_TRY(store.save(rec));
+    // The init holds the fifo open until its execve closes it (O_CLOEXEC): the
+    // kernel reports POLLERR to us then, so poststart hooks run after the program
+    // really started, not merely after we asked it to.
+    pollfd p{fd.get(), 0, 0};
+    while (::poll(&p, 1, 30000) < 0 && errno == EINTR) {}
+    fd.reset();
+    if (!spec.hooks.poststart.empty()) {
+        oci::Status now = current_status(store, rec);
+        linux::run_hooks_warn(spec.hooks.poststart, "poststart", oci::state_json(to_state(rec, now), false));
+    }
+    return {};
+}
+
+}  // namespace kapsel::runtime

@@ -1,0 +1,62 @@
+// The state store under --root: one directory per container holding state.json
+// (kapsel's record), config.json (the config as created), and exec.fifo while the
+// container waits for `start`.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "oci/state.hpp"
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::runtime {
+
+struct Record {
+    std::string id;
+    int pid = 0;
+    uint64_t pid_start = 0;  // start time of pid (/proc/PID/stat), so a reused pid is not mistaken for ours
+    std::string bundle;
+    std::string rootfs;
+    std::string created;
+    std::string owner;
+    std::map<std::string, std::string> annotations;
+    std::vector<std::string> cgroup_dirs;
+    bool cgroup_v2 = false;
+    bool started = false;   // `start` has run
+    bool new_pid_ns = true; // when false, kill --all / delete must use the cgroup to find processes
+};
+
+class Store {
+public:
+    explicit Store(std::string root) : root_(std::move(root)) {}
+    const std::string& root() const { return root_; }
+    std::string dir(const std::string& id) const { return root_ + "/" + id; }
+
+    // Container ids are names: letters, digits, "_", "+", "-", "." (runc's rule).
+    static Status validate_id(const std::string& id);
+
+    // Creates the container's directory; an existing one means the id is taken.
+    Status create_dir(const std::string& id);
+    Status save(const Record& r);
+    Result<Record> load(const std::string& id) const;
+    bool exists(const std::string& id) const;
+    Status remove(const std::string& id);
+    Result<std::vector<std::string>> ids() const;
+
+    // An exclusive lock on the container's directory for the duration of an operation.
+    Result<unique_fd> lock(const std::string& id) const;
+
+private:
+    std::string root_;
+};
+
+// The start time of a process (field 22 of /proc/PID/stat), 0 if it is gone or a zombie.
+uint64_t process_start_time(int pid);
+// The container's status as of now: stopped, created, running or paused.
+oci::Status current_status(const Store& store, const Record& r);
+oci::State to_state(const Record& r, oci::Status status);
+std::string now_rfc3339();
+
+}  // namespace kapsel::runtime

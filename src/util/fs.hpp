@@ -1,0 +1,30 @@
+// Host-side file helpers for the state store and bundles (not for paths inside a
+// container's rootfs: those go through linux/path.hpp, which never leaves the root).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::fs {
+
+Result<std::string> read_file(const std::string& path);
+Result<std::string> read_file_at(int dirfd, const std::string& name);
+// Writes to a temporary name beside `path`, fsyncs nothing (state lives on tmpfs),
+// then renames it into place, so a reader never sees half a file.
+Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
+Status write_file(const std::string& path, std::string_view data, int flags = 0);
+Status mkdir_p(const std::string& path, int mode = 0755);
+// Removes a directory tree without following symlinks; missing is not an error.
+Status remove_tree(const std::string& path);
+bool exists(const std::string& path);
+std::string join(std::string_view a, std::string_view b);
+std::string dirname(std::string_view path);
+std::string basename(std::string_view path);
+// Absolute, lexically cleaned ("a/../b" -> "/cwd/b"); does not touch the disk.
+std::string absolute(std::string_view path);
+std::string clean(std::string_view path);
+
+}  // namespace kapsel::fs

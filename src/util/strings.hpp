@@ -1,0 +1,27 @@
+// Small string helpers shared by the parsers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kapsel {
+
+std::vector<std::string> split(std::string_view s, char sep);
+std::string_view trim(std::string_view s);
+std::string to_lower(std::string_view s);
+std::string to_upper(std::string_view s);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Whole-string integer parsing; nullopt on junk, overflow or empty input.
+std::optional<int64_t> parse_int(std::string_view s, int base = 10);
+std::optional<uint64_t> parse_uint(std::string_view s, int base = 10);
+
+// A JSON string literal, quotes included.
+std::string json_quote(std::string_view s);
+// "EPERM"-style symbolic name, or the number.
+std::string errno_name(int err);
+
+}  // namespace kapsel
