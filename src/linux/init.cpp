@@ -145,21 +145,31 @@ void run_init(const InitArgs& a) {
         for (auto& [type, fd] : join) ::close(fd);
         if (a.unshare_flags & CLONE_NEWUSER) {
             if (::unshare(CLONE_NEWUSER) < 0) die(sync_fd, sys_error("create user namespace"));
-            INIT_TRY(send_msg(sync_fd, Msg::need_maps, {}, -1, true));
+            INIT_TRY(send_msg(sync_fd, Msg::need_maps));
             INIT_TRY(expect_msg(sync_fd, Msg::maps_done));
         }
         int rest = a.unshare_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
         if (rest && ::unshare(rest) < 0) die(sync_fd, sys_error("create namespaces"));
         if (rest & CLONE_NEWPID) {
             // A new pid namespace takes effect for children: the init is our child.
+            // We are still in the parent's pid namespace, so the pid fork() returns
+            // is the one the parent sees; we report it and leave.
             pid_t child = ::fork();
             if (child < 0) die(sync_fd, sys_error("fork container init"));
-            if (child > 0) ::_exit(0);
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (child > 0) {
+                (void)send_msg(sync_fd, Msg::hello, std::to_string(child));
+                ::_exit(0);
+            }
+            // Our parent exits right away; `create` (a subreaper) adopts us and
+            // only then sends `go`, after which the death signal is armed again.
+        } else {
+            INIT_TRY(send_msg(sync_fd, Msg::hello));
         }
+    } else {
+        INIT_TRY(send_msg(sync_fd, Msg::hello));
     }
-    INIT_TRY(send_msg(sync_fd, Msg::hello, {}, -1, true));
     INIT_TRY(expect_msg(sync_fd, Msg::go));
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
     if (plan.creates(plan::NsType::user)) {
         // Become root of the new user namespace now that its maps exist.
@@ -179,16 +189,18 @@ void run_init(const InitArgs& a) {
     const plan::Process* proc = plan.process ? &*plan.process : nullptr;
 
     // --- rootfs ---
+    // Without a mount namespace of its own the container's mounts are made in the
+    // host's namespace below the rootfs (delete unmounts them), then chroot.
     bool mountns = plan.has(plan::NsType::mount);
-    if (mountns) {
-        unique_fd rootfd = INIT_TRY(prepare_rootfs(sys, plan));
-        INIT_TRY(mount_all(sys, rootfd.get(), plan, a.rootfs));
-        if (proc) {
-            // The working directory exists before the process needs it (runc creates it too).
-            auto cwd = mkdir_in_root(sys, rootfd.get(), proc->cwd);
-            if (!cwd && cwd.error().code != EACCES) die(sync_fd, std::move(cwd).error().context("create cwd"));
-        }
+    unique_fd rootfd = mountns ? INIT_TRY(prepare_rootfs(sys, plan))
+                               : INIT_TRY(sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0));
+    INIT_TRY(mount_all(sys, rootfd.get(), plan, a.rootfs));
+    if (proc) {
+        // The working directory exists before the process needs it (runc creates it too).
+        auto cwd = mkdir_in_root(sys, rootfd.get(), proc->cwd);
+        if (!cwd && cwd.error().code != EACCES) die(sync_fd, std::move(cwd).error().context("create cwd"));
     }
+    rootfd.reset();
 
     // --- prestart / createRuntime hooks run by the parent; createContainer here ---
     INIT_TRY(send_msg(sync_fd, Msg::run_hooks));
@@ -224,18 +236,39 @@ void run_init(const InitArgs& a) {
                 die(sync_fd, sys_error("sysctl " + key + "=" + value));
         }
     }
-    if (mountns) INIT_TRY(finalize_rootfs(sys, plan));
+    INIT_TRY(finalize_rootfs(sys, plan));
 
     if (!proc) {
-        // No process: the container exists, `start` will refuse it. Wait for delete.
+        // No process: the container exists; `start` reports the error and releases
+        // us, and we exit so the container is stopped.
         ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         INIT_TRY(send_msg(sync_fd, Msg::ready));
-        while (true) ::pause();
+        ::close(sync_fd);
+        char c;
+        while (::read(fifo_fd, &c, 1) < 0 && errno == EINTR) {}
+        ::_exit(0);
     }
 
     INIT_TRY(apply_process_attributes(plan, *proc));
     if (proc->no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die(sync_fd, sys_error("set no_new_privs"));
+
+    std::vector<std::string> env = proc->env;
+    if (!env_has(env, "HOME")) env.push_back("HOME=" + home_of(proc->uid));
+
+    // The working directory must be inside the container. A cwd like
+    // /proc/self/fd/N could otherwise lead to a host directory through an fd we
+    // still hold (CVE-2024-21626); getcwd reports such a path as unreachable.
+    // Checked before any seccomp filter exists: a profile may forbid getcwd.
+    if (::chdir(proc->cwd.c_str()) < 0 && errno != EACCES) die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
+    {
+        char buf[PATH_MAX];
+        long n = ::syscall(SYS_getcwd, buf, sizeof buf);
+        if (n < 0 || buf[0] != '/')
+            die(sync_fd, make_error("cwd " + proc->cwd + " is outside the container's root"));
+    }
+    // A missing program is a `create` error, not a surprise at `start`.
+    std::string program = INIT_TRY(find_program(proc->args[0], env));
 
     auto load_filter = [&] {
         unique_fd listener = INIT_TRY(load_seccomp(*a.seccomp));
@@ -251,24 +284,10 @@ void run_init(const InitArgs& a) {
 
     fix_stdio_owner(proc->uid, proc->gid);
     INIT_TRY(apply_user_and_caps(*proc));
-    if (proc->umask) ::umask(*proc->umask);
-    else ::umask(022);
-
-    std::vector<std::string> env = proc->env;
-    if (!env_has(env, "HOME")) env.push_back("HOME=" + home_of(proc->uid));
-
-    // The working directory must be inside the container. A cwd like
-    // /proc/self/fd/N could otherwise lead to a host directory through an fd we
-    // still hold (CVE-2024-21626); getcwd reports such a path as unreachable.
+    ::umask(proc->umask ? *proc->umask : 022);
+    // Again as the container user: the directory must be usable by it.
     if (::chdir(proc->cwd.c_str()) < 0) die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
-    {
-        char buf[PATH_MAX];
-        long n = ::syscall(SYS_getcwd, buf, sizeof buf);
-        if (n < 0 || buf[0] != '/')
-            die(sync_fd, make_error("cwd " + proc->cwd + " is outside the container's root"));
-    }
 
-    std::string program = INIT_TRY(find_program(proc->args[0], env));
     if (a.seccomp && proc->no_new_privileges) load_filter();
 
     // From here on `create` may exit; we must survive it.
@@ -276,11 +295,11 @@ void run_init(const InitArgs& a) {
     INIT_TRY(send_msg(sync_fd, Msg::ready));
     ::close(sync_fd);
 
-    // Wait for `start`: it writes one byte into the exec fifo.
+    // Wait for `start`: it writes one byte into the exec fifo. The fifo stays
+    // open (O_CLOEXEC) until execve, which is how `start` learns we got there.
     char c;
     ssize_t n;
     while ((n = ::read(fifo_fd, &c, 1)) < 0 && errno == EINTR) {}
-    ::close(fifo_fd);
     if (n != 1) ::_exit(1);
 
     if (a.hooks && !a.hooks->start_container.empty()) {
@@ -297,7 +316,9 @@ void run_init(const InitArgs& a) {
         int flags = ::fcntl(fd, F_GETFD);
         if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
     }
-    ::syscall(SYS_close_range, 3 + a.preserve_fds, ~0u, 0);
+    // tidy_fds put the fifo above the preserved range; it closes itself at exec.
+    ::syscall(SYS_close_range, 3 + a.preserve_fds, fifo_fd - 1, 0);
+    ::syscall(SYS_close_range, fifo_fd + 1, ~0u, 0);
 
     std::vector<char*> argv, envp;
     for (auto& s : proc->args) argv.push_back(const_cast<char*>(s.c_str()));

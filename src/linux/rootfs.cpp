@@ -2,6 +2,8 @@
 #include "linux/rootfs.hpp"
 
 #include <dirent.h>
+
+#include <algorithm>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -110,31 +112,47 @@ Result<unique_fd> mount_filesystem(Sys& sys, int target, const std::string& fsty
     return mnt;
 }
 
-Status bind_tree(Sys& sys, int target, int srcdir, const std::string& source, const plan::Mount& m) {
+// A detached bind (open_tree + move_mount): for idmapped mounts, which must be
+// set up detached, and for binds inside the container after pivot_root.
+Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source, const plan::Mount& m) {
     unsigned flags = OPEN_TREE_CLONE | (m.recursive_bind ? kAtRecursive : 0);
     if (source.empty()) flags |= kAtEmptyPath;
     unique_fd tree = KAPSEL_TRY(sys.open_tree(srcdir, source, flags));
+    if (!m.uid_map.empty()) {
+        unique_fd userns = KAPSEL_TRY(idmap_userns(m));
+        mount_attr id{};
+        id.attr_set = MOUNT_ATTR_IDMAP;
+        id.userns_fd = static_cast<uint64_t>(userns.get());
+        KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
+    }
     mount_attr attr{};
     attr.attr_set = m.attrs.set;
     attr.attr_clr = m.attrs.clear;
-    unique_fd userns;
-    if (!m.uid_map.empty()) {
-        userns = KAPSEL_TRY(idmap_userns(m));
-        attr.attr_set |= MOUNT_ATTR_IDMAP;
-        attr.userns_fd = static_cast<uint64_t>(userns.get());
-        // An idmapped mount must be set up while detached; apply it (recursively
-        // with "ridmap") separately from the other attributes.
-        mount_attr id{};
-        id.attr_set = MOUNT_ATTR_IDMAP;
-        id.userns_fd = attr.userns_fd;
-        KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
-        attr.attr_set &= ~static_cast<uint64_t>(MOUNT_ATTR_IDMAP);
-        attr.userns_fd = 0;
-    }
     if (attr.attr_set || attr.attr_clr)
         KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
     KAPSEL_TRY(sys.move_mount(tree.get(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
     return set_propagation(sys, tree.get(), m.attrs.propagation, m.attrs.propagation_recursive);
+}
+
+// A bind mount of a host path at `dest` in the rootfs. mount(MS_BIND) rather than
+// open_tree: only it keeps the new mount in the source's peer group, which
+// shared/slave propagation (Kubernetes' Bidirectional volumes) depends on. The
+// target is named through /proc/self/fd so the path resolved in the root is the
+// one mounted on, not whatever a symlink swapped in meanwhile.
+Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target, const std::string& source,
+                  const plan::Mount& m) {
+    if (!m.uid_map.empty()) return bind_detached(sys, target, AT_FDCWD, source, m);
+    unsigned long flags = MS_BIND | (m.recursive_bind ? MS_REC : 0);
+    KAPSEL_TRY(sys.mount(source, "/proc/self/fd/" + std::to_string(target), "", flags, ""));
+    if (!m.attrs.set && !m.attrs.clear && !m.attrs.propagation) return {};
+    // The new mount's root, reached by walking the path again.
+    unique_fd mnt = KAPSEL_TRY(open_in_root(sys, rootfd, dest, O_PATH));
+    mount_attr attr{};
+    attr.attr_set = m.attrs.set;
+    attr.attr_clr = m.attrs.clear;
+    if (attr.attr_set || attr.attr_clr)
+        KAPSEL_TRY(sys.mount_setattr(mnt.get(), "", kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
+    return set_propagation(sys, mnt.get(), m.attrs.propagation, m.attrs.propagation_recursive);
 }
 
 Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts) {
@@ -145,7 +163,7 @@ Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOpt
             KAPSEL_TRY(mount_filesystem(sys, target.get(), "cgroup2", "cgroup2", m));
             return {};
         }
-        return bind_tree(sys, target.get(), AT_FDCWD, opts.cgroups[0].host_path, m);
+        return bind_mount(sys, rootfd, m.destination, target.get(), opts.cgroups[0].host_path, m);
     }
     // cgroup v1: a tmpfs holding one mount per hierarchy, as on the host.
     unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
@@ -168,7 +186,7 @@ Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOpt
                 }
             KAPSEL_TRY_CTX(mount_filesystem(sys, dir.get(), h.v2 ? "cgroup2" : "cgroup", "cgroup", sub), "mount cgroup " + h.name);
         } else {
-            KAPSEL_TRY_CTX(bind_tree(sys, dir.get(), AT_FDCWD, h.host_path, sub), "bind cgroup " + h.name);
+            KAPSEL_TRY_CTX(bind_mount(sys, rootfd, dest, dir.get(), h.host_path, sub), "bind cgroup " + h.name);
         }
     }
     if (m.attrs.set & MOUNT_ATTR_RDONLY) {
@@ -224,13 +242,20 @@ Result<unique_fd> idmap_userns(const plan::Mount& m) {
 
 Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     // Nothing mounted in the container may propagate back to the host unless the
-    // config asks for it: rslave by default, as runc does.
-    unsigned long prop = plan.rootfs_propagation ? plan.rootfs_propagation : static_cast<unsigned long>(MS_SLAVE);
-    unsigned long rec = plan.rootfs_propagation && !plan.rootfs_propagation_recursive ? 0ul : static_cast<unsigned long>(MS_REC);
-    KAPSEL_TRY(sys.mount("", "/", "", prop | rec, ""));
-    // pivot_root refuses a new root whose parent mount is shared; and the rootfs
-    // bind below must not propagate to the host's copy of that parent.
-    if (prop == MS_SHARED) KAPSEL_TRY(sys.mount("", mount_point_of(fs::dirname(plan.rootfs)), "", MS_PRIVATE, ""));
+    // config asks for it: rslave by default, as runc does. "shared" keeps the
+    // copies of the host's mounts in the host's peer groups, so that a bind mount
+    // with "rshared" really propagates both ways. "unbindable" is applied after
+    // pivot_root: an unbindable rootfs could not be bound to itself.
+    uint64_t prop = plan.rootfs_propagation;
+    unsigned long first = prop == MS_SHARED || prop == MS_PRIVATE ? static_cast<unsigned long>(prop)
+                                                                   : static_cast<unsigned long>(MS_SLAVE);
+    KAPSEL_TRY(sys.mount("", "/", "", first | MS_REC, ""));
+    if (prop == MS_SHARED) {
+        // pivot_root refuses a shared parent of the new root (and a shared current
+        // root); and the rootfs bind must not appear in the host's copy of them.
+        KAPSEL_TRY(sys.mount("", mount_point_of(fs::dirname(plan.rootfs)), "", MS_PRIVATE, ""));
+        KAPSEL_TRY(sys.mount("", "/", "", MS_PRIVATE, ""));
+    }
     KAPSEL_TRY(sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, ""));
     return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
 }
@@ -252,7 +277,7 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
             struct stat st;
             KAPSEL_TRY_CTX(sys.fstatat(AT_FDCWD, m.source, st, 0), "bind source");
             unique_fd target = KAPSEL_TRY(ensure_mountpoint(sys, rootfd, m.destination, S_ISDIR(st.st_mode)));
-            return bind_tree(sys, target.get(), AT_FDCWD, m.source, m);
+            return bind_mount(sys, rootfd, m.destination, target.get(), m.source, m);
         }
         case plan::MountKind::cgroup: return mount_cgroups(sys, rootfd, m, opts);
     }
@@ -284,7 +309,7 @@ Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_de
             plan::Mount bind;
             bind.kind = plan::MountKind::bind;
             bind.source = d.path;
-            KAPSEL_TRY_CTX(bind_tree(sys, target.get(), AT_FDCWD, d.path, bind), what);
+            KAPSEL_TRY_CTX(bind_mount(sys, rootfd, d.path, target.get(), d.path, bind), what);
             continue;
         }
         mode_t type = d.type == 'b' ? S_IFBLK : d.type == 'p' ? S_IFIFO : S_IFCHR;
@@ -367,8 +392,13 @@ Status finalize_rootfs(Sys& sys, const plan::Plan& plan) {
             KAPSEL_TRY_CTX(mount_filesystem(sys, target->get(), "tmpfs", "tmpfs", empty), "masked path " + p);
         } else {
             plan::Mount null_bind;
-            KAPSEL_TRY_CTX(bind_tree(sys, target->get(), root.get(), "dev/null", null_bind), "masked path " + p);
+            KAPSEL_TRY_CTX(bind_detached(sys, target->get(), root.get(), "dev/null", null_bind), "masked path " + p);
         }
+    }
+    if (plan.rootfs_propagation && plan.has(plan::NsType::mount)) {
+        // The container's root gets the configured propagation, as seen from inside.
+        unsigned long rec = plan.rootfs_propagation_recursive ? static_cast<unsigned long>(MS_REC) : 0ul;
+        KAPSEL_TRY_CTX(sys.mount("", "/", "", plan.rootfs_propagation | rec, ""), "set rootfsPropagation");
     }
     if (plan.rootfs_readonly) {
         mount_attr ro{};
@@ -376,6 +406,38 @@ Status finalize_rootfs(Sys& sys, const plan::Plan& plan) {
         KAPSEL_TRY_CTX(sys.mount_setattr(root.get(), "", kAtEmptyPath, ro), "make root read-only");
     }
     return {};
+}
+
+static std::string unescape_mountinfo(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+Status unmount_below(const std::string& path) {
+    auto info = fs::read_file("/proc/self/mountinfo");
+    if (!info) return std::move(info).error();
+    std::vector<std::string> targets;
+    std::string prefix = fs::clean(path);
+    for (auto& line : split(*info, '\n')) {
+        auto f = split(line, ' ');
+        if (f.size() < 5) continue;
+        std::string mp = unescape_mountinfo(f[4]);
+        if (mp == prefix || mp.rfind(prefix + "/", 0) == 0) targets.push_back(mp);
+    }
+    std::sort(targets.begin(), targets.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+    Status first;
+    for (auto& t : targets)
+        if (::umount2(t.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT && first)
+            first = sys_error("unmount " + t);
+    return first;
 }
 
 }  // namespace kapsel::linux

@@ -40,7 +40,12 @@ Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_de
 // pivot_root into the rootfs and detach the old root (or MS_MOVE + chroot with no_pivot).
 Status enter_rootfs(Sys& sys, const std::string& rootfs, bool no_pivot);
 
-// After pivot_root: readonlyPaths, maskedPaths, and a read-only root.
+// After pivot_root: readonlyPaths, maskedPaths, rootfsPropagation, a read-only root.
 Status finalize_rootfs(Sys& sys, const plan::Plan& plan);
+
+// Host side, for a container without a mount namespace of its own, whose mounts
+// were made in the host's namespace below its rootfs: unmounts all of them,
+// deepest first.
+Status unmount_below(const std::string& path);
 
 }  // namespace kapsel::linux

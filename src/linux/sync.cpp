@@ -12,12 +12,10 @@ namespace kapsel::linux {
 Result<std::pair<unique_fd, unique_fd>> sync_pair() {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sys_error("socketpair");
-    int one = 1;
-    ::setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
     return std::make_pair(unique_fd(sv[0]), unique_fd(sv[1]));
 }
 
-Status send_msg(int sock, Msg type, std::string_view payload, int fd, bool with_creds) {
+Status send_msg(int sock, Msg type, std::string_view payload, int fd) {
     std::vector<char> buf(sizeof(uint32_t) + payload.size());
     auto t = static_cast<uint32_t>(type);
     std::memcpy(buf.data(), &t, sizeof t);
@@ -26,29 +24,15 @@ Status send_msg(int sock, Msg type, std::string_view payload, int fd, bool with_
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(ucred))] = {};
-    size_t controllen = 0;
-    if (fd >= 0 || with_creds) {
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (fd >= 0) {
         msg.msg_control = control;
         msg.msg_controllen = sizeof control;
         cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        if (fd >= 0) {
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-            controllen += CMSG_SPACE(sizeof(int));
-            c = CMSG_NXTHDR(&msg, c);
-        }
-        if (with_creds) {
-            ucred cred{::getpid(), ::getuid(), ::getgid()};
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_CREDENTIALS;
-            c->cmsg_len = CMSG_LEN(sizeof(ucred));
-            std::memcpy(CMSG_DATA(c), &cred, sizeof cred);
-            controllen += CMSG_SPACE(sizeof(ucred));
-        }
-        msg.msg_controllen = controllen;
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
     }
     while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
         if (errno == EINTR) continue;
@@ -63,7 +47,7 @@ Result<Message> recv_msg(int sock) {
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(ucred))] = {};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
     ssize_t n;
@@ -83,10 +67,6 @@ Result<Message> recv_msg(int sock) {
             int fd;
             std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
             m.fd.reset(fd);
-        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-            ucred cred;
-            std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-            m.pid = cred.pid;
         }
     }
     return m;

@@ -14,7 +14,7 @@
 namespace kapsel::linux {
 
 enum class Msg : uint32_t {
-    hello = 1,      // init -> parent: alive (sent with SCM_CREDENTIALS: the parent learns the init's pid)
+    hello = 1,      // init -> parent: alive; payload: the init's pid when it is not the cloned child
     go,             // parent -> init: id maps written, cgroup joined, limits set
     error,          // init -> parent: payload is the error line; the init exits after it
     run_hooks,      // init -> parent: mounts done, run prestart/createRuntime hooks
@@ -22,7 +22,7 @@ enum class Msg : uint32_t {
     seccomp_fd,     // init -> parent: the seccomp listener fd, for listenerPath
     seccomp_done,   // parent -> init
     ready,          // init -> parent: waiting for `start`
-    need_maps,      // init -> parent: a user namespace was unshared; write its id maps
+    need_maps,      // child -> parent: a user namespace was unshared; write its id maps
     maps_done,      // parent -> init
 };
 
@@ -30,11 +30,10 @@ struct Message {
     Msg type{};
     std::string payload;
     unique_fd fd;
-    pid_t pid = 0;  // the sender's pid in the receiver's pid namespace, when credentials were sent
 };
 
 Result<std::pair<unique_fd, unique_fd>> sync_pair();
-Status send_msg(int sock, Msg type, std::string_view payload = {}, int fd = -1, bool with_creds = false);
+Status send_msg(int sock, Msg type, std::string_view payload = {}, int fd = -1);
 // Blocks until a message arrives; EOF (the peer died) is an error.
 Result<Message> recv_msg(int sock);
 // recv_msg, and an error unless the message is `expected` (an error message's text is returned as the error).

@@ -377,9 +377,13 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
     }
 
     // Mounts.
+    // Without a mount namespace the container's mounts are made in the host's
+    // namespace below the rootfs (and undone by delete), as runc does.
     bool mountns = plan.has(NsType::mount);
-    if (!spec.mounts.empty() && !mountns)
-        return make_error("mounts: mounts need a mount namespace (add {\"type\": \"mount\"} to linux.namespaces)");
+    if (!mountns && spec.root.readonly)
+        return make_error("root.readonly: a read-only root needs a mount namespace");
+    if (!mountns && plan.rootfs_propagation)
+        return make_error("linux.rootfsPropagation: needs a mount namespace");
     for (size_t i = 0; i < spec.mounts.size(); ++i) plan.mounts.push_back(KAPSEL_TRY(build_mount(spec.mounts[i], opts.bundle, i)));
 
     // Devices: the defaults, then the config's (which win on the same path).

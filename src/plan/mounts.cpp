@@ -150,9 +150,9 @@ Result<Mount> build_mount(const oci::Mount& m, const std::string& bundle, size_t
         if (matched) continue;
         for (auto* f : kSbFlags) {
             if (opt == f) {
-                if (out.kind == MountKind::bind)
-                    return make_error(where + ": option " + opt + " changes the filesystem and cannot be used on a bind mount");
-                out.sb_flags.emplace_back(f);
+                // A bind mount shares the source's filesystem; its superblock
+                // flags are not the bind's to change (mount(2) ignores them too).
+                if (out.kind != MountKind::bind) out.sb_flags.emplace_back(f);
                 matched = true;
                 break;
             }
@@ -161,8 +161,9 @@ Result<Mount> build_mount(const oci::Mount& m, const std::string& bundle, size_t
         if (matched) continue;
         // mount(8) keeps "x-*" options for userspace helpers; the kernel never sees them.
         if (opt.rfind("x-", 0) == 0 || opt.rfind("X-", 0) == 0) continue;
-        if (out.kind == MountKind::bind)
-            return make_error(where + ": unknown option \"" + opt + "\" for a bind mount");
+        // Filesystem data ("mode=755") means nothing to a bind mount; mount(2)
+        // ignores it there, and configs written for runc contain it.
+        if (out.kind == MountKind::bind) continue;
         auto eq = opt.find('=');
         if (eq == std::string::npos) out.data.emplace_back(opt, "");
         else out.data.emplace_back(opt.substr(0, eq), opt.substr(eq + 1));

@@ -20,6 +20,7 @@
 #include "linux/hooks.hpp"
 #include "linux/identity.hpp"
 #include "linux/init.hpp"
+#include "linux/rootfs.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/sync.hpp"
 #include "oci/spec.hpp"
@@ -158,6 +159,9 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
 
     auto cg = KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, o.id)));
     Undo remove_cgroup{[&] { (void)cg->destroy(); }};
+    Undo host_mounts{[&] {
+        if (!plan.has(plan::NsType::mount)) (void)linux::unmount_below(plan.rootfs);
+    }};
 
     std::string fifo = dir + "/exec.fifo";
     if (::mkfifo(fifo.c_str(), 0600) < 0) return sys_error("create " + fifo);
@@ -220,6 +224,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     args.rootfs.cgroups = cg->views();
     args.seccomp = seccomp;
 
+    // In the general path the init is our grandchild: adopt it when its parent exits.
+    if (general) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     int pidfd_raw = -1;
     pid_t child = clone3_into(static_cast<uint64_t>(clone_flags), cg->clone_fd(), &pidfd_raw);
     if (child < 0) return sys_error("clone the container init");
@@ -248,6 +254,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     rec.cgroup_dirs = cg->dirs();
     rec.cgroup_v2 = cg->v2();
     rec.new_pid_ns = plan.creates(plan::NsType::pid);
+    rec.mount_ns = plan.has(plan::NsType::mount);
 
     while (true) {
         auto msg = linux::recv_msg(parent_sock.get());
@@ -255,11 +262,17 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         switch (msg->type) {
             case linux::Msg::error: return make_error(msg->payload);
             case linux::Msg::need_maps:
-                KAPSEL_TRY(write_id_maps(msg->pid, plan));
+                KAPSEL_TRY(write_id_maps(child, plan));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::maps_done));
                 break;
             case linux::Msg::hello: {
-                init_pid = msg->pid;
+                init_pid = child;
+                if (!msg->payload.empty()) {
+                    auto p = parse_int(msg->payload);
+                    if (!p) return make_error("container init reported a bad pid");
+                    init_pid = static_cast<pid_t>(*p);
+                    ::waitpid(child, nullptr, 0);  // the intermediate; the init is ours now
+                }
                 rec.pid = init_pid;
                 if (plan.creates(plan::NsType::user) && !general) KAPSEL_TRY(write_id_maps(init_pid, plan));
                 if (!cg->v2() || general) KAPSEL_TRY_CTX(cg->add_process(init_pid), "join cgroup");
@@ -279,7 +292,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
             }
             case linux::Msg::run_hooks: {
                 rec.pid_start = process_start_time(init_pid);
-                std::string st = state_for_hooks(rec, oci::Status::creating);
+                // runc and crun show "created" to these hooks, and hook authors rely on it.
+                std::string st = state_for_hooks(rec, oci::Status::created);
                 hooks_ran = !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty();
                 KAPSEL_TRY(linux::run_hooks(spec.hooks.prestart, "prestart", st));
                 KAPSEL_TRY(linux::run_hooks(spec.hooks.create_runtime, "createRuntime", st));
@@ -312,9 +326,7 @@ ready:
         std::string pf = fs::absolute(o.pid_file);
         KAPSEL_TRY_CTX(fs::write_file_atomic(pf, std::to_string(init_pid), 0644), "write pid file");
     }
-    remove_dir.armed = remove_cgroup.armed = kill_init.armed = poststop.armed = false;
-    // In the general path the init is our grandchild; reap the intermediate.
-    if (init_pid != child) ::waitpid(child, nullptr, 0);
+    remove_dir.armed = remove_cgroup.armed = host_mounts.armed = kill_init.armed = poststop.armed = false;
     Created out;
     out.pid = init_pid;
     if (init_pid == child) out.pidfd = std::move(pidfd);

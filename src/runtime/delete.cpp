@@ -4,6 +4,7 @@
 
 #include "cgroups/cgroup.hpp"
 #include "linux/hooks.hpp"
+#include "linux/rootfs.hpp"
 #include "oci/spec.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/process.hpp"
@@ -46,6 +47,7 @@ Status remove(const Globals& g, const std::string& id, bool force) {
     // its init: the cgroup finds them.
     (void)cg->kill_all(SIGKILL);
     KAPSEL_TRY(cg->destroy());
+    if (!rec.mount_ns) KAPSEL_TRY(linux::unmount_below(rec.rootfs));
 
     auto spec = oci::load_spec(store.dir(id) + "/config.json");
     KAPSEL_TRY(store.remove(id));

@@ -20,7 +20,6 @@ Status start(const Globals& g, const std::string& id) {
         return make_error("cannot start container \"" + id + "\": it is " + oci::status_name(status) +
                           (status == oci::Status::stopped ? "" : ", not created"));
     oci::Spec spec = KAPSEL_TRY(oci::load_spec(store.dir(id) + "/config.json"));
-    if (!spec.process) return make_error("cannot start container \"" + id + "\": its config has no process");
 
     std::string fifo = store.dir(id) + "/exec.fifo";
     unique_fd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
@@ -30,6 +29,11 @@ Status start(const Globals& g, const std::string& id) {
     }
     if (::write(fd.get(), "0", 1) != 1) return sys_error("write " + fifo);
     ::unlink(fifo.c_str());
+    if (!spec.process) {
+        // The runtime-spec wants an error here. The init, released, exits, so the
+        // container is stopped and can be deleted.
+        return make_error("cannot start container \"" + id + "\": its config has no process");
+    }
     rec.started = true;
     KAPSEL_TRY(store.save(rec));
     // The init holds the fifo open until its execve closes it (O_CLOEXEC): the

@@ -54,6 +54,7 @@ Status Store::save(const Record& r) {
     j["cgroup_v2"] = r.cgroup_v2;
     j["started"] = r.started;
     j["new_pid_ns"] = r.new_pid_ns;
+    j["mount_ns"] = r.mount_ns;
     return fs::write_file_atomic(dir(r.id) + "/state.json", j.dump(), 0600);
 }
 
@@ -80,6 +81,7 @@ Result<Record> Store::load(const std::string& id) const {
         r.cgroup_v2 = j.value("cgroup_v2", false);
         r.started = j.value("started", false);
         r.new_pid_ns = j.value("new_pid_ns", true);
+        r.mount_ns = j.value("mount_ns", true);
     } catch (const json::exception&) {
         return make_error("state of container \"" + id + "\" is corrupt");
     }

@@ -26,6 +26,7 @@ struct Record {
     bool cgroup_v2 = false;
     bool started = false;   // `start` has run
     bool new_pid_ns = true; // when false, kill --all / delete must use the cgroup to find processes
+    bool mount_ns = true;   // when false, the container's mounts live in the host's namespace
 };
 
 class Store {
