@@ -29,9 +29,11 @@ Status remove(const Globals& g, const std::string& id, bool force) {
     Record rec = std::move(loaded).take();
     unique_fd lock = KAPSEL_TRY(store.lock(id));
     oci::Status status = current_status(store, rec);
-    // runc and crun delete a created container without --force, and containerd's
-    // shim and podman rely on it (docs/man/kapsel-delete.8 explains the choice).
-    if ((status == oci::Status::running || status == oci::Status::paused) && !force)
+    // The runtime-spec forbids deleting a container that is not stopped, created
+    // ones included (runc and crun allow that). podman always passes --force;
+    // containerd kills first, and `kill` waits for a created container's init to
+    // die, so its plain delete then finds it stopped. See kapsel-delete(8).
+    if (status != oci::Status::stopped && !force)
         return make_error("cannot delete container \"" + id + "\": it is " + oci::status_name(status) +
                           " (stop it first, or use --force)");
 

@@ -12,16 +12,24 @@ Status kill(const Globals& g, const std::string& id, int signal, bool all) {
     Store store(g.root);
     Record rec = KAPSEL_TRY(store.load(id));
     oci::Status status = current_status(store, rec);
-    if (status == oci::Status::stopped && !all) return make_error("container \"" + id + "\" is not running");
+    // "container not running" is the text containerd's shim matches to tell a
+    // stopped container from a failure, as runc prints it.
+    if (status == oci::Status::stopped && !all) return make_error("kill " + id + ": container not running");
+    unique_fd pidfd = open_init(rec);
     if (all) {
         auto layout = KAPSEL_TRY(cgroups::detect());
         auto cg = cgroups::open(layout, rec.cgroup_dirs);
         KAPSEL_TRY_CTX(cg->kill_all(signal), "kill all processes of " + id);
-        return {};
+    } else {
+        if (!pidfd) return make_error("kill " + id + ": container not running");
+        if (pidfd_signal(pidfd.get(), signal) < 0) return sys_error("kill " + id);
     }
-    unique_fd pidfd = open_init(rec);
-    if (!pidfd) return make_error("container \"" + id + "\" is not running");
-    if (pidfd_signal(pidfd.get(), signal) < 0) return sys_error("signal container \"" + id + "\"");
+    // A created container's init is kapsel's own waiting process, which any fatal
+    // signal ends at once, and SIGKILL ends anything: wait for that, so that a
+    // `delete` right after `kill` (containerd's order) finds the container stopped.
+    bool fatal = signal == SIGKILL || (status == oci::Status::created && signal != SIGCHLD &&
+                                       signal != SIGCONT && signal != SIGURG && signal != SIGWINCH);
+    if (pidfd && fatal) wait_exit(pidfd.get(), 5000);
     return {};
 }
 
