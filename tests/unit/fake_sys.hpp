@@ -40,7 +40,8 @@ public:
 
     // --- telling the fake about the file system ---
     // Unless told otherwise, every path exists and is a directory: a test names
-    // only the paths that matter to it.
+    // only the paths that matter to it. Mounts are recorded, not modelled: a
+    // mount does not hide or change what the fake says is below it.
 
     // `path` and everything below it do not exist (until created through this Sys).
     void missing(const std::string& path) { missing_.insert(fs::clean(path)); }
@@ -52,7 +53,7 @@ public:
     // `path` is a regular file (default: a directory) for fstatat.
     void file(const std::string& path) { modes_[fs::clean(path)] = S_IFREG | 0644; }
     void mode(const std::string& path, mode_t mode) { modes_[fs::clean(path)] = mode; }
-    // The next calls whose line starts with `prefix` fail with `err`.
+    // From now on, every call whose line starts with `prefix` fails with `err`.
     void fail(const std::string& prefix, int err) { failures_.emplace_back(prefix, err); }
     // An fd the test passes in, as if opened on `path` (e.g. the rootfs).
     int open_dir(const std::string& path) {

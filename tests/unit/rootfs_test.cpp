@@ -337,6 +337,7 @@ TEST_F(DevicesTest, ExistingPtmxNodeIsReplacedByTheLink) {
     p.devices.clear();
     auto st = create_devices(sys, root, p, false);
     ASSERT_TRUE(st) << st.error().message;
+    EXPECT_EQ(sys.calls.back(), "symlinkat 101 ptmx => pts/ptmx");
 }
 
 // --- prepare_rootfs ---

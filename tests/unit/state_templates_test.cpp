@@ -42,7 +42,7 @@ TEST(StateJson, CompactForHooksIndentedForTheCommand) {
     std::string compact = state_json(running(), false);
     EXPECT_THAT(compact, Not(HasSubstr("\n")));
     EXPECT_EQ(compact.rfind("{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"pid\":4242,\"status\":\"running\",", 0), 0u)
-        << "the required fields first, in the spec's order: " << compact;
+        << "the fields runc prints first, in runc's order: " << compact;
     std::string pretty = state_json(running(), true);
     EXPECT_THAT(pretty, HasSubstr("\n  \"id\": \"c1\",\n"));
     EXPECT_EQ(json::parse(pretty), json::parse(compact));
