@@ -256,7 +256,11 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
         KAPSEL_TRY(sys.mount("", mount_point_of(fs::dirname(plan.rootfs)), "", MS_PRIVATE, ""));
         KAPSEL_TRY(sys.mount("", "/", "", MS_PRIVATE, ""));
     }
-    KAPSEL_TRY(sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, ""));
+    auto bound = sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, "");
+    if (!bound && bound.error().code == EACCES && plan.has(plan::NsType::user))
+        return std::move(bound).error().context(
+            "the rootfs and every directory above it must be searchable by the container's mapped root user");
+    KAPSEL_TRY(std::move(bound));
     return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
 }
 
