@@ -126,7 +126,7 @@ def main():
     machine_line = (f"{m['cpu']}, {m['nproc']} cores, Linux {m['kernel']}, {m['cgroups']} cgroups; "
                     f"{meta['date']}")
     versions_line = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
-    n_line = f"N = {meta['runs']} runs per benchmark and runtime, interleaved round-robin"
+    n_line = f"N = {meta['runs']} runs per benchmark and runtime, interleaved round-robin in a random order per iteration"
 
     def text_table(hdr, body):
         widths = [max(len(r[i]) for r in [hdr] + body) for i in range(len(hdr))]

@@ -162,6 +162,7 @@ Status init_cpuset(const std::string& mount, const std::string& dir) {
 
 std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
     std::string p = cgroups_path.empty() ? id : cgroups_path;
+    if (p.empty()) p = "/";
     std::vector<std::string> out;
     for (size_t i = 0; i < layout.hierarchies.size(); ++i) {
         std::string inner = p.front() == '/' ? p : fs::join(layout.own_paths[i], p);

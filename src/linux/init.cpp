@@ -116,9 +116,12 @@ void run_init(const InitArgs& a) {
     int sync_fd = a.sync_fd, fifo_fd = a.fifo_fd, console_fd = a.console_fd;
     int log_fd = log::fd();
     std::vector<std::pair<plan::NsType, int>> join = a.join;
+    RootfsOptions rootfs_opts = a.rootfs;
     {
         std::vector<int*> ours = {&sync_fd, &fifo_fd, &console_fd, &log_fd};
         for (auto& j : join) ours.push_back(&j.second);
+        for (auto& fd : rootfs_opts.idmap_userns)
+            if (fd >= 0) ours.push_back(&fd);
         tidy_fds(3 + a.preserve_fds, ours);
         log::set_fd(log_fd);
     }
@@ -194,7 +197,9 @@ void run_init(const InitArgs& a) {
     bool mountns = plan.has(plan::NsType::mount);
     unique_fd rootfd = mountns ? INIT_TRY(prepare_rootfs(sys, plan))
                                : INIT_TRY(sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0));
-    INIT_TRY(mount_all(sys, rootfd.get(), plan, a.rootfs));
+    INIT_TRY(mount_all(sys, rootfd.get(), plan, rootfs_opts));
+    for (int fd : rootfs_opts.idmap_userns)
+        if (fd >= 0) ::close(fd);
     if (proc) {
         // The working directory exists before the process needs it (runc creates it too).
         auto cwd = mkdir_in_root(sys, rootfd.get(), proc->cwd);

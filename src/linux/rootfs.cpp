@@ -19,10 +19,6 @@
 
 namespace kapsel::linux {
 
-// A user namespace file descriptor for an idmapped mount: a child process that
-// unshares a user namespace with the mount's mappings, held open by its /proc entry.
-Result<unique_fd> idmap_userns(const plan::Mount& m);
-
 namespace {
 
 constexpr unsigned kAtEmptyPath = AT_EMPTY_PATH;
@@ -114,15 +110,16 @@ Result<unique_fd> mount_filesystem(Sys& sys, int target, const std::string& fsty
 
 // A detached bind (open_tree + move_mount): for idmapped mounts, which must be
 // set up detached, and for binds inside the container after pivot_root.
-Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source, const plan::Mount& m) {
+Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source, const plan::Mount& m,
+                     int userns_fd = -1) {
     unsigned flags = OPEN_TREE_CLONE | (m.recursive_bind ? kAtRecursive : 0);
     if (source.empty()) flags |= kAtEmptyPath;
     unique_fd tree = KAPSEL_TRY(sys.open_tree(srcdir, source, flags));
     if (!m.uid_map.empty()) {
-        unique_fd userns = KAPSEL_TRY(idmap_userns(m));
+        if (userns_fd < 0) return make_error("idmapped mount without a user namespace");
         mount_attr id{};
         id.attr_set = MOUNT_ATTR_IDMAP;
-        id.userns_fd = static_cast<uint64_t>(userns.get());
+        id.userns_fd = static_cast<uint64_t>(userns_fd);
         KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
     }
     mount_attr attr{};
@@ -140,8 +137,8 @@ Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source
 // target is named through /proc/self/fd so the path resolved in the root is the
 // one mounted on, not whatever a symlink swapped in meanwhile.
 Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target, const std::string& source,
-                  const plan::Mount& m) {
-    if (!m.uid_map.empty()) return bind_detached(sys, target, AT_FDCWD, source, m);
+                  const plan::Mount& m, int userns_fd = -1) {
+    if (!m.uid_map.empty()) return bind_detached(sys, target, AT_FDCWD, source, m, userns_fd);
     unsigned long flags = MS_BIND | (m.recursive_bind ? MS_REC : 0);
     KAPSEL_TRY(sys.mount(source, "/proc/self/fd/" + std::to_string(target), "", flags, ""));
     if (!m.attrs.set && !m.attrs.clear && !m.attrs.propagation) return {};
@@ -199,7 +196,7 @@ Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOpt
 
 }  // namespace
 
-Result<unique_fd> idmap_userns(const plan::Mount& m) {
+Result<unique_fd> make_idmap_userns(const plan::Mount& m) {
     // The kernel wants a user namespace fd; the cheapest holder is a child that
     // unshares one and waits. Its maps are written from here.
     int pipefd[2];
@@ -264,7 +261,7 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
 }
 
-Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts) {
+Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts, int userns_fd) {
     switch (m.kind) {
         case plan::MountKind::filesystem: {
             unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
@@ -281,7 +278,7 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
             struct stat st;
             KAPSEL_TRY_CTX(sys.fstatat(AT_FDCWD, m.source, st, 0), "bind source");
             unique_fd target = KAPSEL_TRY(ensure_mountpoint(sys, rootfd, m.destination, S_ISDIR(st.st_mode)));
-            return bind_mount(sys, rootfd, m.destination, target.get(), m.source, m);
+            return bind_mount(sys, rootfd, m.destination, target.get(), m.source, m, userns_fd);
         }
         case plan::MountKind::cgroup: return mount_cgroups(sys, rootfd, m, opts);
     }
@@ -289,9 +286,11 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
 }
 
 Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts) {
-    for (auto& m : plan.mounts) {
+    for (size_t i = 0; i < plan.mounts.size(); ++i) {
+        auto& m = plan.mounts[i];
         std::string what = "mount " + (m.kind == plan::MountKind::bind ? m.source : m.fstype) + " at " + m.destination;
-        KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts), what);
+        int userns = i < opts.idmap_userns.size() ? opts.idmap_userns[i] : -1;
+        KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts, userns), what);
     }
     return create_devices(sys, rootfd, plan, opts.bind_devices);
 }
@@ -338,7 +337,8 @@ Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_de
     if (sys.fstatat(dev.get(), "pts/ptmx", pts, AT_SYMLINK_NOFOLLOW)) {
         struct stat cur;
         if (sys.fstatat(dev.get(), "ptmx", cur, AT_SYMLINK_NOFOLLOW) && !S_ISLNK(cur.st_mode)) {
-            if (::unlinkat(dev.get(), "ptmx", 0) < 0 && errno != EBUSY) return sys_error("remove /dev/ptmx");
+            auto removed = sys.unlinkat(dev.get(), "ptmx", 0);
+            if (!removed && removed.error().code != EBUSY) return std::move(removed).error();
         }
         auto st = sys.symlinkat("pts/ptmx", dev.get(), "ptmx");
         if (!st && st.error().code != EEXIST) return std::move(st).error().context("create /dev/ptmx");

@@ -24,14 +24,21 @@ struct RootfsOptions {
     bool bind_devices = false;       // in a user namespace mknod is refused: bind host nodes
     bool new_cgroup_ns = false;
     std::vector<CgroupView> cgroups;  // for mounts of type "cgroup"
+    // For idmapped mounts: a user namespace fd per entry of plan.mounts (-1: none),
+    // made by the parent on the host (see make_idmap_userns).
+    std::vector<int> idmap_userns;
 };
+
+// A user namespace with the mount's uidMappings/gidMappings, for an idmapped
+// mount. Made on the host, where /proc shows the helper process it needs.
+Result<unique_fd> make_idmap_userns(const plan::Mount& m);
 
 // Makes "/" a non-propagating copy (or what rootfsPropagation asks) and binds the
 // rootfs onto itself so it can be pivoted to. Returns an O_PATH fd of the rootfs.
 Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan);
 
-// Applies one planned mount below rootfd.
-Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts);
+// Applies one planned mount below rootfd (userns_fd: for an idmapped bind).
+Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts, int userns_fd = -1);
 
 // All of the plan's mounts, then device nodes and /dev links.
 Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts);

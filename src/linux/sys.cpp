@@ -129,6 +129,11 @@ Status RealSys::mknodat(int dirfd, const std::string& name, mode_t mode, dev_t d
     return {};
 }
 
+Status RealSys::unlinkat(int dirfd, const std::string& name, int flags) {
+    if (::unlinkat(dirfd, name.c_str(), flags) < 0) return sys_error("remove " + name);
+    return {};
+}
+
 Status RealSys::symlinkat(const std::string& target, int dirfd, const std::string& name) {
     if (::symlinkat(target.c_str(), dirfd, name.c_str()) < 0) return sys_error("symlink " + name + " -> " + target);
     return {};

@@ -40,6 +40,7 @@ public:
                                       uint64_t resolve) = 0;
     virtual Status mkdirat(int dirfd, const std::string& name, mode_t mode) = 0;
     virtual Status mknodat(int dirfd, const std::string& name, mode_t mode, dev_t dev) = 0;
+    virtual Status unlinkat(int dirfd, const std::string& name, int flags) = 0;
     virtual Status symlinkat(const std::string& target, int dirfd, const std::string& name) = 0;
     virtual Status fchownat(int dirfd, const std::string& name, uid_t uid, gid_t gid, int flags) = 0;
     virtual Status fchmodat(int dirfd, const std::string& name, mode_t mode) = 0;
@@ -71,6 +72,7 @@ public:
                               uint64_t resolve) override;
     Status mkdirat(int dirfd, const std::string& name, mode_t mode) override;
     Status mknodat(int dirfd, const std::string& name, mode_t mode, dev_t dev) override;
+    Status unlinkat(int dirfd, const std::string& name, int flags) override;
     Status symlinkat(const std::string& target, int dirfd, const std::string& name) override;
     Status fchownat(int dirfd, const std::string& name, uid_t uid, gid_t gid, int flags) override;
     Status fchmodat(int dirfd, const std::string& name, mode_t mode) override;

@@ -430,13 +430,22 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
     }
 
     for (auto& [key, value] : lx.sysctl) {
-        auto ns = sysctl_namespace(key);
+        // sysctl(8) takes "net.ipv4.ip_forward" and "net/ipv4/ip_forward"; in the
+        // dotted form a "/" stands for a dot in a name (eth0.100 -> "eth0/100").
+        // The separator that comes first tells which form this is.
+        std::string dotted = key, path = key;
+        auto first = key.find_first_of("./");
+        if (first != std::string::npos && key[first] == '/') {
+            for (auto& c : dotted) c = c == '/' ? '.' : c == '.' ? '/' : c;
+        } else {
+            for (auto& c : path) c = c == '.' ? '/' : c == '/' ? '.' : c;
+        }
+        auto ns = sysctl_namespace(dotted);
         if (!ns) return make_error("linux.sysctl: \"" + key + "\" is not namespaced and would change the host");
         if (!plan.has(*ns))
             return make_error("linux.sysctl: \"" + key + "\" needs a " + ns_name(*ns) + " namespace");
-        std::string path = key.find('/') == std::string::npos ? key : key;
-        if (key.find('/') == std::string::npos) std::replace(path.begin(), path.end(), '.', '/');
-        if (path.find("..") != std::string::npos) return make_error("linux.sysctl: invalid key \"" + key + "\"");
+        for (auto& part : split(path, '/'))
+            if (part.empty() || part == "." || part == "..") return make_error("linux.sysctl: invalid key \"" + key + "\"");
         plan.sysctl.emplace_back(path, value);
     }
 

@@ -14,6 +14,9 @@ struct AttrOption {
     uint64_t attr;
     bool clear;      // the option clears the attribute ("rw", "suid", ...)
     bool recursive;  // the "r" form
+    // One of the atime modes, which share one field (MOUNT_ATTR__ATIME).
+    // MOUNT_ATTR_RELATIME is 0, so this cannot be read off `attr`.
+    bool atime = false;
 };
 
 // The atime options are one field in MOUNT_ATTR (MOUNT_ATTR__ATIME): setting one
@@ -23,20 +26,20 @@ constexpr AttrOption kAttrOptions[] = {
     {"nosuid", MOUNT_ATTR_NOSUID, false, false},      {"suid", MOUNT_ATTR_NOSUID, true, false},
     {"nodev", MOUNT_ATTR_NODEV, false, false},        {"dev", MOUNT_ATTR_NODEV, true, false},
     {"noexec", MOUNT_ATTR_NOEXEC, false, false},      {"exec", MOUNT_ATTR_NOEXEC, true, false},
-    {"noatime", MOUNT_ATTR_NOATIME, false, false},    {"relatime", MOUNT_ATTR_RELATIME, false, false},
-    {"strictatime", MOUNT_ATTR_STRICTATIME, false, false},
-    {"atime", MOUNT_ATTR_NOATIME, true, false},       {"norelatime", MOUNT_ATTR_RELATIME, true, false},
-    {"nostrictatime", MOUNT_ATTR_STRICTATIME, true, false},
+    {"noatime", MOUNT_ATTR_NOATIME, false, false, true},    {"relatime", MOUNT_ATTR_RELATIME, false, false, true},
+    {"strictatime", MOUNT_ATTR_STRICTATIME, false, false, true},
+    {"atime", MOUNT_ATTR_NOATIME, true, false, true},       {"norelatime", MOUNT_ATTR_RELATIME, true, false, true},
+    {"nostrictatime", MOUNT_ATTR_STRICTATIME, true, false, true},
     {"nodiratime", MOUNT_ATTR_NODIRATIME, false, false}, {"diratime", MOUNT_ATTR_NODIRATIME, true, false},
     {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, false}, {"symfollow", MOUNT_ATTR_NOSYMFOLLOW, true, false},
     {"rro", MOUNT_ATTR_RDONLY, false, true},          {"rrw", MOUNT_ATTR_RDONLY, true, true},
     {"rnosuid", MOUNT_ATTR_NOSUID, false, true},      {"rsuid", MOUNT_ATTR_NOSUID, true, true},
     {"rnodev", MOUNT_ATTR_NODEV, false, true},        {"rdev", MOUNT_ATTR_NODEV, true, true},
     {"rnoexec", MOUNT_ATTR_NOEXEC, false, true},      {"rexec", MOUNT_ATTR_NOEXEC, true, true},
-    {"rnoatime", MOUNT_ATTR_NOATIME, false, true},    {"rrelatime", MOUNT_ATTR_RELATIME, false, true},
-    {"rstrictatime", MOUNT_ATTR_STRICTATIME, false, true},
-    {"ratime", MOUNT_ATTR_NOATIME, true, true},       {"rnorelatime", MOUNT_ATTR_RELATIME, true, true},
-    {"rnostrictatime", MOUNT_ATTR_STRICTATIME, true, true},
+    {"rnoatime", MOUNT_ATTR_NOATIME, false, true, true},    {"rrelatime", MOUNT_ATTR_RELATIME, false, true, true},
+    {"rstrictatime", MOUNT_ATTR_STRICTATIME, false, true, true},
+    {"ratime", MOUNT_ATTR_NOATIME, true, true, true},       {"rnorelatime", MOUNT_ATTR_RELATIME, true, true, true},
+    {"rnostrictatime", MOUNT_ATTR_STRICTATIME, true, true, true},
     {"rnodiratime", MOUNT_ATTR_NODIRATIME, false, true}, {"rdiratime", MOUNT_ATTR_NODIRATIME, true, true},
     {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, true}, {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true, true},
 };
@@ -62,10 +65,9 @@ constexpr const char* kSbDefaults[] = {"async", "nolazytime", "nomand", "noivers
                                        "defaults", "remount", "nodirsync"};
 
 constexpr uint64_t kAtimeMask = MOUNT_ATTR__ATIME;
-
 void apply_attr(MountAttrs& a, const AttrOption& o) {
     if (o.recursive) a.recursive = true;
-    if (o.attr & kAtimeMask) {
+    if (o.atime) {
         // One of relatime/noatime/strictatime; clearing means "back to relatime" for
         // noatime and strictatime, and "strictatime" for norelatime, as mount(8) reads them.
         a.set &= ~kAtimeMask;

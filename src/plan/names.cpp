@@ -90,14 +90,16 @@ std::optional<int> signal_number(std::string_view name) {
         int base = SIGRTMIN;
         if (upper.size() == 5) return base;
         if (upper[5] == '+')
-            if (auto off = parse_int(upper.substr(6)); off && base + *off <= SIGRTMAX) return static_cast<int>(base + *off);
+            if (auto off = parse_uint(upper.substr(6)); off && base + static_cast<int64_t>(*off) <= SIGRTMAX)
+                return static_cast<int>(base + static_cast<int64_t>(*off));
         return std::nullopt;
     }
     if (upper.rfind("RTMAX", 0) == 0) {
         int base = SIGRTMAX;
         if (upper.size() == 5) return base;
         if (upper[5] == '-')
-            if (auto off = parse_int(upper.substr(6)); off && base - *off >= SIGRTMIN) return static_cast<int>(base - *off);
+            if (auto off = parse_uint(upper.substr(6)); off && base - static_cast<int64_t>(*off) >= SIGRTMIN)
+                return static_cast<int>(base - static_cast<int64_t>(*off));
         return std::nullopt;
     }
     return std::nullopt;

@@ -209,6 +209,16 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         clone_flags = 0;
     }
 
+    std::vector<unique_fd> idmap_fds;
+    for (auto& m : plan.mounts) {
+        if (m.uid_map.empty()) {
+            args.rootfs.idmap_userns.push_back(-1);
+            continue;
+        }
+        idmap_fds.push_back(KAPSEL_TRY_CTX(linux::make_idmap_userns(m), "mount " + m.source + " at " + m.destination));
+        args.rootfs.idmap_userns.push_back(idmap_fds.back().get());
+    }
+
     auto [parent_sock, child_sock] = KAPSEL_TRY(linux::sync_pair());
     args.plan = &plan;
     args.hooks = &spec.hooks;
@@ -235,6 +245,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     fifo_fd.reset();
     console.reset();
     join_fds.clear();
+    idmap_fds.clear();
 
     pid_t init_pid = 0;
     Undo kill_init{[&] {

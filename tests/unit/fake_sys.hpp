@@ -176,6 +176,14 @@ public:
         if (st) created_.insert(full);
         return st;
     }
+    Status unlinkat(int dirfd, const std::string& name, int flags) override {
+        std::string line = "unlinkat " + fd_str(dirfd) + " " + name + (flags ? " dir" : "");
+        std::string full = fs::clean(fs::join(path_of(dirfd), name));
+        auto st = status(line);
+        if (st) created_.erase(full), modes_.erase(full);
+        return st;
+    }
+
     Status mknodat(int dirfd, const std::string& name, mode_t mode, dev_t dev) override {
         char type = S_ISBLK(mode) ? 'b' : S_ISFIFO(mode) ? 'p' : S_ISCHR(mode) ? 'c' : '?';
         std::string line = "mknodat " + fd_str(dirfd) + " " + name + " " + type + " " + std::to_string(major(dev)) +

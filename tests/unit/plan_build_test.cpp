@@ -381,18 +381,12 @@ TEST(BuildSysctl, KeyCannotClimbOutOfProcSys) {
 }
 
 TEST(BuildSysctl, SlashSeparatedKeyIsAcceptedLikeItsDottedForm) {
-    GTEST_SKIP() << "BUG: src/plan/build.cpp sysctl loop: sysctl_namespace() only knows dotted keys, so "
-                    "\"net/ipv4/ip_forward\" (sysctl(8) syntax, accepted by runc since #3254) is refused as "
-                    "not namespaced";
     auto p = with_sysctl("net/ipv4/conf/eth0.100/forwarding", {"mount", "network"});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_THAT(p->sysctl, ElementsAre(Pair("net/ipv4/conf/eth0.100/forwarding", "1")));
 }
 
 TEST(BuildSysctl, DottedKeyWithASlashSwapsDotsAndSlashes) {
-    GTEST_SKIP() << "BUG: src/plan/build.cpp sysctl loop: a dotted key containing '/' (an interface name with a dot, "
-                    "\"net.ipv4.conf.eth0/100.forwarding\") is used verbatim as the /proc/sys path instead of "
-                    "swapping '.' and '/' as sysctl(8) and runc do";
     auto p = with_sysctl("net.ipv4.conf.eth0/100.forwarding", {"mount", "network"});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_THAT(p->sysctl, ElementsAre(Pair("net/ipv4/conf/eth0.100/forwarding", "1")));

@@ -327,9 +327,6 @@ TEST_F(DevicesTest, PtmxLinksToTheContainersDevpts) {
 }
 
 TEST_F(DevicesTest, ExistingPtmxNodeIsReplacedByTheLink) {
-    GTEST_SKIP() << "BUG: src/linux/rootfs.cpp create_devices() removes an existing /dev/ptmx with ::unlinkat "
-                    "directly instead of through Sys, so it cannot be faked (here it fails with EBADF on the "
-                    "fake fd) and the removal is not recorded; add Sys::unlinkat and call it";
     sys.mode("/rootfs/dev/pts/ptmx", S_IFCHR | 0666);
     (void)sys.mknodat(root, "dev/pts/ptmx", S_IFCHR | 0666, makedev(5, 2));
     (void)sys.mknodat(root, "dev/ptmx", S_IFCHR | 0666, makedev(5, 2));

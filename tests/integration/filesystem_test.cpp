@@ -1,0 +1,179 @@
+// The container's file system: mounts and their options, /dev, masked and
+// read-only paths, a read-only root, propagation.
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using Filesystem = KapselTest;
+
+// The options column of the container's mount at `path`, from inside.
+std::string mount_line(const std::string& out, const std::string& path) {
+    std::istringstream is(out);
+    std::string line;
+    while (std::getline(is, line)) {
+        std::istringstream ls(line);
+        std::string dev, mp;
+        ls >> dev >> mp;
+        if (mp == path) return line;
+    }
+    return "";
+}
+
+TEST_F(Filesystem, TmpfsWithOptions) {
+    Bundle b("cat /proc/mounts");
+    b.config["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                                  {"options", {"nosuid", "nodev", "noexec", "mode=1770", "size=1m"}}});
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    std::string line = mount_line(o.out, "/tmp");
+    ASSERT_FALSE(line.empty()) << o.out;
+    for (auto* opt : {"nosuid", "nodev", "noexec", "mode=1770", "size=1024k"})
+        EXPECT_NE(std::string::npos, line.find(opt)) << opt << " in " << line;
+}
+
+TEST_F(Filesystem, ReadOnlyRootRefusesWrites) {
+    Bundle b("touch /newfile 2>&1; echo rc=$?");
+    b.config["root"]["readonly"] = true;
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("Read-only file system")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("rc=1"));
+}
+
+TEST_F(Filesystem, BindMountsReadWriteAndReadOnly) {
+    TempDir host;
+    std::ofstream(host.path() + "/from-host") << "hello";
+    Bundle b("cat /rw/from-host; echo; echo written > /rw/from-container; echo x > /ro/nope 2>/dev/null || echo ro-refused");
+    b.own_rootfs();
+    b.config["mounts"].push_back({{"destination", "/rw"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind"}}});
+    b.config["mounts"].push_back({{"destination", "/ro"}, {"type", "none"}, {"source", host.path()}, {"options", {"bind", "ro"}}});
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("hello\nro-refused\n", o.out);
+    std::ifstream f(host.path() + "/from-container");
+    std::string s;
+    f >> s;
+    EXPECT_EQ("written", s);
+}
+
+TEST_F(Filesystem, BindMountOfAFileAndARelativeSource) {
+    Bundle b("cat /etc/greeting");
+    std::ofstream(b.dir() + "/greeting") << "hi\n";
+    b.own_rootfs();
+    b.config["mounts"].push_back({{"destination", "/etc/greeting"}, {"type", "bind"}, {"source", "greeting"}, {"options", {"bind", "ro"}}});
+    Output o = run(b);
+    EXPECT_EQ("hi\n", o.out) << o.err;
+}
+
+TEST_F(Filesystem, RecursiveReadOnlyReachesSubmounts) {
+    TempDir host;
+    ASSERT_EQ(0, mkdir((host.path() + "/sub").c_str(), 0755));
+    ASSERT_EQ(0, run_program({"/bin/mount", "-t", "tmpfs", "tmpfs", host.path() + "/sub"}).code);
+    Bundle b("touch /data/sub/x 2>/dev/null && echo writable || echo read-only");
+    b.own_rootfs();
+    b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rro"}}});
+    Output o = run(b);
+    run_program({"/bin/umount", host.path() + "/sub"});
+    EXPECT_EQ("read-only\n", o.out) << o.err;
+}
+
+TEST_F(Filesystem, PropagationOptionShowsInMountinfo) {
+    TempDir host;
+    Bundle b("grep ' /shared ' /proc/self/mountinfo");
+    b.own_rootfs();
+    b.config["mounts"].push_back({{"destination", "/shared"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rshared"}}});
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("shared:")) << o.out << o.err;
+}
+
+TEST_F(Filesystem, RootfsPropagationShared) {
+    Bundle b("awk '$5 == \"/\"' /proc/self/mountinfo");
+    b.config["linux"]["rootfsPropagation"] = "rshared";
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("shared:")) << o.out << o.err;
+}
+
+TEST_F(Filesystem, RootfsPropagationUnbindable) {
+    Bundle b("awk '$5 == \"/\"' /proc/self/mountinfo");
+    b.config["linux"]["rootfsPropagation"] = "unbindable";
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("unbindable")) << o.out << o.err;
+}
+
+TEST_F(Filesystem, TmpcopyupKeepsTheImagesContent) {
+    Bundle b("ls /etc/passwd && echo new > /etc/extra && cat /etc/extra");
+    b.own_rootfs();
+    b.config["mounts"].push_back({{"destination", "/etc"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"tmpcopyup"}}});
+    Output o = run(b);
+    EXPECT_EQ("/etc/passwd\nnew\n", o.out) << o.err;
+    struct stat st;
+    EXPECT_NE(0, stat((b.rootfs() + "/etc/extra").c_str(), &st)) << "writes stay in the tmpfs";
+}
+
+TEST_F(Filesystem, IdmappedBindMount) {
+    TempDir host;
+    std::ofstream(host.path() + "/f") << "x";
+    ASSERT_EQ(0, chown((host.path() + "/f").c_str(), 0, 0));
+    Bundle b("stat -c %u /mapped/f");
+    b.own_rootfs();
+    b.config["mounts"].push_back({{"destination", "/mapped"}, {"type", "bind"}, {"source", host.path()},
+                                  {"options", {"bind", "idmap"}},
+                                  {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
+                                  {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}});
+    Output o = run(b);
+    if (o.code != 0 && o.err.find("invalid argument") != std::string::npos)
+        GTEST_SKIP() << "skipped: this filesystem does not support idmapped mounts: " << o.err;
+    EXPECT_EQ("1000\n", o.out) << o.err;
+}
+
+TEST_F(Filesystem, DefaultDevicesAndLinks) {
+    Bundle b(
+        "for d in null zero full random urandom tty; do stat -c '%n %t:%T %a' /dev/$d; done; "
+        "for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; "
+        "test -d /dev/pts && test -d /dev/shm && echo dirs-ok");
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("/dev/null 1:3 666"));
+    EXPECT_NE(std::string::npos, o.out.find("/dev/zero 1:5 666"));
+    EXPECT_NE(std::string::npos, o.out.find("/dev/full 1:7 666"));
+    EXPECT_NE(std::string::npos, o.out.find("/dev/random 1:8 666"));
+    EXPECT_NE(std::string::npos, o.out.find("/dev/urandom 1:9 666"));
+    EXPECT_NE(std::string::npos, o.out.find("/dev/tty 5:0 666"));
+    EXPECT_NE(std::string::npos, o.out.find("/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n"));
+    EXPECT_NE(std::string::npos, o.out.find("dirs-ok"));
+}
+
+TEST_F(Filesystem, ConfiguredDevices) {
+    Bundle b("stat -c '%n %F %t:%T %a %u:%g' /dev/fuse /dev/mypipe");
+    b.config["linux"]["devices"] = {
+        {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}, {"uid", 1000}, {"gid", 1000}},
+        {{"path", "/dev/mypipe"}, {"type", "p"}}};
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("/dev/fuse character special file a:e5 600 1000:1000")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("/dev/mypipe fifo")) << o.out;
+}
+
+TEST_F(Filesystem, MaskedAndReadOnlyPaths) {
+    Bundle b("wc -c < /proc/version; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo ro");
+    b.config["linux"]["maskedPaths"].push_back("/proc/version");
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("0\n0\nro\n", o.out);
+}
+
+TEST_F(Filesystem, CgroupMountShowsTheContainersOwnCgroup) {
+    Bundle b("ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max");
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("max")) << o.out;
+}
+
+}  // namespace
+}  // namespace kapsel::test
