@@ -124,7 +124,7 @@ def main():
 
     m = meta["machine"]
     machine_line = (f"{m['cpu']}, {m['nproc']} cores, Linux {m['kernel']}, {m['cgroups']} cgroups; "
-                    f"{meta['date']}")
+                    f"{meta['date']}; load average {m['loadavg_before']} before, {m['loadavg_after']} after")
     versions_line = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     n_line = f"N = {meta['runs']} runs per benchmark and runtime, interleaved round-robin in a random order per iteration"
 

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,6 +33,8 @@ std::string fixture_rootfs() {
 }
 
 bool have_root() { return ::geteuid() == 0; }
+
+bool prctl_capbset_read_resource() { return prctl(PR_CAPBSET_READ, 24 /*CAP_SYS_RESOURCE*/, 0, 0, 0) == 1; }
 
 bool process_alive(int pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");

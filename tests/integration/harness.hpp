@@ -24,6 +24,8 @@ Output run_program(const std::vector<std::string>& argv, const std::string& inpu
 std::string kapsel_binary();
 std::string fixture_rootfs();  // the shared, never written busybox rootfs
 bool have_root();
+// Whether this process may hold CAP_SYS_RESOURCE (it is in the bounding set).
+bool prctl_capbset_read_resource();
 // True while `pid` runs (a zombie or a missing pid is not running).
 bool process_alive(int pid);
 
