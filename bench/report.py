@@ -2,7 +2,7 @@
 """Turns the raw per-run samples of bench/run-all into the report: a table on
 stdout, results/latest.{json,md} and the data + script for results/latest.png.
 
-usage: report.py RAW_DIR RESULTS_DIR
+usage: report.py RAW_DIR RESULTS_DIR [NAME]    (writes RESULTS_DIR/NAME.*, default latest)
 RAW_DIR holds meta.json and one file per (benchmark, subject), named
 "<bench>.<subject>", one "<nanoseconds> <peak RSS KiB> <status>" line per run.
 """
@@ -57,6 +57,7 @@ def summary(values_ms, failures):
 
 def main():
     raw_dir, results_dir = sys.argv[1], sys.argv[2]
+    name = sys.argv[3] if len(sys.argv) > 3 else "latest"
     with open(os.path.join(raw_dir, "meta.json")) as f:
         meta = json.load(f)
 
@@ -127,6 +128,8 @@ def main():
                     f"{meta['date']}; load average {m['loadavg_before']} before, {m['loadavg_after']} after")
     versions_line = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     n_line = f"N = {meta['runs']} runs per benchmark and runtime, interleaved round-robin in a random order per iteration"
+    settle = meta["method"].get("settle_ms", 0)
+    n_line += f", {settle} ms idle before each timed command" if settle else ", back to back"
 
     def text_table(hdr, body):
         widths = [max(len(r[i]) for r in [hdr] + body) for i in range(len(hdr))]
@@ -151,7 +154,7 @@ def main():
     print(f"({rss_note})")
 
     os.makedirs(results_dir, exist_ok=True)
-    with open(os.path.join(results_dir, "latest.md"), "w") as f:
+    with open(os.path.join(results_dir, name + ".md"), "w") as f:
         f.write(f"{n_line}; median, min and max wall-clock time; /crun and /runc are the median "
                 f"divided by crun's and runc's median.\n\n")
         f.write(f"Machine: {machine_line}.\n\nVersions: {versions_line}.\n\n")
@@ -162,7 +165,7 @@ def main():
                 "bind rootfs, pivot_root, exec. floor (full): also a pids cgroup, /proc, a tmpfs "
                 "/dev with device nodes, a read-only root.\n")
 
-    with open(os.path.join(results_dir, "latest.json"), "w") as f:
+    with open(os.path.join(results_dir, name + ".json"), "w") as f:
         json.dump({**meta, "benchmarks": data}, f, indent=1)
         f.write("\n")
 
@@ -192,22 +195,24 @@ def main():
                 else:
                     cols += ["NaN", "NaN", "NaN"]
             f.write(" ".join(cols) + "\n")
+    chart_mode = f", {settle} ms idle before each step" if settle else ", back to back"
+    chart_machine = f"{m['cpu']}, {m['nproc']} cores, Linux {m['kernel']}, {meta['date']}"
     colors = ["#1b9e77", "#d95f02", "#7570b3", "#999999", "#555555"]
     def plot_cmd(path):
         return ", ".join(
             f"'{path}' using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}:xtic(1) title '{LABEL.get(s, s)}' "
             f"lc rgb '{colors[i]}'" for i, s in enumerate(SUBJECTS))
-    png = os.path.join(results_dir, "latest.png")
+    png = os.path.join(results_dir, name + ".png")
     gp = f"""
 set terminal pngcairo size 1400,560 font 'sans,10' noenhanced
 set output '{png}'
-set multiplot layout 1,2 title "kapsel vs crun vs runc vs floor: /bin/true, N={meta['runs']}, median with min/max\\n{machine_line}"
+set multiplot layout 1,2 title "kapsel vs crun vs runc vs floor: /bin/true, N={meta['runs']}{chart_mode}; bars median, whiskers min/max\\n{chart_machine}"
 set style data histograms
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
-set key top left
+set key top right
 set logscale y
 set yrange [0.2:*]
 set ylabel 'wall-clock ms (log scale)'
@@ -215,6 +220,7 @@ set title 'time per step'
 plot {plot_cmd(dat)}
 unset logscale y
 set yrange [0:*]
+set key top left
 set ylabel 'MiB'
 set title 'peak RSS (wait4 ru_maxrss)'
 plot {plot_cmd(rss_dat)}

@@ -293,10 +293,34 @@ void run_init(const InitArgs& a) {
     // Again as the container user: the directory must be usable by it.
     if (::chdir(proc->cwd.c_str()) < 0) die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
 
-    if (a.seccomp && proc->no_new_privileges) load_filter();
+    // Only stdio and the preserved fds reach the program; everything kapsel
+    // opened is closed here, whatever its O_CLOEXEC state (CVE-2024-21626). Done
+    // before the filter is loaded: after it, only write, read, close and execve.
+    for (int fd = 3; fd < 3 + a.preserve_fds; ++fd) {
+        int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    {
+        // tidy_fds put our own fds above the preserved range.
+        std::vector<int> keep = {sync_fd, fifo_fd};
+        std::sort(keep.begin(), keep.end());
+        unsigned from = static_cast<unsigned>(3 + a.preserve_fds);
+        for (int k : keep) {
+            if (static_cast<unsigned>(k) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
+            from = static_cast<unsigned>(k) + 1;
+        }
+        ::syscall(SYS_close_range, from, ~0u, 0);
+    }
+
+    std::vector<char*> argv, envp;
+    for (auto& s : proc->args) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
+    envp.push_back(nullptr);
 
     // From here on `create` may exit; we must survive it.
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    if (a.seccomp && proc->no_new_privileges) load_filter();
     INIT_TRY(send_msg(sync_fd, Msg::ready));
     ::close(sync_fd);
 
@@ -315,21 +339,6 @@ void run_init(const InitArgs& a) {
         }
     }
 
-    // Only stdio and the preserved fds reach the program; everything kapsel
-    // opened is closed here, whatever its O_CLOEXEC state (CVE-2024-21626).
-    for (int fd = 3; fd < 3 + a.preserve_fds; ++fd) {
-        int flags = ::fcntl(fd, F_GETFD);
-        if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
-    }
-    // tidy_fds put the fifo above the preserved range; it closes itself at exec.
-    ::syscall(SYS_close_range, 3 + a.preserve_fds, fifo_fd - 1, 0);
-    ::syscall(SYS_close_range, fifo_fd + 1, ~0u, 0);
-
-    std::vector<char*> argv, envp;
-    for (auto& s : proc->args) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
-    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
-    envp.push_back(nullptr);
     ::execve(program.c_str(), argv.data(), envp.data());
     dprintf(2, "kapsel: exec %s: %s\n", program.c_str(), errno_text(errno).c_str());
     ::_exit(127);

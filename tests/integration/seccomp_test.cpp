@@ -1,0 +1,142 @@
+// seccomp through libseccomp: every action, errnoRet, argument conditions, and the
+// notify listener.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using Seccomp = KapselTest;
+
+json allow_all_but(json rules) {
+    return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}}, {"syscalls", rules}};
+}
+
+TEST_F(Seccomp, ErrnoWithItsOwnErrnoRet) {
+    Bundle b("mkdir /dev/shm/a 2>&1; echo rc=$?");
+    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13}}});
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("Permission denied")) << o.out << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("rc=1"));
+}
+
+TEST_F(Seccomp, ErrnoDefaultsToEperm) {
+    Bundle b("mkdir /dev/shm/a 2>&1; echo rc=$?");
+    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}}});
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("Operation not permitted")) << o.out << o.err;
+}
+
+TEST_F(Seccomp, KillProcessAndTrapEndTheProcessWithSigsys) {
+    for (std::string action : {"SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_KILL"}) {
+        Bundle b("uname -s");
+        b.config["process"]["args"] = {"/bin/uname", "-s"};
+        b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"uname"}}, {"action", action}}});
+        Output o = run(b);
+        EXPECT_EQ(128 + SIGSYS, o.code) << action << ": " << o.out << o.err;
+        EXPECT_EQ("", o.out) << action;
+    }
+}
+
+TEST_F(Seccomp, LogAndAllowLetTheCallThrough) {
+    for (std::string action : {"SCMP_ACT_LOG", "SCMP_ACT_ALLOW"}) {
+        Bundle b("uname -s");
+        b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                        {"flags", {"SECCOMP_FILTER_FLAG_LOG"}},
+                                        {"syscalls", {{{"names", {"uname"}}, {"action", action}}}}};
+        Output o = run(b);
+        EXPECT_EQ("Linux\n", o.out) << action << o.err;
+    }
+}
+
+TEST_F(Seccomp, ArgumentConditions) {
+    // Only kill(pid, SIGUSR1) is refused; kill(pid, 0) still works.
+    Bundle b("kill -0 $$ && echo probe-ok; kill -USR1 $$ 2>&1; echo rc=$?");
+    b.config["linux"]["seccomp"] = allow_all_but(
+        {{{"names", {"kill"}}, {"action", "SCMP_ACT_ERRNO"}, {"args", {{{"index", 1}, {"value", SIGUSR1}, {"op", "SCMP_CMP_EQ"}}}}}});
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("probe-ok")) << o.out << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("rc=1")) << o.out;
+}
+
+TEST_F(Seccomp, DefaultErrnoRetAppliesToTheDefaultAction) {
+    // An allow-list like podman's: everything else fails with ENOSYS (38).
+    Bundle b("true");
+    b.config["process"]["args"] = {"/bin/uname", "-s"};
+    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"defaultErrnoRet", 38},
+                                    {"syscalls", {{{"names", {"execve", "brk", "arch_prctl", "set_tid_address", "exit_group",
+                                                              "write", "read", "close", "fstat", "newfstatat", "getuid",
+                                                              "getgid", "geteuid", "getegid", "rt_sigaction", "rt_sigprocmask",
+                                                              "mmap", "munmap", "mprotect", "futex", "getpid", "prlimit64",
+                                                              "set_robust_list", "rseq", "ioctl", "openat", "uname"}},
+                                                   {"action", "SCMP_ACT_ALLOW"}}}}};
+    Output o = run(b);
+    EXPECT_EQ("Linux\n", o.out) << o.err;
+}
+
+TEST_F(Seccomp, UnknownSyscallNamesAreSkippedButUnknownActionsAreErrors) {
+    Bundle b("echo fine");
+    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"not_a_syscall_anywhere"}}, {"action", "SCMP_ACT_ERRNO"}}});
+    EXPECT_EQ("fine\n", run(b).out);
+    Bundle bad;
+    bad.config["linux"]["seccomp"] = allow_all_but({{{"names", {"uname"}}, {"action", "SCMP_ACT_MAYBE"}}});
+    bad.write();
+    Output o = kapsel({"create", "--bundle", bad.dir(), "c2"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("linux.seccomp.syscalls[0].action")) << o.err;
+    expect_nothing_left("c2", bad);
+}
+
+TEST_F(Seccomp, NotifySendsTheListenerFdAndStateToListenerPath) {
+    TempDir dir;
+    std::string path = dir.path() + "/agent.sock";
+    int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(0, bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof addr));
+    ASSERT_EQ(0, listen(srv, 1));
+    std::string received;
+    int received_fd = -1;
+    std::thread agent([&] {
+        int c = accept4(srv, nullptr, nullptr, SOCK_CLOEXEC);
+        char buf[8192] = {};
+        iovec iov{buf, sizeof buf};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+        if (n > 0) received.assign(buf, static_cast<size_t>(n));
+        if (cmsghdr* h = CMSG_FIRSTHDR(&m)) std::memcpy(&received_fd, CMSG_DATA(h), sizeof(int));
+        close(c);
+    });
+    Bundle b("echo ran");
+    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", path},
+                                    {"listenerMetadata", "hello-agent"},
+                                    {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    Output o = run(b);
+    agent.join();
+    close(srv);
+    EXPECT_EQ("ran\n", o.out) << o.err;
+    ASSERT_FALSE(received.empty());
+    json msg = json::parse(received);
+    EXPECT_EQ(json::array({"seccompFd"}), msg["fds"]);
+    EXPECT_EQ("hello-agent", msg["metadata"]);
+    EXPECT_EQ("c1", msg["state"]["id"]);
+    EXPECT_GT(msg["pid"].get<int>(), 0);
+    EXPECT_GE(received_fd, 0) << "the listener fd came with SCM_RIGHTS";
+    if (received_fd >= 0) close(received_fd);
+}
+
+}  // namespace
+}  // namespace kapsel::test
