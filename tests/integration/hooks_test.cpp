@@ -1,0 +1,118 @@
+// OCI hooks: all six kinds, in the spec's order, with the state on stdin, their
+// env and timeout, and the spec's failure rules.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using Hooks = KapselTest;
+
+std::string read_all(const std::string& path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// A host hook that appends "<name> <status from stdin>" to `log`.
+json host_hook(const std::string& name, const std::string& log) {
+    return {{"path", "/bin/sh"},
+            {"args", {"sh", "-c", "read -r s; st=$(echo \"$s\" | sed 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/'); echo \"" + name +
+                                      " $st\" >> " + log}}};
+}
+
+TEST_F(Hooks, AllSixRunInOrderWithTheStateOnStdin) {
+    TempDir logs;
+    std::string log = logs.path() + "/log";
+    Bundle b("echo process >> /hooklog/log");
+    b.config["mounts"].push_back({{"destination", "/hooklog"}, {"type", "bind"}, {"source", logs.path()}, {"options", {"bind"}}});
+    b.config["hooks"] = {
+        {"prestart", {host_hook("prestart", log)}},
+        {"createRuntime", {host_hook("createRuntime", log)}},
+        {"createContainer", {host_hook("createContainer", log)}},
+        // Runs in the container after pivot_root: the container's own sh, and the bind-mounted log.
+        {"startContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo startContainer >> /hooklog/log"}}}}},
+        {"poststart", {host_hook("poststart", log)}},
+        {"poststop", {host_hook("poststop", log)}},
+    };
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    std::string got = read_all(log);
+    // poststart runs once the program has started; it may finish before or after the program's line.
+    EXPECT_EQ(0u, got.find("prestart created\ncreateRuntime created\ncreateContainer created\nstartContainer\n")) << got;
+    EXPECT_NE(std::string::npos, got.find("process\n")) << got;
+    EXPECT_NE(std::string::npos, got.find("poststart ")) << got;
+    EXPECT_EQ(got.size() - std::string("poststop stopped\n").size(), got.rfind("poststop stopped\n")) << got;
+}
+
+TEST_F(Hooks, HookGetsItsEnvAndArgs) {
+    TempDir logs;
+    std::string log = logs.path() + "/log";
+    Bundle b("true");
+    b.config["hooks"]["prestart"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo $FOO $0 $1 > " + log, "zero", "one"}},
+                                      {"env", {"FOO=bar"}}}};
+    ASSERT_EQ(0, run(b).code);
+    EXPECT_EQ("bar zero one\n", read_all(log));
+}
+
+TEST_F(Hooks, FailingPrestartFailsCreateRunsPoststopAndLeavesNothing) {
+    TempDir logs;
+    std::string log = logs.path() + "/log";
+    Bundle b("true");
+    b.config["hooks"]["prestart"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken hook >&2; exit 3"}}}};
+    b.config["hooks"]["poststop"] = {host_hook("poststop", log)};
+    b.write();
+    Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("prestart hook")) << o.err;
+    EXPECT_NE(std::string::npos, o.err.find("exited with status 3")) << o.err;
+    EXPECT_NE(std::string::npos, o.err.find("broken hook")) << "the hook's own message is shown";
+    EXPECT_EQ("poststop stopped\n", read_all(log));
+    expect_nothing_left("c1", b);
+}
+
+TEST_F(Hooks, HookTimeoutKillsItAndFailsCreate) {
+    Bundle b("true");
+    b.config["hooks"]["createRuntime"] = {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}};
+    b.write();
+    auto t0 = std::chrono::steady_clock::now();
+    Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("timed out after 1s")) << o.err;
+    EXPECT_LT(took, std::chrono::seconds(10));
+    expect_nothing_left("c1", b);
+}
+
+TEST_F(Hooks, FailingPoststartAndPoststopOnlyWarn) {
+    TempDir logs;
+    std::string log = logs.path() + "/log";
+    Bundle b("sleep 1");
+    b.config["hooks"]["poststart"] = {{{"path", "/bin/false"}}, host_hook("second-poststart", log)};
+    b.config["hooks"]["poststop"] = {{{"path", "/bin/false"}}, host_hook("second-poststop", log)};
+    b.write();
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code);
+    Output s = kapsel({"start", "c1"});
+    EXPECT_EQ(0, s.code) << s.err;
+    EXPECT_NE(std::string::npos, s.err.find("warning")) << s.err;
+    EXPECT_EQ("running", state("c1")["status"]) << "a failing poststart hook does not stop the container";
+    Output d = kapsel({"delete", "--force", "c1"});
+    EXPECT_EQ(0, d.code) << d.err;
+    EXPECT_NE(std::string::npos, d.err.find("poststop")) << d.err;
+    EXPECT_EQ("second-poststart running\nsecond-poststop stopped\n", read_all(log)) << "the later hooks still run";
+}
+
+TEST_F(Hooks, FailingStartContainerHookStopsTheContainer) {
+    Bundle b("echo should-not-run");
+    b.config["hooks"]["startContainer"] = {{{"path", "/bin/false"}}};
+    Output o = run(b);
+    EXPECT_NE(0, o.code);
+    EXPECT_EQ("", o.out) << "the program never ran";
+}
+
+}  // namespace
+}  // namespace kapsel::test

@@ -1,0 +1,160 @@
+// Security regressions: no host fd reaches the container (CVE-2024-21626), the
+// kapsel binary cannot be overwritten from inside (CVE-2019-5736), mount targets
+// resolve inside the rootfs, a failed create leaves nothing behind.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using Security = KapselTest;
+
+TEST_F(Security, NoHostFdReachesTheContainer) {
+    // An fd the caller holds (not preserved) and everything kapsel itself opened
+    // must be closed: only 0, 1, 2 remain (ls shows its own directory fd too).
+    TempDir dir;
+    std::ofstream(dir.path() + "/secret") << "host";
+    int fd = open((dir.path() + "/secret").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 3);
+    Bundle b("for f in /proc/self/fd/*; do echo \"$f -> $(readlink $f)\"; done");
+    b.write();
+    Output o = kapsel({"run", "--bundle", b.dir(), "c1"}, "", 30000, {fd});
+    close(fd);
+    ASSERT_EQ(0, o.code) << o.err;
+    std::istringstream is(o.out);
+    std::string line;
+    int count = 0;
+    while (std::getline(is, line)) {
+        ++count;
+        EXPECT_EQ(std::string::npos, line.find("secret")) << line;
+        EXPECT_EQ(std::string::npos, line.find("exec.fifo")) << line;
+        EXPECT_EQ(std::string::npos, line.find("cgroup")) << line;
+        EXPECT_EQ(std::string::npos, line.find(root())) << line;
+    }
+    EXPECT_LE(count, 4) << o.out;
+}
+
+TEST_F(Security, CwdThroughAnFdMagicLinkNeverReachesTheHost) {
+    // CVE-2024-21626: runc leaked a host directory fd, and cwd /proc/self/fd/N
+    // put the process in the host's file system.
+    for (int n = 3; n < 12; ++n) {
+        Bundle b("pwd; ls /..");
+        b.config["process"]["cwd"] = "/proc/self/fd/" + std::to_string(n);
+        Output o = run(b, "cwd" + std::to_string(n));
+        EXPECT_NE(0, o.code) << "fd " << n << ": " << o.out;
+        EXPECT_EQ(std::string::npos, o.out.find("kapsel-test")) << o.out;
+        EXPECT_EQ(std::string::npos, o.out.find("work")) << o.out;
+    }
+}
+
+TEST_F(Security, TheKapselBinaryCannotBeOpenedForWritingThroughAContainer) {
+    // CVE-2019-5736: a process in the container opens /proc/PID/exe of a kapsel
+    // process in it (here: the created container's init, which is kapsel until
+    // start), keeps the fd, and writes through it once kapsel has exited. We do
+    // it from the host with every privilege, using a copy of kapsel so a failure
+    // cannot damage the build.
+    TempDir bin;
+    std::string copy = bin.path() + "/kapsel";
+    ASSERT_EQ(0, run_program({"/bin/cp", kapsel_binary(), copy}).code);
+    Bundle b("true");
+    b.write();
+    Output c = run_program({copy, "--root", root() + "/state", "create", "--bundle", b.dir(), "c1"});
+    ASSERT_EQ(0, c.code) << c.err;
+    int pid = state("c1")["pid"];
+    int held = open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(held, 0);
+    int now = open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_WRONLY | O_CLOEXEC);
+    EXPECT_LT(now, 0) << "writable while it runs";
+    ASSERT_EQ(0, run_program({copy, "--root", root() + "/state", "delete", "--force", "c1"}).code);
+    int later = open(("/proc/self/fd/" + std::to_string(held)).c_str(), O_WRONLY | O_CLOEXEC);
+    int err = errno;
+    if (later >= 0) close(later);
+    close(held);
+    EXPECT_LT(later, 0) << "the binary was writable after kapsel exited";
+    EXPECT_EQ(EROFS, err) << strerror(err);
+}
+
+TEST_F(Security, SymlinksInTheRootfsCannotRedirectMountsToTheHost) {
+    TempDir victim;
+    Bundle b("ls /escape/");
+    b.own_rootfs();
+    // The image points /escape at a host directory by absolute path.
+    ASSERT_EQ(0, symlink(victim.path().c_str(), (b.rootfs() + "/escape").c_str()));
+    b.config["mounts"].push_back({{"destination", "/escape/planted"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    Output o = run(b);
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_TRUE(std::filesystem::is_empty(victim.path())) << "a mount point appeared in the host directory";
+    EXPECT_TRUE(std::filesystem::exists(b.rootfs() + victim.path() + "/planted"))
+        << "the symlink resolved inside the rootfs instead";
+}
+
+TEST_F(Security, SymlinksCannotRedirectDeviceNodesOrTheCwd) {
+    TempDir victim;
+    Bundle b("true");
+    b.own_rootfs();
+    std::filesystem::remove_all(b.rootfs() + "/dev");
+    ASSERT_EQ(0, symlink(victim.path().c_str(), (b.rootfs() + "/dev").c_str()));
+    b.config["mounts"] = json::array();
+    b.config["process"]["cwd"] = "/dev/work";
+    Output o = run(b);
+    EXPECT_TRUE(std::filesystem::is_empty(victim.path())) << "device nodes or the cwd landed on the host";
+}
+
+TEST_F(Security, AFailedCreateLeavesNothingBehind) {
+    struct Case {
+        const char* what;
+        std::function<void(Bundle&)> spoil;
+        const char* message;
+    } cases[] = {
+        {"bad bind source", [](Bundle& b) {
+             b.config["mounts"].push_back({{"destination", "/x"}, {"type", "bind"}, {"source", "/nonexistent/dir"}, {"options", {"bind"}}});
+         }, "/nonexistent/dir"},
+        {"unknown filesystem", [](Bundle& b) {
+             b.config["mounts"].push_back({{"destination", "/x"}, {"type", "nosuchfs"}, {"source", "x"}});
+         }, "nosuchfs"},
+        {"bad tmpfs option", [](Bundle& b) {
+             b.config["mounts"].push_back({{"destination", "/x"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"mode=banana"}}});
+         }, "mode"},
+        {"failing createRuntime hook", [](Bundle& b) {
+             b.config["hooks"]["createRuntime"] = {{{"path", "/bin/false"}}};
+         }, "createRuntime"},
+        {"missing rootfs", [](Bundle& b) { b.config["root"]["path"] = "/nonexistent/rootfs"; }, "root.path"},
+    };
+    for (auto& c : cases) {
+        Bundle b("true");
+        c.spoil(b);
+        b.write();
+        Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
+        EXPECT_EQ(1, o.code) << c.what;
+        EXPECT_NE(std::string::npos, o.err.find(c.message)) << c.what << ": " << o.err;
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << c.what << ": one line: " << o.err;
+        expect_nothing_left("c1", b);
+    }
+}
+
+TEST_F(Security, MalformedConfigIsOneLineNamingThePlaceAndLeavesNothing) {
+    Bundle b;
+    b.write();
+    std::ofstream(b.dir() + "/config.json", std::ios::trunc) << "{\"ociVersion\": \"1.0.0\", \"process\": {\"user\": {\"uid\": \"root\"}}}";
+    Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("process.user.uid")) << o.err;
+    std::ofstream(b.dir() + "/config.json", std::ios::trunc) << "{\"ociVersion\": ";
+    o = kapsel({"create", "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("invalid JSON")) << o.err;
+    EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
+    expect_nothing_left("c1", b);
+    Output missing = kapsel({"create", "--bundle", "/nonexistent-bundle", "c1"});
+    EXPECT_EQ(1, missing.code);
+    EXPECT_NE(std::string::npos, missing.err.find("config.json")) << missing.err;
+}
+
+}  // namespace
+}  // namespace kapsel::test

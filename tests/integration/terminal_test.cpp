@@ -1,0 +1,106 @@
+// process.terminal: the pty master goes to the caller over --console-socket, the
+// slave is the process's stdio and /dev/console.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using Terminal = KapselTest;
+
+// Listens on a unix socket and receives one fd, as containerd and conmon do.
+struct ConsoleSocket {
+    TempDir dir;
+    std::string path;
+    int srv = -1;
+    ConsoleSocket() : path(dir.path() + "/console.sock") {
+        srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strcpy(a.sun_path, path.c_str());
+        bind(srv, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        listen(srv, 1);
+    }
+    ~ConsoleSocket() { close(srv); }
+    int receive() {
+        pollfd p{srv, POLLIN, 0};
+        if (poll(&p, 1, 10000) <= 0) return -1;
+        int c = accept4(srv, nullptr, nullptr, SOCK_CLOEXEC);
+        char buf[256];
+        iovec iov{buf, sizeof buf};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        int fd = -1;
+        if (recvmsg(c, &m, MSG_CMSG_CLOEXEC) > 0)
+            if (cmsghdr* h = CMSG_FIRSTHDR(&m)) std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
+        close(c);
+        return fd;
+    }
+};
+
+std::string read_until_eof(int fd, int timeout_ms) {
+    std::string out;
+    char buf[1024];
+    pollfd p{fd, POLLIN, 0};
+    while (poll(&p, 1, timeout_ms) > 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+TEST_F(Terminal, TerminalNeedsAConsoleSocket) {
+    Bundle b("tty");
+    b.config["process"]["terminal"] = true;
+    b.write();
+    Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("--console-socket")) << o.err;
+    expect_nothing_left("c1", b);
+}
+
+TEST_F(Terminal, ConsoleSocketReceivesThePtyMaster) {
+    ConsoleSocket sock;
+    Bundle b("tty; stat -c '%t:%T' /dev/console; echo done");
+    b.config["process"]["terminal"] = true;
+    b.write();
+    int master = -1;
+    std::thread receiver([&] { master = sock.receive(); });
+    Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path, "c1"});
+    receiver.join();
+    ASSERT_EQ(0, c.code) << c.err;
+    ASSERT_GE(master, 0) << "no pty master arrived";
+    ASSERT_EQ(0, kapsel({"start", "c1"}).code);
+    std::string out = read_until_eof(master, 5000);
+    close(master);
+    EXPECT_NE(std::string::npos, out.find("/dev/pts/0")) << out;
+    EXPECT_NE(std::string::npos, out.find("88:0")) << "/dev/console is the pty slave (major 136 = 0x88): " << out;
+    EXPECT_NE(std::string::npos, out.find("done\r\n")) << "the pty translates newlines: " << out;
+}
+
+TEST_F(Terminal, RunAttachedWithATerminalProxiesIt) {
+    if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "skipped: script(1) from util-linux is missing";
+    Bundle b("test -t 0 && echo stdin-is-a-tty; read line; echo got:$line");
+    b.config["process"]["terminal"] = true;
+    b.write();
+    std::string cmd = kapsel_binary() + " --root " + root() + "/state run --bundle " + b.dir() + " c1";
+    Output o = run_program({"/usr/bin/script", "-qec", cmd, "/dev/null"}, "hello\n");
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("stdin-is-a-tty")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("got:hello")) << o.out;
+}
+
+}  // namespace
+}  // namespace kapsel::test
