@@ -195,10 +195,20 @@ void Bundle::add_namespace(const std::string& type, const std::string& path) {
     config["linux"]["namespaces"].push_back(n);
 }
 
+static std::string fixture_listing() {
+    std::vector<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(fixture_rootfs())) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    std::string out;
+    for (auto& n : names) out += n + " ";
+    return out;
+}
+
 void KapselTest::SetUp() {
     if (!have_root()) GTEST_SKIP() << "skipped: integration tests need root (namespaces, mounts, cgroups)";
     if (access(fixture_rootfs().c_str(), F_OK) != 0)
         GTEST_SKIP() << "skipped: fixture rootfs " << fixture_rootfs() << " is missing (run scripts/make-fixtures)";
+    fixture_before_ = fixture_listing();
 }
 
 void KapselTest::TearDown() {
@@ -209,6 +219,9 @@ void KapselTest::TearDown() {
     std::string id;
     while (std::getline(is, id))
         if (!id.empty()) kapsel({"delete", "--force", id});
+    // A test that mounts at a new path must use its own rootfs copy: the mount
+    // point would otherwise be created in the shared fixture.
+    EXPECT_EQ(fixture_before_, fixture_listing()) << "the test changed the shared fixture rootfs";
 }
 
 Output KapselTest::kapsel(const std::vector<std::string>& args, const std::string& input, int timeout_ms,

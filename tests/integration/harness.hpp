@@ -79,6 +79,7 @@ protected:
     void expect_nothing_left(const std::string& id, const Bundle& b);
 
     TempDir root_;
+    std::string fixture_before_;
 };
 
 #define REQUIRE_ROOT() \

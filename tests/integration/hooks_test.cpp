@@ -29,6 +29,7 @@ TEST_F(Hooks, AllSixRunInOrderWithTheStateOnStdin) {
     TempDir logs;
     std::string log = logs.path() + "/log";
     Bundle b("echo process >> /hooklog/log");
+    b.own_rootfs();
     b.config["mounts"].push_back({{"destination", "/hooklog"}, {"type", "bind"}, {"source", logs.path()}, {"options", {"bind"}}});
     b.config["hooks"] = {
         {"prestart", {host_hook("prestart", log)}},

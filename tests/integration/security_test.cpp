@@ -128,6 +128,7 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
     };
     for (auto& c : cases) {
         Bundle b("true");
+        b.own_rootfs();
         c.spoil(b);
         b.write();
         Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
