@@ -75,6 +75,9 @@ public:
     }
 
     Status kill_all(int sig) override {
+        // An empty cgroup needs no freezing (the common case at delete).
+        auto first = pids();
+        if (first && first->empty()) return {};
         // Freeze first so no process can fork a child we would miss.
         std::string freezer = freezer_dir();
         bool frozen = false;

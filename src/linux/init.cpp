@@ -41,6 +41,13 @@ namespace {
         std::move(init_r_).take();                                     \
     })
 
+Status write_attr(const std::string& path, const std::string& value) {
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    if (::write(fd.get(), value.data(), value.size()) < 0) return sys_error("write " + path);
+    return {};
+}
+
 std::string env_get(const std::vector<std::string>& env, std::string_view key) {
     for (auto& e : env)
         if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
@@ -274,6 +281,14 @@ void run_init(const InitArgs& a) {
     }
     // A missing program is a `create` error, not a surprise at `start`.
     std::string program = INIT_TRY(find_program(proc->args[0], env));
+    // LSM labels take effect at execve; `create` checked the LSM is enabled.
+    if (!proc->apparmor_profile.empty()) {
+        std::string attr = ::access("/proc/self/attr/apparmor/exec", F_OK) == 0 ? "/proc/self/attr/apparmor/exec"
+                                                                             : "/proc/self/attr/exec";
+        INIT_TRY(write_attr(attr, "exec " + proc->apparmor_profile));
+    }
+    if (!proc->selinux_label.empty())
+        INIT_TRY(write_attr("/proc/self/attr/exec", proc->selinux_label));
 
     auto load_filter = [&] {
         unique_fd listener = INIT_TRY(load_seccomp(*a.seccomp));

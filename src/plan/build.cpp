@@ -459,6 +459,10 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         plan.personality = per;
     }
 
+    if (lx.intel_rdt) return make_error("linux.intelRdt: Intel RDT (resctrl) is not supported by kapsel");
+    if (!lx.net_devices.empty())
+        return make_error("linux.netDevices: moving network devices into a container is not supported by kapsel yet");
+
     if (spec.process) plan.process = KAPSEL_TRY(build_process(*spec.process, userns));
     if (lx.seccomp) plan.seccomp = KAPSEL_TRY(build_seccomp(*lx.seccomp));
     if (lx.memory_policy) plan.memory_policy = lx.memory_policy;
