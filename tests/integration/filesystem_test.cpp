@@ -38,6 +38,14 @@ TEST_F(Filesystem, TmpfsWithOptions) {
         EXPECT_NE(std::string::npos, line.find(opt)) << opt << " in " << line;
 }
 
+TEST_F(Filesystem, NoPivotMovesTheRootAndChroots) {
+    Bundle b("ls / | tr '\\n' ' '; grep -c ' / ' /proc/self/mountinfo");
+    b.write();
+    Output o = kapsel({"run", "--no-pivot", "--bundle", b.dir(), "c1"});
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("bin dev etc")) << o.out;
+}
+
 TEST_F(Filesystem, ReadOnlyRootRefusesWrites) {
     Bundle b("touch /newfile 2>&1; echo rc=$?");
     b.config["root"]["readonly"] = true;

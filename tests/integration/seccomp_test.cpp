@@ -56,6 +56,13 @@ TEST_F(Seccomp, LogAndAllowLetTheCallThrough) {
     }
 }
 
+TEST_F(Seccomp, TraceWithoutATracerFailsTheCallWithEnosys) {
+    Bundle b("mkdir /dev/shm/a 2>&1; echo rc=$?");
+    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_TRACE"}}});
+    Output o = run(b);
+    EXPECT_NE(std::string::npos, o.out.find("Function not implemented")) << o.out << o.err;
+}
+
 TEST_F(Seccomp, ArgumentConditions) {
     // Only kill(pid, SIGUSR1) is refused; kill(pid, 0) still works.
     Bundle b("kill -0 $$ && echo probe-ok; kill -USR1 $$ 2>&1; echo rc=$?");
