@@ -3,12 +3,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-
-#include <algorithm>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "util/fs.hpp"
@@ -42,7 +41,8 @@ Status remove_recursive(const std::string& dir) {
     if (!d) return errno == ENOENT ? Status{} : sys_error("open cgroup " + dir);
     std::vector<std::string> subs;
     while (dirent* e = ::readdir(d))
-        if (e->d_type == DT_DIR && std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..")
+        if (e->d_type == DT_DIR && std::string_view(e->d_name) != "." &&
+            std::string_view(e->d_name) != "..")
             subs.push_back(dir + "/" + e->d_name);
     ::closedir(d);
     for (auto& s : subs) KAPSEL_TRY(remove_recursive(s));
@@ -50,8 +50,9 @@ Status remove_recursive(const std::string& dir) {
 }
 
 class CgroupImpl final : public Cgroup {
-public:
-    CgroupImpl(const Layout& layout, std::vector<std::string> dirs, std::vector<std::string> created)
+  public:
+    CgroupImpl(const Layout& layout, std::vector<std::string> dirs,
+               std::vector<std::string> created)
         : layout_(layout), dirs_(std::move(dirs)), created_(std::move(created)) {
         if (layout_.unified && !dirs_.empty())
             v2fd_.reset(::open(dirs_[0].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -70,7 +71,8 @@ public:
         // The v1 hierarchy that always exists with a task list: pids, else the first.
         size_t pick = 0;
         for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
-            if (layout_.hierarchies[i].name == "pids" || layout_.hierarchies[i].name == "freezer") pick = i;
+            if (layout_.hierarchies[i].name == "pids" || layout_.hierarchies[i].name == "freezer")
+                pick = i;
         return read_pids(dirs_[pick]);
     }
 
@@ -84,10 +86,12 @@ public:
         if (!freezer.empty() && sig == SIGKILL) frozen = static_cast<bool>(freeze(freezer, true));
         auto list = pids();
         Status st;
-        if (!list) st = std::move(list).error();
+        if (!list)
+            st = std::move(list).error();
         else
             for (pid_t p : *list)
-                if (::kill(p, sig) < 0 && errno != ESRCH) st = sys_error("kill " + std::to_string(p));
+                if (::kill(p, sig) < 0 && errno != ESRCH)
+                    st = sys_error("kill " + std::to_string(p));
         if (frozen) (void)freeze(freezer, false);
         return st;
     }
@@ -98,7 +102,9 @@ public:
         // too, unless something else now lives in them.
         Status first;
         for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-            if (!created_.empty() && std::find(created_.begin(), created_.end(), *it) == created_.end()) continue;
+            if (!created_.empty() &&
+                std::find(created_.begin(), created_.end(), *it) == created_.end())
+                continue;
             auto st = remove_recursive(*it);
             if (!st && first) first = st;
         }
@@ -121,7 +127,7 @@ public:
         return out;
     }
 
-private:
+  private:
     std::string freezer_dir() const {
         for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
             if (layout_.unified) return dirs_[i];
@@ -163,13 +169,15 @@ Status init_cpuset(const std::string& mount, const std::string& dir) {
 
 }  // namespace
 
-std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
+std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path,
+                                      const std::string& id) {
     std::string p = cgroups_path.empty() ? id : cgroups_path;
     if (p.empty()) p = "/";
     std::vector<std::string> out;
     for (size_t i = 0; i < layout.hierarchies.size(); ++i) {
         std::string inner = p.front() == '/' ? p : fs::join(layout.own_paths[i], p);
-        out.push_back(fs::clean(fs::join(layout.hierarchies[i].mount_point, fs::clean("/" + inner))));
+        out.push_back(
+            fs::clean(fs::join(layout.hierarchies[i].mount_point, fs::clean("/" + inner))));
     }
     return out;
 }
@@ -183,9 +191,11 @@ Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<s
         auto& h = layout.hierarchies[i];
         // mkdir -p, remembering what was new so a failed create removes exactly that.
         std::vector<std::string> chain;
-        for (std::string d = dirs[i]; d.size() > h.mount_point.size(); d = fs::dirname(d)) chain.push_back(d);
+        for (std::string d = dirs[i]; d.size() > h.mount_point.size(); d = fs::dirname(d))
+            chain.push_back(d);
         for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-            if (::mkdir(it->c_str(), 0755) == 0) created.push_back(*it);
+            if (::mkdir(it->c_str(), 0755) == 0)
+                created.push_back(*it);
             else if (errno != EEXIST) {
                 int e = errno;
                 undo();

@@ -18,7 +18,7 @@
 namespace kapsel::cgroups {
 
 class Cgroup {
-public:
+  public:
     virtual ~Cgroup() = default;
 
     // The container's directory in each hierarchy (host paths), in layout order.
@@ -41,7 +41,8 @@ public:
 // Resolves an OCI cgroupsPath to one directory per hierarchy: an absolute path
 // below each hierarchy's root, a relative one (or none: the container id) below
 // kapsel's own cgroup in that hierarchy, as runc does.
-std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path, const std::string& id);
+std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path,
+                                      const std::string& id);
 
 // Creates the directories (mkdir -p; an existing cgroup may be joined, as the
 // spec allows). On failure nothing created here is left behind.

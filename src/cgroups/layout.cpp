@@ -31,8 +31,9 @@ Layout parse_layout(const std::string& mountinfo, const std::string& self_cgroup
             h.name = "unified";
             if (h.mount_point == "/sys/fs/cgroup") layout.unified = true;
         } else {
-            static const char* known[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
-                                          "net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"};
+            static const char* known[] = {"cpu",     "cpuacct", "cpuset",   "memory", "devices",
+                                          "freezer", "net_cls", "net_prio", "blkio",  "perf_event",
+                                          "hugetlb", "pids",    "rdma",     "misc"};
             for (auto& opt : split(right[2], ',')) {
                 if (opt.rfind("name=", 0) == 0) h.controllers.push_back(opt);
                 for (auto* k : known)
@@ -40,12 +41,14 @@ Layout parse_layout(const std::string& mountinfo, const std::string& self_cgroup
             }
             if (h.controllers.empty()) continue;
             std::vector<std::string> names;
-            for (auto& c : h.controllers) names.push_back(c.rfind("name=", 0) == 0 ? c.substr(5) : c);
+            for (auto& c : h.controllers)
+                names.push_back(c.rfind("name=", 0) == 0 ? c.substr(5) : c);
             h.name = join(names, ",");
         }
         // The same hierarchy can be mounted twice (bind mounts): keep the first.
         bool dup = false;
-        for (auto& x : layout.hierarchies) dup = dup || (x.v2 == h.v2 && x.controllers == h.controllers);
+        for (auto& x : layout.hierarchies)
+            dup = dup || (x.v2 == h.v2 && x.controllers == h.controllers);
         if (!dup) layout.hierarchies.push_back(h);
     }
     if (layout.unified) {
@@ -65,7 +68,8 @@ Layout parse_layout(const std::string& mountinfo, const std::string& self_cgroup
         std::string path = line.substr(second + 1);
         for (size_t i = 0; i < layout.hierarchies.size(); ++i) {
             auto& h = layout.hierarchies[i];
-            if (h.v2 ? ctrls.empty() : split(ctrls, ',') == h.controllers) layout.own_paths[i] = path;
+            if (h.v2 ? ctrls.empty() : split(ctrls, ',') == h.controllers)
+                layout.own_paths[i] = path;
         }
     }
     return layout;

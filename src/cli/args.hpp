@@ -12,26 +12,32 @@
 namespace kapsel::cli {
 
 class Flags {
-public:
+  public:
     Flags(std::string command, std::string usage_line, std::string summary)
-        : command_(std::move(command)), usage_line_(std::move(usage_line)), summary_(std::move(summary)) {}
+        : command_(std::move(command)),
+          usage_line_(std::move(usage_line)),
+          summary_(std::move(summary)) {}
 
     // Names without dashes; the first is the canonical one ("bundle", "b").
     void flag(std::vector<std::string> names, bool* out, std::string help);
-    void option(std::vector<std::string> names, std::string* out, std::string help, std::string metavar = "value");
-    void option(std::vector<std::string> names, int* out, std::string help, std::string metavar = "n");
-    void list(std::vector<std::string> names, std::vector<std::string>* out, std::string help, std::string metavar = "value");
+    void option(std::vector<std::string> names, std::string* out, std::string help,
+                std::string metavar = "value");
+    void option(std::vector<std::string> names, int* out, std::string help,
+                std::string metavar = "n");
+    void list(std::vector<std::string> names, std::vector<std::string>* out, std::string help,
+              std::string metavar = "value");
     // Accepted and ignored, for compatibility with callers that pass it.
     void ignored(std::vector<std::string> names, bool takes_value, std::string help);
 
     // Parses args; returns the positional arguments. With stop_at_positional, the
     // first positional argument ends flag parsing (for commands followed by a
     // program's own argv, and for the global flags before a verb).
-    Result<std::vector<std::string>> parse(const std::vector<std::string>& args, bool stop_at_positional = false);
+    Result<std::vector<std::string>> parse(const std::vector<std::string>& args,
+                                           bool stop_at_positional = false);
     bool help_requested() const { return help_; }
     std::string usage() const;
 
-private:
+  private:
     struct Spec {
         std::vector<std::string> names;
         bool takes_value = false;

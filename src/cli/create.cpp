@@ -12,12 +12,17 @@ int create_main(const Globals& g, const Args& args) {
     Flags f("create", "kapsel create [options] <container-id>",
             "Create a container from the bundle's config.json. The container's process waits\n"
             "until `kapsel start`.");
-    f.option({"bundle", "b"}, &o.bundle, "bundle directory (default: the current directory)", "dir");
-    f.option({"console-socket"}, &o.console_socket, "unix socket that receives the pty master when process.terminal is true", "path");
+    f.option({"bundle", "b"}, &o.bundle, "bundle directory (default: the current directory)",
+             "dir");
+    f.option({"console-socket"}, &o.console_socket,
+             "unix socket that receives the pty master when process.terminal is true", "path");
     f.option({"pid-file"}, &o.pid_file, "write the container's init pid to this file", "path");
-    f.option({"preserve-fds"}, &o.preserve_fds, "pass this many fds after stdio (3, 4, ...) to the container");
-    f.flag({"no-pivot"}, &o.no_pivot, "use MS_MOVE and chroot instead of pivot_root (for a rootfs on a ramdisk)");
-    f.flag({"no-new-keyring"}, &o.no_new_keyring, "keep the caller's session keyring instead of a new one");
+    f.option({"preserve-fds"}, &o.preserve_fds,
+             "pass this many fds after stdio (3, 4, ...) to the container");
+    f.flag({"no-pivot"}, &o.no_pivot,
+           "use MS_MOVE and chroot instead of pivot_root (for a rootfs on a ramdisk)");
+    f.flag({"no-new-keyring"}, &o.no_new_keyring,
+           "keep the caller's session keyring instead of a new one");
     f.ignored({"pidfd-socket"}, true, "accepted for runc compatibility");
     auto pos = f.parse(args);
     if (!pos) return usage_error("create", pos.error().message);

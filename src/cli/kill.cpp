@@ -19,7 +19,8 @@ int kill_main(const Globals& g, const Args& args) {
     auto pos = f.parse(args);
     if (!pos) return usage_error("kill", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
-    if (pos->empty() || pos->size() > 2) return usage_error("kill", "expects a container id and an optional signal");
+    if (pos->empty() || pos->size() > 2)
+        return usage_error("kill", "expects a container id and an optional signal");
     int sig = SIGTERM;
     if (pos->size() == 2) {
         auto n = plan::signal_number((*pos)[1]);

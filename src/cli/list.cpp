@@ -1,6 +1,5 @@
 // kapsel list [--format table|json] [-q]
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/args.hpp"
@@ -18,7 +17,8 @@ int list_main(const Globals& g, const Args& args) {
     auto pos = f.parse(args);
     if (!pos) return usage_error("list", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
-    if (format != "table" && format != "json") return usage_error("list", "--format must be table or json");
+    if (format != "table" && format != "json")
+        return usage_error("list", "--format must be table or json");
     auto states = runtime::list(g);
     if (!states) return fail(states.error());
     if (quiet) {
@@ -27,14 +27,18 @@ int list_main(const Globals& g, const Args& args) {
     }
     if (format == "json") {
         nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-        for (auto& s : *states) arr.push_back(nlohmann::ordered_json::parse(oci::state_json(s, false)));
+        for (auto& s : *states)
+            arr.push_back(nlohmann::ordered_json::parse(oci::state_json(s, false)));
         std::printf("%s\n", arr.dump().c_str());
         return 0;
     }
-    std::printf("%-20s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+    std::printf("%-20s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
+                "OWNER");
     for (auto& s : *states)
-        std::printf("%-20s %-8d %-10s %-40s %-30s %s\n", s.id.c_str(), s.status == oci::Status::stopped ? 0 : s.pid,
-                    oci::status_name(s.status), s.bundle.c_str(), s.created.c_str(), s.owner.empty() ? "root" : s.owner.c_str());
+        std::printf("%-20s %-8d %-10s %-40s %-30s %s\n", s.id.c_str(),
+                    s.status == oci::Status::stopped ? 0 : s.pid, oci::status_name(s.status),
+                    s.bundle.c_str(), s.created.c_str(),
+                    s.owner.empty() ? "root" : s.owner.c_str());
     return 0;
 }
 

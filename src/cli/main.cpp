@@ -35,7 +35,8 @@ int fail(const Error& e) {
 }
 
 int usage_error(const std::string& command, const std::string& message) {
-    std::fprintf(stderr, "kapsel %s: %s (see kapsel %s --help)\n", command.c_str(), message.c_str(), command.c_str());
+    std::fprintf(stderr, "kapsel %s: %s (see kapsel %s --help)\n", command.c_str(), message.c_str(),
+                 command.c_str());
     return 1;
 }
 
@@ -63,8 +64,10 @@ static int real_main(int argc, char** argv) {
     global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
     global.flag({"debug"}, &g.debug, "log debug messages");
     global.option({"criu"}, &g.criu, "path to the criu binary for checkpoint and restore", "path");
-    global.flag({"systemd-cgroup"}, &g.systemd_cgroup, "use systemd for cgroups (needs a running systemd)");
-    global.flag({"rootless"}, &rootless_ignored, "accepted for runc compatibility; kapsel decides by itself");
+    global.flag({"systemd-cgroup"}, &g.systemd_cgroup,
+                "use systemd for cgroups (needs a running systemd)");
+    global.flag({"rootless"}, &rootless_ignored,
+                "accepted for runc compatibility; kapsel decides by itself");
     global.flag({"version", "v"}, &version, "print the version");
     auto rest = global.parse(args, true);
     if (!rest) return usage_error("", rest.error().message);
@@ -76,8 +79,13 @@ static int real_main(int argc, char** argv) {
         return 0;
     }
     if (global.help_requested() || rest->empty()) {
-        std::fputs(main_usage().c_str(), rest->empty() && !global.help_requested() ? stderr : stdout);
-        if (global.help_requested()) std::fputs(("\nglobal options:\n" + global.usage().substr(global.usage().find("options:") + 9)).c_str(), stdout);
+        std::fputs(main_usage().c_str(),
+                   rest->empty() && !global.help_requested() ? stderr : stdout);
+        if (global.help_requested())
+            std::fputs(
+                ("\nglobal options:\n" + global.usage().substr(global.usage().find("options:") + 9))
+                    .c_str(),
+                stdout);
         return rest->empty() && !global.help_requested() ? 1 : 0;
     }
     std::string verb = (*rest)[0];
@@ -100,4 +108,6 @@ static int real_main(int argc, char** argv) {
 
 }  // namespace kapsel::cli
 
-int main(int argc, char** argv) { return kapsel::cli::real_main(argc, argv); }
+int main(int argc, char** argv) {
+    return kapsel::cli::real_main(argc, argv);
+}

@@ -12,10 +12,14 @@ int run_main(const Globals& g, const Args& args) {
     Flags f("run", "kapsel run [options] <container-id>",
             "Create and start a container. Attached (the default), kapsel waits for it,\n"
             "forwards signals and the terminal, deletes it, and exits with its exit code.");
-    f.option({"bundle", "b"}, &o.create.bundle, "bundle directory (default: the current directory)", "dir");
-    f.option({"console-socket"}, &o.create.console_socket, "unix socket that receives the pty master (with --detach)", "path");
-    f.option({"pid-file"}, &o.create.pid_file, "write the container's init pid to this file", "path");
-    f.option({"preserve-fds"}, &o.create.preserve_fds, "pass this many fds after stdio to the container");
+    f.option({"bundle", "b"}, &o.create.bundle, "bundle directory (default: the current directory)",
+             "dir");
+    f.option({"console-socket"}, &o.create.console_socket,
+             "unix socket that receives the pty master (with --detach)", "path");
+    f.option({"pid-file"}, &o.create.pid_file, "write the container's init pid to this file",
+             "path");
+    f.option({"preserve-fds"}, &o.create.preserve_fds,
+             "pass this many fds after stdio to the container");
     f.flag({"detach", "d"}, &o.detach, "do not wait for the container");
     f.flag({"keep"}, &o.keep, "do not delete the container after it exits");
     f.flag({"no-pivot"}, &o.create.no_pivot, "use MS_MOVE and chroot instead of pivot_root");

@@ -14,7 +14,8 @@ namespace kapsel::cli {
 int spec_main(const Globals&, const Args& args) {
     std::string bundle = ".";
     bool rootless = false;
-    Flags f("spec", "kapsel spec [options]", "Write a template config.json into the bundle directory.");
+    Flags f("spec", "kapsel spec [options]",
+            "Write a template config.json into the bundle directory.");
     f.option({"bundle", "b"}, &bundle, "bundle directory (default: the current directory)", "dir");
     f.flag({"rootless"}, &rootless, "a config for a container run by an unprivileged user");
     auto pos = f.parse(args);
@@ -23,7 +24,8 @@ int spec_main(const Globals&, const Args& args) {
     if (!pos->empty()) return usage_error("spec", "takes no arguments");
     std::string path = fs::join(bundle, "config.json");
     if (fs::exists(path)) return fail(make_error(path + " already exists; remove it first"));
-    auto st = fs::write_file(path, oci::default_spec_json(rootless, ::getuid(), ::getgid()), O_CREAT | O_EXCL);
+    auto st = fs::write_file(path, oci::default_spec_json(rootless, ::getuid(), ::getgid()),
+                             O_CREAT | O_EXCL);
     return st ? 0 : fail(st.error());
 }
 

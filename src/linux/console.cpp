@@ -73,8 +73,8 @@ Result<unique_fd> recv_fd(int sock) {
     return make_error("no terminal received on console socket");
 }
 
-Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigned, unsigned>> size, uid_t uid,
-                     gid_t gid) {
+Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigned, unsigned>> size,
+                     uid_t uid, gid_t gid) {
     // The container's own /dev/ptmx (a link to its devpts instance), so the pty
     // belongs to the container and not to the host's devpts.
     unique_fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -95,14 +95,18 @@ Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigne
     ::fchmod(slave.get(), 0620);
 
     unique_fd root = KAPSEL_TRY(sys.openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, 0));
-    unique_fd console = KAPSEL_TRY_CTX(ensure_mountpoint(sys, root.get(), "/dev/console", false), "create /dev/console");
-    unique_fd tree = KAPSEL_TRY_CTX(sys.open_tree(slave.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH), "bind pty at /dev/console");
-    KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", console.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+    unique_fd console = KAPSEL_TRY_CTX(ensure_mountpoint(sys, root.get(), "/dev/console", false),
+                                       "create /dev/console");
+    unique_fd tree = KAPSEL_TRY_CTX(sys.open_tree(slave.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH),
+                                    "bind pty at /dev/console");
+    KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", console.get(), "",
+                                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
                    "bind pty at /dev/console");
 
     KAPSEL_TRY(send_fd(console_sock, master.get(), "/dev/ptmx"));
     if (::setsid() < 0 && errno != EPERM) return sys_error("setsid");
-    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) return sys_error("make the pty the controlling terminal");
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0)
+        return sys_error("make the pty the controlling terminal");
     for (int fd = 0; fd <= 2; ++fd)
         if (::dup2(slave.get(), fd) < 0) return sys_error("dup pty to stdio");
     return {};

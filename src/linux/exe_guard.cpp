@@ -28,7 +28,8 @@ bool self_is_sealed() {
 static Status exec_from_readonly_mount(char** argv) {
     // A private, detached clone of the mount holding our binary, made read-only:
     // writes through /proc/PID/exe then fail with EROFS, even after we exit.
-    int tree = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    int tree = static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
     if (tree < 0) return sys_error("open_tree of kapsel's own binary");
     unique_fd t(tree);
     mount_attr attr{};
@@ -51,7 +52,8 @@ static Status exec_from_sealed_memfd(char** argv) {
         ssize_t n = ::sendfile(mem.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
         if (n <= 0) return sys_error("copy kapsel into memfd");
     }
-    if (::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    if (::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) <
+        0)
         return sys_error("seal memfd");
     ::syscall(SYS_execveat, mem.get(), "", argv, environ, AT_EMPTY_PATH);
     return sys_error("re-exec kapsel from a sealed memfd");

@@ -23,9 +23,11 @@ static int64_t now_ms() {
 
 Status run_hook(const oci::Hook& hook, const std::string& state_json) {
     int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0) return sys_error("pipe for hook");
+    if (::pipe2(in, O_CLOEXEC) < 0 || ::pipe2(out, O_CLOEXEC) < 0)
+        return sys_error("pipe for hook");
     unique_fd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
-    std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+    std::vector<std::string> args =
+        hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -80,25 +82,30 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json) {
     if (timed_out) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
-        return make_error("hook " + hook.path + " timed out after " + std::to_string(*hook.timeout) + "s");
+        return make_error("hook " + hook.path + " timed out after " +
+                          std::to_string(*hook.timeout) + "s");
     }
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     std::string shown(trim(output));
     for (auto& c : shown)
         if (c == '\n') c = ' ';
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-    std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                        : "was killed by signal " + std::to_string(WTERMSIG(status));
+    std::string why = WIFEXITED(status)
+                          ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                          : "was killed by signal " + std::to_string(WTERMSIG(status));
     return make_error("hook " + hook.path + " " + why + (shown.empty() ? "" : ": " + shown));
 }
 
-Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& kind, const std::string& state_json) {
+Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& kind,
+                 const std::string& state_json) {
     for (auto& h : hooks) KAPSEL_TRY_CTX(run_hook(h, state_json), kind + " hook");
     return {};
 }
 
-void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& kind, const std::string& state_json) {
+void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& kind,
+                    const std::string& state_json) {
     for (auto& h : hooks) {
         auto st = run_hook(h, state_json);
         if (!st) log::warn(kind + " hook: " + st.error().message);

@@ -14,9 +14,11 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json);
 
 // Runs hooks in order, stopping at the first failure (prestart, createRuntime,
 // createContainer, startContainer).
-Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& kind, const std::string& state_json);
+Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& kind,
+                 const std::string& state_json);
 
 // Runs every hook; failures are logged as warnings (poststart, poststop).
-void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& kind, const std::string& state_json);
+void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& kind,
+                    const std::string& state_json);
 
 }  // namespace kapsel::linux

@@ -8,8 +8,8 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "plan/names.hpp"
@@ -66,11 +66,14 @@ Status apply_user_and_caps(const plan::Process& p) {
         // In a user namespace with setgroups denied, only an empty list is acceptable.
         if (!(errno == EPERM && groups.empty())) return sys_error("setgroups");
     }
-    if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0) return sys_error("setgid " + std::to_string(p.gid));
-    if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0) return sys_error("setuid " + std::to_string(p.uid));
+    if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0)
+        return sys_error("setgid " + std::to_string(p.gid));
+    if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0)
+        return sys_error("setuid " + std::to_string(p.uid));
     if (!p.has_caps) return {};
     if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return sys_error("prctl keepcaps");
-    KAPSEL_TRY(capset(p.caps.effective & known, p.caps.permitted & known, p.caps.inheritable & known));
+    KAPSEL_TRY(
+        capset(p.caps.effective & known, p.caps.permitted & known, p.caps.inheritable & known));
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return sys_error("clear ambient capabilities");
     for (int c = 0; c <= last; ++c) {
@@ -93,26 +96,41 @@ Status apply_process_attributes(const plan::Plan& plan, const plan::Process& p) 
             int32_t sched_nice;
             uint32_t sched_priority;
             uint64_t sched_runtime, sched_deadline, sched_period;
-        } attr{48, static_cast<uint32_t>(p.scheduler->policy), p.scheduler->flags, p.scheduler->nice,
-               static_cast<uint32_t>(p.scheduler->priority), p.scheduler->runtime, p.scheduler->deadline,
+        } attr{48,
+               static_cast<uint32_t>(p.scheduler->policy),
+               p.scheduler->flags,
+               p.scheduler->nice,
+               static_cast<uint32_t>(p.scheduler->priority),
+               p.scheduler->runtime,
+               p.scheduler->deadline,
                p.scheduler->period};
         if (::syscall(SYS_sched_setattr, 0, &attr, 0) < 0) return sys_error("set scheduler");
     }
     if (p.io_priority && ::syscall(SYS_ioprio_set, 1 /*IOPRIO_WHO_PROCESS*/, 0, *p.io_priority) < 0)
         return sys_error("set I/O priority");
     if (plan.memory_policy) {
-        static const std::pair<const char*, int> modes[] = {
-            {"MPOL_DEFAULT", 0}, {"MPOL_PREFERRED", 1}, {"MPOL_BIND", 2}, {"MPOL_INTERLEAVE", 3},
-            {"MPOL_LOCAL", 4},   {"MPOL_PREFERRED_MANY", 5}, {"MPOL_WEIGHTED_INTERLEAVE", 6}};
+        static const std::pair<const char*, int> modes[] = {{"MPOL_DEFAULT", 0},
+                                                            {"MPOL_PREFERRED", 1},
+                                                            {"MPOL_BIND", 2},
+                                                            {"MPOL_INTERLEAVE", 3},
+                                                            {"MPOL_LOCAL", 4},
+                                                            {"MPOL_PREFERRED_MANY", 5},
+                                                            {"MPOL_WEIGHTED_INTERLEAVE", 6}};
         int mode = -1;
         for (auto& [n, v] : modes)
             if (plan.memory_policy->mode == n) mode = v;
-        if (mode < 0) return make_error("linux.memoryPolicy.mode: unknown mode \"" + plan.memory_policy->mode + "\"");
+        if (mode < 0)
+            return make_error("linux.memoryPolicy.mode: unknown mode \"" +
+                              plan.memory_policy->mode + "\"");
         for (auto& f : plan.memory_policy->flags) {
-            if (f == "MPOL_F_STATIC_NODES") mode |= 1 << 15;
-            else if (f == "MPOL_F_RELATIVE_NODES") mode |= 1 << 14;
-            else if (f == "MPOL_F_NUMA_BALANCING") mode |= 1 << 13;
-            else return make_error("linux.memoryPolicy.flags: unknown flag \"" + f + "\"");
+            if (f == "MPOL_F_STATIC_NODES")
+                mode |= 1 << 15;
+            else if (f == "MPOL_F_RELATIVE_NODES")
+                mode |= 1 << 14;
+            else if (f == "MPOL_F_NUMA_BALANCING")
+                mode |= 1 << 13;
+            else
+                return make_error("linux.memoryPolicy.flags: unknown flag \"" + f + "\"");
         }
         unsigned long mask[16] = {};
         for (auto& range : split(plan.memory_policy->nodes, ',')) {
@@ -121,10 +139,12 @@ Status apply_process_attributes(const plan::Plan& plan, const plan::Process& p) 
             auto lo = parse_uint(range.substr(0, dash));
             auto hi = dash == std::string::npos ? lo : parse_uint(range.substr(dash + 1));
             if (!lo || !hi || *hi >= 1024 || *lo > *hi)
-                return make_error("linux.memoryPolicy.nodes: invalid node list \"" + plan.memory_policy->nodes + "\"");
+                return make_error("linux.memoryPolicy.nodes: invalid node list \"" +
+                                  plan.memory_policy->nodes + "\"");
             for (auto n = *lo; n <= *hi; ++n) mask[n / 64] |= 1ul << (n % 64);
         }
-        if (::syscall(SYS_set_mempolicy, mode, plan.memory_policy->nodes.empty() ? nullptr : mask, 1024) < 0)
+        if (::syscall(SYS_set_mempolicy, mode, plan.memory_policy->nodes.empty() ? nullptr : mask,
+                      1024) < 0)
             return sys_error("set memory policy");
     }
     return {};

@@ -34,11 +34,11 @@ namespace {
     ::_exit(1);
 }
 
-#define INIT_TRY(expr)                                                 \
-    ({                                                                 \
-        auto init_r_ = (expr);                                         \
-        if (!init_r_) die(sync_fd, std::move(init_r_).error());        \
-        std::move(init_r_).take();                                     \
+#define INIT_TRY(expr)                                          \
+    ({                                                          \
+        auto init_r_ = (expr);                                  \
+        if (!init_r_) die(sync_fd, std::move(init_r_).error()); \
+        std::move(init_r_).take();                              \
     })
 
 Status write_attr(const std::string& path, const std::string& value) {
@@ -57,7 +57,8 @@ std::string env_get(const std::vector<std::string>& env, std::string_view key) {
 
 bool env_has(const std::vector<std::string>& env, std::string_view key) {
     for (auto& e : env)
-        if (e.size() >= key.size() && e.compare(0, key.size(), key) == 0 && (e.size() == key.size() || e[key.size()] == '='))
+        if (e.size() >= key.size() && e.compare(0, key.size(), key) == 0 &&
+            (e.size() == key.size() || e[key.size()] == '='))
             return true;
     return false;
 }
@@ -82,11 +83,13 @@ Result<std::string> find_program(const std::string& name, const std::vector<std:
         return name;
     }
     std::string path = env_get(env, "PATH");
-    if (!env_has(env, "PATH")) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    if (!env_has(env, "PATH"))
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     for (auto& dir : split(path, ':')) {
         std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
         struct stat st;
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            ::access(candidate.c_str(), X_OK) == 0)
             return candidate;
     }
     return make_error("exec \"" + name + "\": executable file not found in $PATH");
@@ -111,7 +114,8 @@ void tidy_fds(int base, std::vector<int*> ours) {
     std::sort(keep.begin(), keep.end());
     unsigned from = static_cast<unsigned>(base);
     for (int k : keep) {
-        if (static_cast<unsigned>(k) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
+        if (static_cast<unsigned>(k) > from)
+            ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
         from = static_cast<unsigned>(k) + 1;
     }
     ::syscall(SYS_close_range, from, ~0u, 0);
@@ -183,8 +187,10 @@ void run_init(const InitArgs& a) {
 
     if (plan.creates(plan::NsType::user)) {
         // Become root of the new user namespace now that its maps exist.
-        if (::syscall(SYS_setresgid, 0, 0, 0) < 0) die(sync_fd, sys_error("setgid 0 in user namespace"));
-        if (::syscall(SYS_setresuid, 0, 0, 0) < 0) die(sync_fd, sys_error("setuid 0 in user namespace"));
+        if (::syscall(SYS_setresgid, 0, 0, 0) < 0)
+            die(sync_fd, sys_error("setgid 0 in user namespace"));
+        if (::syscall(SYS_setresuid, 0, 0, 0) < 0)
+            die(sync_fd, sys_error("setuid 0 in user namespace"));
     }
     // A cgroup namespace rooted at the container's cgroup, which the parent has just
     // put us in.
@@ -202,15 +208,17 @@ void run_init(const InitArgs& a) {
     // Without a mount namespace of its own the container's mounts are made in the
     // host's namespace below the rootfs (delete unmounts them), then chroot.
     bool mountns = plan.has(plan::NsType::mount);
-    unique_fd rootfd = mountns ? INIT_TRY(prepare_rootfs(sys, plan))
-                               : INIT_TRY(sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0));
+    unique_fd rootfd =
+        mountns ? INIT_TRY(prepare_rootfs(sys, plan))
+                : INIT_TRY(sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0));
     INIT_TRY(mount_all(sys, rootfd.get(), plan, rootfs_opts));
     for (int fd : rootfs_opts.idmap_userns)
         if (fd >= 0) ::close(fd);
     if (proc) {
         // The working directory exists before the process needs it (runc creates it too).
         auto cwd = mkdir_in_root(sys, rootfd.get(), proc->cwd);
-        if (!cwd && cwd.error().code != EACCES) die(sync_fd, std::move(cwd).error().context("create cwd"));
+        if (!cwd && cwd.error().code != EACCES)
+            die(sync_fd, std::move(cwd).error().context("create cwd"));
     }
     rootfd.reset();
 
@@ -224,11 +232,13 @@ void run_init(const InitArgs& a) {
     if (mountns) {
         INIT_TRY(enter_rootfs(sys, plan.rootfs, a.no_pivot));
     } else {
-        if (::chroot(plan.rootfs.c_str()) < 0 || ::chdir("/") < 0) die(sync_fd, sys_error("chroot " + plan.rootfs));
+        if (::chroot(plan.rootfs.c_str()) < 0 || ::chdir("/") < 0)
+            die(sync_fd, sys_error("chroot " + plan.rootfs));
     }
 
     if (proc && proc->terminal) {
-        if (console_fd < 0) die(sync_fd, make_error("process.terminal is true but no console socket was given"));
+        if (console_fd < 0)
+            die(sync_fd, make_error("process.terminal is true but no console socket was given"));
         INIT_TRY(setup_console(sys, console_fd, proc->console_size, proc->uid, proc->gid));
         ::close(console_fd);
     }
@@ -239,7 +249,9 @@ void run_init(const InitArgs& a) {
         unique_fd sysdir;
         if (!plan.sysctl.empty()) {
             sysdir.reset(::open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC));
-            if (!sysdir) die(sync_fd, sys_error("open /proc/sys (sysctl needs /proc mounted in the container)"));
+            if (!sysdir)
+                die(sync_fd,
+                    sys_error("open /proc/sys (sysctl needs /proc mounted in the container)"));
         }
         for (auto& [key, value] : plan.sysctl) {
             auto fd = sys.openat2(sysdir.get(), key, O_WRONLY, 0, kInRoot);
@@ -257,7 +269,8 @@ void run_init(const InitArgs& a) {
         INIT_TRY(send_msg(sync_fd, Msg::ready));
         ::close(sync_fd);
         char c;
-        while (::read(fifo_fd, &c, 1) < 0 && errno == EINTR) {}
+        while (::read(fifo_fd, &c, 1) < 0 && errno == EINTR) {
+        }
         ::_exit(0);
     }
 
@@ -272,7 +285,8 @@ void run_init(const InitArgs& a) {
     // /proc/self/fd/N could otherwise lead to a host directory through an fd we
     // still hold (CVE-2024-21626); getcwd reports such a path as unreachable.
     // Checked before any seccomp filter exists: a profile may forbid getcwd.
-    if (::chdir(proc->cwd.c_str()) < 0 && errno != EACCES) die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
+    if (::chdir(proc->cwd.c_str()) < 0 && errno != EACCES)
+        die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
     {
         char buf[PATH_MAX];
         long n = ::syscall(SYS_getcwd, buf, sizeof buf);
@@ -283,8 +297,9 @@ void run_init(const InitArgs& a) {
     std::string program = INIT_TRY(find_program(proc->args[0], env));
     // LSM labels take effect at execve; `create` checked the LSM is enabled.
     if (!proc->apparmor_profile.empty()) {
-        std::string attr = ::access("/proc/self/attr/apparmor/exec", F_OK) == 0 ? "/proc/self/attr/apparmor/exec"
-                                                                             : "/proc/self/attr/exec";
+        std::string attr = ::access("/proc/self/attr/apparmor/exec", F_OK) == 0
+                               ? "/proc/self/attr/apparmor/exec"
+                               : "/proc/self/attr/exec";
         INIT_TRY(write_attr(attr, "exec " + proc->apparmor_profile));
     }
     if (!proc->selinux_label.empty())
@@ -321,7 +336,8 @@ void run_init(const InitArgs& a) {
         std::sort(keep.begin(), keep.end());
         unsigned from = static_cast<unsigned>(3 + a.preserve_fds);
         for (int k : keep) {
-            if (static_cast<unsigned>(k) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
+            if (static_cast<unsigned>(k) > from)
+                ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
             from = static_cast<unsigned>(k) + 1;
         }
         ::syscall(SYS_close_range, from, ~0u, 0);
@@ -343,7 +359,8 @@ void run_init(const InitArgs& a) {
     // open (O_CLOEXEC) until execve, which is how `start` learns we got there.
     char c;
     ssize_t n;
-    while ((n = ::read(fifo_fd, &c, 1)) < 0 && errno == EINTR) {}
+    while ((n = ::read(fifo_fd, &c, 1)) < 0 && errno == EINTR) {
+    }
     if (n != 1) ::_exit(1);
 
     if (a.hooks && !a.hooks->start_container.empty()) {

@@ -19,10 +19,10 @@ namespace kapsel::linux {
 struct InitArgs {
     const plan::Plan* plan = nullptr;
     const oci::Hooks* hooks = nullptr;
-    int sync_fd = -1;     // SOCK_SEQPACKET to the parent
-    int fifo_fd = -1;     // the exec fifo, held open for reading until `start` writes to it
-    int console_fd = -1;  // connected console socket when process.terminal
-    int preserve_fds = 0; // fds 3 .. 3+n-1 are handed to the process
+    int sync_fd = -1;      // SOCK_SEQPACKET to the parent
+    int fifo_fd = -1;      // the exec fifo, held open for reading until `start` writes to it
+    int console_fd = -1;   // connected console socket when process.terminal
+    int preserve_fds = 0;  // fds 3 .. 3+n-1 are handed to the process
     bool no_pivot = false;
     bool no_new_keyring = false;
     // Namespaces joined by path inside the child (the general path); opened by the parent.

@@ -2,15 +2,15 @@
 #include "linux/rootfs.hpp"
 
 #include <dirent.h>
-
-#include <algorithm>
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "linux/path.hpp"
 #include "util/fs.hpp"
@@ -27,7 +27,7 @@ constexpr unsigned kAtRecursive = AT_RECURSIVE;
 // The mount point of the file system that holds `path`: walk up while the mount id stays the same.
 std::string mount_point_of(const std::string& path) {
     auto mnt_id = [](const std::string& p) -> uint64_t {
-        struct statx stx{};
+        struct statx stx {};
         if (::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0) return 0;
         return stx.stx_mnt_id;
     };
@@ -63,29 +63,54 @@ Status copy_tree(int src, int dst) {
             break;
         }
         if (S_ISDIR(s.st_mode)) {
-            if (::mkdirat(dst, n.c_str(), s.st_mode & 07777) < 0 && errno != EEXIST) { st = sys_error("mkdir " + n); break; }
+            if (::mkdirat(dst, n.c_str(), s.st_mode & 07777) < 0 && errno != EEXIST) {
+                st = sys_error("mkdir " + n);
+                break;
+            }
             unique_fd a(::openat(src, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             unique_fd b(::openat(dst, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!a || !b) { st = sys_error("open " + n); break; }
+            if (!a || !b) {
+                st = sys_error("open " + n);
+                break;
+            }
             st = copy_tree(a.get(), b.get());
             if (!st) break;
         } else if (S_ISLNK(s.st_mode)) {
             char buf[4096];
             ssize_t len = ::readlinkat(src, n.c_str(), buf, sizeof buf - 1);
-            if (len < 0) { st = sys_error("readlink " + n); break; }
+            if (len < 0) {
+                st = sys_error("readlink " + n);
+                break;
+            }
             buf[len] = 0;
-            if (::symlinkat(buf, dst, n.c_str()) < 0) { st = sys_error("symlink " + n); break; }
+            if (::symlinkat(buf, dst, n.c_str()) < 0) {
+                st = sys_error("symlink " + n);
+                break;
+            }
         } else if (S_ISREG(s.st_mode)) {
             unique_fd a(::openat(src, n.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-            unique_fd b(::openat(dst, n.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, s.st_mode & 07777));
-            if (!a || !b) { st = sys_error("copy " + n); break; }
+            unique_fd b(::openat(dst, n.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                 s.st_mode & 07777));
+            if (!a || !b) {
+                st = sys_error("copy " + n);
+                break;
+            }
             char buf[65536];
             ssize_t r;
             while ((r = ::read(a.get(), buf, sizeof buf)) > 0)
-                if (::write(b.get(), buf, static_cast<size_t>(r)) != r) { r = -1; break; }
-            if (r < 0) { st = sys_error("copy " + n); break; }
+                if (::write(b.get(), buf, static_cast<size_t>(r)) != r) {
+                    r = -1;
+                    break;
+                }
+            if (r < 0) {
+                st = sys_error("copy " + n);
+                break;
+            }
         } else {
-            if (::mknodat(dst, n.c_str(), s.st_mode, s.st_rdev) < 0) { st = sys_error("mknod " + n); break; }
+            if (::mknodat(dst, n.c_str(), s.st_mode, s.st_rdev) < 0) {
+                st = sys_error("mknod " + n);
+                break;
+            }
         }
         ::fchownat(dst, n.c_str(), s.st_uid, s.st_gid, AT_SYMLINK_NOFOLLOW);
     }
@@ -94,24 +119,26 @@ Status copy_tree(int src, int dst) {
 }
 
 // Mounts a new filesystem on `target`; returns the fd of the new mount.
-Result<unique_fd> mount_filesystem(Sys& sys, int target, const std::string& fstype, const std::string& source,
-                                   const plan::Mount& m) {
+Result<unique_fd> mount_filesystem(Sys& sys, int target, const std::string& fstype,
+                                   const std::string& source, const plan::Mount& m) {
     unique_fd fsfd = KAPSEL_TRY(sys.fsopen(fstype));
     KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "source", source));
     for (auto& [key, value] : m.data)
-        KAPSEL_TRY(sys.fsconfig(fsfd.get(), value.empty() ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING, key, value));
+        KAPSEL_TRY(sys.fsconfig(fsfd.get(), value.empty() ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING,
+                                key, value));
     for (auto& flag : m.sb_flags) KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_FLAG, flag, ""));
     KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""));
     unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), static_cast<unsigned>(m.attrs.set)));
-    KAPSEL_TRY(sys.move_mount(mnt.get(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    KAPSEL_TRY(sys.move_mount(mnt.get(), "", target, "",
+                              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
     KAPSEL_TRY(set_propagation(sys, mnt.get(), m.attrs.propagation, m.attrs.propagation_recursive));
     return mnt;
 }
 
 // A detached bind (open_tree + move_mount): for idmapped mounts, which must be
 // set up detached, and for binds inside the container after pivot_root.
-Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source, const plan::Mount& m,
-                     int userns_fd = -1) {
+Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source,
+                     const plan::Mount& m, int userns_fd = -1) {
     unsigned flags = OPEN_TREE_CLONE | (m.recursive_bind ? kAtRecursive : 0);
     if (source.empty()) flags |= kAtEmptyPath;
     unique_fd tree = KAPSEL_TRY(sys.open_tree(srcdir, source, flags));
@@ -120,14 +147,17 @@ Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source
         mount_attr id{};
         id.attr_set = MOUNT_ATTR_IDMAP;
         id.userns_fd = static_cast<uint64_t>(userns_fd);
-        KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
+        KAPSEL_TRY(sys.mount_setattr(tree.get(), "",
+                                     kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
     }
     mount_attr attr{};
     attr.attr_set = m.attrs.set;
     attr.attr_clr = m.attrs.clear;
     if (attr.attr_set || attr.attr_clr)
-        KAPSEL_TRY(sys.mount_setattr(tree.get(), "", kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
-    KAPSEL_TRY(sys.move_mount(tree.get(), "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        KAPSEL_TRY(sys.mount_setattr(tree.get(), "",
+                                     kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
+    KAPSEL_TRY(sys.move_mount(tree.get(), "", target, "",
+                              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
     return set_propagation(sys, tree.get(), m.attrs.propagation, m.attrs.propagation_recursive);
 }
 
@@ -136,8 +166,8 @@ Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source
 // shared/slave propagation (Kubernetes' Bidirectional volumes) depends on. The
 // target is named through /proc/self/fd so the path resolved in the root is the
 // one mounted on, not whatever a symlink swapped in meanwhile.
-Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target, const std::string& source,
-                  const plan::Mount& m, int userns_fd = -1) {
+Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target,
+                  const std::string& source, const plan::Mount& m, int userns_fd = -1) {
     if (!m.uid_map.empty()) return bind_detached(sys, target, AT_FDCWD, source, m, userns_fd);
     unsigned long flags = MS_BIND | (m.recursive_bind ? MS_REC : 0);
     KAPSEL_TRY(sys.mount(source, "/proc/self/fd/" + std::to_string(target), "", flags, ""));
@@ -148,7 +178,8 @@ Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target, con
     attr.attr_set = m.attrs.set;
     attr.attr_clr = m.attrs.clear;
     if (attr.attr_set || attr.attr_clr)
-        KAPSEL_TRY(sys.mount_setattr(mnt.get(), "", kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
+        KAPSEL_TRY(sys.mount_setattr(mnt.get(), "",
+                                     kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
     return set_propagation(sys, mnt.get(), m.attrs.propagation, m.attrs.propagation_recursive);
 }
 
@@ -166,7 +197,8 @@ Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOpt
     unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
     plan::Mount tmpfs = m;
     tmpfs.data = {{"mode", "755"}};
-    tmpfs.attrs.set &= ~static_cast<uint64_t>(MOUNT_ATTR_RDONLY);  // made read-only after filling it
+    tmpfs.attrs.set &=
+        ~static_cast<uint64_t>(MOUNT_ATTR_RDONLY);  // made read-only after filling it
     unique_fd top = KAPSEL_TRY(mount_filesystem(sys, target.get(), "tmpfs", "tmpfs", tmpfs));
     for (auto& h : opts.cgroups) {
         std::string dest = m.destination + "/" + (h.name.empty() ? "unified" : h.name);
@@ -178,12 +210,17 @@ Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOpt
             if (!h.v2)
                 for (auto& opt : split(h.fs_option, ',')) {
                     auto eq = opt.find('=');
-                    if (eq == std::string::npos) sub.data.emplace_back(opt, "");
-                    else sub.data.emplace_back(opt.substr(0, eq), opt.substr(eq + 1));
+                    if (eq == std::string::npos)
+                        sub.data.emplace_back(opt, "");
+                    else
+                        sub.data.emplace_back(opt.substr(0, eq), opt.substr(eq + 1));
                 }
-            KAPSEL_TRY_CTX(mount_filesystem(sys, dir.get(), h.v2 ? "cgroup2" : "cgroup", "cgroup", sub), "mount cgroup " + h.name);
+            KAPSEL_TRY_CTX(
+                mount_filesystem(sys, dir.get(), h.v2 ? "cgroup2" : "cgroup", "cgroup", sub),
+                "mount cgroup " + h.name);
         } else {
-            KAPSEL_TRY_CTX(bind_mount(sys, rootfd, dest, dir.get(), h.host_path, sub), "bind cgroup " + h.name);
+            KAPSEL_TRY_CTX(bind_mount(sys, rootfd, dest, dir.get(), h.host_path, sub),
+                           "bind cgroup " + h.name);
         }
     }
     if (m.attrs.set & MOUNT_ATTR_RDONLY) {
@@ -214,7 +251,9 @@ Result<unique_fd> make_idmap_userns(const plan::Mount& m) {
     rd.reset();
     auto format = [](const std::vector<plan::IdMap>& maps) {
         std::string s;
-        for (auto& x : maps) s += std::to_string(x.inside) + " " + std::to_string(x.outside) + " " + std::to_string(x.count) + "\n";
+        for (auto& x : maps)
+            s += std::to_string(x.inside) + " " + std::to_string(x.outside) + " " +
+                 std::to_string(x.count) + "\n";
         return s;
     };
     std::string base = "/proc/" + std::to_string(pid);
@@ -222,7 +261,9 @@ Result<unique_fd> make_idmap_userns(const plan::Mount& m) {
     struct stat self_ns, child_ns;
     ::stat("/proc/self/ns/user", &self_ns);
     for (int i = 0; i < 10000; ++i) {
-        if (::stat((base + "/ns/user").c_str(), &child_ns) == 0 && child_ns.st_ino != self_ns.st_ino) break;
+        if (::stat((base + "/ns/user").c_str(), &child_ns) == 0 &&
+            child_ns.st_ino != self_ns.st_ino)
+            break;
         ::usleep(50);
     }
     auto st = fs::write_file(base + "/uid_map", format(m.uid_map));
@@ -244,8 +285,9 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     // with "rshared" really propagates both ways. "unbindable" is applied after
     // pivot_root: an unbindable rootfs could not be bound to itself.
     uint64_t prop = plan.rootfs_propagation;
-    unsigned long first = prop == MS_SHARED || prop == MS_PRIVATE ? static_cast<unsigned long>(prop)
-                                                                   : static_cast<unsigned long>(MS_SLAVE);
+    unsigned long first = prop == MS_SHARED || prop == MS_PRIVATE
+                              ? static_cast<unsigned long>(prop)
+                              : static_cast<unsigned long>(MS_SLAVE);
     KAPSEL_TRY(sys.mount("", "/", "", first | MS_REC, ""));
     if (prop == MS_SHARED) {
         // pivot_root refuses a shared parent of the new root (and a shared current
@@ -256,20 +298,25 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     auto bound = sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, "");
     if (!bound && bound.error().code == EACCES && plan.has(plan::NsType::user))
         return std::move(bound).error().context(
-            "the rootfs and every directory above it must be searchable by the container's mapped root user");
+            "the rootfs and every directory above it must be searchable by the container's mapped "
+            "root user");
     KAPSEL_TRY(std::move(bound));
     return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
 }
 
-Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts, int userns_fd) {
+Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,
+                   int userns_fd) {
     switch (m.kind) {
         case plan::MountKind::filesystem: {
             unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
             unique_fd below;
-            if (m.tmpcopyup) below = KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
+            if (m.tmpcopyup)
+                below =
+                    KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
             KAPSEL_TRY(mount_filesystem(sys, target.get(), m.fstype, m.source, m));
             if (m.tmpcopyup) {
-                unique_fd top = KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
+                unique_fd top =
+                    KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
                 KAPSEL_TRY(copy_tree(below.get(), top.get()));
             }
             return {};
@@ -277,10 +324,12 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
         case plan::MountKind::bind: {
             struct stat st;
             KAPSEL_TRY_CTX(sys.fstatat(AT_FDCWD, m.source, st, 0), "bind source");
-            unique_fd target = KAPSEL_TRY(ensure_mountpoint(sys, rootfd, m.destination, S_ISDIR(st.st_mode)));
+            unique_fd target =
+                KAPSEL_TRY(ensure_mountpoint(sys, rootfd, m.destination, S_ISDIR(st.st_mode)));
             return bind_mount(sys, rootfd, m.destination, target.get(), m.source, m, userns_fd);
         }
-        case plan::MountKind::cgroup: return mount_cgroups(sys, rootfd, m, opts);
+        case plan::MountKind::cgroup:
+            return mount_cgroups(sys, rootfd, m, opts);
     }
     return {};
 }
@@ -288,7 +337,8 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
 Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts) {
     for (size_t i = 0; i < plan.mounts.size(); ++i) {
         auto& m = plan.mounts[i];
-        std::string what = "mount " + (m.kind == plan::MountKind::bind ? m.source : m.fstype) + " at " + m.destination;
+        std::string what = "mount " + (m.kind == plan::MountKind::bind ? m.source : m.fstype) +
+                           " at " + m.destination;
         int userns = i < opts.idmap_userns.size() ? opts.idmap_userns[i] : -1;
         KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts, userns), what);
     }
@@ -325,12 +375,13 @@ Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_de
     }
     unique_fd dev = KAPSEL_TRY(mkdir_in_root(sys, rootfd, "/dev"));
     static const std::pair<const char*, const char*> links[] = {
-        {"/proc/self/fd", "fd"},      {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
         {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
     };
     for (auto& [target, name] : links) {
         auto st = sys.symlinkat(target, dev.get(), name);
-        if (!st && st.error().code != EEXIST) return std::move(st).error().context("create /dev/" + std::string(name));
+        if (!st && st.error().code != EEXIST)
+            return std::move(st).error().context("create /dev/" + std::string(name));
     }
     // /dev/ptmx must be the container's own devpts multiplexer, not the host's.
     struct stat pts;
@@ -341,7 +392,8 @@ Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_de
             if (!removed && removed.error().code != EBUSY) return std::move(removed).error();
         }
         auto st = sys.symlinkat("pts/ptmx", dev.get(), "ptmx");
-        if (!st && st.error().code != EEXIST) return std::move(st).error().context("create /dev/ptmx");
+        if (!st && st.error().code != EEXIST)
+            return std::move(st).error().context("create /dev/ptmx");
     }
     return {};
 }
@@ -374,11 +426,16 @@ Status finalize_rootfs(Sys& sys, const plan::Plan& plan) {
             if (target.error().code == ENOENT) continue;
             return std::move(target).error().context("readonly path " + p);
         }
-        unique_fd tree = KAPSEL_TRY_CTX(sys.open_tree(target->get(), "", OPEN_TREE_CLONE | kAtRecursive | kAtEmptyPath), "readonly path " + p);
+        unique_fd tree = KAPSEL_TRY_CTX(
+            sys.open_tree(target->get(), "", OPEN_TREE_CLONE | kAtRecursive | kAtEmptyPath),
+            "readonly path " + p);
         mount_attr ro{};
         ro.attr_set = MOUNT_ATTR_RDONLY;
-        KAPSEL_TRY_CTX(sys.mount_setattr(tree.get(), "", kAtEmptyPath | kAtRecursive, ro), "readonly path " + p);
-        KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", target->get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), "readonly path " + p);
+        KAPSEL_TRY_CTX(sys.mount_setattr(tree.get(), "", kAtEmptyPath | kAtRecursive, ro),
+                       "readonly path " + p);
+        KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", target->get(), "",
+                                      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+                       "readonly path " + p);
     }
     for (auto& p : plan.masked_paths) {
         auto target = open_in_root(sys, root.get(), p, O_PATH);
@@ -393,16 +450,20 @@ Status finalize_rootfs(Sys& sys, const plan::Plan& plan) {
             plan::Mount empty;
             empty.attrs.set = MOUNT_ATTR_RDONLY;
             empty.data = {{"size", "0"}, {"mode", "755"}};
-            KAPSEL_TRY_CTX(mount_filesystem(sys, target->get(), "tmpfs", "tmpfs", empty), "masked path " + p);
+            KAPSEL_TRY_CTX(mount_filesystem(sys, target->get(), "tmpfs", "tmpfs", empty),
+                           "masked path " + p);
         } else {
             plan::Mount null_bind;
-            KAPSEL_TRY_CTX(bind_detached(sys, target->get(), root.get(), "dev/null", null_bind), "masked path " + p);
+            KAPSEL_TRY_CTX(bind_detached(sys, target->get(), root.get(), "dev/null", null_bind),
+                           "masked path " + p);
         }
     }
     if (plan.rootfs_propagation && plan.has(plan::NsType::mount)) {
         // The container's root gets the configured propagation, as seen from inside.
-        unsigned long rec = plan.rootfs_propagation_recursive ? static_cast<unsigned long>(MS_REC) : 0ul;
-        KAPSEL_TRY_CTX(sys.mount("", "/", "", plan.rootfs_propagation | rec, ""), "set rootfsPropagation");
+        unsigned long rec =
+            plan.rootfs_propagation_recursive ? static_cast<unsigned long>(MS_REC) : 0ul;
+        KAPSEL_TRY_CTX(sys.mount("", "/", "", plan.rootfs_propagation | rec, ""),
+                       "set rootfsPropagation");
     }
     if (plan.rootfs_readonly) {
         mount_attr ro{};
@@ -416,7 +477,8 @@ static std::string unescape_mountinfo(const std::string& s) {
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size()) {
-            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
             i += 3;
         } else {
             out += s[i];

@@ -21,7 +21,7 @@ struct CgroupView {
 
 struct RootfsOptions {
     bool no_pivot = false;
-    bool bind_devices = false;       // in a user namespace mknod is refused: bind host nodes
+    bool bind_devices = false;  // in a user namespace mknod is refused: bind host nodes
     bool new_cgroup_ns = false;
     std::vector<CgroupView> cgroups;  // for mounts of type "cgroup"
     // For idmapped mounts: a user namespace fd per entry of plan.mounts (-1: none),
@@ -38,7 +38,8 @@ Result<unique_fd> make_idmap_userns(const plan::Mount& m);
 Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan);
 
 // Applies one planned mount below rootfd (userns_fd: for an idmapped bind).
-Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts, int userns_fd = -1);
+Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,
+                   int userns_fd = -1);
 
 // All of the plan's mounts, then device nodes and /dev links.
 Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts);

@@ -20,27 +20,42 @@ namespace {
 
 uint32_t action_value(plan::SeccompAction a, unsigned errno_ret) {
     switch (a) {
-        case plan::SeccompAction::kill_thread: return SCMP_ACT_KILL_THREAD;
-        case plan::SeccompAction::kill_process: return SCMP_ACT_KILL_PROCESS;
-        case plan::SeccompAction::trap: return SCMP_ACT_TRAP;
-        case plan::SeccompAction::errno_ret: return SCMP_ACT_ERRNO(errno_ret);
-        case plan::SeccompAction::trace: return SCMP_ACT_TRACE(errno_ret);
-        case plan::SeccompAction::allow: return SCMP_ACT_ALLOW;
-        case plan::SeccompAction::log: return SCMP_ACT_LOG;
-        case plan::SeccompAction::notify: return SCMP_ACT_NOTIFY;
+        case plan::SeccompAction::kill_thread:
+            return SCMP_ACT_KILL_THREAD;
+        case plan::SeccompAction::kill_process:
+            return SCMP_ACT_KILL_PROCESS;
+        case plan::SeccompAction::trap:
+            return SCMP_ACT_TRAP;
+        case plan::SeccompAction::errno_ret:
+            return SCMP_ACT_ERRNO(errno_ret);
+        case plan::SeccompAction::trace:
+            return SCMP_ACT_TRACE(errno_ret);
+        case plan::SeccompAction::allow:
+            return SCMP_ACT_ALLOW;
+        case plan::SeccompAction::log:
+            return SCMP_ACT_LOG;
+        case plan::SeccompAction::notify:
+            return SCMP_ACT_NOTIFY;
     }
     return SCMP_ACT_KILL_PROCESS;
 }
 
 scmp_compare op_value(plan::SeccompOp op) {
     switch (op) {
-        case plan::SeccompOp::ne: return SCMP_CMP_NE;
-        case plan::SeccompOp::lt: return SCMP_CMP_LT;
-        case plan::SeccompOp::le: return SCMP_CMP_LE;
-        case plan::SeccompOp::eq: return SCMP_CMP_EQ;
-        case plan::SeccompOp::ge: return SCMP_CMP_GE;
-        case plan::SeccompOp::gt: return SCMP_CMP_GT;
-        case plan::SeccompOp::masked_eq: return SCMP_CMP_MASKED_EQ;
+        case plan::SeccompOp::ne:
+            return SCMP_CMP_NE;
+        case plan::SeccompOp::lt:
+            return SCMP_CMP_LT;
+        case plan::SeccompOp::le:
+            return SCMP_CMP_LE;
+        case plan::SeccompOp::eq:
+            return SCMP_CMP_EQ;
+        case plan::SeccompOp::ge:
+            return SCMP_CMP_GE;
+        case plan::SeccompOp::gt:
+            return SCMP_CMP_GT;
+        case plan::SeccompOp::masked_eq:
+            return SCMP_CMP_MASKED_EQ;
     }
     return SCMP_CMP_EQ;
 }
@@ -60,7 +75,8 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
     seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_NNP, 0);
     for (uint32_t arch : s.architectures) {
         int rc = seccomp_arch_add(c.ctx, arch);
-        if (rc < 0 && rc != -EEXIST) return Error{-rc, "seccomp: add architecture: " + errno_text(-rc)};
+        if (rc < 0 && rc != -EEXIST)
+            return Error{-rc, "seccomp: add architecture: " + errno_text(-rc)};
     }
     for (size_t i = 0; i < s.rules.size(); ++i) {
         auto& r = s.rules[i];
@@ -84,8 +100,9 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
             auto add = [&](unsigned n, const scmp_arg_cmp* cmp) -> Status {
                 int rc = seccomp_rule_add_array(c.ctx, act, nr, n, cmp);
                 if (rc < 0)
-                    return Error{-rc, "seccomp: add rule for " + name + " (linux.seccomp.syscalls[" +
-                                          std::to_string(i) + "]): " + errno_text(-rc)};
+                    return Error{-rc, "seccomp: add rule for " + name +
+                                          " (linux.seccomp.syscalls[" + std::to_string(i) +
+                                          "]): " + errno_text(-rc)};
                 return {};
             };
             if (same_index) {
@@ -109,18 +126,21 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
     prog.flags = s.flags;
     if (prog.notify) prog.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     // The kernel accepts WAIT_KILLABLE_RECV only together with a listener.
-    else prog.flags &= ~static_cast<unsigned>(1u << 5);
+    else
+        prog.flags &= ~static_cast<unsigned>(1u << 5);
     return prog;
 }
 
 Result<unique_fd> load_seccomp(const SeccompProgram& prog) {
-    sock_fprog fprog{static_cast<unsigned short>(prog.filter.size()), const_cast<sock_filter*>(prog.filter.data())};
+    sock_fprog fprog{static_cast<unsigned short>(prog.filter.size()),
+                     const_cast<sock_filter*>(prog.filter.data())};
     long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog.flags, &fprog);
     if (rc < 0) return sys_error("load seccomp filter");
     return unique_fd(prog.notify ? static_cast<int>(rc) : -1);
 }
 
-Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid, const std::string& state_json) {
+Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,
+                             const std::string& state_json) {
     unique_fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) return sys_error("seccomp listener socket");
     sockaddr_un addr{};
@@ -130,10 +150,11 @@ Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid, c
     std::strcpy(addr.sun_path, s.listener_path.c_str());
     if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         return sys_error("connect to seccomp listener " + s.listener_path);
-    std::string msg = "{\"ociVersion\":\"" + std::string(oci::kSpecVersion) + "\",\"fds\":[\"seccompFd\"],\"pid\":" +
-                      std::to_string(pid) +
-                      (s.listener_metadata.empty() ? "" : ",\"metadata\":" + json_quote(s.listener_metadata)) +
-                      ",\"state\":" + state_json + "}";
+    std::string msg =
+        "{\"ociVersion\":\"" + std::string(oci::kSpecVersion) +
+        "\",\"fds\":[\"seccompFd\"],\"pid\":" + std::to_string(pid) +
+        (s.listener_metadata.empty() ? "" : ",\"metadata\":" + json_quote(s.listener_metadata)) +
+        ",\"state\":" + state_json + "}";
     iovec iov{msg.data(), msg.size()};
     msghdr m{};
     m.msg_iov = &iov;
@@ -146,7 +167,8 @@ Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid, c
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &listener_fd, sizeof listener_fd);
-    if (::sendmsg(sock.get(), &m, MSG_NOSIGNAL) < 0) return sys_error("send seccomp fd to " + s.listener_path);
+    if (::sendmsg(sock.get(), &m, MSG_NOSIGNAL) < 0)
+        return sys_error("send seccomp fd to " + s.listener_path);
     return {};
 }
 

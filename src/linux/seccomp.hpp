@@ -23,6 +23,7 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s);
 Result<unique_fd> load_seccomp(const SeccompProgram& prog);
 
 // Sends the listener fd and the container process state to listenerPath.
-Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid, const std::string& state_json);
+Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,
+                             const std::string& state_json);
 
 }  // namespace kapsel::linux

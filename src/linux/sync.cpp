@@ -11,7 +11,8 @@ namespace kapsel::linux {
 
 Result<std::pair<unique_fd, unique_fd>> sync_pair() {
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sys_error("socketpair");
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return sys_error("socketpair");
     return std::make_pair(unique_fd(sv[0]), unique_fd(sv[1]));
 }
 
@@ -65,7 +66,8 @@ Result<Message> recv_msg(int sock) {
         return sys_error("receive from container init");
     }
     if (n == 0) return make_error("the container init exited unexpectedly");
-    if (static_cast<size_t>(n) < sizeof(uint32_t)) return make_error("short message from container init");
+    if (static_cast<size_t>(n) < sizeof(uint32_t))
+        return make_error("short message from container init");
     Message m;
     uint32_t t;
     std::memcpy(&t, buf.data(), sizeof t);
@@ -85,7 +87,8 @@ Result<Message> expect_msg(int sock, Msg expected) {
     Message m = KAPSEL_TRY(recv_msg(sock));
     if (m.type == Msg::error) return make_error(m.payload);
     if (m.type != expected)
-        return make_error("unexpected message " + std::to_string(static_cast<uint32_t>(m.type)) + " from container init");
+        return make_error("unexpected message " + std::to_string(static_cast<uint32_t>(m.type)) +
+                          " from container init");
     return m;
 }
 

@@ -14,16 +14,17 @@
 namespace kapsel::linux {
 
 enum class Msg : uint32_t {
-    hello = 1,      // init -> parent: alive; payload: the init's pid when it is not the cloned child
-    go,             // parent -> init: id maps written, cgroup joined, limits set
-    error,          // init -> parent: payload is the error line; the init exits after it
-    run_hooks,      // init -> parent: mounts done, run prestart/createRuntime hooks
-    hooks_done,     // parent -> init: payload is the state JSON for createContainer/startContainer hooks
-    seccomp_fd,     // init -> parent: the seccomp listener fd, for listenerPath
-    seccomp_done,   // parent -> init
-    ready,          // init -> parent: waiting for `start`
-    need_maps,      // child -> parent: a user namespace was unshared; write its id maps
-    maps_done,      // parent -> init
+    hello = 1,     // init -> parent: alive; payload: the init's pid when it is not the cloned child
+    go,            // parent -> init: id maps written, cgroup joined, limits set
+    error,         // init -> parent: payload is the error line; the init exits after it
+    run_hooks,     // init -> parent: mounts done, run prestart/createRuntime hooks
+    hooks_done,    // parent -> init: payload is the state JSON for createContainer/startContainer
+                   // hooks
+    seccomp_fd,    // init -> parent: the seccomp listener fd, for listenerPath
+    seccomp_done,  // parent -> init
+    ready,         // init -> parent: waiting for `start`
+    need_maps,     // child -> parent: a user namespace was unshared; write its id maps
+    maps_done,     // parent -> init
 };
 
 struct Message {
@@ -36,7 +37,8 @@ Result<std::pair<unique_fd, unique_fd>> sync_pair();
 Status send_msg(int sock, Msg type, std::string_view payload = {}, int fd = -1);
 // Blocks until a message arrives; EOF (the peer died) is an error.
 Result<Message> recv_msg(int sock);
-// recv_msg, and an error unless the message is `expected` (an error message's text is returned as the error).
+// recv_msg, and an error unless the message is `expected` (an error message's text is returned as
+// the error).
 Result<Message> expect_msg(int sock, Msg expected);
 
 }  // namespace kapsel::linux

@@ -10,10 +10,11 @@
 
 namespace kapsel::linux {
 
-Status RealSys::mount(const std::string& source, const std::string& target, const std::string& fstype,
-                      unsigned long flags, const std::string& data) {
+Status RealSys::mount(const std::string& source, const std::string& target,
+                      const std::string& fstype, unsigned long flags, const std::string& data) {
     if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(),
-                fstype.empty() ? nullptr : fstype.c_str(), flags, data.empty() ? nullptr : data.c_str()) < 0)
+                fstype.empty() ? nullptr : fstype.c_str(), flags,
+                data.empty() ? nullptr : data.c_str()) < 0)
         return sys_error("mount " + (source.empty() ? fstype : source) + " at " + target);
     return {};
 }
@@ -74,10 +75,11 @@ Status RealSys::fsconfig(int fsfd, unsigned cmd, const std::string& key, const s
     if (::syscall(SYS_fsconfig, fsfd, cmd, k, v, 0) < 0) {
         int err = errno;
         std::string what = cmd == FSCONFIG_CMD_CREATE ? "create filesystem"
-                           : value.empty()             ? "set option " + key
-                                                       : "set option " + key + "=" + value;
+                           : value.empty()            ? "set option " + key
+                                                      : "set option " + key + "=" + value;
         std::string log = fs_context_log(fsfd);
-        return Error{err, what + ": " + (log.empty() ? errno_text(err) : log + " (" + errno_text(err) + ")")};
+        return Error{err, what + ": " +
+                              (log.empty() ? errno_text(err) : log + " (" + errno_text(err) + ")")};
     }
     return {};
 }
@@ -89,27 +91,30 @@ Result<unique_fd> RealSys::fsmount(int fsfd, unsigned attr_flags) {
 }
 
 Result<unique_fd> RealSys::open_tree(int dirfd, const std::string& path, unsigned flags) {
-    int fd = static_cast<int>(::syscall(SYS_open_tree, dirfd, path.c_str(), flags | OPEN_TREE_CLOEXEC));
+    int fd =
+        static_cast<int>(::syscall(SYS_open_tree, dirfd, path.c_str(), flags | OPEN_TREE_CLOEXEC));
     if (fd < 0) return sys_error("open_tree " + path);
     return unique_fd(fd);
 }
 
-Status RealSys::mount_setattr(int dirfd, const std::string& path, unsigned flags, const mount_attr& attr) {
+Status RealSys::mount_setattr(int dirfd, const std::string& path, unsigned flags,
+                              const mount_attr& attr) {
     mount_attr a = attr;
     if (::syscall(SYS_mount_setattr, dirfd, path.c_str(), flags, &a, sizeof a) < 0)
         return sys_error("mount_setattr " + path);
     return {};
 }
 
-Status RealSys::move_mount(int from_dirfd, const std::string& from_path, int to_dirfd, const std::string& to_path,
-                           unsigned flags) {
-    if (::syscall(SYS_move_mount, from_dirfd, from_path.c_str(), to_dirfd, to_path.c_str(), flags) < 0)
+Status RealSys::move_mount(int from_dirfd, const std::string& from_path, int to_dirfd,
+                           const std::string& to_path, unsigned flags) {
+    if (::syscall(SYS_move_mount, from_dirfd, from_path.c_str(), to_dirfd, to_path.c_str(), flags) <
+        0)
         return sys_error("move_mount");
     return {};
 }
 
-Result<unique_fd> RealSys::openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t mode,
-                                   uint64_t resolve) {
+Result<unique_fd> RealSys::openat2(int dirfd, const std::string& path, uint64_t flags,
+                                   uint64_t mode, uint64_t resolve) {
     open_how how{};
     how.flags = flags | O_CLOEXEC;
     how.mode = mode;
@@ -135,7 +140,8 @@ Status RealSys::unlinkat(int dirfd, const std::string& name, int flags) {
 }
 
 Status RealSys::symlinkat(const std::string& target, int dirfd, const std::string& name) {
-    if (::symlinkat(target.c_str(), dirfd, name.c_str()) < 0) return sys_error("symlink " + name + " -> " + target);
+    if (::symlinkat(target.c_str(), dirfd, name.c_str()) < 0)
+        return sys_error("symlink " + name + " -> " + target);
     return {};
 }
 

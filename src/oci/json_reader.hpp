@@ -18,11 +18,12 @@ namespace kapsel::oci {
 using json = nlohmann::json;
 
 class JsonReader {
-public:
+  public:
     explicit JsonReader(std::string origin) : origin_(std::move(origin)) {}
 
     void fail(const std::string& path, const std::string& message) {
-        if (!error_) error_ = make_error(origin_ + ": " + (path.empty() ? "" : path + ": ") + message);
+        if (!error_)
+            error_ = make_error(origin_ + ": " + (path.empty() ? "" : path + ": ") + message);
     }
     const std::optional<Error>& error() const { return error_; }
 
@@ -60,8 +61,8 @@ public:
         out = j.get<bool>();
     }
     template <class T>
-        requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-    void get(const json& j, const std::string& path, T& out) {
+    requires(std::is_integral_v<T> &&
+             !std::is_same_v<T, bool>) void get(const json& j, const std::string& path, T& out) {
         const char* what = std::is_signed_v<T> ? "an integer" : "an unsigned integer";
         if (j.is_number_unsigned()) {
             auto v = j.get<uint64_t>();
@@ -122,16 +123,22 @@ public:
 
     static std::string shown(const json& j) {
         switch (j.type()) {
-            case json::value_t::object: return "an object";
-            case json::value_t::array: return "an array";
-            case json::value_t::string: return "the string " + j.dump();
-            case json::value_t::boolean: return j.dump();
-            case json::value_t::null: return "null";
-            default: return j.dump();
+            case json::value_t::object:
+                return "an object";
+            case json::value_t::array:
+                return "an array";
+            case json::value_t::string:
+                return "the string " + j.dump();
+            case json::value_t::boolean:
+                return j.dump();
+            case json::value_t::null:
+                return "null";
+            default:
+                return j.dump();
         }
     }
 
-private:
+  private:
     std::string origin_;
     std::optional<Error> error_;
 };

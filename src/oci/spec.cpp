@@ -31,8 +31,10 @@ void read_mounts(R& r, const json& j, const std::string& path, std::vector<Mount
         r.opt(j[i], "type", p, m.type);
         r.opt(j[i], "source", p, m.source);
         r.opt(j[i], "options", p, m.options);
-        if (auto* u = r.member(j[i], "uidMappings", p)) read_id_mappings(r, *u, R::field(p, "uidMappings"), m.uid_mappings);
-        if (auto* g = r.member(j[i], "gidMappings", p)) read_id_mappings(r, *g, R::field(p, "gidMappings"), m.gid_mappings);
+        if (auto* u = r.member(j[i], "uidMappings", p))
+            read_id_mappings(r, *u, R::field(p, "uidMappings"), m.uid_mappings);
+        if (auto* g = r.member(j[i], "gidMappings", p))
+            read_id_mappings(r, *g, R::field(p, "gidMappings"), m.gid_mappings);
         out.push_back(std::move(m));
     }
 }
@@ -46,7 +48,8 @@ void read_hooks(R& r, const json& j, const std::string& path, std::vector<Hook>&
         r.opt(j[i], "args", p, h.args);
         r.opt(j[i], "env", p, h.env);
         r.opt(j[i], "timeout", p, h.timeout);
-        if (h.timeout && *h.timeout <= 0) r.fail(R::field(p, "timeout"), "must be greater than zero");
+        if (h.timeout && *h.timeout <= 0)
+            r.fail(R::field(p, "timeout"), "must be greater than zero");
         out.push_back(std::move(h));
     }
 }
@@ -128,8 +131,8 @@ void read_process(R& r, const json& j, const std::string& path, Process& p) {
     }
 }
 
-void read_block_devices(R& r, const json& j, const std::string& path, std::vector<BlockIoDevice>& out,
-                        bool throttle) {
+void read_block_devices(R& r, const json& j, const std::string& path,
+                        std::vector<BlockIoDevice>& out, bool throttle) {
     if (!j.is_array()) return r.fail(path, "expected an array, got " + R::shown(j));
     for (size_t i = 0; i < j.size(); ++i) {
         auto p = R::index(path, i);
@@ -212,7 +215,8 @@ void read_resources(R& r, const json& j, const std::string& path, Resources& res
                      {"throttleReadIOPSDevice", &bio.throttle_read_iops, true},
                      {"throttleWriteIOPSDevice", &bio.throttle_write_iops, true}};
         for (auto& l : lists)
-            if (auto* d = r.member(*b, l.key, bp)) read_block_devices(r, *d, R::field(bp, l.key), *l.out, l.throttle);
+            if (auto* d = r.member(*b, l.key, bp))
+                read_block_devices(r, *d, R::field(bp, l.key), *l.out, l.throttle);
         res.block_io = std::move(bio);
     }
     if (auto* h = r.member(j, "hugepageLimits", path)) {
@@ -303,8 +307,10 @@ void read_seccomp(R& r, const json& j, const std::string& path, Seccomp& s) {
 
 void read_linux(R& r, const json& j, const std::string& path, Linux& l) {
     if (!j.is_object()) return r.fail(path, "expected an object, got " + R::shown(j));
-    if (auto* u = r.member(j, "uidMappings", path)) read_id_mappings(r, *u, R::field(path, "uidMappings"), l.uid_mappings);
-    if (auto* g = r.member(j, "gidMappings", path)) read_id_mappings(r, *g, R::field(path, "gidMappings"), l.gid_mappings);
+    if (auto* u = r.member(j, "uidMappings", path))
+        read_id_mappings(r, *u, R::field(path, "uidMappings"), l.uid_mappings);
+    if (auto* g = r.member(j, "gidMappings", path))
+        read_id_mappings(r, *g, R::field(path, "gidMappings"), l.gid_mappings);
     r.opt(j, "sysctl", path, l.sysctl);
     if (auto* res = r.member(j, "resources", path)) {
         Resources resources;
@@ -455,7 +461,8 @@ Result<Spec> parse_spec(std::string_view text, std::string_view origin) {
                      {"poststart", &s.hooks.poststart},
                      {"poststop", &s.hooks.poststop}};
         for (auto& k : kinds)
-            if (auto* list = r.member(*h, k.key, "hooks")) read_hooks(r, *list, R::field("hooks", k.key), *k.out);
+            if (auto* list = r.member(*h, k.key, "hooks"))
+                read_hooks(r, *list, R::field("hooks", k.key), *k.out);
     }
     r.opt(j, "annotations", "", s.annotations);
     if (auto* l = r.member(j, "linux", "")) {
@@ -470,7 +477,8 @@ Result<Spec> parse_spec(std::string_view text, std::string_view origin) {
 Result<Spec> load_spec(const std::string& path) {
     auto text = fs::read_file(path);
     if (!text) {
-        if (text.error().code == ENOENT) return make_error("no config.json in bundle: " + path + " does not exist");
+        if (text.error().code == ENOENT)
+            return make_error("no config.json in bundle: " + path + " does not exist");
         return std::move(text).error();
     }
     return parse_spec(*text, path);

@@ -9,11 +9,16 @@ namespace kapsel::oci {
 
 const char* status_name(Status s) {
     switch (s) {
-        case Status::creating: return "creating";
-        case Status::created: return "created";
-        case Status::running: return "running";
-        case Status::paused: return "paused";
-        case Status::stopped: return "stopped";
+        case Status::creating:
+            return "creating";
+        case Status::created:
+            return "created";
+        case Status::running:
+            return "running";
+        case Status::paused:
+            return "paused";
+        case Status::stopped:
+            return "stopped";
     }
     return "unknown";
 }

@@ -20,10 +20,10 @@ std::string default_spec_json(bool rootless, unsigned uid, unsigned gid) {
         {"terminal", true},
         {"user", {{"uid", 0}, {"gid", 0}}},
         {"args", {"sh"}},
-        {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+        {"env",
+         {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
         {"cwd", "/"},
-        {"capabilities",
-         {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+        {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
         {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
         {"noNewPrivileges", true},
     };
@@ -31,27 +31,47 @@ std::string default_spec_json(bool rootless, unsigned uid, unsigned gid) {
     j["hostname"] = "kapsel";
     ojson mounts = ojson::array();
     mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}});
-    mounts.push_back({{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+    mounts.push_back({{"destination", "/dev"},
+                      {"type", "tmpfs"},
+                      {"source", "tmpfs"},
                       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}});
     ojson pts_opts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
     if (!rootless) pts_opts.push_back("gid=5");
-    mounts.push_back({{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"}, {"options", pts_opts}});
-    mounts.push_back({{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+    mounts.push_back({{"destination", "/dev/pts"},
+                      {"type", "devpts"},
+                      {"source", "devpts"},
+                      {"options", pts_opts}});
+    mounts.push_back({{"destination", "/dev/shm"},
+                      {"type", "tmpfs"},
+                      {"source", "shm"},
                       {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}});
-    mounts.push_back({{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+    mounts.push_back({{"destination", "/dev/mqueue"},
+                      {"type", "mqueue"},
+                      {"source", "mqueue"},
                       {"options", {"nosuid", "noexec", "nodev"}}});
     if (rootless) {
-        mounts.push_back({{"destination", "/sys"}, {"type", "none"}, {"source", "/sys"},
+        mounts.push_back({{"destination", "/sys"},
+                          {"type", "none"},
+                          {"source", "/sys"},
                           {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}});
     } else {
-        mounts.push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+        mounts.push_back({{"destination", "/sys"},
+                          {"type", "sysfs"},
+                          {"source", "sysfs"},
                           {"options", {"nosuid", "noexec", "nodev", "ro"}}});
-        mounts.push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
+        mounts.push_back({{"destination", "/sys/fs/cgroup"},
+                          {"type", "cgroup"},
+                          {"source", "cgroup"},
                           {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}});
     }
     j["mounts"] = mounts;
     ojson linux;
-    ojson ns = ojson::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
+    ojson ns = ojson::array({{{"type", "pid"}},
+                             {{"type", "network"}},
+                             {{"type", "ipc"}},
+                             {{"type", "uts"}},
+                             {{"type", "mount"}},
+                             {{"type", "cgroup"}}});
     if (rootless) {
         ns.push_back({{"type", "user"}});
         linux["uidMappings"] = {{{"containerID", 0}, {"hostID", uid}, {"size", 1}}};
@@ -60,10 +80,12 @@ std::string default_spec_json(bool rootless, unsigned uid, unsigned gid) {
         linux["resources"] = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
     }
     linux["namespaces"] = ns;
-    linux["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+    linux["maskedPaths"] = {"/proc/acpi",        "/proc/asound",        "/proc/kcore",
+                            "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+                            "/proc/timer_stats", "/proc/sched_debug",   "/sys/firmware",
                             "/proc/scsi"};
-    linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+    linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"};
     j["linux"] = linux;
     return j.dump(1, '\t') + "\n";
 }
@@ -72,35 +94,56 @@ std::string features_json(bool apparmor, bool selinux) {
     ojson j;
     j["ociVersionMin"] = "1.0.0";
     j["ociVersionMax"] = kSpecVersion;
-    j["hooks"] = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"};
-    j["mountOptions"] = {
-        "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "iversion",
-        "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime",
-        "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind",
-        "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime",
-        "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime",
-        "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw",
-        "shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"};
+    j["hooks"] = {"prestart",       "createRuntime", "createContainer",
+                  "startContainer", "poststart",     "poststop"};
+    j["mountOptions"] = {"async",         "atime",        "bind",
+                         "defaults",      "dev",          "diratime",
+                         "dirsync",       "exec",         "idmap",
+                         "iversion",      "lazytime",     "loud",
+                         "mand",          "noatime",      "nodev",
+                         "nodiratime",    "noexec",       "noiversion",
+                         "nolazytime",    "nomand",       "norelatime",
+                         "nostrictatime", "nosuid",       "nosymfollow",
+                         "private",       "ratime",       "rbind",
+                         "rdev",          "rdiratime",    "relatime",
+                         "remount",       "rexec",        "ridmap",
+                         "rnoatime",      "rnodev",       "rnodiratime",
+                         "rnoexec",       "rnorelatime",  "rnostrictatime",
+                         "rnosuid",       "rnosymfollow", "ro",
+                         "rprivate",      "rrelatime",    "rro",
+                         "rrw",           "rshared",      "rslave",
+                         "rstrictatime",  "rsuid",        "rsymfollow",
+                         "runbindable",   "rw",           "shared",
+                         "silent",        "slave",        "strictatime",
+                         "suid",          "symfollow",    "sync",
+                         "tmpcopyup",     "unbindable"};
     ojson linux;
     linux["namespaces"] = {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"};
     linux["capabilities"] = plan::all_capability_names();
-    linux["cgroup"] = {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}};
+    linux["cgroup"] = {
+        {"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}};
     auto* v = seccomp_version();
     linux["seccomp"] = {
         {"enabled", true},
-        {"actions", {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                     "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
-        {"operators", {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                       "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
-        {"archs", {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64",
-                   "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
-                   "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
-                   "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X",
-                   "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"}},
-        {"knownFlags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}},
-        {"supportedFlags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}},
+        {"actions",
+         {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+          "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
+          "SCMP_ACT_TRAP"}},
+        {"operators",
+         {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+          "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
+        {"archs",
+         {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64",
+          "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+          "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+          "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X",
+          "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"}},
+        {"knownFlags",
+         {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}},
+        {"supportedFlags",
+         {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}},
     };
     linux["apparmor"] = {{"enabled", apparmor}};
     linux["selinux"] = {{"enabled", selinux}};
@@ -110,8 +153,9 @@ std::string features_json(bool apparmor, bool selinux) {
     j["linux"] = linux;
     j["annotations"] = {
         {"io.github.kapsel.version", KAPSEL_VERSION},
-        {"io.github.seccomp.libseccomp.version",
-         std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro)},
+        {"io.github.seccomp.libseccomp.version", std::to_string(v->major) + "." +
+                                                     std::to_string(v->minor) + "." +
+                                                     std::to_string(v->micro)},
     };
     return j.dump(4) + "\n";
 }

@@ -20,42 +20,66 @@ namespace kapsel::plan {
 
 const char* ns_name(NsType t) {
     switch (t) {
-        case NsType::user: return "user";
-        case NsType::pid: return "pid";
-        case NsType::mount: return "mount";
-        case NsType::uts: return "uts";
-        case NsType::ipc: return "ipc";
-        case NsType::net: return "network";
-        case NsType::cgroup: return "cgroup";
-        case NsType::time: return "time";
+        case NsType::user:
+            return "user";
+        case NsType::pid:
+            return "pid";
+        case NsType::mount:
+            return "mount";
+        case NsType::uts:
+            return "uts";
+        case NsType::ipc:
+            return "ipc";
+        case NsType::net:
+            return "network";
+        case NsType::cgroup:
+            return "cgroup";
+        case NsType::time:
+            return "time";
     }
     return "?";
 }
 
 const char* ns_proc_name(NsType t) {
     switch (t) {
-        case NsType::user: return "user";
-        case NsType::pid: return "pid";
-        case NsType::mount: return "mnt";
-        case NsType::uts: return "uts";
-        case NsType::ipc: return "ipc";
-        case NsType::net: return "net";
-        case NsType::cgroup: return "cgroup";
-        case NsType::time: return "time";
+        case NsType::user:
+            return "user";
+        case NsType::pid:
+            return "pid";
+        case NsType::mount:
+            return "mnt";
+        case NsType::uts:
+            return "uts";
+        case NsType::ipc:
+            return "ipc";
+        case NsType::net:
+            return "net";
+        case NsType::cgroup:
+            return "cgroup";
+        case NsType::time:
+            return "time";
     }
     return "?";
 }
 
 int ns_clone_flag(NsType t) {
     switch (t) {
-        case NsType::user: return CLONE_NEWUSER;
-        case NsType::pid: return CLONE_NEWPID;
-        case NsType::mount: return CLONE_NEWNS;
-        case NsType::uts: return CLONE_NEWUTS;
-        case NsType::ipc: return CLONE_NEWIPC;
-        case NsType::net: return CLONE_NEWNET;
-        case NsType::cgroup: return CLONE_NEWCGROUP;
-        case NsType::time: return CLONE_NEWTIME;
+        case NsType::user:
+            return CLONE_NEWUSER;
+        case NsType::pid:
+            return CLONE_NEWPID;
+        case NsType::mount:
+            return CLONE_NEWNS;
+        case NsType::uts:
+            return CLONE_NEWUTS;
+        case NsType::ipc:
+            return CLONE_NEWIPC;
+        case NsType::net:
+            return CLONE_NEWNET;
+        case NsType::cgroup:
+            return CLONE_NEWCGROUP;
+        case NsType::time:
+            return CLONE_NEWTIME;
     }
     return 0;
 }
@@ -65,7 +89,9 @@ const Namespace* Plan::find(NsType t) const {
         if (n.type == t) return &n;
     return nullptr;
 }
-bool Plan::has(NsType t) const { return find(t) != nullptr; }
+bool Plan::has(NsType t) const {
+    return find(t) != nullptr;
+}
 bool Plan::creates(NsType t) const {
     auto* n = find(t);
     return n && n->path.empty();
@@ -115,9 +141,12 @@ Result<SeccompAction> seccomp_action(const std::string& name, const std::string&
 
 Result<SeccompOp> seccomp_op(const std::string& name, const std::string& field) {
     static const std::pair<const char*, SeccompOp> table[] = {
-        {"SCMP_CMP_NE", SeccompOp::ne}, {"SCMP_CMP_LT", SeccompOp::lt},
-        {"SCMP_CMP_LE", SeccompOp::le}, {"SCMP_CMP_EQ", SeccompOp::eq},
-        {"SCMP_CMP_GE", SeccompOp::ge}, {"SCMP_CMP_GT", SeccompOp::gt},
+        {"SCMP_CMP_NE", SeccompOp::ne},
+        {"SCMP_CMP_LT", SeccompOp::lt},
+        {"SCMP_CMP_LE", SeccompOp::le},
+        {"SCMP_CMP_EQ", SeccompOp::eq},
+        {"SCMP_CMP_GE", SeccompOp::ge},
+        {"SCMP_CMP_GT", SeccompOp::gt},
         {"SCMP_CMP_MASKED_EQ", SeccompOp::masked_eq},
     };
     for (auto& [n, o] : table)
@@ -154,21 +183,30 @@ Result<uint32_t> seccomp_arch(const std::string& name, const std::string& field)
 
 Result<Seccomp> build_seccomp(const oci::Seccomp& s) {
     Seccomp out;
-    out.default_action = KAPSEL_TRY(seccomp_action(s.default_action, "linux.seccomp.defaultAction"));
+    out.default_action =
+        KAPSEL_TRY(seccomp_action(s.default_action, "linux.seccomp.defaultAction"));
     if (s.default_errno_ret) {
-        if (out.default_action != SeccompAction::errno_ret && out.default_action != SeccompAction::trace)
-            return make_error("linux.seccomp.defaultErrnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
+        if (out.default_action != SeccompAction::errno_ret &&
+            out.default_action != SeccompAction::trace)
+            return make_error(
+                "linux.seccomp.defaultErrnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
         out.default_errno_ret = *s.default_errno_ret;
     } else if (out.default_action == SeccompAction::trace) {
         out.default_errno_ret = 1;  // libseccomp's trace data; EPERM like runc
     }
-    for (auto& a : s.architectures) out.architectures.push_back(KAPSEL_TRY(seccomp_arch(a, "linux.seccomp.architectures")));
+    for (auto& a : s.architectures)
+        out.architectures.push_back(KAPSEL_TRY(seccomp_arch(a, "linux.seccomp.architectures")));
     for (auto& f : s.flags) {
-        if (f == "SECCOMP_FILTER_FLAG_LOG") out.flags |= 1u << 1;
-        else if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") out.flags |= 1u << 2;
-        else if (f == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") out.flags |= 1u << 5;
-        else if (f == "SECCOMP_FILTER_FLAG_TSYNC") out.flags |= 1u << 0;
-        else return make_error("linux.seccomp.flags: unknown seccomp flag \"" + f + "\"");
+        if (f == "SECCOMP_FILTER_FLAG_LOG")
+            out.flags |= 1u << 1;
+        else if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
+            out.flags |= 1u << 2;
+        else if (f == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+            out.flags |= 1u << 5;
+        else if (f == "SECCOMP_FILTER_FLAG_TSYNC")
+            out.flags |= 1u << 0;
+        else
+            return make_error("linux.seccomp.flags: unknown seccomp flag \"" + f + "\"");
     }
     out.listener_path = s.listener_path;
     out.listener_metadata = s.listener_metadata;
@@ -183,14 +221,16 @@ Result<Seccomp> build_seccomp(const oci::Seccomp& s) {
         r.action = KAPSEL_TRY(seccomp_action(sc.action, where + ".action"));
         if (sc.errno_ret) {
             if (r.action != SeccompAction::errno_ret && r.action != SeccompAction::trace)
-                return make_error(where + ".errnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
+                return make_error(where +
+                                  ".errnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
             r.errno_ret = *sc.errno_ret;
         }
         for (size_t k = 0; k < sc.args.size(); ++k) {
             auto& a = sc.args[k];
             std::string aw = where + ".args[" + std::to_string(k) + "]";
             if (a.index > 5) return make_error(aw + ".index: syscalls have at most 6 arguments");
-            r.args.push_back({a.index, a.value, a.value_two, KAPSEL_TRY(seccomp_op(a.op, aw + ".op"))});
+            r.args.push_back(
+                {a.index, a.value, a.value_two, KAPSEL_TRY(seccomp_op(a.op, aw + ".op"))});
         }
         out.rules.push_back(std::move(r));
     }
@@ -201,8 +241,8 @@ Result<Seccomp> build_seccomp(const oci::Seccomp& s) {
 
 Result<Scheduler> build_scheduler(const oci::Scheduler& s) {
     static const std::pair<const char*, int> policies[] = {
-        {"SCHED_OTHER", SCHED_OTHER}, {"SCHED_FIFO", SCHED_FIFO},   {"SCHED_RR", SCHED_RR},
-        {"SCHED_BATCH", SCHED_BATCH}, {"SCHED_ISO", 4},             {"SCHED_IDLE", SCHED_IDLE},
+        {"SCHED_OTHER", SCHED_OTHER}, {"SCHED_FIFO", SCHED_FIFO}, {"SCHED_RR", SCHED_RR},
+        {"SCHED_BATCH", SCHED_BATCH}, {"SCHED_ISO", 4},           {"SCHED_IDLE", SCHED_IDLE},
         {"SCHED_DEADLINE", 6},
     };
     static const std::pair<const char*, uint64_t> flags[] = {
@@ -225,7 +265,8 @@ Result<Scheduler> build_scheduler(const oci::Scheduler& s) {
             if (f == n) out.flags |= v, ok = true;
         if (!ok) return make_error("process.scheduler.flags: unknown flag \"" + f + "\"");
     }
-    if (s.nice < -20 || s.nice > 19) return make_error("process.scheduler.nice: must be between -20 and 19");
+    if (s.nice < -20 || s.nice > 19)
+        return make_error("process.scheduler.nice: must be between -20 and 19");
     out.nice = s.nice;
     out.priority = s.priority;
     out.runtime = s.runtime;
@@ -272,14 +313,16 @@ Result<Process> build_process(const oci::Process& p, bool in_user_ns) {
     out.additional_gids = p.user.additional_gids;
     out.umask = p.user.umask;
     out.terminal = p.terminal;
-    if (p.console_size) out.console_size = std::make_pair(p.console_size->height, p.console_size->width);
+    if (p.console_size)
+        out.console_size = std::make_pair(p.console_size->height, p.console_size->width);
     out.no_new_privileges = p.no_new_privileges;
     if (p.capabilities) {
         out.has_caps = true;
         auto& c = *p.capabilities;
         out.caps.bounding = KAPSEL_TRY(cap_mask(c.bounding, "process.capabilities.bounding"));
         out.caps.effective = KAPSEL_TRY(cap_mask(c.effective, "process.capabilities.effective"));
-        out.caps.inheritable = KAPSEL_TRY(cap_mask(c.inheritable, "process.capabilities.inheritable"));
+        out.caps.inheritable =
+            KAPSEL_TRY(cap_mask(c.inheritable, "process.capabilities.inheritable"));
         out.caps.permitted = KAPSEL_TRY(cap_mask(c.permitted, "process.capabilities.permitted"));
         out.caps.ambient = KAPSEL_TRY(cap_mask(c.ambient, "process.capabilities.ambient"));
     }
@@ -289,9 +332,11 @@ Result<Process> build_process(const oci::Process& p, bool in_user_ns) {
         auto num = rlimit_number(r.type);
         std::string where = "process.rlimits[" + std::to_string(i) + "]";
         if (!num) return make_error(where + ".type: unknown rlimit \"" + r.type + "\"");
-        if (!seen.insert(*num).second) return make_error(where + ".type: " + r.type + " is set twice");
+        if (!seen.insert(*num).second)
+            return make_error(where + ".type: " + r.type + " is set twice");
         if (r.soft > r.hard)
-            return make_error(where + ": soft limit " + std::to_string(r.soft) + " is above hard limit " + std::to_string(r.hard));
+            return make_error(where + ": soft limit " + std::to_string(r.soft) +
+                              " is above hard limit " + std::to_string(r.hard));
         out.rlimits.push_back({*num, r.soft, r.hard, r.type});
     }
     if (p.oom_score_adj) {
@@ -302,10 +347,15 @@ Result<Process> build_process(const oci::Process& p, bool in_user_ns) {
     if (p.scheduler) out.scheduler = KAPSEL_TRY(build_scheduler(*p.scheduler));
     if (p.io_priority) {
         int klass = 0;
-        if (p.io_priority->klass == "IOPRIO_CLASS_RT") klass = IOPRIO_CLASS_RT;
-        else if (p.io_priority->klass == "IOPRIO_CLASS_BE") klass = IOPRIO_CLASS_BE;
-        else if (p.io_priority->klass == "IOPRIO_CLASS_IDLE") klass = IOPRIO_CLASS_IDLE;
-        else return make_error("process.ioPriority.class: unknown class \"" + p.io_priority->klass + "\"");
+        if (p.io_priority->klass == "IOPRIO_CLASS_RT")
+            klass = IOPRIO_CLASS_RT;
+        else if (p.io_priority->klass == "IOPRIO_CLASS_BE")
+            klass = IOPRIO_CLASS_BE;
+        else if (p.io_priority->klass == "IOPRIO_CLASS_IDLE")
+            klass = IOPRIO_CLASS_IDLE;
+        else
+            return make_error("process.ioPriority.class: unknown class \"" + p.io_priority->klass +
+                              "\"");
         if (p.io_priority->priority < 0 || p.io_priority->priority > 7)
             return make_error("process.ioPriority.priority: must be between 0 and 7");
         out.io_priority = (klass << 13) | p.io_priority->priority;
@@ -325,9 +375,12 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
     plan.bundle = opts.bundle;
 
     if (spec.oci_version.rfind("1.", 0) != 0)
-        return make_error("ociVersion: unsupported version \"" + spec.oci_version + "\" (kapsel runs 1.x configs)");
-    if (!spec.has_root || spec.root.path.empty()) return make_error("root.path: the container needs a root filesystem");
-    plan.rootfs = spec.root.path.front() == '/' ? fs::clean(spec.root.path) : fs::clean(fs::join(opts.bundle, spec.root.path));
+        return make_error("ociVersion: unsupported version \"" + spec.oci_version +
+                          "\" (kapsel runs 1.x configs)");
+    if (!spec.has_root || spec.root.path.empty())
+        return make_error("root.path: the container needs a root filesystem");
+    plan.rootfs = spec.root.path.front() == '/' ? fs::clean(spec.root.path)
+                                                : fs::clean(fs::join(opts.bundle, spec.root.path));
     plan.rootfs_readonly = spec.root.readonly;
 
     const oci::Linux empty_linux;
@@ -339,7 +392,9 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         std::string where = "linux.namespaces[" + std::to_string(i) + "]";
         auto t = ns_type(lx.namespaces[i].type);
         if (!t) return std::move(t).error().context(where + ".type");
-        if (!seen.insert(*t).second) return make_error(where + ": namespace \"" + lx.namespaces[i].type + "\" is listed twice");
+        if (!seen.insert(*t).second)
+            return make_error(where + ": namespace \"" + lx.namespaces[i].type +
+                              "\" is listed twice");
         if (!lx.namespaces[i].path.empty() && lx.namespaces[i].path.front() != '/')
             return make_error(where + ".path: must be absolute");
         plan.namespaces.push_back({*t, lx.namespaces[i].path});
@@ -350,14 +405,17 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
             return make_error("linux.uidMappings: id mappings need a new user namespace");
     }
     if (plan.creates(NsType::user) && (lx.uid_mappings.empty() || lx.gid_mappings.empty()))
-        return make_error("linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
+        return make_error(
+            "linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
     for (auto& m : lx.uid_mappings) plan.uid_map.push_back({m.container_id, m.host_id, m.size});
     for (auto& m : lx.gid_mappings) plan.gid_map.push_back({m.container_id, m.host_id, m.size});
     if (!lx.time_offsets.empty()) {
-        if (!plan.creates(NsType::time)) return make_error("linux.timeOffsets: need a new time namespace");
+        if (!plan.creates(NsType::time))
+            return make_error("linux.timeOffsets: need a new time namespace");
         for (auto& [clock, off] : lx.time_offsets) {
             if (clock != "monotonic" && clock != "boottime")
-                return make_error("linux.timeOffsets: unknown clock \"" + clock + "\" (monotonic or boottime)");
+                return make_error("linux.timeOffsets: unknown clock \"" + clock +
+                                  "\" (monotonic or boottime)");
             plan.time_offsets[clock] = off;
         }
     }
@@ -365,15 +423,19 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
     // Root propagation.
     if (!lx.rootfs_propagation.empty()) {
         static const std::pair<const char*, std::pair<uint64_t, bool>> props[] = {
-            {"shared", {MS_SHARED, false}},       {"rshared", {MS_SHARED, true}},
-            {"slave", {MS_SLAVE, false}},         {"rslave", {MS_SLAVE, true}},
-            {"private", {MS_PRIVATE, false}},     {"rprivate", {MS_PRIVATE, true}},
+            {"shared", {MS_SHARED, false}},         {"rshared", {MS_SHARED, true}},
+            {"slave", {MS_SLAVE, false}},           {"rslave", {MS_SLAVE, true}},
+            {"private", {MS_PRIVATE, false}},       {"rprivate", {MS_PRIVATE, true}},
             {"unbindable", {MS_UNBINDABLE, false}}, {"runbindable", {MS_UNBINDABLE, true}},
         };
         bool ok = false;
         for (auto& [n, v] : props)
-            if (lx.rootfs_propagation == n) plan.rootfs_propagation = v.first, plan.rootfs_propagation_recursive = v.second, ok = true;
-        if (!ok) return make_error("linux.rootfsPropagation: unknown propagation \"" + lx.rootfs_propagation + "\"");
+            if (lx.rootfs_propagation == n)
+                plan.rootfs_propagation = v.first, plan.rootfs_propagation_recursive = v.second,
+                ok = true;
+        if (!ok)
+            return make_error("linux.rootfsPropagation: unknown propagation \"" +
+                              lx.rootfs_propagation + "\"");
     }
 
     // Mounts.
@@ -384,20 +446,27 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         return make_error("root.readonly: a read-only root needs a mount namespace");
     if (!mountns && plan.rootfs_propagation)
         return make_error("linux.rootfsPropagation: needs a mount namespace");
-    for (size_t i = 0; i < spec.mounts.size(); ++i) plan.mounts.push_back(KAPSEL_TRY(build_mount(spec.mounts[i], opts.bundle, i)));
+    for (size_t i = 0; i < spec.mounts.size(); ++i)
+        plan.mounts.push_back(KAPSEL_TRY(build_mount(spec.mounts[i], opts.bundle, i)));
 
     // Devices: the defaults, then the config's (which win on the same path).
     plan.devices = default_devices();
     for (size_t i = 0; i < lx.devices.size(); ++i) {
         auto& d = lx.devices[i];
         std::string where = "linux.devices[" + std::to_string(i) + "]";
-        if (d.path.empty() || d.path.front() != '/') return make_error(where + ".path: must be absolute");
+        if (d.path.empty() || d.path.front() != '/')
+            return make_error(where + ".path: must be absolute");
         DeviceNode n;
         n.path = fs::clean(d.path);
-        if (d.type == "c" || d.type == "u") n.type = 'c';
-        else if (d.type == "b") n.type = 'b';
-        else if (d.type == "p") n.type = 'p';
-        else return make_error(where + ".type: unknown device type \"" + d.type + "\" (c, b, u or p)");
+        if (d.type == "c" || d.type == "u")
+            n.type = 'c';
+        else if (d.type == "b")
+            n.type = 'b';
+        else if (d.type == "p")
+            n.type = 'p';
+        else
+            return make_error(where + ".type: unknown device type \"" + d.type +
+                              "\" (c, b, u or p)");
         if (n.type != 'p' && (d.major < 0 || d.minor < 0))
             return make_error(where + ": major and minor must not be negative");
         n.major = static_cast<uint32_t>(d.major);
@@ -405,17 +474,22 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         n.mode = d.file_mode ? (*d.file_mode & 07777) : 0666;
         n.uid = d.uid.value_or(0);
         n.gid = d.gid.value_or(0);
-        auto same = std::find_if(plan.devices.begin(), plan.devices.end(), [&](auto& x) { return x.path == n.path; });
-        if (same != plan.devices.end()) *same = n;
-        else plan.devices.push_back(n);
+        auto same = std::find_if(plan.devices.begin(), plan.devices.end(),
+                                 [&](auto& x) { return x.path == n.path; });
+        if (same != plan.devices.end())
+            *same = n;
+        else
+            plan.devices.push_back(n);
     }
 
     plan.masked_paths = lx.masked_paths;
     plan.readonly_paths = lx.readonly_paths;
     for (auto& p : plan.masked_paths)
-        if (p.empty() || p.front() != '/') return make_error("linux.maskedPaths: \"" + p + "\" is not absolute");
+        if (p.empty() || p.front() != '/')
+            return make_error("linux.maskedPaths: \"" + p + "\" is not absolute");
     for (auto& p : plan.readonly_paths)
-        if (p.empty() || p.front() != '/') return make_error("linux.readonlyPaths: \"" + p + "\" is not absolute");
+        if (p.empty() || p.front() != '/')
+            return make_error("linux.readonlyPaths: \"" + p + "\" is not absolute");
 
     if (!spec.hostname.empty()) {
         if (!plan.creates(NsType::uts) && !plan.has(NsType::uts))
@@ -424,7 +498,8 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         plan.set_hostname = true;
     }
     if (!spec.domainname.empty()) {
-        if (!plan.has(NsType::uts)) return make_error("domainname: setting a domainname needs a UTS namespace");
+        if (!plan.has(NsType::uts))
+            return make_error("domainname: setting a domainname needs a UTS namespace");
         plan.domainname = spec.domainname;
         plan.set_domainname = true;
     }
@@ -441,27 +516,38 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
             for (auto& c : path) c = c == '.' ? '/' : c == '/' ? '.' : c;
         }
         auto ns = sysctl_namespace(dotted);
-        if (!ns) return make_error("linux.sysctl: \"" + key + "\" is not namespaced and would change the host");
+        if (!ns)
+            return make_error("linux.sysctl: \"" + key +
+                              "\" is not namespaced and would change the host");
         if (!plan.has(*ns))
-            return make_error("linux.sysctl: \"" + key + "\" needs a " + ns_name(*ns) + " namespace");
+            return make_error("linux.sysctl: \"" + key + "\" needs a " + ns_name(*ns) +
+                              " namespace");
         for (auto& part : split(path, '/'))
-            if (part.empty() || part == "." || part == "..") return make_error("linux.sysctl: invalid key \"" + key + "\"");
+            if (part.empty() || part == "." || part == "..")
+                return make_error("linux.sysctl: invalid key \"" + key + "\"");
         plan.sysctl.emplace_back(path, value);
     }
 
     if (lx.personality) {
         int per = 0;
-        if (lx.personality->domain == "LINUX") per = PER_LINUX;
-        else if (lx.personality->domain == "LINUX32") per = PER_LINUX32;
-        else return make_error("linux.personality.domain: unknown domain \"" + lx.personality->domain + "\" (LINUX or LINUX32)");
+        if (lx.personality->domain == "LINUX")
+            per = PER_LINUX;
+        else if (lx.personality->domain == "LINUX32")
+            per = PER_LINUX32;
+        else
+            return make_error("linux.personality.domain: unknown domain \"" +
+                              lx.personality->domain + "\" (LINUX or LINUX32)");
         if (!lx.personality->flags.empty())
             return make_error("linux.personality.flags: no personality flags are supported");
         plan.personality = per;
     }
 
-    if (lx.intel_rdt) return make_error("linux.intelRdt: Intel RDT (resctrl) is not supported by kapsel");
+    if (lx.intel_rdt)
+        return make_error("linux.intelRdt: Intel RDT (resctrl) is not supported by kapsel");
     if (!lx.net_devices.empty())
-        return make_error("linux.netDevices: moving network devices into a container is not supported by kapsel yet");
+        return make_error(
+            "linux.netDevices: moving network devices into a container is not supported by kapsel "
+            "yet");
 
     if (spec.process) plan.process = KAPSEL_TRY(build_process(*spec.process, userns));
     if (lx.seccomp) plan.seccomp = KAPSEL_TRY(build_seccomp(*lx.seccomp));

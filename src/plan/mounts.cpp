@@ -22,26 +22,42 @@ struct AttrOption {
 // The atime options are one field in MOUNT_ATTR (MOUNT_ATTR__ATIME): setting one
 // replaces the others.
 constexpr AttrOption kAttrOptions[] = {
-    {"ro", MOUNT_ATTR_RDONLY, false, false},          {"rw", MOUNT_ATTR_RDONLY, true, false},
-    {"nosuid", MOUNT_ATTR_NOSUID, false, false},      {"suid", MOUNT_ATTR_NOSUID, true, false},
-    {"nodev", MOUNT_ATTR_NODEV, false, false},        {"dev", MOUNT_ATTR_NODEV, true, false},
-    {"noexec", MOUNT_ATTR_NOEXEC, false, false},      {"exec", MOUNT_ATTR_NOEXEC, true, false},
-    {"noatime", MOUNT_ATTR_NOATIME, false, false, true},    {"relatime", MOUNT_ATTR_RELATIME, false, false, true},
+    {"ro", MOUNT_ATTR_RDONLY, false, false},
+    {"rw", MOUNT_ATTR_RDONLY, true, false},
+    {"nosuid", MOUNT_ATTR_NOSUID, false, false},
+    {"suid", MOUNT_ATTR_NOSUID, true, false},
+    {"nodev", MOUNT_ATTR_NODEV, false, false},
+    {"dev", MOUNT_ATTR_NODEV, true, false},
+    {"noexec", MOUNT_ATTR_NOEXEC, false, false},
+    {"exec", MOUNT_ATTR_NOEXEC, true, false},
+    {"noatime", MOUNT_ATTR_NOATIME, false, false, true},
+    {"relatime", MOUNT_ATTR_RELATIME, false, false, true},
     {"strictatime", MOUNT_ATTR_STRICTATIME, false, false, true},
-    {"atime", MOUNT_ATTR_NOATIME, true, false, true},       {"norelatime", MOUNT_ATTR_RELATIME, true, false, true},
+    {"atime", MOUNT_ATTR_NOATIME, true, false, true},
+    {"norelatime", MOUNT_ATTR_RELATIME, true, false, true},
     {"nostrictatime", MOUNT_ATTR_STRICTATIME, true, false, true},
-    {"nodiratime", MOUNT_ATTR_NODIRATIME, false, false}, {"diratime", MOUNT_ATTR_NODIRATIME, true, false},
-    {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, false}, {"symfollow", MOUNT_ATTR_NOSYMFOLLOW, true, false},
-    {"rro", MOUNT_ATTR_RDONLY, false, true},          {"rrw", MOUNT_ATTR_RDONLY, true, true},
-    {"rnosuid", MOUNT_ATTR_NOSUID, false, true},      {"rsuid", MOUNT_ATTR_NOSUID, true, true},
-    {"rnodev", MOUNT_ATTR_NODEV, false, true},        {"rdev", MOUNT_ATTR_NODEV, true, true},
-    {"rnoexec", MOUNT_ATTR_NOEXEC, false, true},      {"rexec", MOUNT_ATTR_NOEXEC, true, true},
-    {"rnoatime", MOUNT_ATTR_NOATIME, false, true, true},    {"rrelatime", MOUNT_ATTR_RELATIME, false, true, true},
+    {"nodiratime", MOUNT_ATTR_NODIRATIME, false, false},
+    {"diratime", MOUNT_ATTR_NODIRATIME, true, false},
+    {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, false},
+    {"symfollow", MOUNT_ATTR_NOSYMFOLLOW, true, false},
+    {"rro", MOUNT_ATTR_RDONLY, false, true},
+    {"rrw", MOUNT_ATTR_RDONLY, true, true},
+    {"rnosuid", MOUNT_ATTR_NOSUID, false, true},
+    {"rsuid", MOUNT_ATTR_NOSUID, true, true},
+    {"rnodev", MOUNT_ATTR_NODEV, false, true},
+    {"rdev", MOUNT_ATTR_NODEV, true, true},
+    {"rnoexec", MOUNT_ATTR_NOEXEC, false, true},
+    {"rexec", MOUNT_ATTR_NOEXEC, true, true},
+    {"rnoatime", MOUNT_ATTR_NOATIME, false, true, true},
+    {"rrelatime", MOUNT_ATTR_RELATIME, false, true, true},
     {"rstrictatime", MOUNT_ATTR_STRICTATIME, false, true, true},
-    {"ratime", MOUNT_ATTR_NOATIME, true, true, true},       {"rnorelatime", MOUNT_ATTR_RELATIME, true, true, true},
+    {"ratime", MOUNT_ATTR_NOATIME, true, true, true},
+    {"rnorelatime", MOUNT_ATTR_RELATIME, true, true, true},
     {"rnostrictatime", MOUNT_ATTR_STRICTATIME, true, true, true},
-    {"rnodiratime", MOUNT_ATTR_NODIRATIME, false, true}, {"rdiratime", MOUNT_ATTR_NODIRATIME, true, true},
-    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, true}, {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true, true},
+    {"rnodiratime", MOUNT_ATTR_NODIRATIME, false, true},
+    {"rdiratime", MOUNT_ATTR_NODIRATIME, true, true},
+    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, true},
+    {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true, true},
 };
 
 struct Propagation {
@@ -61,8 +77,8 @@ constexpr Propagation kPropagation[] = {
 // API takes them through fsconfig(FSCONFIG_SET_FLAG).
 constexpr const char* kSbFlags[] = {"sync", "dirsync", "lazytime", "mand", "iversion", "silent"};
 // Their negations are the defaults for a new superblock.
-constexpr const char* kSbDefaults[] = {"async", "nolazytime", "nomand", "noiversion", "loud",
-                                       "defaults", "remount", "nodirsync"};
+constexpr const char* kSbDefaults[] = {"async", "nolazytime", "nomand",  "noiversion",
+                                       "loud",  "defaults",   "remount", "nodirsync"};
 
 constexpr uint64_t kAtimeMask = MOUNT_ATTR__ATIME;
 void apply_attr(MountAttrs& a, const AttrOption& o) {
@@ -72,9 +88,12 @@ void apply_attr(MountAttrs& a, const AttrOption& o) {
         // noatime and strictatime, and "strictatime" for norelatime, as mount(8) reads them.
         a.set &= ~kAtimeMask;
         a.clear |= kAtimeMask;
-        if (!o.clear) a.set |= o.attr;
-        else if (o.attr == MOUNT_ATTR_RELATIME) a.set |= MOUNT_ATTR_STRICTATIME;
-        else a.set |= MOUNT_ATTR_RELATIME;
+        if (!o.clear)
+            a.set |= o.attr;
+        else if (o.attr == MOUNT_ATTR_RELATIME)
+            a.set |= MOUNT_ATTR_STRICTATIME;
+        else
+            a.set |= MOUNT_ATTR_RELATIME;
         return;
     }
     if (o.clear) {
@@ -104,14 +123,16 @@ Result<Mount> build_mount(const oci::Mount& m, const std::string& bundle, size_t
     if (bind) {
         out.kind = MountKind::bind;
         if (m.source.empty()) return make_error(where + ": a bind mount needs a source");
-        out.source = m.source.front() == '/' ? fs::clean(m.source) : fs::clean(fs::join(bundle, m.source));
+        out.source =
+            m.source.front() == '/' ? fs::clean(m.source) : fs::clean(fs::join(bundle, m.source));
     } else if (m.type == "cgroup") {
         out.kind = MountKind::cgroup;
         out.fstype = "cgroup";
         out.source = m.source.empty() ? "cgroup" : m.source;
     } else {
         if (m.type.empty() || m.type == "none")
-            return make_error(where + ": mount type is missing (neither a filesystem type nor a bind mount)");
+            return make_error(
+                where + ": mount type is missing (neither a filesystem type nor a bind mount)");
         out.kind = MountKind::filesystem;
         out.fstype = m.type;
         out.source = m.source.empty() ? m.type : m.source;
@@ -126,7 +147,8 @@ Result<Mount> build_mount(const oci::Mount& m, const std::string& bundle, size_t
             continue;
         }
         if (opt == "idmap" || opt == "ridmap") {
-            if (out.kind != MountKind::bind) return make_error(where + ": " + opt + " needs a bind mount");
+            if (out.kind != MountKind::bind)
+                return make_error(where + ": " + opt + " needs a bind mount");
             out.recursive_idmap = opt == "ridmap";
             if (m.uid_mappings.empty() || m.gid_mappings.empty())
                 return make_error(where + ": " + opt + " needs uidMappings and gidMappings");
@@ -167,8 +189,10 @@ Result<Mount> build_mount(const oci::Mount& m, const std::string& bundle, size_t
         // ignores it there, and configs written for runc contain it.
         if (out.kind == MountKind::bind) continue;
         auto eq = opt.find('=');
-        if (eq == std::string::npos) out.data.emplace_back(opt, "");
-        else out.data.emplace_back(opt.substr(0, eq), opt.substr(eq + 1));
+        if (eq == std::string::npos)
+            out.data.emplace_back(opt, "");
+        else
+            out.data.emplace_back(opt.substr(0, eq), opt.substr(eq + 1));
     }
 
     if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) {

@@ -15,11 +15,11 @@
 namespace kapsel::plan {
 
 enum class NsType { user, pid, mount, uts, ipc, net, cgroup, time };
-inline constexpr NsType kAllNamespaces[] = {NsType::user, NsType::pid,    NsType::mount,
-                                            NsType::uts,  NsType::ipc,    NsType::net,
+inline constexpr NsType kAllNamespaces[] = {NsType::user,   NsType::pid, NsType::mount,
+                                            NsType::uts,    NsType::ipc, NsType::net,
                                             NsType::cgroup, NsType::time};
-const char* ns_name(NsType t);            // OCI name: "network" for net
-const char* ns_proc_name(NsType t);       // /proc/PID/ns/<name>: "net", "time"
+const char* ns_name(NsType t);       // OCI name: "network" for net
+const char* ns_proc_name(NsType t);  // /proc/PID/ns/<name>: "net", "time"
 int ns_clone_flag(NsType t);
 
 struct Namespace {
@@ -55,7 +55,7 @@ struct Mount {
     std::vector<std::string> sb_flags;
     std::vector<IdMap> uid_map, gid_map;  // idmapped mount (MOUNT_ATTR_IDMAP)
     bool recursive_idmap = false;
-    bool tmpcopyup = false;   // copy the rootfs directory's content into a new tmpfs
+    bool tmpcopyup = false;  // copy the rootfs directory's content into a new tmpfs
 };
 
 struct DeviceNode {
@@ -148,7 +148,8 @@ struct Plan {
     std::vector<std::string> masked_paths, readonly_paths;
     std::string hostname, domainname;
     bool set_hostname = false, set_domainname = false;
-    std::vector<std::pair<std::string, std::string>> sysctl;  // key as a /proc/sys path: net/ipv4/ip_forward
+    std::vector<std::pair<std::string, std::string>>
+        sysctl;  // key as a /proc/sys path: net/ipv4/ip_forward
     std::optional<int> personality;
 
     std::optional<Process> process;  // absent: `start` errors, as the spec asks
@@ -156,8 +157,8 @@ struct Plan {
     std::optional<oci::MemoryPolicy> memory_policy;
     std::string cgroups_path;
 
-    bool has(NsType t) const;        // new or joined
-    bool creates(NsType t) const;    // a new one
+    bool has(NsType t) const;      // new or joined
+    bool creates(NsType t) const;  // a new one
     const Namespace* find(NsType t) const;
 };
 

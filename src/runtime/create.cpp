@@ -49,14 +49,18 @@ Undo(F) -> Undo<F>;
 
 std::string id_map_text(const std::vector<plan::IdMap>& maps) {
     std::string s;
-    for (auto& m : maps) s += std::to_string(m.inside) + " " + std::to_string(m.outside) + " " + std::to_string(m.count) + "\n";
+    for (auto& m : maps)
+        s += std::to_string(m.inside) + " " + std::to_string(m.outside) + " " +
+             std::to_string(m.count) + "\n";
     return s;
 }
 
 Status write_id_maps(pid_t pid, const plan::Plan& plan) {
     std::string base = "/proc/" + std::to_string(pid);
-    KAPSEL_TRY_CTX(fs::write_file(base + "/uid_map", id_map_text(plan.uid_map)), "write uid mappings");
-    KAPSEL_TRY_CTX(fs::write_file(base + "/gid_map", id_map_text(plan.gid_map)), "write gid mappings");
+    KAPSEL_TRY_CTX(fs::write_file(base + "/uid_map", id_map_text(plan.uid_map)),
+                   "write uid mappings");
+    KAPSEL_TRY_CTX(fs::write_file(base + "/gid_map", id_map_text(plan.gid_map)),
+                   "write gid mappings");
     return {};
 }
 
@@ -69,7 +73,8 @@ Status check_against_host(const plan::Plan& plan) {
         uint64_t own = linux::own_bounding_set();
         auto& c = plan.process->caps;
         uint64_t wanted = c.bounding | c.permitted | c.effective | c.inheritable | c.ambient;
-        uint64_t known = linux::kernel_last_cap() >= 63 ? ~0ull : (1ull << (linux::kernel_last_cap() + 1)) - 1;
+        uint64_t known =
+            linux::kernel_last_cap() >= 63 ? ~0ull : (1ull << (linux::kernel_last_cap() + 1)) - 1;
         uint64_t missing = wanted & known & ~own;
         // A capability kapsel does not hold cannot be given to the container.
         for (int i = 0; i < 64; ++i)
@@ -77,9 +82,11 @@ Status check_against_host(const plan::Plan& plan) {
                 return make_error("process.capabilities: " + plan::capability_name(i) +
                                   " is not in kapsel's own bounding set, so it cannot be granted");
     }
-    if (plan.process && !plan.process->apparmor_profile.empty() && !fs::exists("/sys/kernel/security/apparmor"))
+    if (plan.process && !plan.process->apparmor_profile.empty() &&
+        !fs::exists("/sys/kernel/security/apparmor"))
         return make_error("process.apparmorProfile: AppArmor is not enabled on this host");
-    if (plan.process && !plan.process->selinux_label.empty() && !fs::exists("/sys/fs/selinux/enforce"))
+    if (plan.process && !plan.process->selinux_label.empty() &&
+        !fs::exists("/sys/fs/selinux/enforce"))
         return make_error("process.selinuxLabel: SELinux is not enabled on this host");
     return {};
 }
@@ -87,11 +94,13 @@ Status check_against_host(const plan::Plan& plan) {
 // Opens a namespace path and checks it is a namespace of the expected type.
 Result<unique_fd> open_namespace(const plan::Namespace& ns) {
     unique_fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return sys_error(std::string("open ") + plan::ns_name(ns.type) + " namespace " + ns.path);
+    if (!fd)
+        return sys_error(std::string("open ") + plan::ns_name(ns.type) + " namespace " + ns.path);
     int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
     if (type < 0) return make_error(ns.path + " is not a namespace");
     if (type != plan::ns_clone_flag(ns.type))
-        return make_error(ns.path + " is not a " + std::string(plan::ns_name(ns.type)) + " namespace");
+        return make_error(ns.path + " is not a " + std::string(plan::ns_name(ns.type)) +
+                          " namespace");
     return fd;
 }
 
@@ -113,11 +122,14 @@ std::string state_for_hooks(const Record& r, oci::Status status) {
 Result<Created> create(const Globals& g, const CreateOptions& o) {
     KAPSEL_TRY(Store::validate_id(o.id));
     if (g.systemd_cgroup && !fs::exists("/run/systemd/system"))
-        return make_error("--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop the flag)");
+        return make_error(
+            "--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop "
+            "the flag)");
     std::string bundle = fs::absolute(o.bundle.empty() ? "." : o.bundle);
     auto config_read = fs::read_file(bundle + "/config.json");
     if (!config_read) {
-        if (config_read.error().code == ENOENT) return make_error("bundle " + bundle + " has no config.json");
+        if (config_read.error().code == ENOENT)
+            return make_error("bundle " + bundle + " has no config.json");
         return std::move(config_read).error();
     }
     std::string config_text = std::move(config_read).take();
@@ -153,11 +165,13 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     Undo poststop{[&] {
         if (hooks_ran) {
             Record r{.id = o.id, .pid = 0, .bundle = bundle};
-            linux::run_hooks_warn(spec.hooks.poststop, "poststop", state_for_hooks(r, oci::Status::stopped));
+            linux::run_hooks_warn(spec.hooks.poststop, "poststop",
+                                  state_for_hooks(r, oci::Status::stopped));
         }
     }};
 
-    auto cg = KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, o.id)));
+    auto cg =
+        KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, o.id)));
     Undo remove_cgroup{[&] { (void)cg->destroy(); }};
     Undo host_mounts{[&] {
         if (!plan.has(plan::NsType::mount)) (void)linux::unmount_below(plan.rootfs);
@@ -171,8 +185,10 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
 
     unique_fd console;
     if (plan.process && plan.process->terminal) {
-        if (o.console_fd >= 0) console.reset(::fcntl(o.console_fd, F_DUPFD_CLOEXEC, 3));
-        else console = KAPSEL_TRY(linux::connect_console_socket(o.console_socket));
+        if (o.console_fd >= 0)
+            console.reset(::fcntl(o.console_fd, F_DUPFD_CLOEXEC, 3));
+        else
+            console = KAPSEL_TRY(linux::connect_console_socket(o.console_socket));
     }
 
     // Namespaces joined by path: pid (for our children) and time here; the others
@@ -189,7 +205,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         unique_fd fd = KAPSEL_TRY(open_namespace(ns));
         if (ns.type == plan::NsType::pid || ns.type == plan::NsType::time) {
             if (::setns(fd.get(), plan::ns_clone_flag(ns.type)) < 0)
-                return sys_error(std::string("join ") + plan::ns_name(ns.type) + " namespace " + ns.path);
+                return sys_error(std::string("join ") + plan::ns_name(ns.type) + " namespace " +
+                                 ns.path);
             continue;
         }
         general = true;
@@ -200,8 +217,11 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         if (::unshare(CLONE_NEWTIME) < 0) return sys_error("create time namespace");
         std::string offsets;
         for (auto& [clock, off] : plan.time_offsets)
-            offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
-        if (!offsets.empty()) KAPSEL_TRY_CTX(fs::write_file("/proc/self/timens_offsets", offsets), "set time offsets");
+            offsets +=
+                clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+        if (!offsets.empty())
+            KAPSEL_TRY_CTX(fs::write_file("/proc/self/timens_offsets", offsets),
+                           "set time offsets");
     }
     int clone_flags = new_flags & ~(CLONE_NEWTIME | CLONE_NEWCGROUP);
     if (general) {
@@ -215,7 +235,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
             args.rootfs.idmap_userns.push_back(-1);
             continue;
         }
-        idmap_fds.push_back(KAPSEL_TRY_CTX(linux::make_idmap_userns(m), "mount " + m.source + " at " + m.destination));
+        idmap_fds.push_back(KAPSEL_TRY_CTX(linux::make_idmap_userns(m),
+                                           "mount " + m.source + " at " + m.destination));
         args.rootfs.idmap_userns.push_back(idmap_fds.back().get());
     }
 
@@ -271,7 +292,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         auto msg = linux::recv_msg(parent_sock.get());
         if (!msg) return std::move(msg).error().context("create container " + o.id);
         switch (msg->type) {
-            case linux::Msg::error: return make_error(msg->payload);
+            case linux::Msg::error:
+                return make_error(msg->payload);
             case linux::Msg::need_maps:
                 KAPSEL_TRY(write_id_maps(child, plan));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::maps_done));
@@ -285,19 +307,24 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                     ::waitpid(child, nullptr, 0);  // the intermediate; the init is ours now
                 }
                 rec.pid = init_pid;
-                if (plan.creates(plan::NsType::user) && !general) KAPSEL_TRY(write_id_maps(init_pid, plan));
+                if (plan.creates(plan::NsType::user) && !general)
+                    KAPSEL_TRY(write_id_maps(init_pid, plan));
                 if (!cg->v2() || general) KAPSEL_TRY_CTX(cg->add_process(init_pid), "join cgroup");
                 // rlimits and the OOM score are set from here: the init may already
                 // be in a user namespace where it could not raise them itself.
-                for (auto& rl : plan.process ? plan.process->rlimits : std::vector<plan::Rlimit>{}) {
+                for (auto& rl :
+                     plan.process ? plan.process->rlimits : std::vector<plan::Rlimit>{}) {
                     rlimit lim{rl.soft, rl.hard};
-                    if (::prlimit(init_pid, static_cast<__rlimit_resource>(rl.resource), &lim, nullptr) < 0)
-                        return sys_error("set " + rl.name + " to soft " + std::to_string(rl.soft) + ", hard " + std::to_string(rl.hard));
+                    if (::prlimit(init_pid, static_cast<__rlimit_resource>(rl.resource), &lim,
+                                  nullptr) < 0)
+                        return sys_error("set " + rl.name + " to soft " + std::to_string(rl.soft) +
+                                         ", hard " + std::to_string(rl.hard));
                 }
                 if (plan.process && plan.process->oom_score_adj)
-                    KAPSEL_TRY_CTX(fs::write_file("/proc/" + std::to_string(init_pid) + "/oom_score_adj",
-                                                  std::to_string(*plan.process->oom_score_adj)),
-                                   "set process.oomScoreAdj");
+                    KAPSEL_TRY_CTX(
+                        fs::write_file("/proc/" + std::to_string(init_pid) + "/oom_score_adj",
+                                       std::to_string(*plan.process->oom_score_adj)),
+                        "set process.oomScoreAdj");
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::go));
                 break;
             }
@@ -321,12 +348,15 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
             }
             case linux::Msg::seccomp_fd: {
                 std::string st = state_for_hooks(rec, oci::Status::creating);
-                KAPSEL_TRY(linux::send_seccomp_listener(*plan.seccomp, msg->fd.get(), init_pid, st));
+                KAPSEL_TRY(
+                    linux::send_seccomp_listener(*plan.seccomp, msg->fd.get(), init_pid, st));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::seccomp_done));
                 break;
             }
-            case linux::Msg::ready: goto ready;
-            default: return make_error("unexpected message from the container init");
+            case linux::Msg::ready:
+                goto ready;
+            default:
+                return make_error("unexpected message from the container init");
         }
     }
 ready:
@@ -337,11 +367,14 @@ ready:
         std::string pf = fs::absolute(o.pid_file);
         KAPSEL_TRY_CTX(fs::write_file_atomic(pf, std::to_string(init_pid), 0644), "write pid file");
     }
-    remove_dir.armed = remove_cgroup.armed = host_mounts.armed = kill_init.armed = poststop.armed = false;
+    remove_dir.armed = remove_cgroup.armed = host_mounts.armed = kill_init.armed = poststop.armed =
+        false;
     Created out;
     out.pid = init_pid;
-    if (init_pid == child) out.pidfd = std::move(pidfd);
-    else out.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0)));
+    if (init_pid == child)
+        out.pidfd = std::move(pidfd);
+    else
+        out.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0)));
     return out;
 }
 

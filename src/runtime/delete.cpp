@@ -34,8 +34,8 @@ Status remove(const Globals& g, const std::string& id, bool force) {
     // containerd kills first, and `kill` waits for a created container's init to
     // die, so its plain delete then finds it stopped. See kapsel-delete(8).
     if (status != oci::Status::stopped && !force)
-        return make_error("cannot delete container \"" + id + "\": it is " + oci::status_name(status) +
-                          " (stop it first, or use --force)");
+        return make_error("cannot delete container \"" + id + "\": it is " +
+                          oci::status_name(status) + " (stop it first, or use --force)");
 
     auto layout = KAPSEL_TRY(cgroups::detect());
     auto cg = cgroups::open(layout, rec.cgroup_dirs);
@@ -43,7 +43,8 @@ Status remove(const Globals& g, const std::string& id, bool force) {
     if (pidfd) {
         if (status == oci::Status::paused || !rec.new_pid_ns) (void)cg->kill_all(SIGKILL);
         pidfd_signal(pidfd.get(), SIGKILL);
-        if (!wait_exit(pidfd.get(), 10000)) return make_error("container \"" + id + "\" did not die after SIGKILL");
+        if (!wait_exit(pidfd.get(), 10000))
+            return make_error("container \"" + id + "\" did not die after SIGKILL");
     }
     // Without a pid namespace of its own the container's other processes outlive
     // its init: the cgroup finds them.
@@ -54,7 +55,8 @@ Status remove(const Globals& g, const std::string& id, bool force) {
     auto spec = oci::load_spec(store.dir(id) + "/config.json");
     KAPSEL_TRY(store.remove(id));
     if (spec && !spec->hooks.poststop.empty())
-        linux::run_hooks_warn(spec->hooks.poststop, "poststop", oci::state_json(to_state(rec, oci::Status::stopped), false));
+        linux::run_hooks_warn(spec->hooks.poststop, "poststop",
+                              oci::state_json(to_state(rec, oci::Status::stopped), false));
     return {};
 }
 

@@ -14,7 +14,8 @@ Status kill(const Globals& g, const std::string& id, int signal, bool all) {
     oci::Status status = current_status(store, rec);
     // "container not running" is the text containerd's shim matches to tell a
     // stopped container from a failure, as runc prints it.
-    if (status == oci::Status::stopped && !all) return make_error("kill " + id + ": container not running");
+    if (status == oci::Status::stopped && !all)
+        return make_error("kill " + id + ": container not running");
     unique_fd pidfd = open_init(rec);
     if (all) {
         auto layout = KAPSEL_TRY(cgroups::detect());

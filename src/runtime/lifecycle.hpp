@@ -15,7 +15,7 @@ namespace kapsel::runtime {
 
 struct CreateOptions {
     std::string id;
-    std::string bundle;          // default: the current directory
+    std::string bundle;  // default: the current directory
     std::string pid_file;
     std::string console_socket;  // path of the caller's socket for the pty master
     int preserve_fds = 0;

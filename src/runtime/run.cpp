@@ -28,10 +28,18 @@ sigset_t forwarded_signals() {
     sigemptyset(&set);
     for (int s = 1; s < NSIG; ++s) {
         switch (s) {
-            case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE:
-            case SIGTRAP: case SIGABRT: case SIGSYS:
+            case SIGKILL:
+            case SIGSTOP:
+            case SIGSEGV:
+            case SIGBUS:
+            case SIGILL:
+            case SIGFPE:
+            case SIGTRAP:
+            case SIGABRT:
+            case SIGSYS:
                 continue;
-            default: sigaddset(&set, s);
+            default:
+                sigaddset(&set, s);
         }
     }
     return set;
@@ -83,12 +91,14 @@ Result<int> run(const Globals& g, const RunOptions& o) {
     CreateOptions c = o.create;
     std::string bundle = fs::absolute(c.bundle.empty() ? "." : c.bundle);
     bool terminal = false;
-    if (auto spec = oci::load_spec(bundle + "/config.json"); spec && spec->process) terminal = spec->process->terminal;
+    if (auto spec = oci::load_spec(bundle + "/config.json"); spec && spec->process)
+        terminal = spec->process->terminal;
 
     unique_fd console_ours, console_theirs;
     if (terminal && !o.detach && c.console_socket.empty()) {
         int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return sys_error("socketpair for terminal");
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return sys_error("socketpair for terminal");
         console_ours.reset(sv[0]);
         console_theirs.reset(sv[1]);
         c.console_fd = console_theirs.get();
@@ -126,7 +136,10 @@ Result<int> run(const Globals& g, const RunOptions& o) {
     }
     bool stdin_open = master.valid();
     while (true) {
-        pollfd fds[4] = {{created.pidfd.get(), POLLIN, 0}, {sfd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+        pollfd fds[4] = {{created.pidfd.get(), POLLIN, 0},
+                         {sfd.get(), POLLIN, 0},
+                         {-1, POLLIN, 0},
+                         {-1, POLLIN, 0}};
         if (master) {
             fds[2].fd = master.get();
             if (stdin_open) fds[3].fd = STDIN_FILENO;
@@ -144,8 +157,8 @@ Result<int> run(const Globals& g, const RunOptions& o) {
                 } else if (sig == SIGCHLD) {
                     // Reap re-parented orphans, but leave the init for waitid below.
                     siginfo_t info{};
-                    while (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0 &&
-                           info.si_pid != created.pid)
+                    while (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                           info.si_pid != 0 && info.si_pid != created.pid)
                         ::waitpid(info.si_pid, nullptr, 0);
                 } else {
                     pidfd_signal(created.pidfd.get(), sig);
@@ -163,12 +176,14 @@ Result<int> run(const Globals& g, const RunOptions& o) {
     // Drain what the container wrote before it exited.
     if (master) {
         ::fcntl(master.get(), F_SETFL, O_NONBLOCK);
-        while (pump(master.get(), STDOUT_FILENO)) {}
+        while (pump(master.get(), STDOUT_FILENO)) {
+        }
     }
     raw.reset();
     siginfo_t info{};
     int rc = 255;
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(created.pidfd.get()), &info, WEXITED) == 0)
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(created.pidfd.get()), &info,
+                 WEXITED) == 0)
         rc = exit_code(info);
     sigprocmask(SIG_SETMASK, &old, nullptr);
     if (!o.keep) {

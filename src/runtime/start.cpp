@@ -17,14 +17,17 @@ Status start(const Globals& g, const std::string& id) {
     unique_fd lock = KAPSEL_TRY(store.lock(id));
     oci::Status status = current_status(store, rec);
     if (status != oci::Status::created)
-        return make_error("cannot start container \"" + id + "\": it is " + oci::status_name(status) +
+        return make_error("cannot start container \"" + id + "\": it is " +
+                          oci::status_name(status) +
                           (status == oci::Status::stopped ? "" : ", not created"));
     oci::Spec spec = KAPSEL_TRY(oci::load_spec(store.dir(id) + "/config.json"));
 
     std::string fifo = store.dir(id) + "/exec.fifo";
     unique_fd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
-        if (errno == ENXIO) return make_error("cannot start container \"" + id + "\": its init is no longer waiting");
+        if (errno == ENXIO)
+            return make_error("cannot start container \"" + id +
+                              "\": its init is no longer waiting");
         return sys_error("open " + fifo);
     }
     if (::write(fd.get(), "0", 1) != 1) return sys_error("write " + fifo);
@@ -40,11 +43,13 @@ Status start(const Globals& g, const std::string& id) {
     // kernel reports POLLERR to us then, so poststart hooks run after the program
     // really started, not merely after we asked it to.
     pollfd p{fd.get(), 0, 0};
-    while (::poll(&p, 1, 30000) < 0 && errno == EINTR) {}
+    while (::poll(&p, 1, 30000) < 0 && errno == EINTR) {
+    }
     fd.reset();
     if (!spec.hooks.poststart.empty()) {
         oci::Status now = current_status(store, rec);
-        linux::run_hooks_warn(spec.hooks.poststart, "poststart", oci::state_json(to_state(rec, now), false));
+        linux::run_hooks_warn(spec.hooks.poststart, "poststart",
+                              oci::state_json(to_state(rec, now), false));
     }
     return {};
 }

@@ -23,9 +23,11 @@ Status Store::validate_id(const std::string& id) {
     if (id == "." || id == "..") return make_error("invalid container id \"" + id + "\"");
     if (id.size() > 1024) return make_error("container id is too long");
     for (char c : id) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                  c == '+' || c == '-' || c == '.';
-        if (!ok) return make_error("invalid container id \"" + id + "\": use letters, digits, _ + - and .");
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '+' || c == '-' || c == '.';
+        if (!ok)
+            return make_error("invalid container id \"" + id +
+                              "\": use letters, digits, _ + - and .");
     }
     return {};
 }
@@ -62,11 +64,13 @@ Result<Record> Store::load(const std::string& id) const {
     KAPSEL_TRY(validate_id(id));
     auto text = fs::read_file(dir(id) + "/state.json");
     if (!text) {
-        if (text.error().code == ENOENT) return Error{ENOENT, "container \"" + id + "\" does not exist"};
+        if (text.error().code == ENOENT)
+            return Error{ENOENT, "container \"" + id + "\" does not exist"};
         return std::move(text).error();
     }
     json j = json::parse(*text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("state of container \"" + id + "\" is corrupt");
+    if (j.is_discarded() || !j.is_object())
+        return make_error("state of container \"" + id + "\" is corrupt");
     Record r;
     try {
         r.id = j.at("id").get<std::string>();
@@ -88,7 +92,9 @@ Result<Record> Store::load(const std::string& id) const {
     return r;
 }
 
-bool Store::exists(const std::string& id) const { return fs::exists(dir(id)); }
+bool Store::exists(const std::string& id) const {
+    return fs::exists(dir(id));
+}
 
 Status Store::remove(const std::string& id) {
     KAPSEL_TRY(validate_id(id));
@@ -179,8 +185,8 @@ std::string now_rfc3339() {
     tm t;
     gmtime_r(&ts.tv_sec, &t);
     char buf[64];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-             t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec);
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", t.tm_year + 1900,
+             t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec);
     return buf;
 }
 

@@ -16,7 +16,8 @@ namespace kapsel::runtime {
 struct Record {
     std::string id;
     int pid = 0;
-    uint64_t pid_start = 0;  // start time of pid (/proc/PID/stat), so a reused pid is not mistaken for ours
+    uint64_t pid_start =
+        0;  // start time of pid (/proc/PID/stat), so a reused pid is not mistaken for ours
     std::string bundle;
     std::string rootfs;
     std::string created;
@@ -24,13 +25,14 @@ struct Record {
     std::map<std::string, std::string> annotations;
     std::vector<std::string> cgroup_dirs;
     bool cgroup_v2 = false;
-    bool started = false;   // `start` has run
-    bool new_pid_ns = true; // when false, kill --all / delete must use the cgroup to find processes
-    bool mount_ns = true;   // when false, the container's mounts live in the host's namespace
+    bool started = false;  // `start` has run
+    bool new_pid_ns =
+        true;              // when false, kill --all / delete must use the cgroup to find processes
+    bool mount_ns = true;  // when false, the container's mounts live in the host's namespace
 };
 
 class Store {
-public:
+  public:
     explicit Store(std::string root) : root_(std::move(root)) {}
     const std::string& root() const { return root_; }
     std::string dir(const std::string& id) const { return root_ + "/" + id; }
@@ -49,7 +51,7 @@ public:
     // An exclusive lock on the container's directory for the duration of an operation.
     Result<unique_fd> lock(const std::string& id) const;
 
-private:
+  private:
     std::string root_;
 };
 

@@ -139,8 +139,10 @@ std::string clean(std::string_view path) {
     for (auto& p : split(path, '/')) {
         if (p.empty() || p == ".") continue;
         if (p == "..") {
-            if (!parts.empty() && parts.back() != "..") parts.pop_back();
-            else if (!abs) parts.push_back("..");
+            if (!parts.empty() && parts.back() != "..")
+                parts.pop_back();
+            else if (!abs)
+                parts.push_back("..");
             continue;
         }
         parts.push_back(p);

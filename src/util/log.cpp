@@ -23,10 +23,14 @@ Sink sink;
 
 const char* level_name(Level l) {
     switch (l) {
-        case Level::debug: return "debug";
-        case Level::info: return "info";
-        case Level::warning: return "warning";
-        case Level::error: return "error";
+        case Level::debug:
+            return "debug";
+        case Level::info:
+            return "info";
+        case Level::warning:
+            return "warning";
+        case Level::error:
+            return "error";
     }
     return "info";
 }
@@ -51,7 +55,8 @@ void configure(std::string_view path, Format format, bool debug) {
         std::string p(path);
         int fd = ::open(p.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
-            std::fprintf(stderr, "kapsel: open log file %s: %s\n", p.c_str(), errno_name(errno).c_str());
+            std::fprintf(stderr, "kapsel: open log file %s: %s\n", p.c_str(),
+                         errno_name(errno).c_str());
         } else {
             if (sink.fd >= 0) ::close(sink.fd);
             sink.fd = fd;
@@ -59,22 +64,29 @@ void configure(std::string_view path, Format format, bool debug) {
     }
 }
 
-bool debug_enabled() { return sink.debug; }
-int fd() { return sink.fd; }
-void set_fd(int fd) { sink.fd = fd; }
+bool debug_enabled() {
+    return sink.debug;
+}
+int fd() {
+    return sink.fd;
+}
+void set_fd(int fd) {
+    sink.fd = fd;
+}
 
 void write(Level level, std::string_view message) {
     if (level == Level::debug && !sink.debug) return;
     std::string line;
     if (sink.format == Format::json) {
-        line = "{\"level\":\"" + std::string(level_name(level)) + "\",\"msg\":" +
-               json_quote(message) + ",\"time\":\"" + timestamp() + "\"}\n";
+        line = "{\"level\":\"" + std::string(level_name(level)) +
+               "\",\"msg\":" + json_quote(message) + ",\"time\":\"" + timestamp() + "\"}\n";
     } else if (sink.fd >= 0) {
         line = "time=\"" + timestamp() + "\" level=" + level_name(level) +
                " msg=" + json_quote(message) + "\n";
     } else {
         // Plain stderr: one readable line.
-        line = std::string("kapsel: ") + (level == Level::error ? "" : std::string(level_name(level)) + ": ") +
+        line = std::string("kapsel: ") +
+               (level == Level::error ? "" : std::string(level_name(level)) + ": ") +
                std::string(message) + "\n";
     }
     int fd = sink.fd >= 0 ? sink.fd : STDERR_FILENO;

@@ -15,10 +15,18 @@ void configure(std::string_view path, Format format, bool debug);
 bool debug_enabled();
 
 void write(Level level, std::string_view message);
-inline void debug(std::string_view m) { write(Level::debug, m); }
-inline void info(std::string_view m) { write(Level::info, m); }
-inline void warn(std::string_view m) { write(Level::warning, m); }
-inline void error(std::string_view m) { write(Level::error, m); }
+inline void debug(std::string_view m) {
+    write(Level::debug, m);
+}
+inline void info(std::string_view m) {
+    write(Level::info, m);
+}
+inline void warn(std::string_view m) {
+    write(Level::warning, m);
+}
+inline void error(std::string_view m) {
+    write(Level::error, m);
+}
 
 // The fd of the log file, or -1 when logging to stderr (a forked child keeps it).
 int fd();

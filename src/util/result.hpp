@@ -30,7 +30,7 @@ std::string errno_text(int err);
 
 template <class T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}
     Result(Error error) : v_(std::move(error)) {}
 
@@ -45,13 +45,13 @@ public:
     Error&& error() && { return std::get<1>(std::move(v_)); }
     T take() && { return std::get<0>(std::move(v_)); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : err_(std::move(error)), failed_(true) {}
 
@@ -61,7 +61,7 @@ public:
     Error&& error() && { return std::move(err_); }
     void take() && {}
 
-private:
+  private:
     Error err_;
     bool failed_ = false;
 };
@@ -72,17 +72,17 @@ using Status = Result<void>;
 
 // KAPSEL_TRY(expr): evaluates a Result; returns its error from the enclosing
 // function, or yields its value. Uses a GNU statement expression.
-#define KAPSEL_TRY(expr)                                   \
-    ({                                                     \
-        auto kapsel_try_r_ = (expr);                       \
+#define KAPSEL_TRY(expr)                                             \
+    ({                                                               \
+        auto kapsel_try_r_ = (expr);                                 \
         if (!kapsel_try_r_) return std::move(kapsel_try_r_).error(); \
-        std::move(kapsel_try_r_).take();                   \
+        std::move(kapsel_try_r_).take();                             \
     })
 
 // KAPSEL_TRY_CTX(expr, what): like KAPSEL_TRY, prefixing the error with `what`.
-#define KAPSEL_TRY_CTX(expr, what)                                              \
-    ({                                                                          \
-        auto kapsel_try_r_ = (expr);                                            \
+#define KAPSEL_TRY_CTX(expr, what)                                                 \
+    ({                                                                             \
+        auto kapsel_try_r_ = (expr);                                               \
         if (!kapsel_try_r_) return std::move(kapsel_try_r_).error().context(what); \
-        std::move(kapsel_try_r_).take();                                        \
+        std::move(kapsel_try_r_).take();                                           \
     })

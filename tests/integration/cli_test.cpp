@@ -15,7 +15,8 @@ TEST_F(Cli, VersionAndHelp) {
     EXPECT_NE(std::string::npos, v.out.find("spec: 1.3.0"));
     Output h = run_program({kapsel_binary(), "--help"});
     EXPECT_EQ(0, h.code);
-    for (auto* verb : {"create", "start", "run", "state", "kill", "delete", "list", "spec", "features"})
+    for (auto* verb :
+         {"create", "start", "run", "state", "kill", "delete", "list", "spec", "features"})
         EXPECT_NE(std::string::npos, h.out.find(verb)) << verb;
     Output ch = run_program({kapsel_binary(), "create", "--help"});
     EXPECT_EQ(0, ch.code);
@@ -37,8 +38,11 @@ TEST_F(Cli, SingleDashAndEqualsSpellingsWorkAsInRunc) {
     Bundle b("echo ok");
     b.write();
     std::string r = root() + "/state";
-    EXPECT_EQ(0, run_program({kapsel_binary(), "-root", r, "create", "-bundle", b.dir(), "a"}).code);
-    EXPECT_EQ(0, run_program({kapsel_binary(), "--root=" + r, "create", "--bundle=" + b.dir(), "b"}).code);
+    EXPECT_EQ(0,
+              run_program({kapsel_binary(), "-root", r, "create", "-bundle", b.dir(), "a"}).code);
+    EXPECT_EQ(
+        0,
+        run_program({kapsel_binary(), "--root=" + r, "create", "--bundle=" + b.dir(), "b"}).code);
     EXPECT_EQ(0, run_program({kapsel_binary(), "--root", r, "create", "-b", b.dir(), "c"}).code);
     EXPECT_EQ("a\nb\nc\n", kapsel({"list", "-q"}).out);
 }
@@ -56,7 +60,8 @@ TEST_F(Cli, JsonLogLinesGoToTheLogFileAndTheErrorAlsoToStderr) {
     EXPECT_EQ("error", j["level"]);
     EXPECT_NE(std::string::npos, j["msg"].get<std::string>().find("does not exist"));
     EXPECT_TRUE(j.contains("time"));
-    EXPECT_FALSE(std::getline(f, line)) << "exactly one line: podman parses the file as one JSON object";
+    EXPECT_FALSE(std::getline(f, line))
+        << "exactly one line: podman parses the file as one JSON object";
 }
 
 TEST_F(Cli, TextLogFormat) {

@@ -28,8 +28,11 @@ std::string mount_line(const std::string& out, const std::string& path) {
 
 TEST_F(Filesystem, TmpfsWithOptions) {
     Bundle b("cat /proc/mounts");
-    b.config["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-                                  {"options", {"nosuid", "nodev", "noexec", "mode=1770", "size=1m"}}});
+    b.config["mounts"].push_back(
+        {{"destination", "/tmp"},
+         {"type", "tmpfs"},
+         {"source", "tmpfs"},
+         {"options", {"nosuid", "nodev", "noexec", "mode=1770", "size=1m"}}});
     Output o = run(b);
     ASSERT_EQ(0, o.code) << o.err;
     std::string line = mount_line(o.out, "/tmp");
@@ -57,10 +60,18 @@ TEST_F(Filesystem, ReadOnlyRootRefusesWrites) {
 TEST_F(Filesystem, BindMountsReadWriteAndReadOnly) {
     TempDir host;
     std::ofstream(host.path() + "/from-host") << "hello";
-    Bundle b("cat /rw/from-host; echo; echo written > /rw/from-container; echo x > /ro/nope 2>/dev/null || echo ro-refused");
+    Bundle b(
+        "cat /rw/from-host; echo; echo written > /rw/from-container; echo x > /ro/nope 2>/dev/null "
+        "|| echo ro-refused");
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/rw"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind"}}});
-    b.config["mounts"].push_back({{"destination", "/ro"}, {"type", "none"}, {"source", host.path()}, {"options", {"bind", "ro"}}});
+    b.config["mounts"].push_back({{"destination", "/rw"},
+                                  {"type", "bind"},
+                                  {"source", host.path()},
+                                  {"options", {"rbind"}}});
+    b.config["mounts"].push_back({{"destination", "/ro"},
+                                  {"type", "none"},
+                                  {"source", host.path()},
+                                  {"options", {"bind", "ro"}}});
     Output o = run(b);
     ASSERT_EQ(0, o.code) << o.err;
     EXPECT_EQ("hello\nro-refused\n", o.out);
@@ -74,7 +85,10 @@ TEST_F(Filesystem, BindMountOfAFileAndARelativeSource) {
     Bundle b("cat /etc/greeting");
     std::ofstream(b.dir() + "/greeting") << "hi\n";
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/etc/greeting"}, {"type", "bind"}, {"source", "greeting"}, {"options", {"bind", "ro"}}});
+    b.config["mounts"].push_back({{"destination", "/etc/greeting"},
+                                  {"type", "bind"},
+                                  {"source", "greeting"},
+                                  {"options", {"bind", "ro"}}});
     Output o = run(b);
     EXPECT_EQ("hi\n", o.out) << o.err;
 }
@@ -85,7 +99,10 @@ TEST_F(Filesystem, RecursiveReadOnlyReachesSubmounts) {
     ASSERT_EQ(0, run_program({"/bin/mount", "-t", "tmpfs", "tmpfs", host.path() + "/sub"}).code);
     Bundle b("touch /data/sub/x 2>/dev/null && echo writable || echo read-only");
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rro"}}});
+    b.config["mounts"].push_back({{"destination", "/data"},
+                                  {"type", "bind"},
+                                  {"source", host.path()},
+                                  {"options", {"rbind", "rro"}}});
     Output o = run(b);
     run_program({"/bin/umount", host.path() + "/sub"});
     EXPECT_EQ("read-only\n", o.out) << o.err;
@@ -95,7 +112,10 @@ TEST_F(Filesystem, PropagationOptionShowsInMountinfo) {
     TempDir host;
     Bundle b("grep ' /shared ' /proc/self/mountinfo");
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/shared"}, {"type", "bind"}, {"source", host.path()}, {"options", {"rbind", "rshared"}}});
+    b.config["mounts"].push_back({{"destination", "/shared"},
+                                  {"type", "bind"},
+                                  {"source", host.path()},
+                                  {"options", {"rbind", "rshared"}}});
     Output o = run(b);
     EXPECT_NE(std::string::npos, o.out.find("shared:")) << o.out << o.err;
 }
@@ -117,7 +137,10 @@ TEST_F(Filesystem, RootfsPropagationUnbindable) {
 TEST_F(Filesystem, TmpcopyupKeepsTheImagesContent) {
     Bundle b("ls /etc/passwd && echo new > /etc/extra && cat /etc/extra");
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/etc"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"tmpcopyup"}}});
+    b.config["mounts"].push_back({{"destination", "/etc"},
+                                  {"type", "tmpfs"},
+                                  {"source", "tmpfs"},
+                                  {"options", {"tmpcopyup"}}});
     Output o = run(b);
     EXPECT_EQ("/etc/passwd\nnew\n", o.out) << o.err;
     struct stat st;
@@ -130,10 +153,13 @@ TEST_F(Filesystem, IdmappedBindMount) {
     ASSERT_EQ(0, chown((host.path() + "/f").c_str(), 0, 0));
     Bundle b("stat -c %u /mapped/f");
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/mapped"}, {"type", "bind"}, {"source", host.path()},
-                                  {"options", {"bind", "idmap"}},
-                                  {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
-                                  {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}});
+    b.config["mounts"].push_back(
+        {{"destination", "/mapped"},
+         {"type", "bind"},
+         {"source", host.path()},
+         {"options", {"bind", "idmap"}},
+         {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
+         {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}});
     Output o = run(b);
     if (o.code != 0 && o.err.find("invalid argument") != std::string::npos)
         GTEST_SKIP() << "skipped: this filesystem does not support idmapped mounts: " << o.err;
@@ -153,23 +179,33 @@ TEST_F(Filesystem, DefaultDevicesAndLinks) {
     EXPECT_NE(std::string::npos, o.out.find("/dev/random 1:8 666"));
     EXPECT_NE(std::string::npos, o.out.find("/dev/urandom 1:9 666"));
     EXPECT_NE(std::string::npos, o.out.find("/dev/tty 5:0 666"));
-    EXPECT_NE(std::string::npos, o.out.find("/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n"));
+    EXPECT_NE(
+        std::string::npos,
+        o.out.find("/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n"));
     EXPECT_NE(std::string::npos, o.out.find("dirs-ok"));
 }
 
 TEST_F(Filesystem, ConfiguredDevices) {
     Bundle b("stat -c '%n %F %t:%T %a %u:%g' /dev/fuse /dev/mypipe");
-    b.config["linux"]["devices"] = {
-        {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}, {"uid", 1000}, {"gid", 1000}},
-        {{"path", "/dev/mypipe"}, {"type", "p"}}};
+    b.config["linux"]["devices"] = {{{"path", "/dev/fuse"},
+                                     {"type", "c"},
+                                     {"major", 10},
+                                     {"minor", 229},
+                                     {"fileMode", 0600},
+                                     {"uid", 1000},
+                                     {"gid", 1000}},
+                                    {{"path", "/dev/mypipe"}, {"type", "p"}}};
     Output o = run(b);
     ASSERT_EQ(0, o.code) << o.err;
-    EXPECT_NE(std::string::npos, o.out.find("/dev/fuse character special file a:e5 600 1000:1000")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("/dev/fuse character special file a:e5 600 1000:1000"))
+        << o.out;
     EXPECT_NE(std::string::npos, o.out.find("/dev/mypipe fifo")) << o.out;
 }
 
 TEST_F(Filesystem, MaskedAndReadOnlyPaths) {
-    Bundle b("wc -c < /proc/version; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo ro");
+    Bundle b(
+        "wc -c < /proc/version; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname "
+        "2>/dev/null || echo ro");
     b.config["linux"]["maskedPaths"].push_back("/proc/version");
     Output o = run(b);
     ASSERT_EQ(0, o.code) << o.err;
@@ -177,7 +213,9 @@ TEST_F(Filesystem, MaskedAndReadOnlyPaths) {
 }
 
 TEST_F(Filesystem, CgroupMountShowsTheContainersOwnCgroup) {
-    Bundle b("ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max");
+    Bundle b(
+        "ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat "
+        "/sys/fs/cgroup/pids.max");
     Output o = run(b);
     ASSERT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("max")) << o.out;

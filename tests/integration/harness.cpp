@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -32,9 +32,13 @@ std::string fixture_rootfs() {
     return KAPSEL_TEST_ROOTFS;
 }
 
-bool have_root() { return ::geteuid() == 0; }
+bool have_root() {
+    return ::geteuid() == 0;
+}
 
-bool prctl_capbset_read_resource() { return prctl(PR_CAPBSET_READ, 24 /*CAP_SYS_RESOURCE*/, 0, 0, 0) == 1; }
+bool prctl_capbset_read_resource() {
+    return prctl(PR_CAPBSET_READ, 24 /*CAP_SYS_RESOURCE*/, 0, 0, 0) == 1;
+}
 
 bool process_alive(int pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -114,7 +118,8 @@ Output run_program(const std::vector<std::string>& argv, const std::string& inpu
     for (int i = 0; i < 2; ++i) {
         if (fds[i].fd < 0) continue;
         fcntl(fds[i].fd, F_SETFL, O_NONBLOCK);
-        while (drain(i)) {}
+        while (drain(i)) {
+        }
     }
     close(pidfd);
     close(out[0]);
@@ -159,7 +164,9 @@ Bundle::Bundle(const std::string& script) {
     set_script(script);
 }
 
-void Bundle::set_script(const std::string& script) { config["process"]["args"] = {"/bin/sh", "-c", script}; }
+void Bundle::set_script(const std::string& script) {
+    config["process"]["args"] = {"/bin/sh", "-c", script};
+}
 
 void Bundle::own_rootfs() {
     std::string dst = tmp_.path() + "/rootfs";
@@ -197,7 +204,8 @@ void Bundle::add_namespace(const std::string& type, const std::string& path) {
 
 static std::string fixture_listing() {
     std::vector<std::string> names;
-    for (auto& e : std::filesystem::directory_iterator(fixture_rootfs())) names.push_back(e.path().filename());
+    for (auto& e : std::filesystem::directory_iterator(fixture_rootfs()))
+        names.push_back(e.path().filename());
     std::sort(names.begin(), names.end());
     std::string out;
     for (auto& n : names) out += n + " ";
@@ -205,9 +213,11 @@ static std::string fixture_listing() {
 }
 
 void KapselTest::SetUp() {
-    if (!have_root()) GTEST_SKIP() << "skipped: integration tests need root (namespaces, mounts, cgroups)";
+    if (!have_root())
+        GTEST_SKIP() << "skipped: integration tests need root (namespaces, mounts, cgroups)";
     if (access(fixture_rootfs().c_str(), F_OK) != 0)
-        GTEST_SKIP() << "skipped: fixture rootfs " << fixture_rootfs() << " is missing (run scripts/make-fixtures)";
+        GTEST_SKIP() << "skipped: fixture rootfs " << fixture_rootfs()
+                     << " is missing (run scripts/make-fixtures)";
     fixture_before_ = fixture_listing();
 }
 
@@ -224,8 +234,9 @@ void KapselTest::TearDown() {
     EXPECT_EQ(fixture_before_, fixture_listing()) << "the test changed the shared fixture rootfs";
 }
 
-Output KapselTest::kapsel(const std::vector<std::string>& args, const std::string& input, int timeout_ms,
-                          const std::vector<int>& pass_fds, const std::vector<std::string>& env) {
+Output KapselTest::kapsel(const std::vector<std::string>& args, const std::string& input,
+                          int timeout_ms, const std::vector<int>& pass_fds,
+                          const std::vector<std::string>& env) {
     std::vector<std::string> argv = {kapsel_binary(), "--root", root_.path() + "/state"};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_program(argv, input, timeout_ms, pass_fds, env);
@@ -255,12 +266,15 @@ std::vector<std::string> KapselTest::cgroup_dirs(const std::string& id) {
 
 void KapselTest::expect_nothing_left(const std::string& id, const Bundle& b) {
     struct stat st;
-    EXPECT_NE(0, stat((root_.path() + "/state/" + id).c_str(), &st)) << "state directory left behind";
-    Output found = run_program({"/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", id});
+    EXPECT_NE(0, stat((root_.path() + "/state/" + id).c_str(), &st))
+        << "state directory left behind";
+    Output found = run_program(
+        {"/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", id});
     EXPECT_EQ("", found.out) << "cgroup left behind";
     std::ifstream mi("/proc/self/mountinfo");
     std::string line;
-    while (std::getline(mi, line)) EXPECT_EQ(std::string::npos, line.find(b.dir())) << "mount left behind: " << line;
+    while (std::getline(mi, line))
+        EXPECT_EQ(std::string::npos, line.find(b.dir())) << "mount left behind: " << line;
     // No live process may still run from the bundle (its cwd or root there).
     for (auto& e : std::filesystem::directory_iterator("/proc")) {
         std::string name = e.path().filename();

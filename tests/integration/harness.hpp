@@ -18,8 +18,9 @@ struct Output {
 };
 
 // Runs a program; stdin from `input`; gives up (kills it) after timeout_ms.
-Output run_program(const std::vector<std::string>& argv, const std::string& input = "", int timeout_ms = 30000,
-                   const std::vector<int>& pass_fds = {}, const std::vector<std::string>& extra_env = {});
+Output run_program(const std::vector<std::string>& argv, const std::string& input = "",
+                   int timeout_ms = 30000, const std::vector<int>& pass_fds = {},
+                   const std::vector<std::string>& extra_env = {});
 
 std::string kapsel_binary();
 std::string fixture_rootfs();  // the shared, never written busybox rootfs
@@ -31,20 +32,20 @@ bool process_alive(int pid);
 
 // A fresh temporary directory, removed (with anything mounted below it unmounted) at destruction.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 
 // A bundle: config.json from `kapsel spec`, with the shared read-only fixture
 // rootfs, no terminal, and `sh -c SCRIPT` as its process.
 class Bundle {
-public:
+  public:
     explicit Bundle(const std::string& script = "true");
     json config;
     std::string dir() const { return tmp_.path(); }
@@ -57,33 +58,36 @@ public:
     void drop_namespace(const std::string& type);
     void add_namespace(const std::string& type, const std::string& path = "");
 
-private:
+  private:
     TempDir tmp_;
 };
 
 // A test fixture with its own state root and helpers to drive kapsel.
 class KapselTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override;
     void TearDown() override;
 
-    Output kapsel(const std::vector<std::string>& args, const std::string& input = "", int timeout_ms = 30000,
-                  const std::vector<int>& pass_fds = {}, const std::vector<std::string>& env = {});
+    Output kapsel(const std::vector<std::string>& args, const std::string& input = "",
+                  int timeout_ms = 30000, const std::vector<int>& pass_fds = {},
+                  const std::vector<std::string>& env = {});
     // kapsel run: writes the bundle, runs it attached, returns the output.
     Output run(Bundle& b, const std::string& id = "c1", const std::vector<std::string>& extra = {});
     json state(const std::string& id);
     std::string root() const { return root_.path(); }
     // The cgroup directories kapsel made for a container, from its state record.
     std::vector<std::string> cgroup_dirs(const std::string& id);
-    // Leftovers a failed create must not leave: state dir, cgroup dirs named after id, mounts of the bundle.
+    // Leftovers a failed create must not leave: state dir, cgroup dirs named after id, mounts of
+    // the bundle.
     void expect_nothing_left(const std::string& id, const Bundle& b);
 
     TempDir root_;
     std::string fixture_before_;
 };
 
-#define REQUIRE_ROOT() \
-    if (!::kapsel::test::have_root()) GTEST_SKIP() << "skipped: needs root (namespaces, mounts, cgroups)"
+#define REQUIRE_ROOT()                \
+    if (!::kapsel::test::have_root()) \
+    GTEST_SKIP() << "skipped: needs root (namespaces, mounts, cgroups)"
 
 // A file in /proc that says whether the kernel has a feature; skip when missing.
 #define REQUIRE_PATH(p, why) \

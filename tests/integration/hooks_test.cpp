@@ -20,9 +20,12 @@ std::string read_all(const std::string& path) {
 
 // A host hook that appends "<name> <status from stdin>" to `log`.
 json host_hook(const std::string& name, const std::string& log) {
-    return {{"path", "/bin/sh"},
-            {"args", {"sh", "-c", "read -r s; st=$(echo \"$s\" | sed 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/'); echo \"" + name +
-                                      " $st\" >> " + log}}};
+    return {
+        {"path", "/bin/sh"},
+        {"args",
+         {"sh", "-c",
+          "read -r s; st=$(echo \"$s\" | sed 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/'); echo \"" +
+              name + " $st\" >> " + log}}};
 }
 
 TEST_F(Hooks, AllSixRunInOrderWithTheStateOnStdin) {
@@ -30,32 +33,45 @@ TEST_F(Hooks, AllSixRunInOrderWithTheStateOnStdin) {
     std::string log = logs.path() + "/log";
     Bundle b("echo process >> /hooklog/log");
     b.own_rootfs();
-    b.config["mounts"].push_back({{"destination", "/hooklog"}, {"type", "bind"}, {"source", logs.path()}, {"options", {"bind"}}});
+    b.config["mounts"].push_back({{"destination", "/hooklog"},
+                                  {"type", "bind"},
+                                  {"source", logs.path()},
+                                  {"options", {"bind"}}});
     b.config["hooks"] = {
         {"prestart", {host_hook("prestart", log)}},
         {"createRuntime", {host_hook("createRuntime", log)}},
         {"createContainer", {host_hook("createContainer", log)}},
         // Runs in the container after pivot_root: the container's own sh, and the bind-mounted log.
-        {"startContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo startContainer >> /hooklog/log"}}}}},
+        {"startContainer",
+         {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo startContainer >> /hooklog/log"}}}}},
         {"poststart", {host_hook("poststart", log)}},
         {"poststop", {host_hook("poststop", log)}},
     };
     Output o = run(b);
     ASSERT_EQ(0, o.code) << o.err;
     std::string got = read_all(log);
-    // poststart runs once the program has started; it may finish before or after the program's line.
-    EXPECT_EQ(0u, got.find("prestart created\ncreateRuntime created\ncreateContainer created\nstartContainer\n")) << got;
+    // poststart runs once the program has started; it may finish before or after the program's
+    // line.
+    EXPECT_EQ(
+        0u,
+        got.find(
+            "prestart created\ncreateRuntime created\ncreateContainer created\nstartContainer\n"))
+        << got;
     EXPECT_NE(std::string::npos, got.find("process\n")) << got;
     EXPECT_NE(std::string::npos, got.find("poststart ")) << got;
-    EXPECT_EQ(got.size() - std::string("poststop stopped\n").size(), got.rfind("poststop stopped\n")) << got;
+    EXPECT_EQ(got.size() - std::string("poststop stopped\n").size(),
+              got.rfind("poststop stopped\n"))
+        << got;
 }
 
 TEST_F(Hooks, HookGetsItsEnvAndArgs) {
     TempDir logs;
     std::string log = logs.path() + "/log";
     Bundle b("true");
-    b.config["hooks"]["prestart"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo $FOO $0 $1 > " + log, "zero", "one"}},
-                                      {"env", {"FOO=bar"}}}};
+    b.config["hooks"]["prestart"] = {
+        {{"path", "/bin/sh"},
+         {"args", {"sh", "-c", "echo $FOO $0 $1 > " + log, "zero", "one"}},
+         {"env", {"FOO=bar"}}}};
     ASSERT_EQ(0, run(b).code);
     EXPECT_EQ("bar zero one\n", read_all(log));
 }
@@ -64,7 +80,8 @@ TEST_F(Hooks, FailingPrestartFailsCreateRunsPoststopAndLeavesNothing) {
     TempDir logs;
     std::string log = logs.path() + "/log";
     Bundle b("true");
-    b.config["hooks"]["prestart"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken hook >&2; exit 3"}}}};
+    b.config["hooks"]["prestart"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo broken hook >&2; exit 3"}}}};
     b.config["hooks"]["poststop"] = {host_hook("poststop", log)};
     b.write();
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
@@ -78,7 +95,8 @@ TEST_F(Hooks, FailingPrestartFailsCreateRunsPoststopAndLeavesNothing) {
 
 TEST_F(Hooks, HookTimeoutKillsItAndFailsCreate) {
     Bundle b("true");
-    b.config["hooks"]["createRuntime"] = {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}};
+    b.config["hooks"]["createRuntime"] = {
+        {{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}};
     b.write();
     auto t0 = std::chrono::steady_clock::now();
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
@@ -100,11 +118,13 @@ TEST_F(Hooks, FailingPoststartAndPoststopOnlyWarn) {
     Output s = kapsel({"start", "c1"});
     EXPECT_EQ(0, s.code) << s.err;
     EXPECT_NE(std::string::npos, s.err.find("warning")) << s.err;
-    EXPECT_EQ("running", state("c1")["status"]) << "a failing poststart hook does not stop the container";
+    EXPECT_EQ("running", state("c1")["status"])
+        << "a failing poststart hook does not stop the container";
     Output d = kapsel({"delete", "--force", "c1"});
     EXPECT_EQ(0, d.code) << d.err;
     EXPECT_NE(std::string::npos, d.err.find("poststop")) << d.err;
-    EXPECT_EQ("second-poststart running\nsecond-poststop stopped\n", read_all(log)) << "the later hooks still run";
+    EXPECT_EQ("second-poststart running\nsecond-poststop stopped\n", read_all(log))
+        << "the later hooks still run";
 }
 
 TEST_F(Hooks, FailingStartContainerHookStopsTheContainer) {

@@ -62,7 +62,8 @@ TEST_F(Isolation, JoiningANamespaceByPath) {
     std::string name = "kapsel-test-" + std::to_string(getpid());
     ASSERT_EQ(0, run_program({"/sbin/ip", "netns", "add", name}).code);
     ASSERT_EQ(0, run_program({"/sbin/ip", "netns", "exec", name, "/bin/sh", "-c",
-                              "echo 99 > /proc/sys/net/ipv4/ip_default_ttl"}).code);
+                              "echo 99 > /proc/sys/net/ipv4/ip_default_ttl"})
+                     .code);
     Bundle b("cat /proc/sys/net/ipv4/ip_default_ttl");
     b.add_namespace("network", "/run/netns/" + name);
     Output o = run(b);

@@ -46,7 +46,8 @@ TEST_F(Lifecycle, CreateWaitsForStartThenTheProcessRuns) {
     EXPECT_EQ("c1", s["id"]);
     EXPECT_TRUE(s.contains("ociVersion"));
     struct stat st;
-    EXPECT_NE(0, stat((b.rootfs() + "/marker").c_str(), &st)) << "process.args must not run before start";
+    EXPECT_NE(0, stat((b.rootfs() + "/marker").c_str(), &st))
+        << "process.args must not run before start";
 
     ASSERT_EQ(0, kapsel({"start", "c1"}).code);
     for (int i = 0; i < 100 && state("c1")["status"] != "stopped"; ++i) usleep(20000);
@@ -71,7 +72,8 @@ TEST_F(Lifecycle, StartOfAContainerWithoutProcessErrorsAndStopsIt) {
     Bundle b;
     b.config.erase("process");
     b.write();
-    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code) << "create works without a process";
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code)
+        << "create works without a process";
     EXPECT_EQ("created", state("c1")["status"]);
     Output o = kapsel({"start", "c1"});
     EXPECT_EQ(1, o.code);
@@ -166,7 +168,8 @@ TEST_F(Lifecycle, KillOfAStoppedContainerSaysContainerNotRunning) {
     Output o = kapsel({"kill", "c1", "TERM"});
     EXPECT_EQ(1, o.code);
     EXPECT_NE(std::string::npos, o.err.find("container not running")) << o.err;
-    EXPECT_EQ(0, kapsel({"kill", "--all", "c1", "KILL"}).code) << "runc: kill --all of a stopped container succeeds";
+    EXPECT_EQ(0, kapsel({"kill", "--all", "c1", "KILL"}).code)
+        << "runc: kill --all of a stopped container succeeds";
 }
 
 TEST_F(Lifecycle, DeleteRemovesTheCgroup) {
@@ -188,7 +191,8 @@ TEST_F(Lifecycle, StateOfAnUnknownContainerIsAnError) {
     EXPECT_EQ(1, o.code);
     EXPECT_NE(std::string::npos, o.err.find("does not exist")) << o.err;
     EXPECT_EQ(1, kapsel({"delete", "nope"}).code);
-    EXPECT_EQ(0, kapsel({"delete", "--force", "nope"}).code) << "runc: delete --force of a missing container succeeds";
+    EXPECT_EQ(0, kapsel({"delete", "--force", "nope"}).code)
+        << "runc: delete --force of a missing container succeeds";
 }
 
 TEST_F(Lifecycle, DuplicateIdsAreRefused) {

@@ -106,10 +106,12 @@ TEST_F(Process, RaisingAHardLimitKapselCannotRaiseIsAClearError) {
     getrlimit(RLIMIT_NOFILE, &cur);
     if (cur.rlim_max == RLIM_INFINITY) GTEST_SKIP() << "skipped: no finite hard limit to exceed";
     Bundle b;
-    b.config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", cur.rlim_max * 4}}};
+    b.config["process"]["rlimits"] = {
+        {{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", cur.rlim_max * 4}}};
     b.write();
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
-    if (o.code == 0) GTEST_SKIP() << "skipped: kapsel may raise hard limits here (CAP_SYS_RESOURCE)";
+    if (o.code == 0)
+        GTEST_SKIP() << "skipped: kapsel may raise hard limits here (CAP_SYS_RESOURCE)";
     EXPECT_NE(std::string::npos, o.err.find("RLIMIT_NOFILE")) << o.err;
     expect_nothing_left("c1", b);
 }
@@ -185,7 +187,8 @@ TEST_F(Process, ListenFdsAreHandedOnLikeSystemdActivation) {
     }
     Bundle b("echo $LISTEN_FDS $LISTEN_PID; cat <&3");
     b.write();
-    Output o = kapsel({"run", "--bundle", b.dir(), "c1"}, "", 30000, {3}, {"LISTEN_FDS=1", "LISTEN_PID=1"});
+    Output o = kapsel({"run", "--bundle", b.dir(), "c1"}, "", 30000, {3},
+                      {"LISTEN_FDS=1", "LISTEN_PID=1"});
     close(3);
     EXPECT_EQ("1 1\nactivated\n", o.out) << o.err;
 }

@@ -16,12 +16,15 @@ namespace {
 using Seccomp = KapselTest;
 
 json allow_all_but(json rules) {
-    return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}}, {"syscalls", rules}};
+    return {{"defaultAction", "SCMP_ACT_ALLOW"},
+            {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
+            {"syscalls", rules}};
 }
 
 TEST_F(Seccomp, ErrnoWithItsOwnErrnoRet) {
     Bundle b("mkdir /dev/shm/a 2>&1; echo rc=$?");
-    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13}}});
+    b.config["linux"]["seccomp"] = allow_all_but(
+        {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13}}});
     Output o = run(b);
     EXPECT_NE(std::string::npos, o.out.find("Permission denied")) << o.out << o.err;
     EXPECT_NE(std::string::npos, o.out.find("rc=1"));
@@ -29,7 +32,8 @@ TEST_F(Seccomp, ErrnoWithItsOwnErrnoRet) {
 
 TEST_F(Seccomp, ErrnoDefaultsToEperm) {
     Bundle b("mkdir /dev/shm/a 2>&1; echo rc=$?");
-    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}}});
+    b.config["linux"]["seccomp"] =
+        allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}}});
     Output o = run(b);
     EXPECT_NE(std::string::npos, o.out.find("Operation not permitted")) << o.out << o.err;
 }
@@ -58,7 +62,8 @@ TEST_F(Seccomp, LogAndAllowLetTheCallThrough) {
 
 TEST_F(Seccomp, TraceWithoutATracerFailsTheCallWithEnosys) {
     Bundle b("mkdir /dev/shm/a 2>&1; echo rc=$?");
-    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_TRACE"}}});
+    b.config["linux"]["seccomp"] =
+        allow_all_but({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_TRACE"}}});
     Output o = run(b);
     EXPECT_NE(std::string::npos, o.out.find("Function not implemented")) << o.out << o.err;
 }
@@ -66,8 +71,10 @@ TEST_F(Seccomp, TraceWithoutATracerFailsTheCallWithEnosys) {
 TEST_F(Seccomp, ArgumentConditions) {
     // Only kill(pid, SIGUSR1) is refused; kill(pid, 0) still works.
     Bundle b("kill -0 $$ && echo probe-ok; kill -USR1 $$ 2>&1; echo rc=$?");
-    b.config["linux"]["seccomp"] = allow_all_but(
-        {{{"names", {"kill"}}, {"action", "SCMP_ACT_ERRNO"}, {"args", {{{"index", 1}, {"value", SIGUSR1}, {"op", "SCMP_CMP_EQ"}}}}}});
+    b.config["linux"]["seccomp"] =
+        allow_all_but({{{"names", {"kill"}},
+                        {"action", "SCMP_ACT_ERRNO"},
+                        {"args", {{{"index", 1}, {"value", SIGUSR1}, {"op", "SCMP_CMP_EQ"}}}}}});
     Output o = run(b);
     EXPECT_NE(std::string::npos, o.out.find("probe-ok")) << o.out << o.err;
     EXPECT_NE(std::string::npos, o.out.find("rc=1")) << o.out;
@@ -77,23 +84,50 @@ TEST_F(Seccomp, DefaultErrnoRetAppliesToTheDefaultAction) {
     // An allow-list like podman's: everything else fails with ENOSYS (38).
     Bundle b("true");
     b.config["process"]["args"] = {"/bin/uname", "-s"};
-    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"defaultErrnoRet", 38},
-                                    {"syscalls", {{{"names", {"execve", "brk", "arch_prctl", "set_tid_address", "exit_group",
-                                                              "write", "read", "close", "fstat", "newfstatat", "getuid",
-                                                              "getgid", "geteuid", "getegid", "rt_sigaction", "rt_sigprocmask",
-                                                              "mmap", "munmap", "mprotect", "futex", "getpid", "prlimit64",
-                                                              "set_robust_list", "rseq", "ioctl", "openat", "uname"}},
-                                                   {"action", "SCMP_ACT_ALLOW"}}}}};
+    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ERRNO"},
+                                    {"defaultErrnoRet", 38},
+                                    {"syscalls",
+                                     {{{"names",
+                                        {"execve",
+                                         "brk",
+                                         "arch_prctl",
+                                         "set_tid_address",
+                                         "exit_group",
+                                         "write",
+                                         "read",
+                                         "close",
+                                         "fstat",
+                                         "newfstatat",
+                                         "getuid",
+                                         "getgid",
+                                         "geteuid",
+                                         "getegid",
+                                         "rt_sigaction",
+                                         "rt_sigprocmask",
+                                         "mmap",
+                                         "munmap",
+                                         "mprotect",
+                                         "futex",
+                                         "getpid",
+                                         "prlimit64",
+                                         "set_robust_list",
+                                         "rseq",
+                                         "ioctl",
+                                         "openat",
+                                         "uname"}},
+                                       {"action", "SCMP_ACT_ALLOW"}}}}};
     Output o = run(b);
     EXPECT_EQ("Linux\n", o.out) << o.err;
 }
 
 TEST_F(Seccomp, UnknownSyscallNamesAreSkippedButUnknownActionsAreErrors) {
     Bundle b("echo fine");
-    b.config["linux"]["seccomp"] = allow_all_but({{{"names", {"not_a_syscall_anywhere"}}, {"action", "SCMP_ACT_ERRNO"}}});
+    b.config["linux"]["seccomp"] =
+        allow_all_but({{{"names", {"not_a_syscall_anywhere"}}, {"action", "SCMP_ACT_ERRNO"}}});
     EXPECT_EQ("fine\n", run(b).out);
     Bundle bad;
-    bad.config["linux"]["seccomp"] = allow_all_but({{{"names", {"uname"}}, {"action", "SCMP_ACT_MAYBE"}}});
+    bad.config["linux"]["seccomp"] =
+        allow_all_but({{{"names", {"uname"}}, {"action", "SCMP_ACT_MAYBE"}}});
     bad.write();
     Output o = kapsel({"create", "--bundle", bad.dir(), "c2"});
     EXPECT_EQ(1, o.code);
@@ -128,9 +162,11 @@ TEST_F(Seccomp, NotifySendsTheListenerFdAndStateToListenerPath) {
         close(c);
     });
     Bundle b("echo ran");
-    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", path},
-                                    {"listenerMetadata", "hello-agent"},
-                                    {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    b.config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"listenerPath", path},
+        {"listenerMetadata", "hello-agent"},
+        {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
     Output o = run(b);
     agent.join();
     close(srv);

@@ -64,7 +64,8 @@ TEST_F(Security, TheKapselBinaryCannotBeOpenedForWritingThroughAContainer) {
     ASSERT_EQ(0, run_program({"/bin/cp", kapsel_binary(), copy}).code);
     Bundle b("true");
     b.write();
-    Output c = run_program({copy, "--root", root() + "/state", "create", "--bundle", b.dir(), "c1"});
+    Output c =
+        run_program({copy, "--root", root() + "/state", "create", "--bundle", b.dir(), "c1"});
     ASSERT_EQ(0, c.code) << c.err;
     int pid = state("c1")["pid"];
     int held = open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
@@ -86,10 +87,12 @@ TEST_F(Security, SymlinksInTheRootfsCannotRedirectMountsToTheHost) {
     b.own_rootfs();
     // The image points /escape at a host directory by absolute path.
     ASSERT_EQ(0, symlink(victim.path().c_str(), (b.rootfs() + "/escape").c_str()));
-    b.config["mounts"].push_back({{"destination", "/escape/planted"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    b.config["mounts"].push_back(
+        {{"destination", "/escape/planted"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
     Output o = run(b);
     EXPECT_EQ(0, o.code) << o.err;
-    EXPECT_TRUE(std::filesystem::is_empty(victim.path())) << "a mount point appeared in the host directory";
+    EXPECT_TRUE(std::filesystem::is_empty(victim.path()))
+        << "a mount point appeared in the host directory";
     EXPECT_TRUE(std::filesystem::exists(b.rootfs() + victim.path() + "/planted"))
         << "the symlink resolved inside the rootfs instead";
 }
@@ -103,7 +106,8 @@ TEST_F(Security, SymlinksCannotRedirectDeviceNodesOrTheCwd) {
     b.config["mounts"] = json::array();
     b.config["process"]["cwd"] = "/dev/work";
     Output o = run(b);
-    EXPECT_TRUE(std::filesystem::is_empty(victim.path())) << "device nodes or the cwd landed on the host";
+    EXPECT_TRUE(std::filesystem::is_empty(victim.path()))
+        << "device nodes or the cwd landed on the host";
 }
 
 TEST_F(Security, AFailedCreateLeavesNothingBehind) {
@@ -112,19 +116,35 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
         std::function<void(Bundle&)> spoil;
         const char* message;
     } cases[] = {
-        {"bad bind source", [](Bundle& b) {
-             b.config["mounts"].push_back({{"destination", "/x"}, {"type", "bind"}, {"source", "/nonexistent/dir"}, {"options", {"bind"}}});
-         }, "/nonexistent/dir"},
-        {"unknown filesystem", [](Bundle& b) {
-             b.config["mounts"].push_back({{"destination", "/x"}, {"type", "nosuchfs"}, {"source", "x"}});
-         }, "nosuchfs"},
-        {"bad tmpfs option", [](Bundle& b) {
-             b.config["mounts"].push_back({{"destination", "/x"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"mode=banana"}}});
-         }, "mode"},
-        {"failing createRuntime hook", [](Bundle& b) {
+        {"bad bind source",
+         [](Bundle& b) {
+             b.config["mounts"].push_back({{"destination", "/x"},
+                                           {"type", "bind"},
+                                           {"source", "/nonexistent/dir"},
+                                           {"options", {"bind"}}});
+         },
+         "/nonexistent/dir"},
+        {"unknown filesystem",
+         [](Bundle& b) {
+             b.config["mounts"].push_back(
+                 {{"destination", "/x"}, {"type", "nosuchfs"}, {"source", "x"}});
+         },
+         "nosuchfs"},
+        {"bad tmpfs option",
+         [](Bundle& b) {
+             b.config["mounts"].push_back({{"destination", "/x"},
+                                           {"type", "tmpfs"},
+                                           {"source", "tmpfs"},
+                                           {"options", {"mode=banana"}}});
+         },
+         "mode"},
+        {"failing createRuntime hook",
+         [](Bundle& b) {
              b.config["hooks"]["createRuntime"] = {{{"path", "/bin/false"}}};
-         }, "createRuntime"},
-        {"missing rootfs", [](Bundle& b) { b.config["root"]["path"] = "/nonexistent/rootfs"; }, "root.path"},
+         },
+         "createRuntime"},
+        {"missing rootfs", [](Bundle& b) { b.config["root"]["path"] = "/nonexistent/rootfs"; },
+         "root.path"},
     };
     for (auto& c : cases) {
         Bundle b("true");
@@ -134,7 +154,8 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
         Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
         EXPECT_EQ(1, o.code) << c.what;
         EXPECT_NE(std::string::npos, o.err.find(c.message)) << c.what << ": " << o.err;
-        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << c.what << ": one line: " << o.err;
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n'))
+            << c.what << ": one line: " << o.err;
         expect_nothing_left("c1", b);
     }
 }
@@ -142,7 +163,8 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
 TEST_F(Security, MalformedConfigIsOneLineNamingThePlaceAndLeavesNothing) {
     Bundle b;
     b.write();
-    std::ofstream(b.dir() + "/config.json", std::ios::trunc) << "{\"ociVersion\": \"1.0.0\", \"process\": {\"user\": {\"uid\": \"root\"}}}";
+    std::ofstream(b.dir() + "/config.json", std::ios::trunc)
+        << "{\"ociVersion\": \"1.0.0\", \"process\": {\"user\": {\"uid\": \"root\"}}}";
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
     EXPECT_EQ(1, o.code);
     EXPECT_NE(std::string::npos, o.err.find("process.user.uid")) << o.err;

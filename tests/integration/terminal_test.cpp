@@ -86,16 +86,19 @@ TEST_F(Terminal, ConsoleSocketReceivesThePtyMaster) {
     std::string out = read_until_eof(master, 5000);
     close(master);
     EXPECT_NE(std::string::npos, out.find("/dev/pts/0")) << out;
-    EXPECT_NE(std::string::npos, out.find("88:0")) << "/dev/console is the pty slave (major 136 = 0x88): " << out;
+    EXPECT_NE(std::string::npos, out.find("88:0"))
+        << "/dev/console is the pty slave (major 136 = 0x88): " << out;
     EXPECT_NE(std::string::npos, out.find("done\r\n")) << "the pty translates newlines: " << out;
 }
 
 TEST_F(Terminal, RunAttachedWithATerminalProxiesIt) {
-    if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "skipped: script(1) from util-linux is missing";
+    if (access("/usr/bin/script", X_OK) != 0)
+        GTEST_SKIP() << "skipped: script(1) from util-linux is missing";
     Bundle b("test -t 0 && echo stdin-is-a-tty; read line; echo got:$line");
     b.config["process"]["terminal"] = true;
     b.write();
-    std::string cmd = kapsel_binary() + " --root " + root() + "/state run --bundle " + b.dir() + " c1";
+    std::string cmd =
+        kapsel_binary() + " --root " + root() + "/state run --bundle " + b.dir() + " c1";
     Output o = run_program({"/usr/bin/script", "-qec", cmd, "/dev/null"}, "hello\n");
     EXPECT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("stdin-is-a-tty")) << o.out;

@@ -1,8 +1,8 @@
 // cli/args.cpp: runc-style flag parsing and the generated usage text.
-#include "cli/args.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "cli/args.hpp"
 
 namespace kapsel::cli {
 namespace {
@@ -29,12 +29,15 @@ struct CreateFlags {
         flags.ignored({"pidfd-socket"}, true, "accepted for runc compatibility");
         flags.ignored({"systemd-cgroup"}, false, "accepted for runc compatibility");
     }
-    Result<std::vector<std::string>> parse(std::vector<std::string> args, bool stop_at_positional = false) {
+    Result<std::vector<std::string>> parse(std::vector<std::string> args,
+                                           bool stop_at_positional = false) {
         return flags.parse(args, stop_at_positional);
     }
 };
 
-std::string error_of(const Result<std::vector<std::string>>& r) { return r ? "<no error>" : r.error().message; }
+std::string error_of(const Result<std::vector<std::string>>& r) {
+    return r ? "<no error>" : r.error().message;
+}
 
 TEST(Flags, OneAndTwoDashesAreTheSame) {
     CreateFlags a, b;
@@ -90,15 +93,18 @@ TEST(Flags, BooleanWithExplicitValue) {
 
 TEST(Flags, BooleanWithNonsenseValue) {
     CreateFlags f;
-    EXPECT_EQ(error_of(f.parse({"--detach=maybe"})), "flag --detach: expected true or false, got \"maybe\"");
+    EXPECT_EQ(error_of(f.parse({"--detach=maybe"})),
+              "flag --detach: expected true or false, got \"maybe\"");
 }
 
 TEST(Flags, IntegerOption) {
     CreateFlags f;
     ASSERT_TRUE(f.parse({"--preserve-fds", "3"}));
     EXPECT_EQ(f.preserve_fds, 3);
-    EXPECT_EQ(error_of(f.parse({"--preserve-fds=three"})), "flag --preserve-fds: expected a number, got \"three\"");
-    EXPECT_EQ(error_of(f.parse({"--preserve-fds=-1"})), "flag --preserve-fds: expected a number, got \"-1\"");
+    EXPECT_EQ(error_of(f.parse({"--preserve-fds=three"})),
+              "flag --preserve-fds: expected a number, got \"three\"");
+    EXPECT_EQ(error_of(f.parse({"--preserve-fds=-1"})),
+              "flag --preserve-fds: expected a number, got \"-1\"");
 }
 
 TEST(Flags, ShortAliasReportsTheCanonicalName) {
@@ -121,7 +127,8 @@ TEST(Flags, IgnoredFlagsAreAcceptedWithOrWithoutValue) {
 
 TEST(Flags, UnknownFlagSaysWhereToLook) {
     CreateFlags f;
-    EXPECT_EQ(error_of(f.parse({"--bundel", "/b"})), "unknown flag --bundel for create (see create --help)");
+    EXPECT_EQ(error_of(f.parse({"--bundel", "/b"})),
+              "unknown flag --bundel for create (see create --help)");
     EXPECT_EQ(error_of(f.parse({"-x"})), "unknown flag -x for create (see create --help)");
 }
 
@@ -171,7 +178,8 @@ TEST(Flags, GlobalFlagsStopAtTheVerb) {
     Flags global("kapsel", "kapsel [global options] command", "");
     global.option({"root"}, &root, "state directory", "dir");
     global.flag({"debug"}, &debug, "log more");
-    auto pos = global.parse({"--root", "/run/kapsel", "--debug", "create", "--bundle", "/b", "c1"}, true);
+    auto pos =
+        global.parse({"--root", "/run/kapsel", "--debug", "create", "--bundle", "/b", "c1"}, true);
     ASSERT_TRUE(pos) << pos.error().message;
     EXPECT_EQ(root, "/run/kapsel");
     EXPECT_TRUE(debug);
@@ -201,7 +209,8 @@ TEST(Flags, NoArguments) {
 TEST(Flags, UsageListsEveryFlag) {
     CreateFlags f;
     std::string u = f.flags.usage();
-    EXPECT_THAT(u, ::testing::StartsWith("usage: kapsel create [options] <container-id>\n\nCreate a container.\n"));
+    EXPECT_THAT(u, ::testing::StartsWith(
+                       "usage: kapsel create [options] <container-id>\n\nCreate a container.\n"));
     EXPECT_THAT(u, HasSubstr("\noptions:\n"));
     EXPECT_THAT(u, HasSubstr("  --bundle, -b dir"));
     EXPECT_THAT(u, HasSubstr("bundle directory\n"));
@@ -221,7 +230,8 @@ TEST(Flags, UsageAlignsHelpInAColumn) {
     f.option({"a-very-long-flag-name-indeed"}, &s, "help two", "value");
     std::string u = f.usage();
     EXPECT_THAT(u, HasSubstr("  --short" + std::string(30 - 7, ' ') + "help one\n"));
-    EXPECT_THAT(u, HasSubstr("  --a-very-long-flag-name-indeed value\n" + std::string(32, ' ') + "help two\n"))
+    EXPECT_THAT(u, HasSubstr("  --a-very-long-flag-name-indeed value\n" + std::string(32, ' ') +
+                             "help two\n"))
         << "a name too long for the column puts the help on the next line";
 }
 

@@ -8,9 +8,9 @@
 //   fsconfig FD string KEY=VALUE | fsconfig FD flag KEY | fsconfig FD create
 //   fsmount FD ATTRS -> FD                        ATTRS as ro,nosuid,... or 0
 //   open_tree FD [PATH] FLAGS -> FD               PATH omitted when "" with AT_EMPTY_PATH
-//   mount_setattr FD [PATH] [recursive] set=.. clear=.. propagation=.. userns=..  (only non-zero parts)
-//   move_mount FD -> FD                           both *_EMPTY_PATH; anything else is spelled out
-//   openat2 DIRFD PATH FLAGS [in_root] -> FD|ERRNO
+//   mount_setattr FD [PATH] [recursive] set=.. clear=.. propagation=.. userns=..  (only non-zero
+//   parts) move_mount FD -> FD                           both *_EMPTY_PATH; anything else is
+//   spelled out openat2 DIRFD PATH FLAGS [in_root] -> FD|ERRNO
 // DIRFD is "cwd" for AT_FDCWD. A failed call ends in "-> ENOENT" (its errno name).
 // fstatat ends in "=> dir" (or file, chr, symlink): what it found.
 #pragma once
@@ -34,7 +34,7 @@
 namespace kapsel::testing {
 
 class FakeSys final : public linux::Sys {
-public:
+  public:
     // Every call so far, in order.
     std::vector<std::string> calls;
 
@@ -97,8 +97,9 @@ public:
         return status(line);
     }
     Status umount2(const std::string& target, int flags) override {
-        return status("umount2 " + target + (flags & MNT_DETACH ? " detach" : "") +
-                      ((flags & ~MNT_DETACH) ? " flags=" + std::to_string(flags & ~MNT_DETACH) : ""));
+        return status(
+            "umount2 " + target + (flags & MNT_DETACH ? " detach" : "") +
+            ((flags & ~MNT_DETACH) ? " flags=" + std::to_string(flags & ~MNT_DETACH) : ""));
     }
     Status pivot_root(const std::string& new_root, const std::string& put_old) override {
         return status("pivot_root " + new_root + " " + put_old);
@@ -107,14 +108,24 @@ public:
     Status fchdir(int fd) override { return status("fchdir " + std::to_string(fd)); }
     Status chroot(const std::string& path) override { return status("chroot " + path); }
 
-    Result<unique_fd> fsopen(const std::string& fstype) override { return new_fd("fsopen " + fstype, ""); }
-    Status fsconfig(int fsfd, unsigned cmd, const std::string& key, const std::string& value) override {
+    Result<unique_fd> fsopen(const std::string& fstype) override {
+        return new_fd("fsopen " + fstype, "");
+    }
+    Status fsconfig(int fsfd, unsigned cmd, const std::string& key,
+                    const std::string& value) override {
         std::string line = "fsconfig " + std::to_string(fsfd);
         switch (cmd) {
-            case FSCONFIG_SET_STRING: line += " string " + key + "=" + value; break;
-            case FSCONFIG_SET_FLAG: line += " flag " + key + (value.empty() ? "" : " value=" + value); break;
-            case FSCONFIG_CMD_CREATE: line += " create" + (key.empty() ? "" : " " + key); break;
-            default: line += " cmd=" + std::to_string(cmd) + " " + key + "=" + value;
+            case FSCONFIG_SET_STRING:
+                line += " string " + key + "=" + value;
+                break;
+            case FSCONFIG_SET_FLAG:
+                line += " flag " + key + (value.empty() ? "" : " value=" + value);
+                break;
+            case FSCONFIG_CMD_CREATE:
+                line += " create" + (key.empty() ? "" : " " + key);
+                break;
+            default:
+                line += " cmd=" + std::to_string(cmd) + " " + key + "=" + value;
         }
         return status(line);
     }
@@ -132,7 +143,8 @@ public:
         line += " " + (names.empty() ? std::string("0") : join(names, ","));
         return new_fd(line, "");
     }
-    Status mount_setattr(int dirfd, const std::string& path, unsigned flags, const mount_attr& a) override {
+    Status mount_setattr(int dirfd, const std::string& path, unsigned flags,
+                         const mount_attr& a) override {
         std::string line = "mount_setattr " + fd_and_path(dirfd, path, flags);
         unsigned rest = flags & ~(path.empty() ? unsigned{AT_EMPTY_PATH} : 0u);
         if (rest & AT_RECURSIVE) line += " recursive", rest &= ~unsigned{AT_RECURSIVE};
@@ -143,13 +155,14 @@ public:
         if (a.attr_set & MOUNT_ATTR_IDMAP) line += " userns=" + std::to_string(a.userns_fd);
         return status(line);
     }
-    Status move_mount(int from_dirfd, const std::string& from_path, int to_dirfd, const std::string& to_path,
-                      unsigned flags) override {
+    Status move_mount(int from_dirfd, const std::string& from_path, int to_dirfd,
+                      const std::string& to_path, unsigned flags) override {
         constexpr unsigned both = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
         if (from_path.empty() && to_path.empty() && flags == both)
-            return status("move_mount " + std::to_string(from_dirfd) + " -> " + std::to_string(to_dirfd));
-        return status("move_mount " + fd_str(from_dirfd) + " " + shown(from_path) + " -> " + fd_str(to_dirfd) + " " +
-                      shown(to_path) + " flags=0x" + hex(flags));
+            return status("move_mount " + std::to_string(from_dirfd) + " -> " +
+                          std::to_string(to_dirfd));
+        return status("move_mount " + fd_str(from_dirfd) + " " + shown(from_path) + " -> " +
+                      fd_str(to_dirfd) + " " + shown(to_path) + " flags=0x" + hex(flags));
     }
 
     Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t mode,
@@ -157,8 +170,10 @@ public:
         std::string full = fs::clean(fs::join(path_of(dirfd), path));
         std::string line = "openat2 " + fd_str(dirfd) + " " + shown(path) + " " + open_flags(flags);
         if (flags & O_CREAT) line += " mode=0" + oct(static_cast<unsigned>(mode));
-        if (resolve == linux::kInRoot) line += " in_root";
-        else if (resolve) line += " resolve=0x" + hex(resolve);
+        if (resolve == linux::kInRoot)
+            line += " in_root";
+        else if (resolve)
+            line += " resolve=0x" + hex(resolve);
         if (!exists(full)) {
             if (!(flags & O_CREAT)) return record_error(line, ENOENT);
             if (!exists(fs::dirname(full))) return record_error(line, ENOENT);
@@ -186,8 +201,9 @@ public:
 
     Status mknodat(int dirfd, const std::string& name, mode_t mode, dev_t dev) override {
         char type = S_ISBLK(mode) ? 'b' : S_ISFIFO(mode) ? 'p' : S_ISCHR(mode) ? 'c' : '?';
-        std::string line = "mknodat " + fd_str(dirfd) + " " + name + " " + type + " " + std::to_string(major(dev)) +
-                           ":" + std::to_string(minor(dev)) + " 0" + oct(mode & 07777);
+        std::string line = "mknodat " + fd_str(dirfd) + " " + name + " " + type + " " +
+                           std::to_string(major(dev)) + ":" + std::to_string(minor(dev)) + " 0" +
+                           oct(mode & 07777);
         std::string full = fs::clean(fs::join(path_of(dirfd), name));
         if (exists(full)) return error(line, EEXIST);
         auto st = status(line);
@@ -203,8 +219,8 @@ public:
         return st;
     }
     Status fchownat(int dirfd, const std::string& name, uid_t uid, gid_t gid, int flags) override {
-        return status("fchownat " + fd_str(dirfd) + " " + shown(name) + " " + std::to_string(uid) + ":" +
-                      std::to_string(gid) + (flags & AT_SYMLINK_NOFOLLOW ? " nofollow" : ""));
+        return status("fchownat " + fd_str(dirfd) + " " + shown(name) + " " + std::to_string(uid) +
+                      ":" + std::to_string(gid) + (flags & AT_SYMLINK_NOFOLLOW ? " nofollow" : ""));
     }
     Status fchmodat(int dirfd, const std::string& name, mode_t mode) override {
         return status("fchmodat " + fd_str(dirfd) + " " + shown(name) + " 0" + oct(mode));
@@ -223,9 +239,11 @@ public:
         return status("write_at " + fd_str(dirfd) + " " + name + " " + data);
     }
     Status sethostname(const std::string& name) override { return status("sethostname " + name); }
-    Status setdomainname(const std::string& name) override { return status("setdomainname " + name); }
+    Status setdomainname(const std::string& name) override {
+        return status("setdomainname " + name);
+    }
 
-private:
+  private:
     static std::string shown(const std::string& s) { return s.empty() ? "\"\"" : s; }
     static std::string fd_str(int fd) { return fd == AT_FDCWD ? "cwd" : std::to_string(fd); }
     static std::string fd_and_path(int fd, const std::string& path, unsigned flags) {
@@ -250,7 +268,8 @@ private:
         if (S_ISBLK(m)) return "blk";
         return "other";
     }
-    static std::string names_of(uint64_t v, std::initializer_list<std::pair<uint64_t, const char*>> table) {
+    static std::string names_of(uint64_t v,
+                                std::initializer_list<std::pair<uint64_t, const char*>> table) {
         std::vector<std::string> out;
         for (auto& [bit, name] : table)
             if (bit && (v & bit) == bit) out.push_back(name), v &= ~bit;
@@ -258,18 +277,31 @@ private:
         return out.empty() ? "0" : join(out, ",");
     }
     static std::string ms_flags(uint64_t f) {
-        return names_of(f, {{MS_BIND, "bind"}, {MS_MOVE, "move"}, {MS_SHARED, "shared"}, {MS_SLAVE, "slave"},
-                            {MS_PRIVATE, "private"}, {MS_UNBINDABLE, "unbindable"}, {MS_REC, "rec"},
-                            {MS_RDONLY, "rdonly"}, {MS_REMOUNT, "remount"}, {MS_NOSUID, "nosuid"},
-                            {MS_NODEV, "nodev"}, {MS_NOEXEC, "noexec"}});
+        return names_of(f, {{MS_BIND, "bind"},
+                            {MS_MOVE, "move"},
+                            {MS_SHARED, "shared"},
+                            {MS_SLAVE, "slave"},
+                            {MS_PRIVATE, "private"},
+                            {MS_UNBINDABLE, "unbindable"},
+                            {MS_REC, "rec"},
+                            {MS_RDONLY, "rdonly"},
+                            {MS_REMOUNT, "remount"},
+                            {MS_NOSUID, "nosuid"},
+                            {MS_NODEV, "nodev"},
+                            {MS_NOEXEC, "noexec"}});
     }
     static std::string attrs(uint64_t a) {
         std::vector<std::string> out;
-        if ((a & MOUNT_ATTR__ATIME) == MOUNT_ATTR__ATIME) out.push_back("atime"), a &= ~uint64_t{MOUNT_ATTR__ATIME};
-        std::string rest = names_of(a, {{MOUNT_ATTR_RDONLY, "ro"}, {MOUNT_ATTR_NOSUID, "nosuid"},
-                                        {MOUNT_ATTR_NODEV, "nodev"}, {MOUNT_ATTR_NOEXEC, "noexec"},
-                                        {MOUNT_ATTR_NOATIME, "noatime"}, {MOUNT_ATTR_STRICTATIME, "strictatime"},
-                                        {MOUNT_ATTR_NODIRATIME, "nodiratime"}, {MOUNT_ATTR_IDMAP, "idmap"},
+        if ((a & MOUNT_ATTR__ATIME) == MOUNT_ATTR__ATIME)
+            out.push_back("atime"), a &= ~uint64_t{MOUNT_ATTR__ATIME};
+        std::string rest = names_of(a, {{MOUNT_ATTR_RDONLY, "ro"},
+                                        {MOUNT_ATTR_NOSUID, "nosuid"},
+                                        {MOUNT_ATTR_NODEV, "nodev"},
+                                        {MOUNT_ATTR_NOEXEC, "noexec"},
+                                        {MOUNT_ATTR_NOATIME, "noatime"},
+                                        {MOUNT_ATTR_STRICTATIME, "strictatime"},
+                                        {MOUNT_ATTR_NODIRATIME, "nodiratime"},
+                                        {MOUNT_ATTR_IDMAP, "idmap"},
                                         {MOUNT_ATTR_NOSYMFOLLOW, "nosymfollow"}});
         if (rest != "0" || out.empty()) out.push_back(rest);
         return join(out, ",");
@@ -278,10 +310,15 @@ private:
         f &= ~uint64_t{O_CLOEXEC};
         std::vector<std::string> out;
         int acc = static_cast<int>(f & O_ACCMODE);
-        if (!(f & O_PATH)) out.push_back(acc == O_WRONLY ? "wronly" : acc == O_RDWR ? "rdwr" : "rdonly");
+        if (!(f & O_PATH))
+            out.push_back(acc == O_WRONLY ? "wronly" : acc == O_RDWR ? "rdwr" : "rdonly");
         f &= ~uint64_t{O_ACCMODE};
-        std::string rest = names_of(f, {{O_PATH, "path"}, {O_DIRECTORY, "directory"}, {O_CREAT, "creat"},
-                                        {O_EXCL, "excl"}, {O_NOCTTY, "noctty"}, {O_NOFOLLOW, "nofollow"},
+        std::string rest = names_of(f, {{O_PATH, "path"},
+                                        {O_DIRECTORY, "directory"},
+                                        {O_CREAT, "creat"},
+                                        {O_EXCL, "excl"},
+                                        {O_NOCTTY, "noctty"},
+                                        {O_NOFOLLOW, "nofollow"},
                                         {O_TRUNC, "trunc"}});
         if (rest != "0") out.push_back(rest);
         return join(out, ",");

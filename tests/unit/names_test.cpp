@@ -73,7 +73,8 @@ TEST(CapabilityNumber, Unknown) {
 }
 
 TEST(CapabilityName, RoundTripsAndFallsBackToTheNumber) {
-    for (int i = 0; i <= last_known_capability(); ++i) EXPECT_EQ(capability_number(capability_name(i)), i);
+    for (int i = 0; i <= last_known_capability(); ++i)
+        EXPECT_EQ(capability_number(capability_name(i)), i);
     EXPECT_EQ(capability_name(21), "CAP_SYS_ADMIN");
     EXPECT_EQ(capability_name(63), "CAP_63");
     EXPECT_EQ(last_known_capability(), 40);

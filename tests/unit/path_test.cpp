@@ -11,11 +11,11 @@
 namespace kapsel::linux {
 namespace {
 
-using ::testing::ElementsAre;
 using kapsel::testing::FakeSys;
+using ::testing::ElementsAre;
 
 class InRootTest : public ::testing::Test {
-protected:
+  protected:
     FakeSys sys;
     int root = sys.open_dir("/rootfs");  // fd 100
 };
@@ -32,17 +32,16 @@ TEST_F(InRootTest, MissingParentsAreCreatedOneLevelAtATime) {
     auto fd = mkdir_in_root(sys, root, "/a/b/c", 0700);
     ASSERT_TRUE(fd) << fd.error().message;
     EXPECT_EQ(fd->get(), 104);
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 100 a/b/c path,directory in_root -> ENOENT",
-                                       "openat2 100 . path,directory in_root -> 101",
-                                       "openat2 100 a path,directory in_root -> ENOENT",
-                                       "mkdirat 101 a 0700",
-                                       "openat2 100 a path,directory in_root -> 102",
-                                       "openat2 100 a/b path,directory in_root -> ENOENT",
-                                       "mkdirat 102 b 0700",
-                                       "openat2 100 a/b path,directory in_root -> 103",
-                                       "openat2 100 a/b/c path,directory in_root -> ENOENT",
-                                       "mkdirat 103 c 0700",
-                                       "openat2 100 a/b/c path,directory in_root -> 104"));
+    EXPECT_THAT(
+        sys.calls,
+        ElementsAre("openat2 100 a/b/c path,directory in_root -> ENOENT",
+                    "openat2 100 . path,directory in_root -> 101",
+                    "openat2 100 a path,directory in_root -> ENOENT", "mkdirat 101 a 0700",
+                    "openat2 100 a path,directory in_root -> 102",
+                    "openat2 100 a/b path,directory in_root -> ENOENT", "mkdirat 102 b 0700",
+                    "openat2 100 a/b path,directory in_root -> 103",
+                    "openat2 100 a/b/c path,directory in_root -> ENOENT", "mkdirat 103 c 0700",
+                    "openat2 100 a/b/c path,directory in_root -> 104"));
     EXPECT_TRUE(sys.exists("/rootfs/a/b/c"));
 }
 

@@ -1,7 +1,5 @@
 // plan/build.cpp: the rules a config must satisfy before anything is created, and
 // the plan it turns into (namespaces, id maps, devices, process, sysctl, seccomp...).
-#include "plan/build.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/ioprio.h>
@@ -11,19 +9,20 @@
 #include <sys/personality.h>
 #include <sys/resource.h>
 
+#include "plan/build.hpp"
 #include "test_support.hpp"
 
 namespace kapsel::plan {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Pair;
 using kapsel::testing::build_config;
 using kapsel::testing::build_with;
 using kapsel::testing::config_with;
 using kapsel::testing::error_of;
 using kapsel::testing::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
 
 json namespaces(std::initializer_list<const char*> types) {
     json list = json::array();
@@ -75,8 +74,10 @@ TEST(BuildPlan, AbsoluteRootIsKeptButCleaned) {
 }
 
 TEST(BuildPlan, RootIsRequired) {
-    EXPECT_EQ(error_of(build_with({{"root", nullptr}})), "root.path: the container needs a root filesystem");
-    EXPECT_EQ(error_of(build_with({{"root", {{"path", ""}}}})), "root.path: the container needs a root filesystem");
+    EXPECT_EQ(error_of(build_with({{"root", nullptr}})),
+              "root.path: the container needs a root filesystem");
+    EXPECT_EQ(error_of(build_with({{"root", {{"path", ""}}}})),
+              "root.path: the container needs a root filesystem");
 }
 
 TEST(BuildPlan, OciVersionMustBeOneDotSomething) {
@@ -84,7 +85,8 @@ TEST(BuildPlan, OciVersionMustBeOneDotSomething) {
     EXPECT_TRUE(build_with({{"ociVersion", "1.3.0-rc.1"}}));
     EXPECT_EQ(error_of(build_with({{"ociVersion", "2.0.0"}})),
               "ociVersion: unsupported version \"2.0.0\" (kapsel runs 1.x configs)");
-    EXPECT_THAT(error_of(build_with({{"ociVersion", "0.9"}})), HasSubstr("unsupported version \"0.9\""));
+    EXPECT_THAT(error_of(build_with({{"ociVersion", "0.9"}})),
+                HasSubstr("unsupported version \"0.9\""));
 }
 
 TEST(BuildPlan, NoProcessIsAllowedUntilStart) {
@@ -97,8 +99,9 @@ TEST(BuildPlan, NoProcessIsAllowedUntilStart) {
 
 TEST(BuildNamespaces, AllKnownTypesInOrder) {
     auto p = build_config(config_with(with_namespaces(
-        {{"linux", {{"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
-                    {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}}}},
+        {{"linux",
+          {{"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
+           {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}}}},
         {"user", "pid", "mount", "uts", "ipc", "network", "cgroup", "time"})));
     ASSERT_TRUE(p) << p.error().message;
     ASSERT_EQ(p->namespaces.size(), 8u);
@@ -124,7 +127,10 @@ TEST(BuildNamespaces, DuplicateIsRefused) {
 }
 
 TEST(BuildNamespaces, JoinedByAbsolutePath) {
-    auto p = build_with({{"linux", {{"namespaces", {{{"type", "mount"}}, {{"type", "network"}, {"path", "/run/netns/blue"}}}}}}});
+    auto p = build_with(
+        {{"linux",
+          {{"namespaces",
+            {{{"type", "mount"}}, {{"type", "network"}, {"path", "/run/netns/blue"}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_TRUE(p->has(NsType::net));
     EXPECT_FALSE(p->creates(NsType::net));
@@ -132,7 +138,8 @@ TEST(BuildNamespaces, JoinedByAbsolutePath) {
 }
 
 TEST(BuildNamespaces, RelativePathIsRefused) {
-    auto p = build_with({{"linux", {{"namespaces", {{{"type", "network"}, {"path", "run/netns/blue"}}}}}}});
+    auto p = build_with(
+        {{"linux", {{"namespaces", {{{"type", "network"}, {"path", "run/netns/blue"}}}}}}});
     EXPECT_EQ(error_of(p), "linux.namespaces[0].path: must be absolute");
 }
 
@@ -148,9 +155,10 @@ TEST(BuildNamespaces, NameTables) {
 
 // --- user namespace id mappings ---
 
-const json kMaps = {{"linux",
-                     {{"uidMappings", {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}}},
-                      {"gidMappings", {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}}}}}};
+const json kMaps = {
+    {"linux",
+     {{"uidMappings", {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}}},
+      {"gidMappings", {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}}}}}};
 
 TEST(BuildIdMappings, NewUserNamespaceWithMappings) {
     auto p = build_with(with_namespaces(kMaps, {"user", "mount"}));
@@ -164,13 +172,16 @@ TEST(BuildIdMappings, NewUserNamespaceWithMappings) {
 }
 
 TEST(BuildIdMappings, MappingsWithoutUserNamespaceAreRefused) {
-    EXPECT_EQ(error_of(build_with(kMaps)), "linux.uidMappings: id mappings need a new user namespace");
+    EXPECT_EQ(error_of(build_with(kMaps)),
+              "linux.uidMappings: id mappings need a new user namespace");
 }
 
 TEST(BuildIdMappings, MappingsWithAJoinedUserNamespaceAreRefused) {
     json patch = kMaps;
-    patch["linux"]["namespaces"] = {{{"type", "user"}, {"path", "/proc/42/ns/user"}}, {{"type", "mount"}}};
-    EXPECT_EQ(error_of(build_with(patch)), "linux.uidMappings: id mappings need a new user namespace");
+    patch["linux"]["namespaces"] = {{{"type", "user"}, {"path", "/proc/42/ns/user"}},
+                                    {{"type", "mount"}}};
+    EXPECT_EQ(error_of(build_with(patch)),
+              "linux.uidMappings: id mappings need a new user namespace");
 }
 
 TEST(BuildIdMappings, NewUserNamespaceNeedsBothMappings) {
@@ -183,7 +194,10 @@ TEST(BuildIdMappings, NewUserNamespaceNeedsBothMappings) {
 }
 
 TEST(BuildIdMappings, JoinedUserNamespaceNeedsNoMappings) {
-    auto p = build_with({{"linux", {{"namespaces", {{{"type", "user"}, {"path", "/proc/42/ns/user"}}, {{"type", "mount"}}}}}}});
+    auto p =
+        build_with({{"linux",
+                     {{"namespaces",
+                       {{{"type", "user"}, {"path", "/proc/42/ns/user"}}, {{"type", "mount"}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_TRUE(p->has(NsType::user));
     EXPECT_TRUE(p->uid_map.empty());
@@ -212,8 +226,9 @@ TEST(BuildRootfsPropagation, NamesMapToMountFlags) {
         const char* name;
         uint64_t flag;
         bool recursive;
-    } cases[] = {{"shared", MS_SHARED, false},   {"rshared", MS_SHARED, true},     {"slave", MS_SLAVE, false},
-                 {"rslave", MS_SLAVE, true},     {"private", MS_PRIVATE, false},   {"rprivate", MS_PRIVATE, true},
+    } cases[] = {{"shared", MS_SHARED, false},         {"rshared", MS_SHARED, true},
+                 {"slave", MS_SLAVE, false},           {"rslave", MS_SLAVE, true},
+                 {"private", MS_PRIVATE, false},       {"rprivate", MS_PRIVATE, true},
                  {"unbindable", MS_UNBINDABLE, false}, {"runbindable", MS_UNBINDABLE, true}};
     for (auto& c : cases) {
         auto p = build_with({{"linux", {{"rootfsPropagation", c.name}}}});
@@ -237,7 +252,8 @@ TEST(BuildRootfsPropagation, NeedsAMountNamespace) {
 TEST(BuildRootfs, ReadonlyRootNeedsAMountNamespace) {
     json patch = namespaces({"pid"});
     patch["root"] = {{"path", "rootfs"}, {"readonly", true}};
-    EXPECT_EQ(error_of(build_with(patch)), "root.readonly: a read-only root needs a mount namespace");
+    EXPECT_EQ(error_of(build_with(patch)),
+              "root.readonly: a read-only root needs a mount namespace");
 }
 
 // --- devices ---
@@ -245,8 +261,8 @@ TEST(BuildRootfs, ReadonlyRootNeedsAMountNamespace) {
 TEST(BuildDevices, EveryContainerGetsTheDefaultDevices) {
     auto p = build_with({});
     ASSERT_TRUE(p) << p.error().message;
-    EXPECT_THAT(device_paths(*p),
-                ElementsAre("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"));
+    EXPECT_THAT(device_paths(*p), ElementsAre("/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                              "/dev/urandom", "/dev/tty"));
     const DeviceNode& null = p->devices[0];
     EXPECT_EQ(null.type, 'c');
     EXPECT_EQ(null.major, 1u);
@@ -258,8 +274,15 @@ TEST(BuildDevices, EveryContainerGetsTheDefaultDevices) {
 }
 
 TEST(BuildDevices, ConfigDeviceOnADefaultPathReplacesItInPlace) {
-    auto p = build_with({{"linux", {{"devices", {{{"path", "/dev/./null"}, {"type", "c"}, {"major", 1}, {"minor", 3},
-                                                  {"fileMode", 0600}, {"uid", 5}, {"gid", 6}}}}}}});
+    auto p = build_with({{"linux",
+                          {{"devices",
+                            {{{"path", "/dev/./null"},
+                              {"type", "c"},
+                              {"major", 1},
+                              {"minor", 3},
+                              {"fileMode", 0600},
+                              {"uid", 5},
+                              {"gid", 6}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     ASSERT_EQ(p->devices.size(), 6u);
     const DeviceNode& null = p->devices[0];
@@ -270,9 +293,11 @@ TEST(BuildDevices, ConfigDeviceOnADefaultPathReplacesItInPlace) {
 }
 
 TEST(BuildDevices, NewDevicesFollowTheDefaults) {
-    auto p = build_with({{"linux", {{"devices", {{{"path", "/dev/sda"}, {"type", "b"}, {"major", 8}, {"minor", 0}},
-                                                 {{"path", "/dev/fuse"}, {"type", "u"}, {"major", 10}, {"minor", 229}},
-                                                 {{"path", "/dev/fifo"}, {"type", "p"}}}}}}});
+    auto p = build_with({{"linux",
+                          {{"devices",
+                            {{{"path", "/dev/sda"}, {"type", "b"}, {"major", 8}, {"minor", 0}},
+                             {{"path", "/dev/fuse"}, {"type", "u"}, {"major", 10}, {"minor", 229}},
+                             {{"path", "/dev/fifo"}, {"type", "p"}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     ASSERT_EQ(p->devices.size(), 9u);
     EXPECT_EQ(p->devices[6].path, "/dev/sda");
@@ -284,15 +309,21 @@ TEST(BuildDevices, NewDevicesFollowTheDefaults) {
 
 TEST(BuildDevices, FileModeKeepsOnlyPermissionBits) {
     // S_IFCHR | 0640, as some configs write it.
-    auto p = build_with({{"linux", {{"devices", {{{"path", "/dev/x"}, {"type", "c"}, {"major", 1}, {"minor", 1},
-                                                  {"fileMode", 020640}}}}}}});
+    auto p = build_with({{"linux",
+                          {{"devices",
+                            {{{"path", "/dev/x"},
+                              {"type", "c"},
+                              {"major", 1},
+                              {"minor", 1},
+                              {"fileMode", 020640}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ(p->devices.back().mode, 0640u);
 }
 
 TEST(BuildDevices, Errors) {
     auto dev = [](json d) { return build_with({{"linux", {{"devices", json::array({d})}}}}); };
-    EXPECT_EQ(error_of(dev({{"path", "dev/x"}, {"type", "c"}})), "linux.devices[0].path: must be absolute");
+    EXPECT_EQ(error_of(dev({{"path", "dev/x"}, {"type", "c"}})),
+              "linux.devices[0].path: must be absolute");
     EXPECT_EQ(error_of(dev({{"path", "/dev/x"}, {"type", "s"}})),
               "linux.devices[0].type: unknown device type \"s\" (c, b, u or p)");
     EXPECT_EQ(error_of(dev({{"path", "/dev/x"}, {"type", "c"}, {"major", -1}})),
@@ -302,7 +333,9 @@ TEST(BuildDevices, Errors) {
 // --- masked and read-only paths ---
 
 TEST(BuildPaths, MaskedAndReadonlyPathsAreKept) {
-    auto p = build_with({{"linux", {{"maskedPaths", {"/proc/kcore"}}, {"readonlyPaths", {"/proc/sys", "/proc/bus"}}}}});
+    auto p = build_with(
+        {{"linux",
+          {{"maskedPaths", {"/proc/kcore"}}, {"readonlyPaths", {"/proc/sys", "/proc/bus"}}}}});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_THAT(p->masked_paths, ElementsAre("/proc/kcore"));
     EXPECT_THAT(p->readonly_paths, ElementsAre("/proc/sys", "/proc/bus"));
@@ -318,7 +351,8 @@ TEST(BuildPaths, MustBeAbsolute) {
 // --- hostname, domainname ---
 
 TEST(BuildHostname, NeedsAUtsNamespace) {
-    EXPECT_EQ(error_of(build_with({{"hostname", "box"}})), "hostname: setting a hostname needs a UTS namespace");
+    EXPECT_EQ(error_of(build_with({{"hostname", "box"}})),
+              "hostname: setting a hostname needs a UTS namespace");
     auto p = build_with(with_namespaces({{"hostname", "box"}}, {"mount", "uts"}));
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_TRUE(p->set_hostname);
@@ -327,8 +361,10 @@ TEST(BuildHostname, NeedsAUtsNamespace) {
 }
 
 TEST(BuildHostname, AJoinedUtsNamespaceWillDo) {
-    auto p = build_with({{"hostname", "box"},
-                         {"linux", {{"namespaces", {{{"type", "mount"}}, {{"type", "uts"}, {"path", "/proc/1/ns/uts"}}}}}}});
+    auto p = build_with(
+        {{"hostname", "box"},
+         {"linux",
+          {{"namespaces", {{{"type", "mount"}}, {{"type", "uts"}, {"path", "/proc/1/ns/uts"}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_TRUE(p->set_hostname);
 }
@@ -357,7 +393,8 @@ TEST(BuildSysctl, NetKeysNeedANetworkNamespace) {
 }
 
 TEST(BuildSysctl, IpcKeysNeedAnIpcNamespace) {
-    EXPECT_EQ(error_of(with_sysctl("kernel.shmmax", {"mount"})), "linux.sysctl: \"kernel.shmmax\" needs a ipc namespace");
+    EXPECT_EQ(error_of(with_sysctl("kernel.shmmax", {"mount"})),
+              "linux.sysctl: \"kernel.shmmax\" needs a ipc namespace");
     EXPECT_TRUE(with_sysctl("kernel.shmmax", {"mount", "ipc"}));
     EXPECT_TRUE(with_sysctl("fs.mqueue.msg_max", {"mount", "ipc"}));
     EXPECT_FALSE(with_sysctl("fs.mqueue.msg_max", {"mount"}));
@@ -407,20 +444,29 @@ TEST(BuildPersonality, Domains) {
 TEST(BuildPersonality, Errors) {
     EXPECT_EQ(error_of(build_with({{"linux", {{"personality", {{"domain", "SVR4"}}}}}})),
               "linux.personality.domain: unknown domain \"SVR4\" (LINUX or LINUX32)");
-    EXPECT_EQ(error_of(build_with({{"linux", {{"personality", {{"domain", "LINUX"}, {"flags", {"ADDR_NO_RANDOMIZE"}}}}}}})),
+    EXPECT_EQ(error_of(build_with(
+                  {{"linux",
+                    {{"personality", {{"domain", "LINUX"}, {"flags", {"ADDR_NO_RANDOMIZE"}}}}}}})),
               "linux.personality.flags: no personality flags are supported");
 }
 
 // --- the process ---
 
-Result<Plan> with_process(const json& process_patch) { return build_with({{"process", process_patch}}); }
+Result<Plan> with_process(const json& process_patch) {
+    return build_with({{"process", process_patch}});
+}
 
 TEST(BuildProcess, CopiesTheBasics) {
-    auto p = with_process({{"terminal", true}, {"consoleSize", {{"height", 24}, {"width", 80}}},
-                           {"user", {{"uid", 1000}, {"gid", 100}, {"umask", 022}, {"additionalGids", {10, 11}}}},
-                           {"env", {"A=1"}}, {"cwd", "/home"}, {"noNewPrivileges", true},
-                           {"apparmorProfile", "p"}, {"selinuxLabel", "l"},
-                           {"execCPUAffinity", {{"initial", "0"}, {"final", "1-2"}}}});
+    auto p = with_process(
+        {{"terminal", true},
+         {"consoleSize", {{"height", 24}, {"width", 80}}},
+         {"user", {{"uid", 1000}, {"gid", 100}, {"umask", 022}, {"additionalGids", {10, 11}}}},
+         {"env", {"A=1"}},
+         {"cwd", "/home"},
+         {"noNewPrivileges", true},
+         {"apparmorProfile", "p"},
+         {"selinuxLabel", "l"},
+         {"execCPUAffinity", {{"initial", "0"}, {"final", "1-2"}}}});
     ASSERT_TRUE(p) << p.error().message;
     const Process& proc = *p->process;
     EXPECT_TRUE(proc.terminal);
@@ -439,19 +485,24 @@ TEST(BuildProcess, CopiesTheBasics) {
 }
 
 TEST(BuildProcess, ArgsMustNameAProgram) {
-    EXPECT_EQ(error_of(with_process({{"args", json::array()}})), "process.args: must name the program to run");
-    EXPECT_EQ(error_of(with_process({{"args", nullptr}})), "process.args: must name the program to run");
+    EXPECT_EQ(error_of(with_process({{"args", json::array()}})),
+              "process.args: must name the program to run");
+    EXPECT_EQ(error_of(with_process({{"args", nullptr}})),
+              "process.args: must name the program to run");
 }
 
 TEST(BuildProcess, CwdMustBeAbsolute) {
-    EXPECT_EQ(error_of(with_process({{"cwd", "home"}})), "process.cwd: must be an absolute path, got \"home\"");
-    EXPECT_EQ(error_of(with_process({{"cwd", nullptr}})), "process.cwd: must be an absolute path, got \"\"");
+    EXPECT_EQ(error_of(with_process({{"cwd", "home"}})),
+              "process.cwd: must be an absolute path, got \"home\"");
+    EXPECT_EQ(error_of(with_process({{"cwd", nullptr}})),
+              "process.cwd: must be an absolute path, got \"\"");
 }
 
 TEST(BuildProcess, CapabilitiesBecomeMasks) {
-    auto p = with_process({{"capabilities", {{"bounding", {"CAP_KILL", "net_bind_service", "SYS_ADMIN"}},
-                                             {"effective", {"cap_kill"}},
-                                             {"ambient", json::array()}}}});
+    auto p = with_process({{"capabilities",
+                            {{"bounding", {"CAP_KILL", "net_bind_service", "SYS_ADMIN"}},
+                             {"effective", {"cap_kill"}},
+                             {"ambient", json::array()}}}});
     ASSERT_TRUE(p) << p.error().message;
     const Process& proc = *p->process;
     EXPECT_TRUE(proc.has_caps);
@@ -469,8 +520,9 @@ TEST(BuildProcess, UnknownCapabilityNamesTheSet) {
 }
 
 TEST(BuildProcess, Rlimits) {
-    auto p = with_process({{"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"soft", 512}, {"hard", 1024}},
-                                        {{"type", "RLIMIT_CORE"}, {"soft", 0}, {"hard", 0}}}}});
+    auto p = with_process({{"rlimits",
+                            {{{"type", "RLIMIT_NOFILE"}, {"soft", 512}, {"hard", 1024}},
+                             {{"type", "RLIMIT_CORE"}, {"soft", 0}, {"hard", 0}}}}});
     ASSERT_TRUE(p) << p.error().message;
     ASSERT_EQ(p->process->rlimits.size(), 2u);
     EXPECT_EQ(p->process->rlimits[0].resource, RLIMIT_NOFILE);
@@ -481,35 +533,46 @@ TEST(BuildProcess, Rlimits) {
 }
 
 TEST(BuildProcess, RlimitErrors) {
-    EXPECT_EQ(error_of(with_process({{"rlimits", {{{"type", "RLIMIT_FILES"}, {"soft", 1}, {"hard", 1}}}}})),
+    EXPECT_EQ(error_of(with_process(
+                  {{"rlimits", {{{"type", "RLIMIT_FILES"}, {"soft", 1}, {"hard", 1}}}}})),
               "process.rlimits[0].type: unknown rlimit \"RLIMIT_FILES\"");
-    EXPECT_EQ(error_of(with_process({{"rlimits", {{{"type", "nofile"}, {"soft", 1}, {"hard", 1}}}}})),
-              "process.rlimits[0].type: unknown rlimit \"nofile\"");
-    EXPECT_EQ(error_of(with_process({{"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"soft", 1}, {"hard", 1}},
-                                                  {{"type", "RLIMIT_NOFILE"}, {"soft", 2}, {"hard", 2}}}}})),
+    EXPECT_EQ(
+        error_of(with_process({{"rlimits", {{{"type", "nofile"}, {"soft", 1}, {"hard", 1}}}}})),
+        "process.rlimits[0].type: unknown rlimit \"nofile\"");
+    EXPECT_EQ(error_of(with_process({{"rlimits",
+                                      {{{"type", "RLIMIT_NOFILE"}, {"soft", 1}, {"hard", 1}},
+                                       {{"type", "RLIMIT_NOFILE"}, {"soft", 2}, {"hard", 2}}}}})),
               "process.rlimits[1].type: RLIMIT_NOFILE is set twice");
-    EXPECT_EQ(error_of(with_process({{"rlimits", {{{"type", "RLIMIT_NPROC"}, {"soft", 100}, {"hard", 10}}}}})),
+    EXPECT_EQ(error_of(with_process(
+                  {{"rlimits", {{{"type", "RLIMIT_NPROC"}, {"soft", 100}, {"hard", 10}}}}})),
               "process.rlimits[0]: soft limit 100 is above hard limit 10");
 }
 
 TEST(BuildProcess, OomScoreAdjBounds) {
     EXPECT_EQ(with_process({{"oomScoreAdj", -1000}})->process->oom_score_adj, -1000);
     EXPECT_EQ(with_process({{"oomScoreAdj", 1000}})->process->oom_score_adj, 1000);
-    EXPECT_EQ(error_of(with_process({{"oomScoreAdj", 1001}})), "process.oomScoreAdj: must be between -1000 and 1000");
-    EXPECT_EQ(error_of(with_process({{"oomScoreAdj", -1001}})), "process.oomScoreAdj: must be between -1000 and 1000");
+    EXPECT_EQ(error_of(with_process({{"oomScoreAdj", 1001}})),
+              "process.oomScoreAdj: must be between -1000 and 1000");
+    EXPECT_EQ(error_of(with_process({{"oomScoreAdj", -1001}})),
+              "process.oomScoreAdj: must be between -1000 and 1000");
     EXPECT_FALSE(with_process(json::object())->process->oom_score_adj);
 }
 
 TEST(BuildProcess, Scheduler) {
-    auto p = with_process({{"scheduler", {{"policy", "SCHED_FIFO"}, {"priority", 10},
-                                          {"flags", {"SCHED_FLAG_RESET_ON_FORK"}}}}});
+    auto p = with_process(
+        {{"scheduler",
+          {{"policy", "SCHED_FIFO"}, {"priority", 10}, {"flags", {"SCHED_FLAG_RESET_ON_FORK"}}}}});
     ASSERT_TRUE(p) << p.error().message;
     ASSERT_TRUE(p->process->scheduler);
     EXPECT_EQ(p->process->scheduler->policy, SCHED_FIFO);
     EXPECT_EQ(p->process->scheduler->priority, 10);
     EXPECT_EQ(p->process->scheduler->flags, 0x01u) << "SCHED_FLAG_RESET_ON_FORK";
 
-    auto dl = with_process({{"scheduler", {{"policy", "SCHED_DEADLINE"}, {"runtime", 1000}, {"deadline", 2000}, {"period", 3000}}}});
+    auto dl = with_process({{"scheduler",
+                             {{"policy", "SCHED_DEADLINE"},
+                              {"runtime", 1000},
+                              {"deadline", 2000},
+                              {"period", 3000}}}});
     ASSERT_TRUE(dl) << dl.error().message;
     EXPECT_EQ(dl->process->scheduler->policy, 6);
     EXPECT_EQ(dl->process->scheduler->period, 3000u);
@@ -518,13 +581,15 @@ TEST(BuildProcess, Scheduler) {
 TEST(BuildProcess, SchedulerErrors) {
     EXPECT_EQ(error_of(with_process({{"scheduler", {{"policy", "SCHED_FAST"}}}})),
               "process.scheduler.policy: unknown policy \"SCHED_FAST\"");
-    EXPECT_EQ(error_of(with_process({{"scheduler", {{"policy", "SCHED_OTHER"}, {"flags", {"SCHED_FLAG_TURBO"}}}}})),
+    EXPECT_EQ(error_of(with_process(
+                  {{"scheduler", {{"policy", "SCHED_OTHER"}, {"flags", {"SCHED_FLAG_TURBO"}}}}})),
               "process.scheduler.flags: unknown flag \"SCHED_FLAG_TURBO\"");
     EXPECT_EQ(error_of(with_process({{"scheduler", {{"policy", "SCHED_OTHER"}, {"nice", 20}}}})),
               "process.scheduler.nice: must be between -20 and 19");
     EXPECT_TRUE(with_process({{"scheduler", {{"policy", "SCHED_OTHER"}, {"nice", -20}}}}));
-    EXPECT_EQ(error_of(with_process({{"scheduler", {{"policy", "SCHED_DEADLINE"}, {"runtime", 1000}}}})),
-              "process.scheduler: SCHED_DEADLINE needs runtime and deadline");
+    EXPECT_EQ(
+        error_of(with_process({{"scheduler", {{"policy", "SCHED_DEADLINE"}, {"runtime", 1000}}}})),
+        "process.scheduler: SCHED_DEADLINE needs runtime and deadline");
 }
 
 TEST(BuildProcess, IoPriorityIsClassShiftedOverData) {
@@ -539,10 +604,12 @@ TEST(BuildProcess, IoPriorityIsClassShiftedOverData) {
 TEST(BuildProcess, IoPriorityErrors) {
     EXPECT_EQ(error_of(with_process({{"ioPriority", {{"class", "IOPRIO_CLASS_NONE"}}}})),
               "process.ioPriority.class: unknown class \"IOPRIO_CLASS_NONE\"");
-    EXPECT_EQ(error_of(with_process({{"ioPriority", {{"class", "IOPRIO_CLASS_RT"}, {"priority", 8}}}})),
-              "process.ioPriority.priority: must be between 0 and 7");
-    EXPECT_EQ(error_of(with_process({{"ioPriority", {{"class", "IOPRIO_CLASS_RT"}, {"priority", -1}}}})),
-              "process.ioPriority.priority: must be between 0 and 7");
+    EXPECT_EQ(
+        error_of(with_process({{"ioPriority", {{"class", "IOPRIO_CLASS_RT"}, {"priority", 8}}}})),
+        "process.ioPriority.priority: must be between 0 and 7");
+    EXPECT_EQ(
+        error_of(with_process({{"ioPriority", {{"class", "IOPRIO_CLASS_RT"}, {"priority", -1}}}})),
+        "process.ioPriority.priority: must be between 0 and 7");
 }
 
 TEST(BuildProcess, ExecProcessBuildsOnItsOwn) {
@@ -558,16 +625,23 @@ TEST(BuildProcess, ExecProcessBuildsOnItsOwn) {
 
 // --- seccomp ---
 
-Result<Plan> with_seccomp(const json& seccomp) { return build_with({{"linux", {{"seccomp", seccomp}}}}); }
+Result<Plan> with_seccomp(const json& seccomp) {
+    return build_with({{"linux", {{"seccomp", seccomp}}}});
+}
 
 TEST(BuildSeccomp, RulesAndDefaults) {
-    auto p = with_seccomp({{"defaultAction", "SCMP_ACT_ERRNO"},
-                           {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
-                           {"flags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG"}},
-                           {"syscalls", {{{"names", {"read", "write"}}, {"action", "SCMP_ACT_ALLOW"}},
-                                         {{"names", {"kill"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13},
-                                          {"args", {{{"index", 1}, {"value", 9}, {"op", "SCMP_CMP_EQ"}},
-                                                    {{"index", 0}, {"value", 255}, {"valueTwo", 1}, {"op", "SCMP_CMP_MASKED_EQ"}}}}}}}});
+    auto p = with_seccomp(
+        {{"defaultAction", "SCMP_ACT_ERRNO"},
+         {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
+         {"flags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG"}},
+         {"syscalls",
+          {{{"names", {"read", "write"}}, {"action", "SCMP_ACT_ALLOW"}},
+           {{"names", {"kill"}},
+            {"action", "SCMP_ACT_ERRNO"},
+            {"errnoRet", 13},
+            {"args",
+             {{{"index", 1}, {"value", 9}, {"op", "SCMP_CMP_EQ"}},
+              {{"index", 0}, {"value", 255}, {"valueTwo", 1}, {"op", "SCMP_CMP_MASKED_EQ"}}}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     const Seccomp& s = *p->seccomp;
     EXPECT_EQ(s.default_action, SeccompAction::errno_ret);
@@ -592,10 +666,14 @@ TEST(BuildSeccomp, ActionNames) {
     struct Case {
         const char* name;
         SeccompAction action;
-    } cases[] = {{"SCMP_ACT_KILL", SeccompAction::kill_thread},     {"SCMP_ACT_KILL_THREAD", SeccompAction::kill_thread},
-                 {"SCMP_ACT_KILL_PROCESS", SeccompAction::kill_process}, {"SCMP_ACT_TRAP", SeccompAction::trap},
-                 {"SCMP_ACT_ERRNO", SeccompAction::errno_ret},     {"SCMP_ACT_TRACE", SeccompAction::trace},
-                 {"SCMP_ACT_ALLOW", SeccompAction::allow},         {"SCMP_ACT_LOG", SeccompAction::log}};
+    } cases[] = {{"SCMP_ACT_KILL", SeccompAction::kill_thread},
+                 {"SCMP_ACT_KILL_THREAD", SeccompAction::kill_thread},
+                 {"SCMP_ACT_KILL_PROCESS", SeccompAction::kill_process},
+                 {"SCMP_ACT_TRAP", SeccompAction::trap},
+                 {"SCMP_ACT_ERRNO", SeccompAction::errno_ret},
+                 {"SCMP_ACT_TRACE", SeccompAction::trace},
+                 {"SCMP_ACT_ALLOW", SeccompAction::allow},
+                 {"SCMP_ACT_LOG", SeccompAction::log}};
     for (auto& c : cases) {
         auto p = with_seccomp({{"defaultAction", c.name}});
         ASSERT_TRUE(p) << c.name << ": " << p.error().message;
@@ -608,52 +686,68 @@ TEST(BuildSeccomp, DefaultErrnoRetOnlyWithErrnoOrTrace) {
     ASSERT_TRUE(errno_ret) << errno_ret.error().message;
     EXPECT_EQ(errno_ret->seccomp->default_errno_ret, 38u);
     EXPECT_TRUE(with_seccomp({{"defaultAction", "SCMP_ACT_TRACE"}, {"defaultErrnoRet", 38}}));
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"}, {"defaultErrnoRet", 38}})),
-              "linux.seccomp.defaultErrnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
+    EXPECT_EQ(
+        error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"}, {"defaultErrnoRet", 38}})),
+        "linux.seccomp.defaultErrnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
 }
 
 TEST(BuildSeccomp, ErrnoRetOnlyWithErrnoOrTrace) {
-    EXPECT_TRUE(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"},
-                              {"syscalls", {{{"names", {"ptrace"}}, {"action", "SCMP_ACT_TRACE"}, {"errnoRet", 5}}}}}));
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"},
-                                     {"syscalls", {{{"names", {"read"}}, {"action", "SCMP_ACT_KILL"}, {"errnoRet", 5}}}}})),
-              "linux.seccomp.syscalls[0].errnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
+    EXPECT_TRUE(with_seccomp(
+        {{"defaultAction", "SCMP_ACT_ALLOW"},
+         {"syscalls", {{{"names", {"ptrace"}}, {"action", "SCMP_ACT_TRACE"}, {"errnoRet", 5}}}}}));
+    EXPECT_EQ(
+        error_of(with_seccomp(
+            {{"defaultAction", "SCMP_ACT_ALLOW"},
+             {"syscalls", {{{"names", {"read"}}, {"action", "SCMP_ACT_KILL"}, {"errnoRet", 5}}}}})),
+        "linux.seccomp.syscalls[0].errnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE");
 }
 
 TEST(BuildSeccomp, UnknownTokensNameTheField) {
     EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_DENY"}})),
               "linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_DENY\"");
     EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"},
-                                     {"syscalls", {{{"names", {"a"}}, {"action", "SCMP_ACT_ALLOW"}},
-                                                   {{"names", {"b"}}, {"action", "allow"}}}}})),
+                                     {"syscalls",
+                                      {{{"names", {"a"}}, {"action", "SCMP_ACT_ALLOW"}},
+                                       {{"names", {"b"}}, {"action", "allow"}}}}})),
               "linux.seccomp.syscalls[1].action: unknown seccomp action \"allow\"");
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"},
-                                     {"syscalls", {{{"names", {"a"}}, {"action", "SCMP_ACT_ERRNO"},
-                                                    {"args", {{{"index", 0}, {"value", 1}, {"op", "SCMP_CMP_MAYBE"}}}}}}}})),
+    EXPECT_EQ(error_of(with_seccomp(
+                  {{"defaultAction", "SCMP_ACT_ALLOW"},
+                   {"syscalls",
+                    {{{"names", {"a"}},
+                      {"action", "SCMP_ACT_ERRNO"},
+                      {"args", {{{"index", 0}, {"value", 1}, {"op", "SCMP_CMP_MAYBE"}}}}}}}})),
               "linux.seccomp.syscalls[0].args[0].op: unknown seccomp operator \"SCMP_CMP_MAYBE\"");
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_Z80"}}})),
-              "linux.seccomp.architectures: unknown or unsupported seccomp architecture \"SCMP_ARCH_Z80\"");
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"}, {"flags", {"SECCOMP_FILTER_FLAG_FAST"}}})),
+    EXPECT_EQ(error_of(with_seccomp(
+                  {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_Z80"}}})),
+              "linux.seccomp.architectures: unknown or unsupported seccomp architecture "
+              "\"SCMP_ARCH_Z80\"");
+    EXPECT_EQ(error_of(with_seccomp(
+                  {{"defaultAction", "SCMP_ACT_ALLOW"}, {"flags", {"SECCOMP_FILTER_FLAG_FAST"}}})),
               "linux.seccomp.flags: unknown seccomp flag \"SECCOMP_FILTER_FLAG_FAST\"");
 }
 
 TEST(BuildSeccomp, ArgumentIndexAtMostFive) {
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"},
-                                     {"syscalls", {{{"names", {"a"}}, {"action", "SCMP_ACT_ERRNO"},
-                                                    {"args", {{{"index", 6}, {"value", 1}, {"op", "SCMP_CMP_EQ"}}}}}}}})),
+    EXPECT_EQ(error_of(with_seccomp(
+                  {{"defaultAction", "SCMP_ACT_ALLOW"},
+                   {"syscalls",
+                    {{{"names", {"a"}},
+                      {"action", "SCMP_ACT_ERRNO"},
+                      {"args", {{{"index", 6}, {"value", 1}, {"op", "SCMP_CMP_EQ"}}}}}}}})),
               "linux.seccomp.syscalls[0].args[0].index: syscalls have at most 6 arguments");
 }
 
 TEST(BuildSeccomp, RuleMustNameASyscall) {
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"},
-                                     {"syscalls", {{{"names", json::array()}, {"action", "SCMP_ACT_ERRNO"}}}}})),
+    EXPECT_EQ(error_of(with_seccomp(
+                  {{"defaultAction", "SCMP_ACT_ALLOW"},
+                   {"syscalls", {{{"names", json::array()}, {"action", "SCMP_ACT_ERRNO"}}}}})),
               "linux.seccomp.syscalls[0].names: must name at least one syscall");
 }
 
 TEST(BuildSeccomp, NotifyNeedsAListenerPath) {
     json notify_rule = {{"defaultAction", "SCMP_ACT_ALLOW"},
                         {"syscalls", {{{"names", {"mount"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
-    EXPECT_EQ(error_of(with_seccomp(notify_rule)), "linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath");
+    EXPECT_EQ(error_of(with_seccomp(notify_rule)),
+              "linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath");
     EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_NOTIFY"}})),
               "linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath");
 
@@ -667,14 +761,17 @@ TEST(BuildSeccomp, NotifyNeedsAListenerPath) {
 }
 
 TEST(BuildSeccomp, ListenerMetadataNeedsAListenerPath) {
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerMetadata", "x"}})),
-              "linux.seccomp.listenerMetadata: set without listenerPath");
+    EXPECT_EQ(
+        error_of(with_seccomp({{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerMetadata", "x"}})),
+        "linux.seccomp.listenerMetadata: set without listenerPath");
 }
 
 // --- odds and ends carried over ---
 
 TEST(BuildPlan, CgroupsPathAndMemoryPolicyAreCarried) {
-    auto p = build_with({{"linux", {{"cgroupsPath", "/kapsel/c1"}, {"memoryPolicy", {{"mode", "MPOL_INTERLEAVE"}, {"nodes", "0-1"}}}}}});
+    auto p = build_with({{"linux",
+                          {{"cgroupsPath", "/kapsel/c1"},
+                           {"memoryPolicy", {{"mode", "MPOL_INTERLEAVE"}, {"nodes", "0-1"}}}}}});
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_EQ(p->cgroups_path, "/kapsel/c1");
     ASSERT_TRUE(p->memory_policy);

@@ -11,12 +11,12 @@
 namespace kapsel::plan {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::Pair;
 using kapsel::testing::build_with;
 using kapsel::testing::error_of;
 using kapsel::testing::json;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::Pair;
 
 constexpr uint64_t kAtime = MOUNT_ATTR__ATIME;
 
@@ -30,12 +30,15 @@ Result<Mount> plan_mount(std::string type, std::string source, std::string desti
     return build_mount(m, "/bundles/c1", index);
 }
 
-oci::IdMapping map(uint32_t inside, uint32_t outside, uint32_t count) { return {inside, outside, count}; }
+oci::IdMapping map(uint32_t inside, uint32_t outside, uint32_t count) {
+    return {inside, outside, count};
+}
 
 // --- filesystems ---
 
 TEST(PlanMount, TmpfsWithModeAndSize) {
-    auto m = plan_mount("tmpfs", "tmpfs", "/dev", {"nosuid", "strictatime", "mode=755", "size=65536k"});
+    auto m =
+        plan_mount("tmpfs", "tmpfs", "/dev", {"nosuid", "strictatime", "mode=755", "size=65536k"});
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_EQ(m->kind, MountKind::filesystem);
     EXPECT_EQ(m->fstype, "tmpfs");
@@ -57,10 +60,11 @@ TEST(PlanMount, SourceDefaultsToTheFilesystemType) {
 }
 
 TEST(PlanMount, ReadOnlyAndSecurityOptions) {
-    auto m = plan_mount("sysfs", "sysfs", "/sys", {"nosuid", "noexec", "nodev", "ro", "nosymfollow", "nodiratime"});
+    auto m = plan_mount("sysfs", "sysfs", "/sys",
+                        {"nosuid", "noexec", "nodev", "ro", "nosymfollow", "nodiratime"});
     ASSERT_TRUE(m) << m.error().message;
-    EXPECT_EQ(m->attrs.set, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY |
-                                MOUNT_ATTR_NOSYMFOLLOW | MOUNT_ATTR_NODIRATIME);
+    EXPECT_EQ(m->attrs.set, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV |
+                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSYMFOLLOW | MOUNT_ATTR_NODIRATIME);
     EXPECT_EQ(m->attrs.clear, 0u);
 }
 
@@ -142,7 +146,9 @@ TEST(PlanMount, SuperblockFlagsGoToFsconfig) {
 }
 
 TEST(PlanMount, DefaultsAndHelperOptionsAreDropped) {
-    auto m = plan_mount("tmpfs", "tmpfs", "/t", {"defaults", "async", "nomand", "loud", "x-systemd.automount", "X-mount.mkdir"});
+    auto m =
+        plan_mount("tmpfs", "tmpfs", "/t",
+                   {"defaults", "async", "nomand", "loud", "x-systemd.automount", "X-mount.mkdir"});
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_THAT(m->data, IsEmpty());
     EXPECT_THAT(m->sb_flags, IsEmpty());
@@ -150,9 +156,11 @@ TEST(PlanMount, DefaultsAndHelperOptionsAreDropped) {
 }
 
 TEST(PlanMount, FilesystemDataKeepsFlagsAndValues) {
-    auto m = plan_mount("devpts", "devpts", "/dev/pts", {"nosuid", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"});
+    auto m = plan_mount("devpts", "devpts", "/dev/pts",
+                        {"nosuid", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"});
     ASSERT_TRUE(m) << m.error().message;
-    EXPECT_THAT(m->data, ElementsAre(Pair("newinstance", ""), Pair("ptmxmode", "0666"), Pair("mode", "0620"), Pair("gid", "5")));
+    EXPECT_THAT(m->data, ElementsAre(Pair("newinstance", ""), Pair("ptmxmode", "0666"),
+                                     Pair("mode", "0620"), Pair("gid", "5")));
 }
 
 TEST(PlanMount, DataValueMayContainEquals) {
@@ -226,7 +234,8 @@ TEST(PlanMount, BindIgnoresFilesystemDataAndSuperblockFlags) {
 }
 
 TEST(PlanMount, BindNeedsASource) {
-    EXPECT_EQ(error_of(plan_mount("bind", "", "/data", {}, 2)), "mounts[2] (/data): a bind mount needs a source");
+    EXPECT_EQ(error_of(plan_mount("bind", "", "/data", {}, 2)),
+              "mounts[2] (/data): a bind mount needs a source");
 }
 
 TEST(PlanMount, CgroupType) {
@@ -250,14 +259,17 @@ TEST(PlanMount, Tmpcopyup) {
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_TRUE(m->tmpcopyup);
     EXPECT_THAT(m->data, IsEmpty());
-    EXPECT_EQ(error_of(plan_mount("proc", "proc", "/etc", {"tmpcopyup"})), "mounts[0] (/etc): tmpcopyup needs a tmpfs mount");
-    EXPECT_EQ(error_of(plan_mount("bind", "/x", "/etc", {"tmpcopyup"})), "mounts[0] (/etc): tmpcopyup needs a tmpfs mount");
+    EXPECT_EQ(error_of(plan_mount("proc", "proc", "/etc", {"tmpcopyup"})),
+              "mounts[0] (/etc): tmpcopyup needs a tmpfs mount");
+    EXPECT_EQ(error_of(plan_mount("bind", "/x", "/etc", {"tmpcopyup"})),
+              "mounts[0] (/etc): tmpcopyup needs a tmpfs mount");
 }
 
 // --- idmapped mounts ---
 
 TEST(PlanMount, IdmapNeedsABindMount) {
-    EXPECT_EQ(error_of(plan_mount("tmpfs", "tmpfs", "/t", {"idmap"})), "mounts[0] (/t): idmap needs a bind mount");
+    EXPECT_EQ(error_of(plan_mount("tmpfs", "tmpfs", "/t", {"idmap"})),
+              "mounts[0] (/t): idmap needs a bind mount");
 }
 
 TEST(PlanMount, IdmapNeedsBothMappings) {
@@ -266,8 +278,12 @@ TEST(PlanMount, IdmapNeedsBothMappings) {
 }
 
 TEST(PlanMount, IdmappedBind) {
-    oci::Mount m{.destination = "/data", .type = "bind", .source = "/srv", .options = {"rbind", "ridmap"},
-                 .uid_mappings = {map(0, 100000, 65536)}, .gid_mappings = {map(0, 200000, 1000)}};
+    oci::Mount m{.destination = "/data",
+                 .type = "bind",
+                 .source = "/srv",
+                 .options = {"rbind", "ridmap"},
+                 .uid_mappings = {map(0, 100000, 65536)},
+                 .gid_mappings = {map(0, 200000, 1000)}};
     auto out = build_mount(m, "/bundles/c1", 0);
     ASSERT_TRUE(out) << out.error().message;
     EXPECT_TRUE(out->recursive_idmap);
@@ -280,8 +296,12 @@ TEST(PlanMount, IdmappedBind) {
 }
 
 TEST(PlanMount, MappingsOnABindMeanIdmappedEvenWithoutTheOption) {
-    oci::Mount m{.destination = "/data", .type = "bind", .source = "/srv", .options = {"bind"},
-                 .uid_mappings = {map(0, 1000, 1)}, .gid_mappings = {map(0, 1000, 1)}};
+    oci::Mount m{.destination = "/data",
+                 .type = "bind",
+                 .source = "/srv",
+                 .options = {"bind"},
+                 .uid_mappings = {map(0, 1000, 1)},
+                 .gid_mappings = {map(0, 1000, 1)}};
     auto out = build_mount(m, "/bundles/c1", 0);
     ASSERT_TRUE(out) << out.error().message;
     EXPECT_FALSE(out->recursive_idmap);
@@ -289,18 +309,25 @@ TEST(PlanMount, MappingsOnABindMeanIdmappedEvenWithoutTheOption) {
 }
 
 TEST(PlanMount, MappingsErrors) {
-    oci::Mount tmpfs{.destination = "/t", .type = "tmpfs", .uid_mappings = {map(0, 1000, 1)}, .gid_mappings = {map(0, 1000, 1)}};
-    EXPECT_EQ(error_of(build_mount(tmpfs, "/b", 0)), "mounts[0] (/t): uidMappings/gidMappings need a bind mount");
-    oci::Mount half{.destination = "/d", .type = "bind", .source = "/s", .uid_mappings = {map(0, 1000, 1)}};
-    EXPECT_EQ(error_of(build_mount(half, "/b", 0)), "mounts[0] (/d): an idmapped mount needs both uidMappings and gidMappings");
+    oci::Mount tmpfs{.destination = "/t",
+                     .type = "tmpfs",
+                     .uid_mappings = {map(0, 1000, 1)},
+                     .gid_mappings = {map(0, 1000, 1)}};
+    EXPECT_EQ(error_of(build_mount(tmpfs, "/b", 0)),
+              "mounts[0] (/t): uidMappings/gidMappings need a bind mount");
+    oci::Mount half{
+        .destination = "/d", .type = "bind", .source = "/s", .uid_mappings = {map(0, 1000, 1)}};
+    EXPECT_EQ(error_of(build_mount(half, "/b", 0)),
+              "mounts[0] (/d): an idmapped mount needs both uidMappings and gidMappings");
 }
 
 // --- through build(): order and the index in errors ---
 
 TEST(PlanMounts, KeptInConfigOrder) {
-    auto p = build_with({{"mounts", {{{"destination", "/proc"}, {"type", "proc"}},
-                                     {{"destination", "/dev"}, {"type", "tmpfs"}},
-                                     {{"destination", "/data"}, {"type", "bind"}, {"source", "data"}}}}});
+    auto p = build_with({{"mounts",
+                          {{{"destination", "/proc"}, {"type", "proc"}},
+                           {{"destination", "/dev"}, {"type", "tmpfs"}},
+                           {{"destination", "/data"}, {"type", "bind"}, {"source", "data"}}}}});
     ASSERT_TRUE(p) << p.error().message;
     ASSERT_EQ(p->mounts.size(), 3u);
     EXPECT_EQ(p->mounts[0].destination, "/proc");
@@ -309,8 +336,9 @@ TEST(PlanMounts, KeptInConfigOrder) {
 }
 
 TEST(PlanMounts, ErrorNamesTheEntry) {
-    auto p = build_with({{"mounts", {{{"destination", "/proc"}, {"type", "proc"}},
-                                     {{"destination", "/x"}, {"type", "tmpfs"}, {"options", {"idmap"}}}}}});
+    auto p = build_with({{"mounts",
+                          {{{"destination", "/proc"}, {"type", "proc"}},
+                           {{"destination", "/x"}, {"type", "tmpfs"}, {"options", {"idmap"}}}}}});
     EXPECT_EQ(error_of(p), "mounts[1] (/x): idmap needs a bind mount");
 }
 

@@ -12,13 +12,16 @@
 namespace kapsel::linux {
 namespace {
 
+using kapsel::testing::FakeSys;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using kapsel::testing::FakeSys;
 
-plan::Mount planned(std::string type, std::string source, std::string destination, std::vector<std::string> options) {
-    oci::Mount m{.destination = std::move(destination), .type = std::move(type), .source = std::move(source),
+plan::Mount planned(std::string type, std::string source, std::string destination,
+                    std::vector<std::string> options) {
+    oci::Mount m{.destination = std::move(destination),
+                 .type = std::move(type),
+                 .source = std::move(source),
                  .options = std::move(options)};
     auto out = plan::build_mount(m, "/bundles/c1", 0);
     if (!out) ADD_FAILURE() << out.error().message;
@@ -33,7 +36,7 @@ plan::Plan plan_with_mount_ns() {
 }
 
 class RootfsTest : public ::testing::Test {
-protected:
+  protected:
     FakeSys sys;
     int root = sys.open_dir("/rootfs");  // fd 100
     RootfsOptions opts;
@@ -42,27 +45,25 @@ protected:
 // --- apply_mount: filesystems ---
 
 TEST_F(RootfsTest, TmpfsIsCreatedConfiguredAndMovedOntoTheResolvedTarget) {
-    ASSERT_TRUE(apply_mount(sys, root, planned("tmpfs", "tmpfs", "/dev", {"mode=755", "nosuid", "ro"}), opts));
+    ASSERT_TRUE(apply_mount(sys, root,
+                            planned("tmpfs", "tmpfs", "/dev", {"mode=755", "nosuid", "ro"}), opts));
     EXPECT_THAT(sys.calls, ElementsAre("openat2 100 dev path,directory in_root -> 101",
-                                       "fsopen tmpfs -> 102",
-                                       "fsconfig 102 string source=tmpfs",
-                                       "fsconfig 102 string mode=755",
-                                       "fsconfig 102 create",
-                                       "fsmount 102 ro,nosuid -> 103",
-                                       "move_mount 103 -> 101"));
+                                       "fsopen tmpfs -> 102", "fsconfig 102 string source=tmpfs",
+                                       "fsconfig 102 string mode=755", "fsconfig 102 create",
+                                       "fsmount 102 ro,nosuid -> 103", "move_mount 103 -> 101"));
 }
 
 TEST_F(RootfsTest, FilesystemFlagsAndSuperblockFlagsAreSetAsFlags) {
-    ASSERT_TRUE(apply_mount(sys, root, planned("devpts", "devpts", "/dev/pts", {"newinstance", "ptmxmode=0666", "sync", "noexec"}), opts));
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 100 dev/pts path,directory in_root -> 101",
-                                       "fsopen devpts -> 102",
-                                       "fsconfig 102 string source=devpts",
-                                       "fsconfig 102 flag newinstance",
-                                       "fsconfig 102 string ptmxmode=0666",
-                                       "fsconfig 102 flag sync",
-                                       "fsconfig 102 create",
-                                       "fsmount 102 noexec -> 103",
-                                       "move_mount 103 -> 101"));
+    ASSERT_TRUE(apply_mount(
+        sys, root,
+        planned("devpts", "devpts", "/dev/pts", {"newinstance", "ptmxmode=0666", "sync", "noexec"}),
+        opts));
+    EXPECT_THAT(
+        sys.calls,
+        ElementsAre("openat2 100 dev/pts path,directory in_root -> 101", "fsopen devpts -> 102",
+                    "fsconfig 102 string source=devpts", "fsconfig 102 flag newinstance",
+                    "fsconfig 102 string ptmxmode=0666", "fsconfig 102 flag sync",
+                    "fsconfig 102 create", "fsmount 102 noexec -> 103", "move_mount 103 -> 101"));
 }
 
 TEST_F(RootfsTest, AtimeOptionReachesFsmount) {
@@ -80,7 +81,8 @@ TEST_F(RootfsTest, FilesystemPropagationIsSetAfterTheMove) {
 TEST_F(RootfsTest, MissingMountPointIsCreatedInsideTheRoot) {
     sys.missing("/rootfs/run");
     ASSERT_TRUE(apply_mount(sys, root, planned("tmpfs", "tmpfs", "/run", {}), opts));
-    EXPECT_THAT(sys.calls_of({"mkdirat", "move_mount"}), ElementsAre("mkdirat 101 run 0755", "move_mount 104 -> 102"));
+    EXPECT_THAT(sys.calls_of({"mkdirat", "move_mount"}),
+                ElementsAre("mkdirat 101 run 0755", "move_mount 104 -> 102"));
 }
 
 TEST_F(RootfsTest, FilesystemErrorStopsTheMount) {
@@ -95,16 +97,18 @@ TEST_F(RootfsTest, FilesystemErrorStopsTheMount) {
 // --- apply_mount: bind mounts ---
 
 TEST_F(RootfsTest, RbindReadOnlyIsMountBindRecThenSetattr) {
-    ASSERT_TRUE(apply_mount(sys, root, planned("bind", "/srv/data", "/data", {"rbind", "ro"}), opts));
-    EXPECT_THAT(sys.calls, ElementsAre("fstatat cwd /srv/data => dir",
-                                       "openat2 100 data path,directory in_root -> 101",
-                                       "mount /srv/data -> /proc/self/fd/101 bind,rec",
-                                       "openat2 100 data path in_root -> 102",
-                                       "mount_setattr 102 set=ro"));
+    ASSERT_TRUE(
+        apply_mount(sys, root, planned("bind", "/srv/data", "/data", {"rbind", "ro"}), opts));
+    EXPECT_THAT(sys.calls,
+                ElementsAre("fstatat cwd /srv/data => dir",
+                            "openat2 100 data path,directory in_root -> 101",
+                            "mount /srv/data -> /proc/self/fd/101 bind,rec",
+                            "openat2 100 data path in_root -> 102", "mount_setattr 102 set=ro"));
 }
 
 TEST_F(RootfsTest, RecursiveReadOnlyBind) {
-    ASSERT_TRUE(apply_mount(sys, root, planned("bind", "/srv/data", "/data", {"rbind", "rro", "nosuid"}), opts));
+    ASSERT_TRUE(apply_mount(
+        sys, root, planned("bind", "/srv/data", "/data", {"rbind", "rro", "nosuid"}), opts));
     EXPECT_THAT(sys.calls_of({"mount", "mount_setattr"}),
                 ElementsAre("mount /srv/data -> /proc/self/fd/101 bind,rec",
                             "mount_setattr 102 recursive set=ro,nosuid"));
@@ -118,23 +122,27 @@ TEST_F(RootfsTest, PlainBindWithoutAttributesIsOneMount) {
 }
 
 TEST_F(RootfsTest, BindClearsAttributesAndSetsPropagation) {
-    ASSERT_TRUE(apply_mount(sys, root, planned("bind", "/srv", "/srv", {"rbind", "rw", "exec", "rslave"}), opts));
-    EXPECT_THAT(sys.calls_of({"mount_setattr"}), ElementsAre("mount_setattr 102 clear=ro,noexec",
-                                                             "mount_setattr 102 recursive propagation=slave"));
+    ASSERT_TRUE(apply_mount(
+        sys, root, planned("bind", "/srv", "/srv", {"rbind", "rw", "exec", "rslave"}), opts));
+    EXPECT_THAT(sys.calls_of({"mount_setattr"}),
+                ElementsAre("mount_setattr 102 clear=ro,noexec",
+                            "mount_setattr 102 recursive propagation=slave"));
 }
 
 TEST_F(RootfsTest, BindOfAFileCreatesAnEmptyFileToMountOn) {
     sys.file("/etc/resolv.conf");
     sys.missing("/rootfs/etc/resolv.conf");
-    ASSERT_TRUE(apply_mount(sys, root, planned("bind", "/etc/resolv.conf", "/etc/resolv.conf", {"bind", "ro"}), opts));
-    EXPECT_THAT(sys.calls, ElementsAre("fstatat cwd /etc/resolv.conf => file",
-                                       "openat2 100 etc/resolv.conf path in_root -> ENOENT",
-                                       "openat2 100 etc path,directory in_root -> 101",
-                                       "openat2 100 etc/resolv.conf rdonly,creat,noctty mode=0644 in_root -> 102",
-                                       "openat2 100 etc/resolv.conf path in_root -> 103",
-                                       "mount /etc/resolv.conf -> /proc/self/fd/103 bind",
-                                       "openat2 100 etc/resolv.conf path in_root -> 104",
-                                       "mount_setattr 104 set=ro"));
+    ASSERT_TRUE(apply_mount(
+        sys, root, planned("bind", "/etc/resolv.conf", "/etc/resolv.conf", {"bind", "ro"}), opts));
+    EXPECT_THAT(
+        sys.calls,
+        ElementsAre("fstatat cwd /etc/resolv.conf => file",
+                    "openat2 100 etc/resolv.conf path in_root -> ENOENT",
+                    "openat2 100 etc path,directory in_root -> 101",
+                    "openat2 100 etc/resolv.conf rdonly,creat,noctty mode=0644 in_root -> 102",
+                    "openat2 100 etc/resolv.conf path in_root -> 103",
+                    "mount /etc/resolv.conf -> /proc/self/fd/103 bind",
+                    "openat2 100 etc/resolv.conf path in_root -> 104", "mount_setattr 104 set=ro"));
 }
 
 TEST_F(RootfsTest, RelativeBindSourceIsTheBundlesPath) {
@@ -157,19 +165,21 @@ TEST_F(RootfsTest, MissingBindSourceIsReported) {
 
 TEST_F(RootfsTest, CgroupV2WithCgroupNamespaceIsAFreshCgroup2) {
     opts.new_cgroup_ns = true;
-    opts.cgroups = {{.name = "", .fs_option = "", .v2 = true, .host_path = "/sys/fs/cgroup/kapsel/c1"}};
-    ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {"nosuid", "ro"}), opts));
+    opts.cgroups = {
+        {.name = "", .fs_option = "", .v2 = true, .host_path = "/sys/fs/cgroup/kapsel/c1"}};
+    ASSERT_TRUE(apply_mount(sys, root,
+                            planned("cgroup", "cgroup", "/sys/fs/cgroup", {"nosuid", "ro"}), opts));
     EXPECT_THAT(sys.calls, ElementsAre("openat2 100 sys/fs/cgroup path,directory in_root -> 101",
                                        "fsopen cgroup2 -> 102",
-                                       "fsconfig 102 string source=cgroup2",
-                                       "fsconfig 102 create",
-                                       "fsmount 102 ro,nosuid -> 103",
-                                       "move_mount 103 -> 101"));
+                                       "fsconfig 102 string source=cgroup2", "fsconfig 102 create",
+                                       "fsmount 102 ro,nosuid -> 103", "move_mount 103 -> 101"));
 }
 
 TEST_F(RootfsTest, CgroupV2WithoutCgroupNamespaceBindsTheContainersCgroup) {
-    opts.cgroups = {{.name = "", .fs_option = "", .v2 = true, .host_path = "/sys/fs/cgroup/kapsel/c1"}};
-    ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {"ro"}), opts));
+    opts.cgroups = {
+        {.name = "", .fs_option = "", .v2 = true, .host_path = "/sys/fs/cgroup/kapsel/c1"}};
+    ASSERT_TRUE(
+        apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {"ro"}), opts));
     EXPECT_THAT(sys.calls, ElementsAre("openat2 100 sys/fs/cgroup path,directory in_root -> 101",
                                        "mount /sys/fs/cgroup/kapsel/c1 -> /proc/self/fd/101 bind",
                                        "openat2 100 sys/fs/cgroup path in_root -> 102",
@@ -178,43 +188,47 @@ TEST_F(RootfsTest, CgroupV2WithoutCgroupNamespaceBindsTheContainersCgroup) {
 
 TEST_F(RootfsTest, CgroupV1IsATmpfsWithOneMountPerHierarchyMadeReadOnlyLast) {
     opts.new_cgroup_ns = true;
-    opts.cgroups = {{.name = "cpu,cpuacct", .fs_option = "cpu,cpuacct", .v2 = false, .host_path = "/sys/fs/cgroup/cpu,cpuacct/c1"},
-                    {.name = "systemd", .fs_option = "name=systemd", .v2 = false, .host_path = "/sys/fs/cgroup/systemd/c1"}};
-    ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {"nosuid", "ro"}), opts));
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 100 sys/fs/cgroup path,directory in_root -> 101",
-                                       "fsopen tmpfs -> 102",
-                                       "fsconfig 102 string source=tmpfs",
-                                       "fsconfig 102 string mode=755",
-                                       "fsconfig 102 create",
-                                       "fsmount 102 nosuid -> 103",
-                                       "move_mount 103 -> 101",
-                                       "openat2 100 sys/fs/cgroup/cpu,cpuacct path,directory in_root -> 104",
-                                       "fsopen cgroup -> 105",
-                                       "fsconfig 105 string source=cgroup",
-                                       "fsconfig 105 flag cpu",
-                                       "fsconfig 105 flag cpuacct",
-                                       "fsconfig 105 create",
-                                       "fsmount 105 ro,nosuid -> 106",
-                                       "move_mount 106 -> 104",
-                                       "openat2 100 sys/fs/cgroup/systemd path,directory in_root -> 107",
-                                       "fsopen cgroup -> 108",
-                                       "fsconfig 108 string source=cgroup",
-                                       "fsconfig 108 string name=systemd",
-                                       "fsconfig 108 create",
-                                       "fsmount 108 ro,nosuid -> 109",
-                                       "move_mount 109 -> 107",
-                                       "mount_setattr 103 set=ro"));
+    opts.cgroups = {{.name = "cpu,cpuacct",
+                     .fs_option = "cpu,cpuacct",
+                     .v2 = false,
+                     .host_path = "/sys/fs/cgroup/cpu,cpuacct/c1"},
+                    {.name = "systemd",
+                     .fs_option = "name=systemd",
+                     .v2 = false,
+                     .host_path = "/sys/fs/cgroup/systemd/c1"}};
+    ASSERT_TRUE(apply_mount(sys, root,
+                            planned("cgroup", "cgroup", "/sys/fs/cgroup", {"nosuid", "ro"}), opts));
+    EXPECT_THAT(
+        sys.calls,
+        ElementsAre(
+            "openat2 100 sys/fs/cgroup path,directory in_root -> 101", "fsopen tmpfs -> 102",
+            "fsconfig 102 string source=tmpfs", "fsconfig 102 string mode=755",
+            "fsconfig 102 create", "fsmount 102 nosuid -> 103", "move_mount 103 -> 101",
+            "openat2 100 sys/fs/cgroup/cpu,cpuacct path,directory in_root -> 104",
+            "fsopen cgroup -> 105", "fsconfig 105 string source=cgroup", "fsconfig 105 flag cpu",
+            "fsconfig 105 flag cpuacct", "fsconfig 105 create", "fsmount 105 ro,nosuid -> 106",
+            "move_mount 106 -> 104",
+            "openat2 100 sys/fs/cgroup/systemd path,directory in_root -> 107",
+            "fsopen cgroup -> 108", "fsconfig 108 string source=cgroup",
+            "fsconfig 108 string name=systemd", "fsconfig 108 create",
+            "fsmount 108 ro,nosuid -> 109", "move_mount 109 -> 107", "mount_setattr 103 set=ro"));
 }
 
 TEST_F(RootfsTest, CgroupV1WithoutCgroupNamespaceBindsEachHierarchy) {
-    opts.cgroups = {{.name = "memory", .fs_option = "memory", .v2 = false, .host_path = "/sys/fs/cgroup/memory/c1"},
-                    {.name = "", .fs_option = "", .v2 = true, .host_path = "/sys/fs/cgroup/unified/c1"}};
+    opts.cgroups = {
+        {.name = "memory",
+         .fs_option = "memory",
+         .v2 = false,
+         .host_path = "/sys/fs/cgroup/memory/c1"},
+        {.name = "", .fs_option = "", .v2 = true, .host_path = "/sys/fs/cgroup/unified/c1"}};
     ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {}), opts));
     EXPECT_THAT(sys.calls_of({"mount", "fsopen"}),
                 ElementsAre("fsopen tmpfs -> 102",
                             "mount /sys/fs/cgroup/memory/c1 -> /proc/self/fd/104 bind",
                             "mount /sys/fs/cgroup/unified/c1 -> /proc/self/fd/105 bind"));
-    EXPECT_THAT(sys.calls_of({"openat2"}), ::testing::Contains("openat2 100 sys/fs/cgroup/unified path,directory in_root -> 105"))
+    EXPECT_THAT(
+        sys.calls_of({"openat2"}),
+        ::testing::Contains("openat2 100 sys/fs/cgroup/unified path,directory in_root -> 105"))
         << "a v2 hierarchy in a hybrid layout is named \"unified\"";
 }
 
@@ -231,13 +245,16 @@ TEST_F(RootfsTest, MountAllAppliesMountsInOrderThenDevices) {
     p.mounts = {planned("proc", "proc", "/proc", {}), planned("tmpfs", "tmpfs", "/dev", {})};
     ASSERT_TRUE(mount_all(sys, root, p, opts));
     EXPECT_THAT(sys.calls_of({"fsopen", "move_mount"}),
-                ElementsAre("fsopen proc -> 102", "move_mount 103 -> 101", "fsopen tmpfs -> 105", "move_mount 106 -> 104"));
-    EXPECT_THAT(sys.calls_of({"symlinkat"}), ::testing::SizeIs(5)) << "the /dev links follow the mounts";
+                ElementsAre("fsopen proc -> 102", "move_mount 103 -> 101", "fsopen tmpfs -> 105",
+                            "move_mount 106 -> 104"));
+    EXPECT_THAT(sys.calls_of({"symlinkat"}), ::testing::SizeIs(5))
+        << "the /dev links follow the mounts";
 }
 
 TEST_F(RootfsTest, MountAllNamesTheFailingMount) {
     plan::Plan p = plan_with_mount_ns();
-    p.mounts = {planned("proc", "proc", "/proc", {}), planned("mqueue", "mqueue", "/dev/mqueue", {})};
+    p.mounts = {planned("proc", "proc", "/proc", {}),
+                planned("mqueue", "mqueue", "/dev/mqueue", {})};
     sys.fail("fsopen mqueue", ENODEV);
     auto st = mount_all(sys, root, p, opts);
     ASSERT_FALSE(st);
@@ -260,12 +277,18 @@ TEST_F(RootfsTest, MountAllNamesAFailingBindBySource) {
 plan::Plan plan_with_devices() {
     plan::Plan p = plan_with_mount_ns();
     p.devices = {{.path = "/dev/null", .type = 'c', .major = 1, .minor = 3, .mode = 0666},
-                 {.path = "/dev/sda", .type = 'b', .major = 8, .minor = 0, .mode = 0660, .uid = 0, .gid = 6}};
+                 {.path = "/dev/sda",
+                  .type = 'b',
+                  .major = 8,
+                  .minor = 0,
+                  .mode = 0660,
+                  .uid = 0,
+                  .gid = 6}};
     return p;
 }
 
 class DevicesTest : public RootfsTest {
-protected:
+  protected:
     // A fresh, empty /dev, as after the config's tmpfs on /dev.
     DevicesTest() { sys.empty_dir("/rootfs/dev"); }
     plan::Plan p = plan_with_devices();
@@ -273,21 +296,17 @@ protected:
 
 TEST_F(DevicesTest, NodesAreMadeWithExactModeAndOwner) {
     ASSERT_TRUE(create_devices(sys, root, p, /*bind_devices=*/false));
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 100 dev path,directory in_root -> 101",
-                                       "mknodat 101 null c 1:3 0666",
-                                       "fchmodat 101 null 0666",
-                                       "fchownat 101 null 0:0 nofollow",
-                                       "openat2 100 dev path,directory in_root -> 102",
-                                       "mknodat 102 sda b 8:0 0660",
-                                       "fchmodat 102 sda 0660",
-                                       "fchownat 102 sda 0:6 nofollow",
-                                       "openat2 100 dev path,directory in_root -> 103",
-                                       "symlinkat 103 fd => /proc/self/fd",
-                                       "symlinkat 103 stdin => /proc/self/fd/0",
-                                       "symlinkat 103 stdout => /proc/self/fd/1",
-                                       "symlinkat 103 stderr => /proc/self/fd/2",
-                                       "symlinkat 103 core => /proc/kcore",
-                                       "fstatat 103 pts/ptmx nofollow -> ENOENT"));
+    EXPECT_THAT(
+        sys.calls,
+        ElementsAre("openat2 100 dev path,directory in_root -> 101", "mknodat 101 null c 1:3 0666",
+                    "fchmodat 101 null 0666", "fchownat 101 null 0:0 nofollow",
+                    "openat2 100 dev path,directory in_root -> 102", "mknodat 102 sda b 8:0 0660",
+                    "fchmodat 102 sda 0660", "fchownat 102 sda 0:6 nofollow",
+                    "openat2 100 dev path,directory in_root -> 103",
+                    "symlinkat 103 fd => /proc/self/fd", "symlinkat 103 stdin => /proc/self/fd/0",
+                    "symlinkat 103 stdout => /proc/self/fd/1",
+                    "symlinkat 103 stderr => /proc/self/fd/2", "symlinkat 103 core => /proc/kcore",
+                    "fstatat 103 pts/ptmx nofollow -> ENOENT"));
 }
 
 TEST_F(DevicesTest, ExistingNodeIsLeftAlone) {
@@ -362,7 +381,8 @@ TEST(PrepareRootfs, UnbindableIsAppliedLater) {
     plan::Plan p = plan_with_mount_ns();
     p.rootfs_propagation = MS_UNBINDABLE;
     ASSERT_TRUE(prepare_rootfs(fresh, p));
-    EXPECT_EQ(fresh.calls.front(), "mount \"\" -> / slave,rec") << "an unbindable rootfs could not be bound to itself";
+    EXPECT_EQ(fresh.calls.front(), "mount \"\" -> / slave,rec")
+        << "an unbindable rootfs could not be bound to itself";
 }
 
 // --- enter_rootfs ---
@@ -372,21 +392,16 @@ TEST(EnterRootfs, PivotRootDotDotThenDetachTheOldRoot) {
     ASSERT_TRUE(enter_rootfs(sys, "/bundles/c1/rootfs", /*no_pivot=*/false));
     EXPECT_THAT(sys.calls, ElementsAre("openat2 cwd / path,directory -> 100",
                                        "openat2 cwd /bundles/c1/rootfs path,directory -> 101",
-                                       "fchdir 101",
-                                       "pivot_root . .",
-                                       "fchdir 100",
-                                       "mount \"\" -> . slave,rec",
-                                       "umount2 . detach",
-                                       "chdir /"));
+                                       "fchdir 101", "pivot_root . .", "fchdir 100",
+                                       "mount \"\" -> . slave,rec", "umount2 . detach", "chdir /"));
 }
 
 TEST(EnterRootfs, NoPivotMovesTheRootfsAndChroots) {
     FakeSys sys;
     ASSERT_TRUE(enter_rootfs(sys, "/bundles/c1/rootfs", /*no_pivot=*/true));
-    EXPECT_THAT(sys.calls, ElementsAre("chdir /bundles/c1/rootfs",
-                                       "mount /bundles/c1/rootfs -> / move",
-                                       "chroot .",
-                                       "chdir /"));
+    EXPECT_THAT(sys.calls,
+                ElementsAre("chdir /bundles/c1/rootfs", "mount /bundles/c1/rootfs -> / move",
+                            "chroot .", "chdir /"));
 }
 
 TEST(EnterRootfs, OldRootIsNotDetachedWhenItCannotBeMadeSlave) {
@@ -403,11 +418,11 @@ TEST(FinalizeRootfs, ReadonlyPathIsARecursiveReadOnlyCloneMovedOverItself) {
     plan::Plan p = plan_with_mount_ns();
     p.readonly_paths = {"/proc/sys"};
     ASSERT_TRUE(finalize_rootfs(sys, p));
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 cwd / path,directory -> 100",
-                                       "openat2 100 proc/sys path in_root -> 101",
-                                       "open_tree 101 clone,recursive -> 102",
-                                       "mount_setattr 102 recursive set=ro",
-                                       "move_mount 102 -> 101"));
+    EXPECT_THAT(sys.calls,
+                ElementsAre("openat2 cwd / path,directory -> 100",
+                            "openat2 100 proc/sys path in_root -> 101",
+                            "open_tree 101 clone,recursive -> 102",
+                            "mount_setattr 102 recursive set=ro", "move_mount 102 -> 101"));
 }
 
 TEST(FinalizeRootfs, MaskedDirectoryGetsAnEmptyReadOnlyTmpfs) {
@@ -415,16 +430,13 @@ TEST(FinalizeRootfs, MaskedDirectoryGetsAnEmptyReadOnlyTmpfs) {
     plan::Plan p = plan_with_mount_ns();
     p.masked_paths = {"/proc/acpi"};
     ASSERT_TRUE(finalize_rootfs(sys, p));
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 cwd / path,directory -> 100",
-                                       "openat2 100 proc/acpi path in_root -> 101",
-                                       "fstatat 101 => dir",
-                                       "fsopen tmpfs -> 102",
-                                       "fsconfig 102 string source=tmpfs",
-                                       "fsconfig 102 string size=0",
-                                       "fsconfig 102 string mode=755",
-                                       "fsconfig 102 create",
-                                       "fsmount 102 ro -> 103",
-                                       "move_mount 103 -> 101"));
+    EXPECT_THAT(
+        sys.calls,
+        ElementsAre("openat2 cwd / path,directory -> 100",
+                    "openat2 100 proc/acpi path in_root -> 101", "fstatat 101 => dir",
+                    "fsopen tmpfs -> 102", "fsconfig 102 string source=tmpfs",
+                    "fsconfig 102 string size=0", "fsconfig 102 string mode=755",
+                    "fsconfig 102 create", "fsmount 102 ro -> 103", "move_mount 103 -> 101"));
 }
 
 TEST(FinalizeRootfs, MaskedFileGetsDevNullBoundOverIt) {
@@ -433,11 +445,10 @@ TEST(FinalizeRootfs, MaskedFileGetsDevNullBoundOverIt) {
     plan::Plan p = plan_with_mount_ns();
     p.masked_paths = {"/proc/kcore"};
     ASSERT_TRUE(finalize_rootfs(sys, p));
-    EXPECT_THAT(sys.calls, ElementsAre("openat2 cwd / path,directory -> 100",
-                                       "openat2 100 proc/kcore path in_root -> 101",
-                                       "fstatat 101 => file",
-                                       "open_tree 100 dev/null clone -> 102",
-                                       "move_mount 102 -> 101"));
+    EXPECT_THAT(sys.calls,
+                ElementsAre("openat2 cwd / path,directory -> 100",
+                            "openat2 100 proc/kcore path in_root -> 101", "fstatat 101 => file",
+                            "open_tree 100 dev/null clone -> 102", "move_mount 102 -> 101"));
 }
 
 TEST(FinalizeRootfs, MissingPathsAreSkipped) {
@@ -471,7 +482,8 @@ TEST(FinalizeRootfs, ReadonlyPathsComeBeforeMaskedPaths) {
     p.masked_paths = {"/proc/kcore"};
     p.readonly_paths = {"/proc/sys"};
     ASSERT_TRUE(finalize_rootfs(sys, p));
-    EXPECT_THAT(sys.calls_of({"move_mount"}), ElementsAre("move_mount 102 -> 101", "move_mount 104 -> 103"));
+    EXPECT_THAT(sys.calls_of({"move_mount"}),
+                ElementsAre("move_mount 102 -> 101", "move_mount 104 -> 103"));
     EXPECT_THAT(sys.calls[1], HasSubstr("proc/sys"));
 }
 
@@ -483,8 +495,7 @@ TEST(FinalizeRootfs, RootfsPropagationAndReadOnlyRootComeLast) {
     p.rootfs_readonly = true;
     ASSERT_TRUE(finalize_rootfs(sys, p));
     EXPECT_THAT(sys.calls, ElementsAre("openat2 cwd / path,directory -> 100",
-                                       "mount \"\" -> / shared,rec",
-                                       "mount_setattr 100 set=ro"));
+                                       "mount \"\" -> / shared,rec", "mount_setattr 100 set=ro"));
 }
 
 TEST(FinalizeRootfs, NonRecursivePropagation) {

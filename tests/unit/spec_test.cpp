@@ -9,13 +9,13 @@
 namespace kapsel::oci {
 namespace {
 
+using kapsel::testing::config_with;
+using kapsel::testing::error_of;
+using kapsel::testing::json;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using kapsel::testing::config_with;
-using kapsel::testing::error_of;
-using kapsel::testing::json;
 
 constexpr const char* kFullConfig = R"({
     "ociVersion": "1.2.0",
@@ -174,7 +174,8 @@ TEST(ParseSpec, FullConfigFillsEveryField) {
     EXPECT_EQ(l.devices[0].minor, 229);
     EXPECT_EQ(l.devices[0].file_mode, 0666u);
     EXPECT_EQ(l.net_devices.at("eth1"), "net1");
-    EXPECT_EQ(l.net_devices.at("eth2"), "eth2") << "a net device without a name keeps its host name";
+    EXPECT_EQ(l.net_devices.at("eth2"), "eth2")
+        << "a net device without a name keeps its host name";
     EXPECT_EQ(l.rootfs_propagation, "rslave");
     EXPECT_THAT(l.masked_paths, ElementsAre("/proc/kcore"));
     EXPECT_THAT(l.readonly_paths, ElementsAre("/proc/sys"));
@@ -276,7 +277,8 @@ TEST(ParseSpec, ErrorsStartWithTheOriginGiven) {
 
 TEST(ParseSpec, InvalidJsonShowsWhereItBroke) {
     auto r = parse_spec("{\n  \"ociVersion\": \"1.0.0\",\n  \"root\": {\"path\": }\n}");
-    EXPECT_THAT(error_of(r), AllOf(StartsWith("config.json: invalid JSON: parse error"), HasSubstr("line 3")));
+    EXPECT_THAT(error_of(r),
+                AllOf(StartsWith("config.json: invalid JSON: parse error"), HasSubstr("line 3")));
 }
 
 TEST(ParseSpec, TopLevelMustBeAnObject) {
@@ -285,7 +287,9 @@ TEST(ParseSpec, TopLevelMustBeAnObject) {
 
 TEST(ParseSpec, WrongTypeForUidNamesTheFullPath) {
     auto r = parse_spec(config_with({{"process", {{"user", {{"uid", "root"}}}}}}).dump());
-    EXPECT_EQ(error_of(r), "config.json: process.user.uid: expected an unsigned integer, got the string \"root\"");
+    EXPECT_EQ(
+        error_of(r),
+        "config.json: process.user.uid: expected an unsigned integer, got the string \"root\"");
 }
 
 TEST(ParseSpec, NegativeValueForUnsignedField) {
@@ -306,12 +310,14 @@ TEST(ParseSpec, SignedFieldOutOfRange) {
 }
 
 TEST(ParseSpec, FloatForIntegerFieldIsRefused) {
-    auto r = parse_spec(R"({"ociVersion": "1.0.0", "linux": {"resources": {"pids": {"limit": 1.5}}}})");
+    auto r =
+        parse_spec(R"({"ociVersion": "1.0.0", "linux": {"resources": {"pids": {"limit": 1.5}}}})");
     EXPECT_EQ(error_of(r), "config.json: linux.resources.pids.limit: expected an integer, got 1.5");
 }
 
 TEST(ParseSpec, ErrorInArrayElementNamesTheIndex) {
-    auto r = parse_spec(config_with({{"linux", {{"namespaces", {{{"type", "pid"}}, {{"path", "/x"}}}}}}}).dump());
+    auto r = parse_spec(
+        config_with({{"linux", {{"namespaces", {{{"type", "pid"}}, {{"path", "/x"}}}}}}}).dump());
     EXPECT_EQ(error_of(r), "config.json: linux.namespaces[1].type: required field is missing");
 }
 
@@ -326,8 +332,12 @@ TEST(ParseSpec, MountWithoutDestination) {
 }
 
 TEST(ParseSpec, MountIdMappingFieldsAreChecked) {
-    auto r = parse_spec(config_with({{"mounts", {{{"destination", "/d"}, {"type", "bind"}, {"source", "/s"},
-                                                 {"uidMappings", {{{"containerID", 0}, {"hostID", 1}}}}}}}}).dump());
+    auto r = parse_spec(config_with({{"mounts",
+                                      {{{"destination", "/d"},
+                                        {"type", "bind"},
+                                        {"source", "/s"},
+                                        {"uidMappings", {{{"containerID", 0}, {"hostID", 1}}}}}}}})
+                            .dump());
     EXPECT_EQ(error_of(r), "config.json: mounts[0].uidMappings[0].size: required field is missing");
 }
 
@@ -342,18 +352,22 @@ TEST(ParseSpec, SectionOfWrongType) {
 
 TEST(ParseSpec, BooleanFieldRefusesString) {
     auto r = parse_spec(R"({"ociVersion": "1.0.0", "root": {"path": "r", "readonly": "yes"}})");
-    EXPECT_EQ(error_of(r), "config.json: root.readonly: expected true or false, got the string \"yes\"");
+    EXPECT_EQ(error_of(r),
+              "config.json: root.readonly: expected true or false, got the string \"yes\"");
 }
 
 TEST(ParseSpec, HookTimeoutMustBePositive) {
-    auto r = parse_spec(R"({"ociVersion": "1.0.0", "hooks": {"poststart": [{"path": "/h", "timeout": 0}]}})");
+    auto r = parse_spec(
+        R"({"ociVersion": "1.0.0", "hooks": {"poststart": [{"path": "/h", "timeout": 0}]}})");
     EXPECT_EQ(error_of(r), "config.json: hooks.poststart[0].timeout: must be greater than zero");
 }
 
 TEST(ParseSpec, SeccompArgNeedsOp) {
-    auto r = parse_spec(R"({"ociVersion": "1.0.0", "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+    auto r = parse_spec(
+        R"({"ociVersion": "1.0.0", "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1}]}]}}})");
-    EXPECT_EQ(error_of(r), "config.json: linux.seccomp.syscalls[0].args[0].op: required field is missing");
+    EXPECT_EQ(error_of(r),
+              "config.json: linux.seccomp.syscalls[0].args[0].op: required field is missing");
 }
 
 TEST(ParseSpec, StringMapValuesMustBeStrings) {
@@ -373,15 +387,18 @@ TEST(ParseProcess, ExecProcessJsonUsesPathsRelativeToTheFile) {
     EXPECT_EQ(ok->user.uid, 5u);
 
     auto bad = parse_process(R"({"args": ["ls"], "user": {"uid": "x"}})", "process.json");
-    EXPECT_EQ(error_of(bad), "process.json: user.uid: expected an unsigned integer, got the string \"x\"");
+    EXPECT_EQ(error_of(bad),
+              "process.json: user.uid: expected an unsigned integer, got the string \"x\"");
 }
 
 TEST(ParseProcess, InvalidJson) {
-    EXPECT_THAT(error_of(parse_process("{", "p.json")), StartsWith("p.json: invalid JSON: parse error"));
+    EXPECT_THAT(error_of(parse_process("{", "p.json")),
+                StartsWith("p.json: invalid JSON: parse error"));
 }
 
 TEST(ParseResources, UpdateFileParses) {
-    auto r = parse_resources(R"({"memory": {"limit": 1048576}, "pids": {"limit": -1}, "cpu": {"cpus": "1"}})", "r.json");
+    auto r = parse_resources(
+        R"({"memory": {"limit": 1048576}, "pids": {"limit": -1}, "cpu": {"cpus": "1"}})", "r.json");
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->memory->limit, 1048576);
     EXPECT_TRUE(r->has_pids);
@@ -392,8 +409,10 @@ TEST(ParseResources, UpdateFileParses) {
 TEST(ParseResources, ErrorsNameTheFieldWithinTheFile) {
     EXPECT_EQ(error_of(parse_resources(R"({"cpu": {"shares": -2}})", "r.json")),
               "r.json: cpu.shares: expected an unsigned integer, got -2");
-    EXPECT_EQ(error_of(parse_resources(R"({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0}]}})", "r.json")),
-              "r.json: blockIO.throttleReadBpsDevice[0].rate: required field is missing");
+    EXPECT_EQ(
+        error_of(parse_resources(
+            R"({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0}]}})", "r.json")),
+        "r.json: blockIO.throttleReadBpsDevice[0].rate: required field is missing");
     EXPECT_EQ(error_of(parse_resources(R"({"blockIO": {"weight": 70000}})", "r.json")),
               "r.json: blockIO.weight: value 70000 is out of range");
 }

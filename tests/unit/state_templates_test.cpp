@@ -13,15 +13,21 @@ namespace kapsel::oci {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::Not;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using json = nlohmann::json;
 
 // --- state ---
 
 State running() {
-    return {.oci_version = "1.2.0", .id = "c1", .status = Status::running, .pid = 4242, .bundle = "/bundles/c1",
-            .rootfs = "/bundles/c1/rootfs", .created = "2024-05-01T10:00:00.123456789Z", .owner = "root",
+    return {.oci_version = "1.2.0",
+            .id = "c1",
+            .status = Status::running,
+            .pid = 4242,
+            .bundle = "/bundles/c1",
+            .rootfs = "/bundles/c1/rootfs",
+            .created = "2024-05-01T10:00:00.123456789Z",
+            .owner = "root",
             .annotations = {{"org.example", "x"}}};
 }
 
@@ -41,7 +47,10 @@ TEST(StateJson, CarriesEveryField) {
 TEST(StateJson, CompactForHooksIndentedForTheCommand) {
     std::string compact = state_json(running(), false);
     EXPECT_THAT(compact, Not(HasSubstr("\n")));
-    EXPECT_EQ(compact.rfind("{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"pid\":4242,\"status\":\"running\",", 0), 0u)
+    EXPECT_EQ(
+        compact.rfind(
+            "{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"pid\":4242,\"status\":\"running\",", 0),
+        0u)
         << "the fields runc prints first, in runc's order: " << compact;
     std::string pretty = state_json(running(), true);
     EXPECT_THAT(pretty, HasSubstr("\n  \"id\": \"c1\",\n"));
@@ -95,7 +104,8 @@ TEST(DefaultSpec, ParsesAndBuildsAPlan) {
     EXPECT_THAT(p->process->args, ElementsAre("sh"));
     EXPECT_TRUE(p->process->terminal);
     EXPECT_TRUE(p->process->no_new_privileges);
-    EXPECT_EQ(p->process->caps.bounding, (uint64_t{1} << 29) | (uint64_t{1} << 5) | (uint64_t{1} << 10))
+    EXPECT_EQ(p->process->caps.bounding,
+              (uint64_t{1} << 29) | (uint64_t{1} << 5) | (uint64_t{1} << 10))
         << "CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE";
     EXPECT_TRUE(p->creates(plan::NsType::net));
     EXPECT_FALSE(p->has(plan::NsType::user));
@@ -125,7 +135,8 @@ TEST(DefaultSpec, RootlessMapsTheCallerAndBindsSys) {
     EXPECT_EQ(p->mounts[5].source, "/sys");
     EXPECT_TRUE(p->mounts[5].recursive_bind);
     for (auto& m : p->mounts)
-        for (auto& [key, value] : m.data) EXPECT_NE(key, "gid") << "a rootless devpts cannot be given gid=5";
+        for (auto& [key, value] : m.data)
+            EXPECT_NE(key, "gid") << "a rootless devpts cannot be given gid=5";
     EXPECT_FALSE(spec->linux_->resources) << "a rootless container cannot use the devices cgroup";
 }
 
@@ -142,7 +153,8 @@ TEST(Features, IsValidJsonWithTheSupportedVersions) {
     EXPECT_EQ(j["ociVersionMin"], "1.0.0");
     EXPECT_EQ(j["ociVersionMax"], "1.3.0");
     EXPECT_THAT(j["hooks"].get<std::vector<std::string>>(),
-                ElementsAre("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"));
+                ElementsAre("prestart", "createRuntime", "createContainer", "startContainer",
+                            "poststart", "poststop"));
 }
 
 TEST(Features, ListsAllFortyOneCapabilities) {

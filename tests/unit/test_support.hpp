@@ -48,7 +48,9 @@ inline Result<plan::Plan> build_config(const json& config) {
 }
 
 // Builds base_config() patched with `patch`.
-inline Result<plan::Plan> build_with(const json& patch) { return build_config(config_with(patch)); }
+inline Result<plan::Plan> build_with(const json& patch) {
+    return build_config(config_with(patch));
+}
 
 // The error message, or "<no error>" so a wrong success shows up in the assertion.
 template <class T>
