@@ -135,6 +135,15 @@ Result<unique_fd> mount_filesystem(Sys& sys, int target, const std::string& fsty
     return mnt;
 }
 
+// The mount's ro/nosuid/atime/... attributes (recursively for the "r" forms).
+Status set_attrs(Sys& sys, int mntfd, const plan::MountAttrs& a) {
+    if (!a.set && !a.clear) return {};
+    mount_attr attr{};
+    attr.attr_set = a.set;
+    attr.attr_clr = a.clear;
+    return sys.mount_setattr(mntfd, "", kAtEmptyPath | (a.recursive ? kAtRecursive : 0), attr);
+}
+
 // A detached bind (open_tree + move_mount): for idmapped mounts, which must be
 // set up detached, and for binds inside the container after pivot_root.
 Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source,
@@ -150,12 +159,7 @@ Status bind_detached(Sys& sys, int target, int srcdir, const std::string& source
         KAPSEL_TRY(sys.mount_setattr(tree.get(), "",
                                      kAtEmptyPath | (m.recursive_idmap ? kAtRecursive : 0), id));
     }
-    mount_attr attr{};
-    attr.attr_set = m.attrs.set;
-    attr.attr_clr = m.attrs.clear;
-    if (attr.attr_set || attr.attr_clr)
-        KAPSEL_TRY(sys.mount_setattr(tree.get(), "",
-                                     kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
+    KAPSEL_TRY(set_attrs(sys, tree.get(), m.attrs));
     KAPSEL_TRY(sys.move_mount(tree.get(), "", target, "",
                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
     return set_propagation(sys, tree.get(), m.attrs.propagation, m.attrs.propagation_recursive);
@@ -174,12 +178,7 @@ Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target,
     if (!m.attrs.set && !m.attrs.clear && !m.attrs.propagation) return {};
     // The new mount's root, reached by walking the path again.
     unique_fd mnt = KAPSEL_TRY(open_in_root(sys, rootfd, dest, O_PATH));
-    mount_attr attr{};
-    attr.attr_set = m.attrs.set;
-    attr.attr_clr = m.attrs.clear;
-    if (attr.attr_set || attr.attr_clr)
-        KAPSEL_TRY(sys.mount_setattr(mnt.get(), "",
-                                     kAtEmptyPath | (m.attrs.recursive ? kAtRecursive : 0), attr));
+    KAPSEL_TRY(set_attrs(sys, mnt.get(), m.attrs));
     return set_propagation(sys, mnt.get(), m.attrs.propagation, m.attrs.propagation_recursive);
 }
 

@@ -6,13 +6,16 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +154,39 @@ TempDir::~TempDir() {
     std::sort(mps.begin(), mps.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
     for (auto& m : mps) umount2(m.c_str(), MNT_DETACH);
     run_program({"/bin/rm", "-rf", "--one-file-system", path_});
+}
+
+FdListener::FdListener() : path_(dir_.path() + "/listener.sock") {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, path_.c_str());
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || listen(fd_, 1) < 0)
+        throw std::runtime_error("listen on " + path_);
+}
+
+FdListener::~FdListener() { close(fd_); }
+
+int FdListener::receive(std::string* message, int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return -1;
+    int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    char buf[8192];
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    int fd = -1;
+    ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+    if (n > 0) {
+        if (message) message->assign(buf, static_cast<size_t>(n));
+        if (cmsghdr* h = CMSG_FIRSTHDR(&m)) std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
+    }
+    close(c);
+    return fd;
 }
 
 Bundle::Bundle(const std::string& script) {

@@ -42,6 +42,22 @@ class TempDir {
     std::string path_;
 };
 
+// A listening unix socket like the ones containerd, conmon and seccomp agents
+// offer: receives one message with one fd (SCM_RIGHTS).
+class FdListener {
+public:
+    FdListener();
+    ~FdListener();
+    const std::string& path() const { return path_; }
+    // Accepts one connection; returns the fd it carried (-1 on timeout or none).
+    int receive(std::string* message = nullptr, int timeout_ms = 10000);
+
+private:
+    TempDir dir_;
+    std::string path_;
+    int fd_ = -1;
+};
+
 // A bundle: config.json from `kapsel spec`, with the shared read-only fixture
 // rootfs, no terminal, and `sh -c SCRIPT` as its process.
 class Bundle {

@@ -136,40 +136,18 @@ TEST_F(Seccomp, UnknownSyscallNamesAreSkippedButUnknownActionsAreErrors) {
 }
 
 TEST_F(Seccomp, NotifySendsTheListenerFdAndStateToListenerPath) {
-    TempDir dir;
-    std::string path = dir.path() + "/agent.sock";
-    int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, path.c_str());
-    ASSERT_EQ(0, bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof addr));
-    ASSERT_EQ(0, listen(srv, 1));
+    FdListener agent_socket;
     std::string received;
     int received_fd = -1;
-    std::thread agent([&] {
-        int c = accept4(srv, nullptr, nullptr, SOCK_CLOEXEC);
-        char buf[8192] = {};
-        iovec iov{buf, sizeof buf};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr m{};
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = control;
-        m.msg_controllen = sizeof control;
-        ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
-        if (n > 0) received.assign(buf, static_cast<size_t>(n));
-        if (cmsghdr* h = CMSG_FIRSTHDR(&m)) std::memcpy(&received_fd, CMSG_DATA(h), sizeof(int));
-        close(c);
-    });
+    std::thread agent([&] { received_fd = agent_socket.receive(&received); });
     Bundle b("echo ran");
     b.config["linux"]["seccomp"] = {
         {"defaultAction", "SCMP_ACT_ALLOW"},
-        {"listenerPath", path},
+        {"listenerPath", agent_socket.path()},
         {"listenerMetadata", "hello-agent"},
         {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
     Output o = run(b);
     agent.join();
-    close(srv);
     EXPECT_EQ("ran\n", o.out) << o.err;
     ASSERT_FALSE(received.empty());
     json msg = json::parse(received);

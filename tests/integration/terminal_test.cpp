@@ -15,40 +15,6 @@ namespace {
 
 using Terminal = KapselTest;
 
-// Listens on a unix socket and receives one fd, as containerd and conmon do.
-struct ConsoleSocket {
-    TempDir dir;
-    std::string path;
-    int srv = -1;
-    ConsoleSocket() : path(dir.path() + "/console.sock") {
-        srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::strcpy(a.sun_path, path.c_str());
-        bind(srv, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        listen(srv, 1);
-    }
-    ~ConsoleSocket() { close(srv); }
-    int receive() {
-        pollfd p{srv, POLLIN, 0};
-        if (poll(&p, 1, 10000) <= 0) return -1;
-        int c = accept4(srv, nullptr, nullptr, SOCK_CLOEXEC);
-        char buf[256];
-        iovec iov{buf, sizeof buf};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr m{};
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = control;
-        m.msg_controllen = sizeof control;
-        int fd = -1;
-        if (recvmsg(c, &m, MSG_CMSG_CLOEXEC) > 0)
-            if (cmsghdr* h = CMSG_FIRSTHDR(&m)) std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
-        close(c);
-        return fd;
-    }
-};
-
 std::string read_until_eof(int fd, int timeout_ms) {
     std::string out;
     char buf[1024];
@@ -72,13 +38,13 @@ TEST_F(Terminal, TerminalNeedsAConsoleSocket) {
 }
 
 TEST_F(Terminal, ConsoleSocketReceivesThePtyMaster) {
-    ConsoleSocket sock;
+    FdListener sock;
     Bundle b("tty; stat -c '%t:%T' /dev/console; echo done");
     b.config["process"]["terminal"] = true;
     b.write();
     int master = -1;
     std::thread receiver([&] { master = sock.receive(); });
-    Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path, "c1"});
+    Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path(), "c1"});
     receiver.join();
     ASSERT_EQ(0, c.code) << c.err;
     ASSERT_GE(master, 0) << "no pty master arrived";
