@@ -16,12 +16,23 @@
 namespace kapsel::cgroups {
 namespace {
 
-// Reads "cgroup.procs" of a directory.
+// The processes in a cgroup and in every cgroup below it (a container may make
+// its own sub-cgroups; their processes are the container's too).
 Result<std::vector<pid_t>> read_pids(const std::string& dir) {
     std::string text = KAPSEL_TRY(fs::read_file(dir + "/cgroup.procs"));
     std::vector<pid_t> out;
     for (auto& line : split(text, '\n'))
         if (auto n = parse_int(trim(line))) out.push_back(static_cast<pid_t>(*n));
+    if (DIR* d = ::opendir(dir.c_str())) {
+        std::vector<std::string> subs;
+        while (dirent* e = ::readdir(d))
+            if (e->d_type == DT_DIR && e->d_name[0] != '.') subs.push_back(dir + "/" + e->d_name);
+        ::closedir(d);
+        for (auto& sub : subs) {
+            auto more = read_pids(sub);
+            if (more) out.insert(out.end(), more->begin(), more->end());
+        }
+    }
     return out;
 }
 

@@ -93,8 +93,7 @@ Result<std::vector<std::string>> Flags::parse(const std::vector<std::string>& ar
         }
         const Spec* s = find(body);
         if (!s)
-            return make_error("unknown flag " + a + " for " + command_ + " (see " + command_ +
-                              " --help)");
+            return make_error("unknown flag " + a);
         if (s->takes_value && !has_value) {
             if (i + 1 >= args.size()) return make_error("flag " + a + " needs a value");
             value = args[++i];

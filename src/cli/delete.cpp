@@ -10,8 +10,9 @@ namespace kapsel::cli {
 int delete_main(const Globals& g, const Args& args) {
     bool force = false;
     Flags f("delete", "kapsel delete [options] <container-id>",
-            "Delete a stopped or created container: its processes, cgroup and state.");
-    f.flag({"force", "f"}, &force, "also delete a running or paused container (SIGKILL first)");
+            "Delete a stopped container: its processes, cgroup, mounts and state.\n"
+            "A created, running or paused container needs --force (runtime-spec).");
+    f.flag({"force", "f"}, &force, "also delete a created, running or paused container (SIGKILL first)");
     auto pos = f.parse(args);
     if (!pos) return usage_error("delete", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;

@@ -38,7 +38,7 @@ int list_main(const Globals& g, const Args& args) {
         std::printf("%-20s %-8d %-10s %-40s %-30s %s\n", s.id.c_str(),
                     s.status == oci::Status::stopped ? 0 : s.pid, oci::status_name(s.status),
                     s.bundle.c_str(), s.created.c_str(),
-                    s.owner.empty() ? "root" : s.owner.c_str());
+                    s.owner.c_str());
     return 0;
 }
 

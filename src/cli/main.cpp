@@ -35,9 +35,10 @@ int fail(const Error& e) {
 }
 
 int usage_error(const std::string& command, const std::string& message) {
-    std::fprintf(stderr, "kapsel %s: %s (see kapsel %s --help)\n", command.c_str(), message.c_str(),
-                 command.c_str());
-    return 1;
+    std::string help = command.empty() ? "kapsel --help" : "kapsel " + command + " --help";
+    // Through fail(): logged like any other failure, since callers read the --log
+    // file for the reason, and printed on stderr.
+    return fail(make_error((command.empty() ? "" : command + ": ") + message + " (see " + help + ")"));
 }
 
 static std::string main_usage() {
@@ -63,12 +64,13 @@ static int real_main(int argc, char** argv) {
     global.option({"log"}, &log_path, "log file (default: stderr)", "file");
     global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
     global.flag({"debug"}, &g.debug, "log debug messages");
-    global.option({"criu"}, &g.criu, "path to the criu binary for checkpoint and restore", "path");
+    global.option({"criu"}, &g.criu, "path to criu (accepted; checkpoint/restore are not implemented yet)", "path");
     global.flag({"systemd-cgroup"}, &g.systemd_cgroup,
                 "use systemd for cgroups (needs a running systemd)");
     global.flag({"rootless"}, &rootless_ignored,
                 "accepted for runc compatibility; kapsel decides by itself");
     global.flag({"version", "v"}, &version, "print the version");
+    global.ignored({"help", "h"}, false, "print this help (also: kapsel COMMAND --help)");
     auto rest = global.parse(args, true);
     if (!rest) return usage_error("", rest.error().message);
     if (log_format != "text" && log_format != "json")

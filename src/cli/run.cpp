@@ -15,7 +15,7 @@ int run_main(const Globals& g, const Args& args) {
     f.option({"bundle", "b"}, &o.create.bundle, "bundle directory (default: the current directory)",
              "dir");
     f.option({"console-socket"}, &o.create.console_socket,
-             "unix socket that receives the pty master (with --detach)", "path");
+             "unix socket that receives the pty master (then kapsel does not proxy the terminal)", "path");
     f.option({"pid-file"}, &o.create.pid_file, "write the container's init pid to this file",
              "path");
     f.option({"preserve-fds"}, &o.create.preserve_fds,
@@ -25,6 +25,7 @@ int run_main(const Globals& g, const Args& args) {
     f.flag({"no-pivot"}, &o.create.no_pivot, "use MS_MOVE and chroot instead of pivot_root");
     f.flag({"no-new-keyring"}, &o.create.no_new_keyring, "keep the caller's session keyring");
     f.ignored({"no-subreaper"}, false, "accepted for runc compatibility");
+    f.ignored({"pidfd-socket"}, true, "accepted for runc compatibility");
     auto pos = f.parse(args);
     if (!pos) return usage_error("run", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;

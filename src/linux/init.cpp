@@ -48,6 +48,18 @@ Status write_attr(const std::string& path, const std::string& value) {
     return {};
 }
 
+// After `start` released us: report why the program cannot run, through the
+// exec fifo (`start` reads it once we are gone), and exit.
+[[noreturn]] void fail_start(int fifo_fd, const std::string& message) {
+    (void)!::write(fifo_fd, message.data(), message.size());
+    ::_exit(127);
+}
+
+// While waiting for `start`, the init is kapsel itself. As pid 1 of its namespace
+// it would ignore signals without a handler, and `kill c1 TERM` on a created
+// container would do nothing; runc's init dies from it. execve resets these.
+void exit_on(int sig) { ::_exit(128 + sig); }
+
 std::string env_get(const std::vector<std::string>& env, std::string_view key) {
     for (auto& e : env)
         if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
@@ -349,6 +361,11 @@ void run_init(const InitArgs& a) {
     for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
     envp.push_back(nullptr);
 
+    struct sigaction die_quietly {};
+    die_quietly.sa_handler = exit_on;
+    for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE})
+        ::sigaction(sig, &die_quietly, nullptr);
+
     // From here on `create` may exit; we must survive it.
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     if (a.seccomp && proc->no_new_privileges) load_filter();
@@ -356,7 +373,8 @@ void run_init(const InitArgs& a) {
     ::close(sync_fd);
 
     // Wait for `start`: it writes one byte into the exec fifo. The fifo stays
-    // open (O_CLOEXEC) until execve, which is how `start` learns we got there.
+    // open (O_CLOEXEC) until execve, which is how `start` learns we got there;
+    // if we fail instead, the reason goes back through the fifo for `start` to show.
     char c;
     ssize_t n;
     while ((n = ::read(fifo_fd, &c, 1)) < 0 && errno == EINTR) {
@@ -365,15 +383,11 @@ void run_init(const InitArgs& a) {
 
     if (a.hooks && !a.hooks->start_container.empty()) {
         auto st = run_hooks(a.hooks->start_container, "startContainer", state_json);
-        if (!st) {
-            dprintf(2, "kapsel: %s\n", st.error().message.c_str());
-            ::_exit(1);
-        }
+        if (!st) fail_start(fifo_fd, st.error().message);
     }
 
     ::execve(program.c_str(), argv.data(), envp.data());
-    dprintf(2, "kapsel: exec %s: %s\n", program.c_str(), errno_text(errno).c_str());
-    ::_exit(127);
+    fail_start(fifo_fd, "exec " + program + ": " + errno_text(errno));
 }
 
 }  // namespace kapsel::linux

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgroups/cgroup.hpp"
+#include "cgroups/systemd_path.hpp"
 #include "linux/console.hpp"
 #include "linux/hooks.hpp"
 #include "linux/identity.hpp"
@@ -113,6 +114,17 @@ pid_t clone3_into(uint64_t flags, int cgroup_fd, int* pidfd) {
     return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
+// The caller's user name from the host's /etc/passwd (runc's "owner").
+std::string user_name(uid_t uid) {
+    if (auto text = fs::read_file("/etc/passwd")) {
+        for (auto& line : split(*text, '\n')) {
+            auto f = split(line, ':');
+            if (f.size() > 2 && parse_uint(f[2]) == uid) return f[0];
+        }
+    }
+    return std::to_string(uid);
+}
+
 std::string state_for_hooks(const Record& r, oci::Status status) {
     return oci::state_json(to_state(r, status), false);
 }
@@ -137,13 +149,24 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     plan::Plan plan = KAPSEL_TRY_CTX(plan::build(spec, {o.id, bundle}), bundle + "/config.json");
     KAPSEL_TRY(check_against_host(plan));
 
-    // systemd's socket activation: the fds and the variables follow into the container.
+    // With --systemd-cgroup the path is systemd's "slice:prefix:name"; kapsel
+    // still writes the cgroup itself, at the directory systemd would use.
+    if (g.systemd_cgroup) plan.cgroups_path = KAPSEL_TRY(cgroups::systemd_path(plan.cgroups_path, o.id));
+
+    // systemd's socket activation: the fds and the variables follow into the
+    // container, when they were meant for us (LISTEN_PID is our pid, as in sd_listen_fds).
     int preserve = o.preserve_fds;
-    if (const char* lf = ::getenv("LISTEN_FDS"); lf && plan.process) {
+    const char* lf = ::getenv("LISTEN_FDS");
+    const char* lp = ::getenv("LISTEN_PID");
+    if (lf && lp && plan.process && parse_int(lp) == ::getpid()) {
         if (auto n = parse_int(lf); n && *n > 0) {
             preserve += static_cast<int>(*n);
-            plan.process->env.push_back("LISTEN_FDS=" + std::to_string(*n));
-            plan.process->env.push_back("LISTEN_PID=1");
+            auto& env = plan.process->env;
+            std::erase_if(env, [](const std::string& e) {
+                return e.rfind("LISTEN_FDS=", 0) == 0 || e.rfind("LISTEN_PID=", 0) == 0;
+            });
+            env.push_back("LISTEN_FDS=" + std::to_string(*n));
+            env.push_back("LISTEN_PID=1");
         }
     }
     if (plan.process && plan.process->terminal && o.console_socket.empty() && o.console_fd < 0)
@@ -286,6 +309,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     rec.cgroup_dirs = cg->dirs();
     rec.cgroup_v2 = cg->v2();
     rec.new_pid_ns = plan.creates(plan::NsType::pid);
+    rec.owner = user_name(::getuid());
     rec.mount_ns = plan.has(plan::NsType::mount);
 
     while (true) {

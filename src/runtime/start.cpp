@@ -26,17 +26,10 @@ Status start(const Globals& g, const std::string& id) {
     unique_fd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
         if (errno == ENXIO)
-            return make_error("cannot start container \"" + id +
-                              "\": its init is no longer waiting");
+            return make_error("cannot start container \"" + id + "\": its init is no longer waiting");
         return sys_error("open " + fifo);
     }
     if (::write(fd.get(), "0", 1) != 1) return sys_error("write " + fifo);
-    ::unlink(fifo.c_str());
-    if (!spec.process) {
-        // The runtime-spec wants an error here. The init, released, exits, so the
-        // container is stopped and can be deleted.
-        return make_error("cannot start container \"" + id + "\": its config has no process");
-    }
     rec.started = true;
     KAPSEL_TRY(store.save(rec));
     // The init holds the fifo open until its execve closes it (O_CLOEXEC): the
@@ -45,7 +38,24 @@ Status start(const Globals& g, const std::string& id) {
     pollfd p{fd.get(), 0, 0};
     while (::poll(&p, 1, 30000) < 0 && errno == EINTR) {
     }
+    // An init that could not exec wrote why into the fifo before it exited; our
+    // write end keeps the pipe and its content alive for us to read.
+    std::string why;
+    unique_fd back(::open(("/proc/self/fd/" + std::to_string(fd.get())).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (back) {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(back.get(), buf, sizeof buf)) > 0) why.append(buf, static_cast<size_t>(n));
+    }
+    ::unlink(fifo.c_str());
     fd.reset();
+    if (!spec.process) {
+        // The runtime-spec wants an error here. The init, released, exits, so the
+        // container is stopped and can be deleted.
+        return make_error("cannot start container \"" + id + "\": its config has no process");
+    }
+    if (why == "0") return make_error("cannot start container \"" + id + "\": its init died before it was started");
+    if (!why.empty()) return make_error("start container " + id + ": " + why);
     if (!spec.hooks.poststart.empty()) {
         oci::Status now = current_status(store, rec);
         linux::run_hooks_warn(spec.hooks.poststart, "poststart",

@@ -187,10 +187,15 @@ TEST_F(Process, ListenFdsAreHandedOnLikeSystemdActivation) {
     }
     Bundle b("echo $LISTEN_FDS $LISTEN_PID; cat <&3");
     b.write();
-    Output o = kapsel({"run", "--bundle", b.dir(), "c1"}, "", 30000, {3},
-                      {"LISTEN_FDS=1", "LISTEN_PID=1"});
-    close(3);
+    // As systemd does it: LISTEN_PID names the process the fds are for, here kapsel.
+    std::string cmd = "LISTEN_FDS=1 LISTEN_PID=$$ exec " + kapsel_binary() + " --root " + root() +
+                      "/state run --bundle " + b.dir() + " c1";
+    Output o = run_program({"/bin/sh", "-c", cmd}, "", 30000, {3});
     EXPECT_EQ("1 1\nactivated\n", o.out) << o.err;
+    // Meant for another process: not passed on.
+    Output other = kapsel({"run", "--bundle", b.dir(), "c2"}, "", 30000, {3}, {"LISTEN_FDS=1", "LISTEN_PID=1"});
+    close(3);
+    EXPECT_EQ("\n", other.out) << other.err;
 }
 
 }  // namespace
