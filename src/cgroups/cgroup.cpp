@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "cgroups/apply.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -87,6 +88,34 @@ class CgroupImpl final : public Cgroup {
         return read_pids(dirs_[pick]);
     }
 
+    Status apply(const oci::Resources& r, PlanMode mode) override {
+        ResourcePlan plan = KAPSEL_TRY(plan_resources(r, layout_, mode));
+        return apply_plan(layout_, dirs_, plan);
+    }
+    Status freeze() override {
+        std::string dir = freezer_dir();
+        if (dir.empty()) return make_error("pause: no freezer cgroup controller on this host");
+        return set_frozen(dir, true);
+    }
+    Status thaw() override {
+        std::string dir = freezer_dir();
+        if (dir.empty()) return make_error("resume: no freezer cgroup controller on this host");
+        return set_frozen(dir, false);
+    }
+    bool frozen() const override {
+        std::string dir = freezer_dir();
+        if (dir.empty()) return false;
+        if (layout_.unified) {
+            auto t = fs::read_file(dir + "/cgroup.freeze");
+            return t && trim(*t) == "1";
+        }
+        auto t = fs::read_file(dir + "/freezer.state");
+        return t && trim(*t) != "THAWED";
+    }
+    Result<nlohmann::json> stats() const override { return read_stats(layout_, dirs_); }
+    uint64_t oom_kills() const override { return read_oom_kills(layout_, dirs_); }
+    std::string memory_dir() const override { return dir_of("memory"); }
+
     Status kill_all(int sig) override {
         // An empty cgroup needs no freezing (the common case at delete).
         auto first = pids();
@@ -94,7 +123,7 @@ class CgroupImpl final : public Cgroup {
         // Freeze first so no process can fork a child we would miss.
         std::string freezer = freezer_dir();
         bool frozen = false;
-        if (!freezer.empty() && sig == SIGKILL) frozen = static_cast<bool>(freeze(freezer, true));
+        if (!freezer.empty() && sig == SIGKILL && !this->frozen()) frozen = static_cast<bool>(set_frozen(freezer, true));
         auto list = pids();
         Status st;
         if (!list)
@@ -103,7 +132,8 @@ class CgroupImpl final : public Cgroup {
             for (pid_t p : *list)
                 if (::kill(p, sig) < 0 && errno != ESRCH)
                     st = sys_error("kill " + std::to_string(p));
-        if (frozen) (void)freeze(freezer, false);
+        // SIGKILL reaches frozen tasks only once they thaw.
+        if (frozen || (sig == SIGKILL && this->frozen())) (void)set_frozen(freezer, false);
         return st;
     }
 
@@ -147,16 +177,41 @@ class CgroupImpl final : public Cgroup {
         return "";
     }
 
-    Status freeze(const std::string& dir, bool on) const {
-        if (layout_.unified) return fs::write_file(dir + "/cgroup.freeze", on ? "1" : "0");
+
+    Status set_frozen(const std::string& dir, bool on) const {
+        if (layout_.unified) {
+            KAPSEL_TRY(fs::write_file(dir + "/cgroup.freeze", on ? "1" : "0"));
+            // cgroup.events says "frozen 1" once every task has stopped.
+            for (int i = 0; i < 5000; ++i) {
+                auto s = fs::read_file(dir + "/cgroup.events");
+                if (s && s->find(on ? "frozen 1" : "frozen 0") != std::string::npos) return {};
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+            return make_error((on ? "freeze " : "thaw ") + dir + ": timed out");
+        }
         KAPSEL_TRY(fs::write_file(dir + "/freezer.state", on ? "FROZEN" : "THAWED"));
-        if (!on) return {};
-        for (int i = 0; i < 1000; ++i) {
+        for (int i = 0; i < 5000; ++i) {
             auto s = fs::read_file(dir + "/freezer.state");
-            if (s && trim(*s) == "FROZEN") return {};
+            if (s && trim(*s) == (on ? "FROZEN" : "THAWED")) return {};
+            // A v1 freeze can stall on a task in an uninterruptible sleep: ask again.
+            if (on && i % 500 == 499) (void)fs::write_file(dir + "/freezer.state", "FROZEN");
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
-        return make_error("freeze " + dir + ": timed out");
+        if (on) (void)fs::write_file(dir + "/freezer.state", "THAWED");
+        return make_error((on ? "freeze " : "thaw ") + dir + ": timed out");
+    }
+
+    // The directory of the hierarchy that handles `controller` (v1 first, then v2).
+    std::string dir_of(const std::string& controller) const {
+        for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
+            if (!layout_.hierarchies[i].v2)
+                for (auto& c : layout_.hierarchies[i].controllers)
+                    if (c == controller) return dirs_[i];
+        for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
+            if (layout_.hierarchies[i].v2)
+                for (auto& c : layout_.hierarchies[i].controllers)
+                    if (c == controller) return dirs_[i];
+        return "";
     }
 
     Layout layout_;

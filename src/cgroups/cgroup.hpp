@@ -1,6 +1,6 @@
 // A container's cgroup, one interface over the two kernels' models: cgroup v1 (a
-// directory per controller hierarchy) and cgroup v2 (one unified directory).
-// The driver is chosen from what the host mounts (layout.hpp).
+// directory per controller hierarchy) and cgroup v2 (one unified directory). On
+// a hybrid host both: each controller is used where the host provides it.
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cgroups/layout.hpp"
+#include "cgroups/resources.hpp"
 #include "linux/rootfs.hpp"
 #include "oci/spec.hpp"
 #include "util/fd.hpp"
@@ -18,7 +21,7 @@
 namespace kapsel::cgroups {
 
 class Cgroup {
-  public:
+public:
     virtual ~Cgroup() = default;
 
     // The container's directory in each hierarchy (host paths), in layout order.
@@ -28,11 +31,29 @@ class Cgroup {
     // For clone3(CLONE_INTO_CGROUP): the v2 directory fd, or -1 on v1.
     virtual int clone_fd() const = 0;
     virtual Status add_process(pid_t pid) = 0;
+    // Every process in the cgroup, sub-cgroups included.
     virtual Result<std::vector<pid_t>> pids() const = 0;
     // Signals every process; freezes the cgroup around it so none can fork away.
     virtual Status kill_all(int sig) = 0;
     // Removes the directories; processes must be gone.
     virtual Status destroy() = 0;
+
+    // Applies linux.resources (at create, before the init runs; or an update).
+    // Warnings (settings the spec lets a runtime ignore) are logged.
+    virtual Status apply(const oci::Resources& r, PlanMode mode) = 0;
+
+    // pause/resume: v1 freezer.state, v2 cgroup.freeze; both wait until done.
+    virtual Status freeze() = 0;
+    virtual Status thaw() = 0;
+    virtual bool frozen() const = 0;
+
+    // runc's "stats" event data: cpu, memory, pids, blkio, hugetlb.
+    virtual Result<nlohmann::json> stats() const = 0;
+    // How many times the OOM killer killed in this cgroup so far.
+    virtual uint64_t oom_kills() const = 0;
+    // The file whose change (inotify IN_MODIFY) signals an OOM kill: v2
+    // memory.events, v1 memory.oom_control through an eventfd (see events.cpp).
+    virtual std::string memory_dir() const = 0;
 
     // How the container sees its cgroups at a "cgroup" mount.
     virtual std::vector<linux::CgroupView> views() const = 0;
@@ -47,7 +68,7 @@ std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& c
 // Creates the directories (mkdir -p; an existing cgroup may be joined, as the
 // spec allows). On failure nothing created here is left behind.
 Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<std::string>& dirs);
-// An existing container cgroup (for kill --all, delete, pause).
+// An existing container cgroup (for kill --all, delete, pause, update, events).
 std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs);
 
 }  // namespace kapsel::cgroups

@@ -80,6 +80,13 @@ Result<Layout> detect() {
     std::string cg = KAPSEL_TRY(fs::read_file("/proc/self/cgroup"));
     Layout l = parse_layout(mi, cg);
     if (l.hierarchies.empty()) return make_error("no cgroup file system is mounted on this host");
+    // A cgroup2 hierarchy offers the controllers not bound to a v1 hierarchy.
+    for (auto& h : l.hierarchies) {
+        if (!h.v2) continue;
+        if (auto c = fs::read_file(h.mount_point + "/cgroup.controllers"))
+            for (auto& name : split(std::string(trim(*c)), ' '))
+                if (!name.empty()) h.controllers.push_back(name);
+    }
     return l;
 }
 

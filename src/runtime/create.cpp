@@ -196,6 +196,12 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     auto cg =
         KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, o.id)));
     Undo remove_cgroup{[&] { (void)cg->destroy(); }};
+    // Limits hold before the init's first instruction: it is cloned into a
+    // cgroup that already has them.
+    const oci::Resources no_resources;
+    KAPSEL_TRY_CTX(cg->apply(spec.linux_ && spec.linux_->resources ? *spec.linux_->resources : no_resources,
+                             cgroups::PlanMode::create),
+                   "apply linux.resources");
     Undo host_mounts{[&] {
         if (!plan.has(plan::NsType::mount)) (void)linux::unmount_below(plan.rootfs);
     }};

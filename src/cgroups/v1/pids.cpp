@@ -1,0 +1,13 @@
+// cgroup v1 pids controller.
+#include "cgroups/resources.hpp"
+
+namespace kapsel::cgroups::v1 {
+
+Status pids(const oci::Resources& r, size_t h, ResourcePlan& plan) {
+    // runtime-spec: 0 and -1 mean no limit ("max").
+    int64_t limit = *r.pids_limit;
+    plan.writes.push_back({h, "pids.max", limit > 0 ? std::to_string(limit) : "max"});
+    return {};
+}
+
+}  // namespace kapsel::cgroups::v1
