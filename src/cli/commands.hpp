@@ -27,6 +27,11 @@ int run_main(const Globals&, const Args&);
 int list_main(const Globals&, const Args&);
 int spec_main(const Globals&, const Args&);
 int features_main(const Globals&, const Args&);
+int pause_main(const Globals&, const Args&);
+int resume_main(const Globals&, const Args&);
+int update_main(const Globals&, const Args&);
+int ps_main(const Globals&, const Args&);
+int events_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();
 

@@ -20,6 +20,11 @@ const std::vector<Command>& commands() {
         {"kill", "send a signal to a container's init (or all its processes)", kill_main, false},
         {"delete", "delete a container and everything create made for it", delete_main, false},
         {"list", "list containers", list_main, false},
+        {"pause", "freeze all processes of a container", pause_main, false},
+        {"resume", "thaw a paused container", resume_main, false},
+        {"update", "change the resource limits of a container", update_main, false},
+        {"ps", "show the processes of a container", ps_main, false},
+        {"events", "print a container's stats and OOM events as JSON", events_main, false},
         {"spec", "write a template config.json", spec_main, false},
         {"features", "print the features this kapsel supports, as JSON", features_main, false},
     };
