@@ -73,13 +73,15 @@ Result<unique_fd> recv_fd(int sock) {
     return make_error("no terminal received on console socket");
 }
 
-Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigned, unsigned>> size,
-                     uid_t uid, gid_t gid) {
-    // The container's own /dev/ptmx (a link to its devpts instance), so the pty
-    // belongs to the container and not to the host's devpts.
-    unique_fd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master) return sys_error("open /dev/ptmx in the container");
-    if (::unlockpt(master.get()) < 0) return sys_error("unlock pty");
+Result<Pty> open_pty(Sys& sys, std::optional<std::pair<unsigned, unsigned>> size, uid_t uid,
+                     gid_t gid) {
+    // No magic links: /dev/ptmx must not lead through /proc/self/fd to a
+    // descriptor kapsel still holds from the host.
+    unique_fd root = KAPSEL_TRY(sys.openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, 0));
+    unique_fd master =
+        KAPSEL_TRY_CTX(sys.openat2(root.get(), "/dev/ptmx", O_RDWR | O_NOCTTY, 0, kInRoot),
+                       "open /dev/ptmx in the container");
+    if (::unlockpt(master.get()) < 0) return sys_error("unlock pty (is /dev/ptmx a pty master?)");
     // TIOCGPTPEER opens the slave through the master, never by a path name that
     // something in the container could have replaced.
     int sfd = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -93,23 +95,33 @@ Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigne
     }
     if (::fchown(slave.get(), uid, gid) < 0 && errno != EINVAL) return sys_error("chown pty slave");
     ::fchmod(slave.get(), 0620);
+    return Pty{std::move(master), std::move(slave)};
+}
 
+Status attach_pty(Pty pty, int console_sock) {
+    KAPSEL_TRY(send_fd(console_sock, pty.master.get(), "/dev/ptmx"));
+    pty.master.reset();
+    if (::setsid() < 0 && errno != EPERM) return sys_error("setsid");
+    if (::ioctl(pty.slave.get(), TIOCSCTTY, 0) < 0)
+        return sys_error("make the pty the controlling terminal");
+    for (int fd = 0; fd <= 2; ++fd)
+        if (::dup2(pty.slave.get(), fd) < 0) return sys_error("dup pty to stdio");
+    return {};
+}
+
+Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigned, unsigned>> size,
+                     uid_t uid, gid_t gid) {
+    Pty pty = KAPSEL_TRY(open_pty(sys, size, uid, gid));
     unique_fd root = KAPSEL_TRY(sys.openat2(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0, 0));
     unique_fd console = KAPSEL_TRY_CTX(ensure_mountpoint(sys, root.get(), "/dev/console", false),
                                        "create /dev/console");
-    unique_fd tree = KAPSEL_TRY_CTX(sys.open_tree(slave.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH),
-                                    "bind pty at /dev/console");
+    unique_fd tree =
+        KAPSEL_TRY_CTX(sys.open_tree(pty.slave.get(), "", OPEN_TREE_CLONE | AT_EMPTY_PATH),
+                       "bind pty at /dev/console");
     KAPSEL_TRY_CTX(sys.move_mount(tree.get(), "", console.get(), "",
                                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
                    "bind pty at /dev/console");
-
-    KAPSEL_TRY(send_fd(console_sock, master.get(), "/dev/ptmx"));
-    if (::setsid() < 0 && errno != EPERM) return sys_error("setsid");
-    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0)
-        return sys_error("make the pty the controlling terminal");
-    for (int fd = 0; fd <= 2; ++fd)
-        if (::dup2(slave.get(), fd) < 0) return sys_error("dup pty to stdio");
-    return {};
+    return attach_pty(std::move(pty), console_sock);
 }
 
 }  // namespace kapsel::linux

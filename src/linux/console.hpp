@@ -14,9 +14,21 @@ namespace kapsel::linux {
 // Connects to the caller's console socket (a host path), before the container exists.
 Result<unique_fd> connect_console_socket(const std::string& path);
 
-// Inside the container, after pivot_root: creates the pty, binds the slave at
-// /dev/console, sends the master over `console_sock`, makes the slave the
-// controlling terminal and stdio.
+struct Pty {
+    unique_fd master, slave;
+};
+
+// Inside the container (after pivot_root, or after joining its mount namespace):
+// a pty from the container's own /dev/ptmx, so it belongs to the container's
+// devpts and not to the host's; the slave sized and owned by the process's user.
+Result<Pty> open_pty(Sys& sys, std::optional<std::pair<unsigned, unsigned>> size, uid_t uid,
+                     gid_t gid);
+
+// Sends the master over `console_sock`, then makes the slave the controlling
+// terminal (in a new session) and stdio. Consumes the pty.
+Status attach_pty(Pty pty, int console_sock);
+
+// The init's console: open_pty, the slave bound at /dev/console, attach_pty.
 Status setup_console(Sys& sys, int console_sock, std::optional<std::pair<unsigned, unsigned>> size,
                      uid_t uid, gid_t gid);
 

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -34,6 +35,40 @@ uint64_t own_bounding_set() {
     for (int c = 0; c <= kernel_last_cap() && c < 64; ++c)
         if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) mask |= uint64_t{1} << c;
     return mask;
+}
+
+Status check_process_on_host(const plan::Process& p) {
+    if (p.has_caps) {
+        uint64_t own = own_bounding_set();
+        auto& c = p.caps;
+        uint64_t wanted = c.bounding | c.permitted | c.effective | c.inheritable | c.ambient;
+        uint64_t known = kernel_last_cap() >= 63 ? ~0ull : (1ull << (kernel_last_cap() + 1)) - 1;
+        uint64_t missing = wanted & known & ~own;
+        // A capability kapsel does not hold cannot be given to the container.
+        for (int i = 0; i < 64; ++i)
+            if (missing & (1ull << i))
+                return make_error("process.capabilities: " + plan::capability_name(i) +
+                                  " is not in kapsel's own bounding set, so it cannot be granted");
+    }
+    if (!p.apparmor_profile.empty() && !fs::exists("/sys/kernel/security/apparmor"))
+        return make_error("process.apparmorProfile: AppArmor is not enabled on this host");
+    if (!p.selinux_label.empty() && !fs::exists("/sys/fs/selinux/enforce"))
+        return make_error("process.selinuxLabel: SELinux is not enabled on this host");
+    return {};
+}
+
+Status apply_limits_from_outside(pid_t pid, const plan::Process& p) {
+    for (auto& rl : p.rlimits) {
+        rlimit lim{rl.soft, rl.hard};
+        if (::prlimit(pid, static_cast<__rlimit_resource>(rl.resource), &lim, nullptr) < 0)
+            return sys_error("set " + rl.name + " to soft " + std::to_string(rl.soft) + ", hard " +
+                             std::to_string(rl.hard));
+    }
+    if (p.oom_score_adj)
+        KAPSEL_TRY_CTX(fs::write_file("/proc/" + std::to_string(pid) + "/oom_score_adj",
+                                      std::to_string(*p.oom_score_adj)),
+                       "set process.oomScoreAdj");
+    return {};
 }
 
 static Status capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {

@@ -12,6 +12,14 @@ int kernel_last_cap();
 // The capabilities in kapsel's own bounding set: what it can hand to a container.
 uint64_t own_bounding_set();
 
+// What the plan alone cannot check about a process: that kapsel holds every
+// capability it asks for, and that the host enables the LSM its label needs.
+Status check_process_on_host(const plan::Process& p);
+
+// The process's rlimits and OOM score, set from outside (prlimit, /proc/PID):
+// inside a user namespace the process could not raise them itself.
+Status apply_limits_from_outside(pid_t pid, const plan::Process& p);
+
 // Drops the bounding set, switches to the container user and group (keeping the
 // capabilities across setuid), then sets the permitted/effective/inheritable and
 // ambient sets. Order matters: dropping the bounding set needs CAP_SETPCAP.

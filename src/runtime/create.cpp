@@ -70,25 +70,7 @@ Status check_against_host(const plan::Plan& plan) {
     struct stat st;
     if (::stat(plan.rootfs.c_str(), &st) < 0) return sys_error("root.path " + plan.rootfs);
     if (!S_ISDIR(st.st_mode)) return make_error("root.path " + plan.rootfs + " is not a directory");
-    if (plan.process && plan.process->has_caps) {
-        uint64_t own = linux::own_bounding_set();
-        auto& c = plan.process->caps;
-        uint64_t wanted = c.bounding | c.permitted | c.effective | c.inheritable | c.ambient;
-        uint64_t known =
-            linux::kernel_last_cap() >= 63 ? ~0ull : (1ull << (linux::kernel_last_cap() + 1)) - 1;
-        uint64_t missing = wanted & known & ~own;
-        // A capability kapsel does not hold cannot be given to the container.
-        for (int i = 0; i < 64; ++i)
-            if (missing & (1ull << i))
-                return make_error("process.capabilities: " + plan::capability_name(i) +
-                                  " is not in kapsel's own bounding set, so it cannot be granted");
-    }
-    if (plan.process && !plan.process->apparmor_profile.empty() &&
-        !fs::exists("/sys/kernel/security/apparmor"))
-        return make_error("process.apparmorProfile: AppArmor is not enabled on this host");
-    if (plan.process && !plan.process->selinux_label.empty() &&
-        !fs::exists("/sys/fs/selinux/enforce"))
-        return make_error("process.selinuxLabel: SELinux is not enabled on this host");
+    if (plan.process) KAPSEL_TRY(linux::check_process_on_host(*plan.process));
     return {};
 }
 
@@ -342,19 +324,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                 if (!cg->v2() || general) KAPSEL_TRY_CTX(cg->add_process(init_pid), "join cgroup");
                 // rlimits and the OOM score are set from here: the init may already
                 // be in a user namespace where it could not raise them itself.
-                for (auto& rl :
-                     plan.process ? plan.process->rlimits : std::vector<plan::Rlimit>{}) {
-                    rlimit lim{rl.soft, rl.hard};
-                    if (::prlimit(init_pid, static_cast<__rlimit_resource>(rl.resource), &lim,
-                                  nullptr) < 0)
-                        return sys_error("set " + rl.name + " to soft " + std::to_string(rl.soft) +
-                                         ", hard " + std::to_string(rl.hard));
-                }
-                if (plan.process && plan.process->oom_score_adj)
-                    KAPSEL_TRY_CTX(
-                        fs::write_file("/proc/" + std::to_string(init_pid) + "/oom_score_adj",
-                                       std::to_string(*plan.process->oom_score_adj)),
-                        "set process.oomScoreAdj");
+                if (plan.process)
+                    KAPSEL_TRY(linux::apply_limits_from_outside(init_pid, *plan.process));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::go));
                 break;
             }
