@@ -71,6 +71,7 @@ class CgroupImpl final : public Cgroup {
     }
 
     const std::vector<std::string>& dirs() const override { return dirs_; }
+    const std::vector<std::string>& created() const override { return created_; }
     bool v2() const override { return layout_.unified; }
     int clone_fd() const override { return v2fd_.get(); }
 
@@ -281,8 +282,9 @@ Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<s
     return std::unique_ptr<Cgroup>(new CgroupImpl(layout, dirs, created));
 }
 
-std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs) {
-    return std::unique_ptr<Cgroup>(new CgroupImpl(layout, dirs, {}));
+std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs,
+                             const std::vector<std::string>& created) {
+    return std::unique_ptr<Cgroup>(new CgroupImpl(layout, dirs, created));
 }
 
 }  // namespace kapsel::cgroups

@@ -26,6 +26,9 @@ public:
 
     // The container's directory in each hierarchy (host paths), in layout order.
     virtual const std::vector<std::string>& dirs() const = 0;
+    // The directories kapsel made for it (its own and new parents): destroy()
+    // removes these, and the parents only while nothing else uses them.
+    virtual const std::vector<std::string>& created() const = 0;
     virtual bool v2() const = 0;
 
     // For clone3(CLONE_INTO_CGROUP): the v2 directory fd, or -1 on v1.
@@ -68,7 +71,9 @@ std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& c
 // Creates the directories (mkdir -p; an existing cgroup may be joined, as the
 // spec allows). On failure nothing created here is left behind.
 Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<std::string>& dirs);
-// An existing container cgroup (for kill --all, delete, pause, update, events).
-std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs);
+// An existing container cgroup (for kill --all, delete, pause, update, events);
+// `created` as recorded at create, so delete removes the parents kapsel made.
+std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs,
+                             const std::vector<std::string>& created = {});
 
 }  // namespace kapsel::cgroups

@@ -295,6 +295,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     rec.rootfs = plan.rootfs;
     rec.annotations = spec.annotations;
     rec.cgroup_dirs = cg->dirs();
+    rec.cgroup_created = cg->created();
     rec.cgroup_v2 = cg->v2();
     rec.new_pid_ns = plan.creates(plan::NsType::pid);
     rec.owner = user_name(::getuid());

@@ -38,7 +38,7 @@ Status remove(const Globals& g, const std::string& id, bool force) {
                           oci::status_name(status) + " (stop it first, or use --force)");
 
     auto layout = KAPSEL_TRY(cgroups::detect());
-    auto cg = cgroups::open(layout, rec.cgroup_dirs);
+    auto cg = cgroups::open(layout, rec.cgroup_dirs, rec.cgroup_created);
     unique_fd pidfd = open_init(rec);
     if (pidfd) {
         if (status == oci::Status::paused || !rec.new_pid_ns) (void)cg->kill_all(SIGKILL);

@@ -53,6 +53,7 @@ Status Store::save(const Record& r) {
     j["owner"] = r.owner;
     j["annotations"] = r.annotations;
     j["cgroup_dirs"] = r.cgroup_dirs;
+    j["cgroup_created"] = r.cgroup_created;
     j["cgroup_v2"] = r.cgroup_v2;
     j["started"] = r.started;
     j["new_pid_ns"] = r.new_pid_ns;
@@ -82,6 +83,7 @@ Result<Record> Store::load(const std::string& id) const {
         r.owner = j.value("owner", "");
         r.annotations = j.value("annotations", std::map<std::string, std::string>{});
         r.cgroup_dirs = j.value("cgroup_dirs", std::vector<std::string>{});
+        r.cgroup_created = j.value("cgroup_created", std::vector<std::string>{});
         r.cgroup_v2 = j.value("cgroup_v2", false);
         r.started = j.value("started", false);
         r.new_pid_ns = j.value("new_pid_ns", true);

@@ -24,6 +24,7 @@ struct Record {
     std::string owner;
     std::map<std::string, std::string> annotations;
     std::vector<std::string> cgroup_dirs;
+    std::vector<std::string> cgroup_created;  // directories kapsel made (delete removes them)
     bool cgroup_v2 = false;
     bool started = false;  // `start` has run
     bool new_pid_ns =
