@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "linux/console.hpp"
+#include "linux/finish.hpp"
 #include "linux/hooks.hpp"
 #include "linux/identity.hpp"
 #include "linux/path.hpp"
@@ -41,13 +42,6 @@ namespace {
         std::move(init_r_).take();                              \
     })
 
-Status write_attr(const std::string& path, const std::string& value) {
-    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) return sys_error("open " + path);
-    if (::write(fd.get(), value.data(), value.size()) < 0) return sys_error("write " + path);
-    return {};
-}
-
 // After `start` released us: report why the program cannot run, through the
 // exec fifo (`start` reads it once we are gone), and exit.
 [[noreturn]] void fail_start(int fifo_fd, const std::string& message) {
@@ -58,53 +52,8 @@ Status write_attr(const std::string& path, const std::string& value) {
 // While waiting for `start`, the init is kapsel itself. As pid 1 of its namespace
 // it would ignore signals without a handler, and `kill c1 TERM` on a created
 // container would do nothing; runc's init dies from it. execve resets these.
-void exit_on(int sig) { ::_exit(128 + sig); }
-
-std::string env_get(const std::vector<std::string>& env, std::string_view key) {
-    for (auto& e : env)
-        if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=')
-            return e.substr(key.size() + 1);
-    return {};
-}
-
-bool env_has(const std::vector<std::string>& env, std::string_view key) {
-    for (auto& e : env)
-        if (e.size() >= key.size() && e.compare(0, key.size(), key) == 0 &&
-            (e.size() == key.size() || e[key.size()] == '='))
-            return true;
-    return false;
-}
-
-// The home directory of `uid` from the container's /etc/passwd, "/" if none.
-std::string home_of(uid_t uid) {
-    auto text = fs::read_file("/etc/passwd");
-    if (!text) return "/";
-    for (auto& line : split(*text, '\n')) {
-        auto f = split(line, ':');
-        if (f.size() >= 6)
-            if (auto u = parse_uint(f[2]); u && *u == uid) return f[5].empty() ? "/" : f[5];
-    }
-    return "/";
-}
-
-// $PATH lookup inside the container, as the container user: a missing program is
-// a `create` error, not a surprise at `start`.
-Result<std::string> find_program(const std::string& name, const std::vector<std::string>& env) {
-    if (name.find('/') != std::string::npos) {
-        if (::access(name.c_str(), X_OK) < 0) return sys_error("exec \"" + name + "\"");
-        return name;
-    }
-    std::string path = env_get(env, "PATH");
-    if (!env_has(env, "PATH"))
-        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (auto& dir : split(path, ':')) {
-        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-        struct stat st;
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-            ::access(candidate.c_str(), X_OK) == 0)
-            return candidate;
-    }
-    return make_error("exec \"" + name + "\": executable file not found in $PATH");
+void exit_on(int sig) {
+    ::_exit(128 + sig);
 }
 
 }  // namespace
@@ -286,80 +235,13 @@ void run_init(const InitArgs& a) {
         ::_exit(0);
     }
 
-    INIT_TRY(apply_process_attributes(plan, *proc));
-    if (proc->no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        die(sync_fd, sys_error("set no_new_privs"));
-
-    std::vector<std::string> env = proc->env;
-    if (!env_has(env, "HOME")) env.push_back("HOME=" + home_of(proc->uid));
-
-    // The working directory must be inside the container. A cwd like
-    // /proc/self/fd/N could otherwise lead to a host directory through an fd we
-    // still hold (CVE-2024-21626); getcwd reports such a path as unreachable.
-    // Checked before any seccomp filter exists: a profile may forbid getcwd.
-    if (::chdir(proc->cwd.c_str()) < 0 && errno != EACCES)
-        die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
-    {
-        char buf[PATH_MAX];
-        long n = ::syscall(SYS_getcwd, buf, sizeof buf);
-        if (n < 0 || buf[0] != '/')
-            die(sync_fd, make_error("cwd " + proc->cwd + " is outside the container's root"));
-    }
-    // A missing program is a `create` error, not a surprise at `start`.
-    std::string program = INIT_TRY(find_program(proc->args[0], env));
-    // LSM labels take effect at execve; `create` checked the LSM is enabled.
-    if (!proc->apparmor_profile.empty()) {
-        std::string attr = ::access("/proc/self/attr/apparmor/exec", F_OK) == 0
-                               ? "/proc/self/attr/apparmor/exec"
-                               : "/proc/self/attr/exec";
-        INIT_TRY(write_attr(attr, "exec " + proc->apparmor_profile));
-    }
-    if (!proc->selinux_label.empty())
-        INIT_TRY(write_attr("/proc/self/attr/exec", proc->selinux_label));
-
-    auto load_filter = [&] {
-        unique_fd listener = INIT_TRY(load_seccomp(*a.seccomp));
-        if (listener) {
-            INIT_TRY(send_msg(sync_fd, Msg::seccomp_fd, {}, listener.get()));
-            INIT_TRY(expect_msg(sync_fd, Msg::seccomp_done));
-        }
-    };
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
-    // capabilities are dropped. With it, load as late as possible so the filter has
-    // to allow as little of kapsel's own work as possible.
-    if (a.seccomp && !proc->no_new_privileges) load_filter();
-
-    fix_stdio_owner(proc->uid, proc->gid);
-    INIT_TRY(apply_user_and_caps(*proc));
-    ::umask(proc->umask ? *proc->umask : 022);
-    // Again as the container user: the directory must be usable by it.
-    if (::chdir(proc->cwd.c_str()) < 0) die(sync_fd, sys_error("chdir to cwd " + proc->cwd));
-
-    // Only stdio and the preserved fds reach the program; everything kapsel
-    // opened is closed here, whatever its O_CLOEXEC state (CVE-2024-21626). Done
-    // before the filter is loaded: after it, only write, read, close and execve.
-    for (int fd = 3; fd < 3 + a.preserve_fds; ++fd) {
-        int flags = ::fcntl(fd, F_GETFD);
-        if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
-    }
-    {
-        // tidy_fds put our own fds above the preserved range.
-        std::vector<int> keep = {sync_fd, fifo_fd};
-        std::sort(keep.begin(), keep.end());
-        unsigned from = static_cast<unsigned>(3 + a.preserve_fds);
-        for (int k : keep) {
-            if (static_cast<unsigned>(k) > from)
-                ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
-            from = static_cast<unsigned>(k) + 1;
-        }
-        ::syscall(SYS_close_range, from, ~0u, 0);
-    }
-
-    std::vector<char*> argv, envp;
-    for (auto& s : proc->args) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
-    for (auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
-    envp.push_back(nullptr);
+    FinishOptions finish{.plan = &plan,
+                         .process = proc,
+                         .seccomp = a.seccomp ? &*a.seccomp : nullptr,
+                         .sync_fd = sync_fd,
+                         .preserve_fds = a.preserve_fds,
+                         .keep = {sync_fd, fifo_fd}};
+    ExecImage image = INIT_TRY(finish_process(finish));
 
     struct sigaction die_quietly {};
     die_quietly.sa_handler = exit_on;
@@ -368,7 +250,7 @@ void run_init(const InitArgs& a) {
 
     // From here on `create` may exit; we must survive it.
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-    if (a.seccomp && proc->no_new_privileges) load_filter();
+    INIT_TRY(load_late_seccomp(finish));
     INIT_TRY(send_msg(sync_fd, Msg::ready));
     ::close(sync_fd);
 
@@ -386,8 +268,8 @@ void run_init(const InitArgs& a) {
         if (!st) fail_start(fifo_fd, st.error().message);
     }
 
-    ::execve(program.c_str(), argv.data(), envp.data());
-    fail_start(fifo_fd, "exec " + program + ": " + errno_text(errno));
+    image.exec();
+    fail_start(fifo_fd, "exec " + image.program + ": " + errno_text(errno));
 }
 
 }  // namespace kapsel::linux

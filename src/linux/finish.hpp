@@ -1,0 +1,57 @@
+// The last steps of a container process before execve, the same for the
+// container's init (init.cpp) and for a process that joins a running container
+// (tenant.cpp): process attributes, no_new_privs, HOME, the working directory
+// check, the program lookup, LSM labels, seccomp, user and capabilities, fds.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "linux/seccomp.hpp"
+#include "plan/plan.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::linux {
+
+// What execve gets. argv and envp point into args and env; they are built
+// before the late seccomp filter, which may forbid allocating memory. Movable
+// (the vectors' storage moves with them), not copyable.
+struct ExecImage {
+    std::string program;  // the resolved path
+    std::vector<std::string> args, env;
+    std::vector<char*> argv, envp;
+
+    ExecImage() = default;
+    ExecImage(ExecImage&&) = default;
+    ExecImage& operator=(ExecImage&&) = default;
+    ExecImage(const ExecImage&) = delete;
+    ExecImage& operator=(const ExecImage&) = delete;
+
+    // Returns only on failure, with errno set.
+    void exec() const;
+};
+
+struct FinishOptions {
+    const plan::Plan* plan = nullptr;  // personality and memory policy
+    const plan::Process* process = nullptr;
+    const SeccompProgram* seccomp = nullptr;  // null: no filter
+    int sync_fd = -1;       // reports the seccomp listener (Msg::seccomp_fd) to the parent
+    int preserve_fds = 0;   // fds 3 .. 3+n-1 reach the program
+    std::vector<int> keep;  // our own fds (above the preserved ones) that stay open until exec
+};
+
+// In this order: personality, scheduler, I/O priority, memory policy;
+// no_new_privs; HOME from the container's /etc/passwd; the working directory,
+// checked to be inside the root (CVE-2024-21626); the program found in PATH;
+// the AppArmor/SELinux exec label; the seccomp filter when no_new_privs is off
+// (it needs CAP_SYS_ADMIN then); stdio owner, groups, user, capabilities; umask;
+// the working directory again, as the user; every fd closed but stdio, the
+// preserved ones and `keep`. The process must be in the container's root.
+Result<ExecImage> finish_process(const FinishOptions& o);
+
+// With no_new_privs the filter is loaded as late as possible, so it has to
+// allow as little of kapsel's own work as possible: call this just before exec
+// (after it, only read, write, close and execve). Does nothing without it.
+Status load_late_seccomp(const FinishOptions& o);
+
+}  // namespace kapsel::linux
