@@ -98,6 +98,27 @@ Status load_filter(const SeccompProgram& prog, int sync_fd) {
 
 }  // namespace
 
+void tidy_fds(int base, std::vector<int*> ours) {
+    for (int* fd : ours) {
+        if (*fd >= 3 && *fd < base) {
+            int moved = ::fcntl(*fd, F_DUPFD_CLOEXEC, base);
+            ::close(*fd);
+            *fd = moved;
+        }
+    }
+    std::vector<int> keep;
+    for (int* fd : ours)
+        if (*fd >= base) keep.push_back(*fd);
+    std::sort(keep.begin(), keep.end());
+    unsigned from = static_cast<unsigned>(base);
+    for (int k : keep) {
+        if (static_cast<unsigned>(k) > from)
+            ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
+        from = static_cast<unsigned>(k) + 1;
+    }
+    ::syscall(SYS_close_range, from, ~0u, 0);
+}
+
 void ExecImage::exec() const {
     ::execve(program.c_str(), argv.data(), envp.data());
 }

@@ -13,6 +13,12 @@
 
 namespace kapsel::linux {
 
+// First thing in a child of kapsel: our own fds (`ours`, updated in place) must
+// not sit where the caller's preserved fds go (3 .. base-1), or exec would hand
+// them to the container; and nothing else the parent held may reach the
+// container at all. Moves ours up, closes everything else from `base` on.
+void tidy_fds(int base, std::vector<int*> ours);
+
 // What execve gets. argv and envp point into args and env; they are built
 // before the late seccomp filter, which may forbid allocating memory. Movable
 // (the vectors' storage moves with them), not copyable.

@@ -58,30 +58,6 @@ void exit_on(int sig) {
 
 }  // namespace
 
-// Our own fds must not sit where the caller's preserved fds go (3 .. 3+n-1), or
-// exec would hand them to the container; and nothing else the parent held may
-// reach the container at all. Move ours up, close the rest.
-void tidy_fds(int base, std::vector<int*> ours) {
-    for (int* fd : ours) {
-        if (*fd >= 3 && *fd < base) {
-            int moved = ::fcntl(*fd, F_DUPFD_CLOEXEC, base);
-            ::close(*fd);
-            *fd = moved;
-        }
-    }
-    std::vector<int> keep;
-    for (int* fd : ours)
-        if (*fd >= base) keep.push_back(*fd);
-    std::sort(keep.begin(), keep.end());
-    unsigned from = static_cast<unsigned>(base);
-    for (int k : keep) {
-        if (static_cast<unsigned>(k) > from)
-            ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0);
-        from = static_cast<unsigned>(k) + 1;
-    }
-    ::syscall(SYS_close_range, from, ~0u, 0);
-}
-
 void run_init(const InitArgs& a) {
     const plan::Plan& plan = *a.plan;
     RealSys sys;

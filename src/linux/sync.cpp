@@ -52,6 +52,12 @@ Status send_msg(int sock, Msg type, std::string_view payload, int fd) {
 }
 
 Result<Message> recv_msg(int sock) {
+    auto m = KAPSEL_TRY(recv_msg_or_eof(sock));
+    if (!m) return make_error("the container init exited unexpectedly");
+    return std::move(*m);
+}
+
+Result<std::optional<Message>> recv_msg_or_eof(int sock) {
     std::vector<char> buf(1 << 16);
     iovec iov{buf.data(), buf.size()};
     msghdr msg{};
@@ -65,7 +71,7 @@ Result<Message> recv_msg(int sock) {
         if (errno == EINTR) continue;
         return sys_error("receive from container init");
     }
-    if (n == 0) return make_error("the container init exited unexpectedly");
+    if (n == 0) return std::optional<Message>();
     if (static_cast<size_t>(n) < sizeof(uint32_t))
         return make_error("short message from container init");
     Message m;
@@ -80,7 +86,7 @@ Result<Message> recv_msg(int sock) {
             m.fd.reset(fd);
         }
     }
-    return m;
+    return std::optional<Message>(std::move(m));
 }
 
 Result<Message> expect_msg(int sock, Msg expected) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,9 @@ Result<std::pair<unique_fd, unique_fd>> sync_pair();
 Status send_msg(int sock, Msg type, std::string_view payload = {}, int fd = -1);
 // Blocks until a message arrives; EOF (the peer died) is an error.
 Result<Message> recv_msg(int sock);
+// Blocks until a message arrives or the peer has closed its end: nullopt. The
+// peer's end is O_CLOEXEC, so its successful execve is such an EOF.
+Result<std::optional<Message>> recv_msg_or_eof(int sock);
 // recv_msg, and an error unless the message is `expected` (an error message's text is returned as
 // the error).
 Result<Message> expect_msg(int sock, Msg expected);
