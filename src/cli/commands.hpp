@@ -25,6 +25,7 @@ int kill_main(const Globals&, const Args&);
 int delete_main(const Globals&, const Args&);
 int run_main(const Globals&, const Args&);
 int list_main(const Globals&, const Args&);
+int exec_main(const Globals&, const Args&);
 int spec_main(const Globals&, const Args&);
 int features_main(const Globals&, const Args&);
 int pause_main(const Globals&, const Args&);

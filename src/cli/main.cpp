@@ -20,6 +20,7 @@ const std::vector<Command>& commands() {
         {"kill", "send a signal to a container's init (or all its processes)", kill_main, false},
         {"delete", "delete a container and everything create made for it", delete_main, false},
         {"list", "list containers", list_main, false},
+        {"exec", "run a new process in a running container", exec_main, true},
         {"pause", "freeze all processes of a container", pause_main, false},
         {"resume", "thaw a paused container", resume_main, false},
         {"update", "change the resource limits of a container", update_main, false},
