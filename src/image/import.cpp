@@ -1,0 +1,263 @@
+// Archives, OCI layouts and rootfs tars into the store.
+#include "image/import.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "image/digest.hpp"
+#include "image/progress.hpp"
+#include "image/tar.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::image {
+namespace {
+
+std::string now_rfc3339() {
+    time_t t = ::time(nullptr);
+    tm tmv{};
+    gmtime_r(&t, &tmv);
+    char buf[32];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    return buf;
+}
+
+const char* layer_media_type(Compression c) {
+    switch (c) {
+        case Compression::gzip: return kMediaLayerGzip;
+        case Compression::zstd: return kMediaLayerZstd;
+        default: return kMediaLayer;
+    }
+}
+
+// An archive entry holding a blob: "blobs/sha256/<hex>" -> "sha256:<hex>".
+std::string digest_of_entry(const std::string& name) {
+    std::string n = name.rfind("./", 0) == 0 ? name.substr(2) : name;
+    if (n.rfind("blobs/sha256/", 0) != 0) return "";
+    std::string d = "sha256:" + n.substr(13);
+    return valid_digest(d) ? d : "";
+}
+
+std::string clean_entry(const std::string& name) {
+    std::string n = name;
+    while (n.rfind("./", 0) == 0) n = n.substr(2);
+    return n;
+}
+
+}  // namespace
+
+Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
+                                   const std::vector<std::string>& diff_ids, const std::vector<std::string>& names,
+                                   uint64_t size) {
+    ImageConfig cfg = KAPSEL_TRY(parse_config(config_text));
+    if (cfg.diff_ids != diff_ids) {
+        for (size_t i = 0; i < std::max(cfg.diff_ids.size(), diff_ids.size()); ++i) {
+            std::string want = i < cfg.diff_ids.size() ? cfg.diff_ids[i] : "(none)";
+            std::string got = i < diff_ids.size() ? diff_ids[i] : "(none)";
+            if (want != got)
+                return make_error("image config lists layer " + std::to_string(i) + " as " + want + ", but the layer is " + got);
+        }
+    }
+    std::string config_digest = KAPSEL_TRY(store.put_blob(config_text, manifest.config.digest));
+    std::string manifest_text = manifest_json(manifest);
+    std::string manifest_digest = KAPSEL_TRY(store.put_blob(manifest_text));
+    ImageRecord rec;
+    rec.id = config_digest;
+    rec.manifest = manifest_digest;
+    for (auto& n : names) rec.names.push_back(normalize_reference(n));
+    rec.layers = diff_ids;
+    rec.created = cfg.created.empty() ? now_rfc3339() : cfg.created;
+    rec.size = size;
+    auto lock = KAPSEL_TRY(store.lock(true));
+    KAPSEL_TRY(store.add_image(rec));
+    return rec;
+}
+
+Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& path, const ImportOptions& o) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    auto shared = KAPSEL_TRY(store.lock(false));  // keeps prune away while we import
+    FdReader file(fd.get(), path);
+    Decompressor outer(file);  // a compressed archive (.tar.gz) is accepted too
+    TarReader tar(outer);
+    std::map<std::string, std::string> docs;         // small JSON entries by name
+    std::map<std::string, LayerResult> by_entry;     // layer entries by name
+    std::map<std::string, LayerResult> by_digest;    // ... and by blob digest
+    TarEntry e;
+    int layer_no = 0;
+    bool progress = progress_wanted(o.quiet);
+    while (KAPSEL_TRY(tar.next(e))) {
+        if (e.type != EntryType::file) continue;
+        std::string name = clean_entry(e.path);
+        // Peek: JSON documents start with '{' (after whitespace); layers never do.
+        std::string head;
+        head.resize(std::min<uint64_t>(e.size, 512));
+        KAPSEL_TRY(tar.body().read_full(head.data(), head.size(), name));
+        auto first = head.find_first_not_of(" \t\r\n");
+        bool is_doc = e.size < (16u << 20) && first != std::string::npos && (head[first] == '{' || head[first] == '[');
+        if (is_doc || name == "oci-layout" || name == "repositories") {
+            std::string rest = KAPSEL_TRY(tar.body().read_all(16u << 20));
+            docs[name] = head + rest;
+            continue;
+        }
+        PrefixReader body(head, tar.body());
+        ProgressReader shown(body, "layer " + std::to_string(++layer_no), progress);
+        auto res = store.import_layer(shown, digest_of_entry(name));
+        if (!res) return std::move(res).error().context(path + ": " + name);
+        by_entry[name] = *res;
+        by_digest[res->blob_digest] = *res;
+    }
+
+    std::vector<ImageRecord> out;
+    if (docs.count("manifest.json")) {
+        // docker save: [{"Config": "x.json", "RepoTags": [...], "Layers": ["y/layer.tar", ...]}]
+        auto list = nlohmann::json::parse(docs["manifest.json"], nullptr, false);
+        if (list.is_discarded() || !list.is_array() || list.empty()) return make_error(path + ": manifest.json is invalid");
+        for (auto& item : list) {
+            std::string cfg_name = clean_entry(item.value("Config", ""));
+            if (!docs.count(cfg_name)) return make_error(path + ": image config " + cfg_name + " is missing");
+            const std::string& cfg_text = docs[cfg_name];
+            Manifest m;
+            m.media_type = kMediaManifest;
+            m.config = {kMediaConfig, sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};
+            std::vector<std::string> diff_ids;
+            uint64_t size = 0;
+            for (auto& l : item.value("Layers", std::vector<std::string>{})) {
+                std::string ln = clean_entry(l);
+                auto it = by_entry.find(ln);
+                if (it == by_entry.end()) return make_error(path + ": layer " + ln + " is missing from the archive");
+                m.layers.push_back({layer_media_type(it->second.compression), it->second.blob_digest, it->second.blob_size, {}, "", "", ""});
+                diff_ids.push_back(it->second.diff_id);
+                size += it->second.unpacked_size;
+            }
+            std::vector<std::string> names = item.value("RepoTags", std::vector<std::string>{});
+            names.insert(names.end(), o.names.begin(), o.names.end());
+            out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
+        }
+        return out;
+    }
+    if (!docs.count("index.json")) return make_error(path + ": neither a docker archive (manifest.json) nor an OCI archive (index.json)");
+    Index idx = KAPSEL_TRY_CTX(parse_index(docs["index.json"]), path);
+    auto blob_text = [&](const std::string& digest) -> Result<std::string> {
+        auto it = docs.find("blobs/sha256/" + digest_hex(digest));
+        if (it == docs.end()) return make_error(path + ": blob " + digest + " is missing");
+        if (sha256_digest(it->second) != digest) return make_error(path + ": blob " + digest + " is corrupt");
+        return it->second;
+    };
+    for (auto& d : idx.manifests) {
+        Descriptor md = d;
+        if (is_index_media_type(d.media_type)) {
+            // A multi-platform image: the host's platform.
+            Index inner = KAPSEL_TRY(parse_index(KAPSEL_TRY(blob_text(d.digest))));
+            bool found = false;
+            for (auto& c : inner.manifests)
+                if (c.os == "linux" && c.architecture == host_architecture()) md = c, found = true;
+            if (!found) return make_error(path + ": no linux/" + host_architecture() + " image in the index");
+        }
+        Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob_text(md.digest))));
+        std::string cfg_text = KAPSEL_TRY(blob_text(m.config.digest));
+        std::vector<std::string> diff_ids;
+        uint64_t size = 0;
+        for (auto& l : m.layers) {
+            auto it = by_digest.find(l.digest);
+            if (it == by_digest.end()) return make_error(path + ": layer " + l.digest + " is missing from the archive");
+            diff_ids.push_back(it->second.diff_id);
+            size += it->second.unpacked_size;
+        }
+        std::vector<std::string> names = o.names;
+        if (auto ref = d.annotations.find("org.opencontainers.image.ref.name"); ref != d.annotations.end()) {
+            // A bare tag ("latest") names nothing on its own; a full reference does.
+            if (ref->second.find('/') != std::string::npos || ref->second.find(':') != std::string::npos)
+                names.push_back(ref->second);
+        }
+        if (auto ref = d.annotations.find("io.containerd.image.name"); ref != d.annotations.end()) names.push_back(ref->second);
+        out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
+    }
+    return out;
+}
+
+Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std::string& tag, const ImportOptions& o) {
+    auto index_text = fs::read_file(dir + "/index.json");
+    if (!index_text) return make_error(dir + " is not an OCI image layout (no index.json)");
+    Index idx = KAPSEL_TRY_CTX(parse_index(*index_text), dir + "/index.json");
+    auto blob = [&](const std::string& digest) -> Result<std::string> {
+        std::string p = dir + "/blobs/sha256/" + digest_hex(digest);
+        std::string text = KAPSEL_TRY(fs::read_file(p));
+        if (sha256_digest(text) != digest) return make_error(p + " is corrupt (its digest does not match)");
+        return text;
+    };
+    const Descriptor* chosen = nullptr;
+    for (auto& d : idx.manifests) {
+        auto ref = d.annotations.find("org.opencontainers.image.ref.name");
+        std::string name = ref == d.annotations.end() ? "" : ref->second;
+        if (tag.empty() ? idx.manifests.size() == 1 : (name == tag || name.substr(name.rfind(':') + 1) == tag)) chosen = &d;
+    }
+    if (!chosen)
+        return make_error(tag.empty() ? dir + " holds several images: name one with oci:DIR:TAG"
+                                      : "no image tagged \"" + tag + "\" in " + dir);
+    auto shared = KAPSEL_TRY(store.lock(false));
+    Descriptor md = *chosen;
+    if (is_index_media_type(md.media_type)) {
+        Index inner = KAPSEL_TRY(parse_index(KAPSEL_TRY(blob(md.digest))));
+        bool found = false;
+        for (auto& c : inner.manifests)
+            if (c.os == "linux" && c.architecture == host_architecture()) md = c, found = true;
+        if (!found) return make_error(dir + ": no linux/" + host_architecture() + " image in the index");
+    }
+    Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob(md.digest))));
+    std::string cfg_text = KAPSEL_TRY(blob(m.config.digest));
+    ImageConfig cfg = KAPSEL_TRY(parse_config(cfg_text));
+    std::vector<std::string> diff_ids;
+    uint64_t size = 0;
+    bool progress = progress_wanted(o.quiet);
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+        auto& l = m.layers[i];
+        std::string expect_diff = i < cfg.diff_ids.size() ? cfg.diff_ids[i] : "";
+        if (!expect_diff.empty() && store.has_layer(expect_diff) && store.has_blob(l.digest)) {
+            diff_ids.push_back(expect_diff);  // already here: nothing to read
+            continue;
+        }
+        std::string p = dir + "/blobs/sha256/" + digest_hex(l.digest);
+        unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return sys_error("open " + p);
+        FdReader r(fd.get(), p);
+        ProgressReader shown(r, "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()), progress);
+        auto res = store.import_layer(shown, l.digest, expect_diff);
+        if (!res) return std::move(res).error().context(p);
+        diff_ids.push_back(res->diff_id);
+        size += res->unpacked_size;
+    }
+    std::vector<std::string> names = o.names;
+    auto ref = chosen->annotations.find("org.opencontainers.image.ref.name");
+    if (ref != chosen->annotations.end())
+        names.push_back(ref->second.find('/') != std::string::npos ? ref->second : "localhost/" + fs::basename(fs::clean(dir)) + ":" + ref->second);
+    return register_image(store, cfg_text, m, diff_ids, names, size);
+}
+
+Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const std::string& name, const ImportOptions& o) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    auto shared = KAPSEL_TRY(store.lock(false));
+    FdReader r(fd.get(), path);
+    ProgressReader shown(r, "rootfs", progress_wanted(o.quiet));
+    LayerResult res = KAPSEL_TRY_CTX(store.import_layer(shown), path);
+    nlohmann::json cfg = {
+        {"created", now_rfc3339()}, {"architecture", host_architecture()}, {"os", "linux"},
+        {"config", {{"Env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}}},
+        {"rootfs", {{"type", "layers"}, {"diff_ids", {res.diff_id}}}},
+        {"history", {{{"created", now_rfc3339()}, {"created_by", "kapsel import " + fs::basename(path)}}}},
+    };
+    std::string cfg_text = cfg.dump();
+    Manifest m;
+    m.media_type = kMediaManifest;
+    m.config = {kMediaConfig, sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};
+    m.layers.push_back({layer_media_type(res.compression), res.blob_digest, res.blob_size, {}, "", "", ""});
+    std::vector<std::string> names = o.names;
+    names.push_back(name);
+    return register_image(store, cfg_text, m, {res.diff_id}, names, res.unpacked_size);
+}
+
+}  // namespace kapsel::image

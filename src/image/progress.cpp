@@ -1,0 +1,42 @@
+// Progress display.
+#include "image/progress.hpp"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace kapsel::image {
+
+static int64_t now_ms() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+bool progress_wanted(bool quiet) { return !quiet && ::isatty(STDERR_FILENO); }
+
+ProgressReader::ProgressReader(Reader& inner, std::string label, bool enabled)
+    : inner_(inner), label_(std::move(label)), enabled_(enabled), start_ms_(now_ms()), last_ms_(start_ms_) {}
+
+ProgressReader::~ProgressReader() {
+    if (enabled_) draw(true);
+}
+
+Result<size_t> ProgressReader::read(char* buf, size_t n) {
+    size_t got = KAPSEL_TRY(inner_.read(buf, n));
+    bytes_ += got;
+    if (enabled_ && now_ms() - last_ms_ >= 100) draw(false);
+    return got;
+}
+
+void ProgressReader::draw(bool final) {
+    last_ms_ = now_ms();
+    double secs = static_cast<double>(last_ms_ - start_ms_) / 1000.0;
+    double mb = static_cast<double>(bytes_) / 1e6;
+    std::fprintf(stderr, "\r%s: %.1f MB, %.0f MB/s\033[K%s", label_.c_str(), mb, secs > 0 ? mb / secs : 0.0,
+                 final ? "\n" : "");
+    std::fflush(stderr);
+}
+
+}  // namespace kapsel::image

@@ -1,0 +1,165 @@
+// The image store: blobs, the image index, temp space.
+#include "image/store.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "image/digest.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::image {
+
+std::string Store::default_root() {
+    if (const char* e = ::getenv("KAPSEL_STORAGE"); e && *e) return e;
+    return "/var/lib/kapsel";
+}
+
+Result<Store> Store::open(const std::string& root) {
+    std::string r = fs::absolute(root);
+    for (const char* sub : {"", "/blobs/sha256", "/layers", "/files", "/tmp", "/containers"})
+        KAPSEL_TRY(fs::mkdir_p(r + sub, 0700));
+    return Store(r);
+}
+
+std::string Store::blob_path(const std::string& digest) const { return root_ + "/blobs/sha256/" + digest_hex(digest); }
+std::string Store::layer_path(const std::string& diff_id) const { return root_ + "/layers/" + digest_hex(diff_id); }
+
+Result<unique_fd> Store::lock(bool exclusive) const {
+    unique_fd fd(::open((root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return sys_error("open " + root_ + "/lock");
+    while (::flock(fd.get(), exclusive ? LOCK_EX : LOCK_SH) < 0)
+        if (errno != EINTR) return sys_error("lock the image store");
+    return fd;
+}
+
+bool Store::has_blob(const std::string& digest) const { return valid_digest(digest) && fs::exists(blob_path(digest)); }
+bool Store::has_layer(const std::string& diff_id) const { return valid_digest(diff_id) && fs::exists(layer_path(diff_id)); }
+
+Result<std::string> Store::put_blob(std::string_view data, const std::string& expected) {
+    std::string digest = sha256_digest(data);
+    if (!expected.empty() && digest != expected)
+        return make_error("blob digest mismatch: expected " + expected + ", got " + digest);
+    if (has_blob(digest)) return digest;
+    KAPSEL_TRY(fs::write_file_atomic(blob_path(digest), data, 0644));
+    return digest;
+}
+
+Result<std::string> Store::read_blob(const std::string& digest, size_t limit) const {
+    if (!valid_digest(digest)) return make_error("invalid digest \"" + digest + "\"");
+    std::string data = KAPSEL_TRY(fs::read_file(blob_path(digest)));
+    if (data.size() > limit) return make_error("blob " + digest + " is too large for a manifest or config");
+    // Verified on every read: a manifest or config that changed on disk is not trusted.
+    if (sha256_digest(data) != digest) return make_error("blob " + digest + " is corrupt (its digest does not match)");
+    return data;
+}
+
+Result<std::string> Store::make_temp(const std::string& what) const {
+    std::string tmpl = root_ + "/tmp/" + what + ".XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back(0);
+    if (!::mkdtemp(buf.data())) return sys_error("create a temporary directory in " + root_ + "/tmp");
+    return std::string(buf.data());
+}
+
+std::string normalize_reference(const std::string& ref) {
+    std::string r = ref;
+    // A digest reference keeps its digest; otherwise a missing tag is "latest".
+    std::string name = r, suffix;
+    if (auto at = r.find('@'); at != std::string::npos) {
+        name = r.substr(0, at);
+        suffix = r.substr(at);
+    } else {
+        auto slash = r.rfind('/');
+        auto colon = r.rfind(':');
+        if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) suffix = ":latest";
+        else {
+            name = r.substr(0, colon);
+            suffix = r.substr(colon);
+        }
+    }
+    // The first component is a registry when it has a dot, a port, or is localhost.
+    auto first = name.substr(0, name.find('/'));
+    bool has_registry = name.find('/') != std::string::npos &&
+                        (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost");
+    if (!has_registry) name = "docker.io/" + (name.find('/') == std::string::npos ? "library/" + name : name);
+    return name + suffix;
+}
+
+Result<std::vector<ImageRecord>> Store::images() const {
+    std::vector<ImageRecord> out;
+    auto text = fs::read_file(root_ + "/images.json");
+    if (!text) {
+        if (text.error().code == ENOENT) return out;
+        return std::move(text).error();
+    }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_array()) return make_error(root_ + "/images.json is corrupt");
+    for (auto& e : j) {
+        ImageRecord r;
+        r.id = e.value("id", "");
+        r.manifest = e.value("manifest", "");
+        r.names = e.value("names", std::vector<std::string>{});
+        r.layers = e.value("layers", std::vector<std::string>{});
+        r.created = e.value("created", "");
+        r.size = e.value("size", uint64_t{0});
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+Status Store::save_images(const std::vector<ImageRecord>& list) {
+    nlohmann::json j = nlohmann::json::array();
+    for (auto& r : list)
+        j.push_back({{"id", r.id}, {"manifest", r.manifest}, {"names", r.names}, {"layers", r.layers},
+                     {"created", r.created}, {"size", r.size}});
+    return fs::write_file_atomic(root_ + "/images.json", j.dump(1), 0600);
+}
+
+Status Store::add_image(const ImageRecord& rec) {
+    auto list = KAPSEL_TRY(images());
+    for (auto& r : list)
+        std::erase_if(r.names, [&](const std::string& n) {
+            return std::find(rec.names.begin(), rec.names.end(), n) != rec.names.end();
+        });
+    auto same = std::find_if(list.begin(), list.end(), [&](auto& r) { return r.id == rec.id; });
+    if (same != list.end()) {
+        for (auto& n : rec.names)
+            if (std::find(same->names.begin(), same->names.end(), n) == same->names.end()) same->names.push_back(n);
+        same->manifest = rec.manifest;
+    } else {
+        list.push_back(rec);
+    }
+    return save_images(list);
+}
+
+Result<ImageRecord> Store::find_image(const std::string& ref) const {
+    auto list = KAPSEL_TRY(images());
+    std::string norm = normalize_reference(ref);
+    for (auto& r : list)
+        for (auto& n : r.names)
+            if (n == norm || n == ref) return r;
+    // "localhost/x" is also found as "x" when nothing else is called that.
+    std::vector<const ImageRecord*> loose;
+    for (auto& r : list)
+        for (auto& n : r.names) {
+            std::string short_name = n.substr(n.rfind('/') + 1);
+            if (short_name == ref || short_name == ref + ":latest") loose.push_back(&r);
+        }
+    if (loose.size() == 1) return *loose[0];
+    std::string id = ref.rfind("sha256:", 0) == 0 ? ref : "sha256:" + ref;
+    std::vector<const ImageRecord*> by_id;
+    if (ref.size() >= 6)
+        for (auto& r : list)
+            if (r.id.rfind(id, 0) == 0) by_id.push_back(&r);
+    if (by_id.size() == 1) return *by_id[0];
+    if (loose.size() > 1 || by_id.size() > 1) return make_error("image \"" + ref + "\" is ambiguous: give the full name");
+    return Error{ENOENT, "image \"" + ref + "\" is not in the store (kapsel images lists them; kapsel pull or load adds one)"};
+}
+
+}  // namespace kapsel::image

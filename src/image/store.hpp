@@ -1,0 +1,89 @@
+// The image store under --storage-root (default /var/lib/kapsel):
+//
+//   blobs/sha256/<hex>      content-addressed blobs: manifests, configs, layer tars
+//   layers/<diffid hex>/    each layer unpacked once, shared by every image using it
+//   files/<xx>/<key>        every regular file of every layer, once per content and
+//                           hardlink metadata (mode, owner, xattrs); layer files are
+//                           hardlinks here, so equal files are one inode on disk
+//                           and one copy in the page cache
+//   images.json             names and tags -> images
+//   containers/<id>/        a container's copy-on-write upper, work dir and mount
+//   tmp/                    everything is written here first, then renamed in
+//   lock                    flock: shared to read, exclusive to change the index
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "image/stream.hpp"
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::image {
+
+struct ImageRecord {
+    std::string id;        // the config digest
+    std::string manifest;  // the manifest digest
+    std::vector<std::string> names;   // "docker.io/library/busybox:latest"
+    std::vector<std::string> layers;  // diff ids, bottom first
+    std::string created;
+    uint64_t size = 0;     // sum of the unpacked layers' content
+};
+
+struct LayerResult {
+    Compression compression = Compression::none;
+    std::string diff_id;     // sha256 of the uncompressed tar
+    std::string blob_digest; // sha256 of the bytes as given (compressed or not)
+    uint64_t blob_size = 0;
+    uint64_t unpacked_size = 0;
+    uint64_t new_files = 0, shared_files = 0;
+};
+
+class Store {
+public:
+    static std::string default_root();  // $KAPSEL_STORAGE or /var/lib/kapsel
+    static Result<Store> open(const std::string& root);
+
+    const std::string& root() const { return root_; }
+    std::string blob_path(const std::string& digest) const;
+    std::string layer_path(const std::string& diff_id) const;
+    std::string container_dir(const std::string& id) const { return root_ + "/containers/" + id; }
+
+    // flock on <root>/lock: shared for readers, exclusive for index changes and prune.
+    Result<unique_fd> lock(bool exclusive) const;
+
+    bool has_blob(const std::string& digest) const;
+    // Stores data whose digest must be `expected` (empty: whatever it is).
+    Result<std::string> put_blob(std::string_view data, const std::string& expected = "");
+    // Reads a small blob (manifest, config) and checks its digest.
+    Result<std::string> read_blob(const std::string& digest, size_t limit = 16 << 20) const;
+
+    bool has_layer(const std::string& diff_id) const;
+    // Streams a layer (tar, gzip or zstd): stores the blob as given, unpacks it with
+    // file deduplication, and checks `expected_blob`/`expected_diff_id` if given.
+    // A hostile entry or a digest mismatch fails and leaves nothing behind.
+    Result<LayerResult> import_layer(Reader& in, const std::string& expected_blob = "",
+                                     const std::string& expected_diff_id = "", bool keep_blob = true);
+
+    Result<std::vector<ImageRecord>> images() const;
+    // Adds an image under its names; a name held by another image moves to this one.
+    Status add_image(const ImageRecord& rec);
+    // An image by name ("busybox", "busybox:1", "localhost/x:y") or id (prefix).
+    Result<ImageRecord> find_image(const std::string& ref) const;
+    Status save_images(const std::vector<ImageRecord>& list);
+
+    // A fresh directory under tmp/ (removed by the caller, or by prune).
+    Result<std::string> make_temp(const std::string& what) const;
+
+private:
+    explicit Store(std::string root) : root_(std::move(root)) {}
+    std::string root_;
+};
+
+// "busybox" -> "docker.io/library/busybox:latest"; "localhost/x" -> "localhost/x:latest".
+std::string normalize_reference(const std::string& ref);
+
+}  // namespace kapsel::image

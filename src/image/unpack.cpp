@@ -1,0 +1,383 @@
+// Importing one layer: the stream is stored as a blob, hashed twice (as given,
+// and uncompressed: the diff id) and unpacked in the same pass. Every path is
+// resolved beneath the layer's own directory (openat2 RESOLVE_BENEATH), so no
+// entry can write outside it, whatever the archive says. Regular files go to the
+// deduplicating file store and are hardlinked into the layer. OCI whiteouts
+// become overlayfs whiteouts, ready to be a lowerdir.
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "image/digest.hpp"
+#include "image/store.hpp"
+#include "image/tar.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::image {
+namespace {
+
+// Copies everything read to a file (the blob being stored).
+class TeeReader final : public Reader {
+public:
+    TeeReader(Reader& inner, int fd) : inner_(inner), fd_(fd) {}
+    Result<size_t> read(char* buf, size_t n) override {
+        size_t got = KAPSEL_TRY(inner_.read(buf, n));
+        for (size_t off = 0; off < got && fd_ >= 0;) {
+            ssize_t w = ::write(fd_, buf + off, got - off);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return sys_error("write layer blob");
+            }
+            off += static_cast<size_t>(w);
+        }
+        return got;
+    }
+
+private:
+    Reader& inner_;
+    int fd_;
+};
+
+Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
+    open_how how{};
+    how.flags = flags | O_CLOEXEC;
+    how.resolve = resolve;
+    int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
+    if (fd < 0) return sys_error("open " + path);
+    return unique_fd(fd);
+}
+
+constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+
+// "./usr/bin/../x" -> error; "./usr/bin/sh" -> {"usr","bin","sh"}. Absolute paths
+// and ".." are refused outright: no layer needs them, hostile ones use them.
+Result<std::vector<std::string>> entry_components(const std::string& path, const char* what) {
+    if (!path.empty() && path.front() == '/')
+        return make_error("layer " + std::string(what) + " \"" + path + "\" is an absolute path");
+    std::vector<std::string> out;
+    for (auto& c : split(path, '/')) {
+        if (c.empty() || c == ".") continue;
+        if (c == "..") return make_error("layer " + std::string(what) + " \"" + path + "\" contains \"..\"");
+        out.push_back(c);
+    }
+    return out;
+}
+
+std::string join_components(const std::vector<std::string>& c, size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) out += (i ? "/" : "") + c[i];
+    return out.empty() ? "." : out;
+}
+
+struct DirMeta {
+    std::string path;
+    uint32_t mode, uid, gid;
+    int64_t mtime;
+};
+
+class Unpacker {
+public:
+    Unpacker(Store& store, int root, std::string root_path)
+        : store_(store), root_(root), root_path_(std::move(root_path)) {}
+
+    Status entry(const TarEntry& e, Reader& body, LayerResult& res);
+    Status finish();
+
+private:
+    Result<unique_fd> parent_of(const std::vector<std::string>& comps, const std::string& shown);
+    Status remove_existing(int dir, const std::string& name);
+    Status set_meta(int dir, const std::string& name, const TarEntry& e, bool is_link);
+    Result<std::string> store_file(const TarEntry& e, Reader& body, LayerResult& res);
+
+    Store& store_;
+    int root_;
+    std::string root_path_;
+    std::vector<DirMeta> dirs_;
+};
+
+Result<unique_fd> Unpacker::parent_of(const std::vector<std::string>& comps, const std::string& shown) {
+    std::string parent = join_components(comps, comps.size() - 1);
+    auto fd = openat2(root_, parent, O_PATH | O_DIRECTORY, kBeneath);
+    if (fd) return fd;
+    if (fd.error().code == EXDEV)
+        return make_error("layer entry \"" + shown + "\" goes through a symlink that leads outside the layer");
+    if (fd.error().code != ENOENT) return std::move(fd).error().context("layer entry \"" + shown + "\"");
+    // Parents the archive did not list: created on the way, as tar does.
+    unique_fd cur = KAPSEL_TRY(openat2(root_, ".", O_PATH | O_DIRECTORY, kBeneath));
+    for (size_t i = 0; i + 1 < comps.size(); ++i) {
+        std::string sub = join_components(comps, i + 1);
+        auto next = openat2(root_, sub, O_PATH | O_DIRECTORY, kBeneath);
+        if (!next && next.error().code == ENOENT) {
+            if (::mkdirat(cur.get(), comps[i].c_str(), 0755) < 0 && errno != EEXIST)
+                return sys_error("create directory " + sub);
+            next = openat2(root_, sub, O_PATH | O_DIRECTORY, kBeneath);
+        }
+        if (!next) {
+            if (next.error().code == EXDEV)
+                return make_error("layer entry \"" + shown + "\" goes through a symlink that leads outside the layer");
+            return std::move(next).error().context("layer entry \"" + shown + "\"");
+        }
+        cur = std::move(*next);
+    }
+    return cur;
+}
+
+Status Unpacker::remove_existing(int dir, const std::string& name) {
+    struct stat st;
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) return {};
+    // A later entry replaces an earlier one of the same name, except that a
+    // directory stays a directory (tar semantics).
+    if (S_ISDIR(st.st_mode)) {
+        if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOTEMPTY) return {};
+        return sys_error("replace " + name);
+    }
+    if (::unlinkat(dir, name.c_str(), 0) < 0) return sys_error("replace " + name);
+    return {};
+}
+
+Status Unpacker::set_meta(int dir, const std::string& name, const TarEntry& e, bool is_link) {
+    if (::fchownat(dir, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("chown " + e.path);
+    if (!is_link && ::fchmodat(dir, name.c_str(), e.mode, 0) < 0) return sys_error("chmod " + e.path);
+    if (!e.xattrs.empty() && !is_link) {
+        unique_fd fd = KAPSEL_TRY(openat2(dir, name, O_PATH | O_NOFOLLOW, kBeneath));
+        std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
+        for (auto& [k, v] : e.xattrs)
+            if (::setxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0) < 0)
+                return sys_error("set xattr " + k + " on " + e.path);
+    }
+    timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
+    ::utimensat(dir, name.c_str(), t, AT_SYMLINK_NOFOLLOW);
+    return {};
+}
+
+// Writes the content to the file store (or finds it there) and returns the store path.
+Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerResult& res) {
+    std::string files = store_.root() + "/files";
+    std::string tmpl = files + "/.new.XXXXXX";
+    std::vector<char> name(tmpl.begin(), tmpl.end());
+    name.push_back(0);
+    unique_fd fd(::mkostemp(name.data(), O_CLOEXEC));
+    if (!fd) return sys_error("create a file in " + files);
+    std::string tmp(name.data());
+    struct RemoveTmp {
+        std::string p;
+        ~RemoveTmp() { ::unlink(p.c_str()); }
+    } remove_tmp{tmp};
+    Sha256 h;
+    char buf[1 << 16];
+    uint64_t total = 0;
+    while (true) {
+        size_t n = KAPSEL_TRY(body.read(buf, sizeof buf));
+        if (n == 0) break;
+        h.update(buf, n);
+        total += n;
+        for (size_t off = 0; off < n;) {
+            ssize_t w = ::write(fd.get(), buf + off, n - off);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return sys_error("write " + e.path);
+            }
+            off += static_cast<size_t>(w);
+        }
+    }
+    // The key holds what hardlinks share besides content: mode, owner, xattrs.
+    char meta[64];
+    std::snprintf(meta, sizeof meta, "-%o-%u-%u", e.mode, e.uid, e.gid);
+    std::string key = digest_hex(h.digest()) + meta;
+    if (!e.xattrs.empty()) {
+        std::string x;
+        for (auto& [k, v] : e.xattrs) x += k + '\0' + v + '\0';
+        key += "-" + digest_hex(sha256_digest(x)).substr(0, 16);
+    }
+    std::string dir = files + "/" + key.substr(0, 2);
+    std::string final_path = dir + "/" + key;
+    res.unpacked_size += total;
+    if (::access(final_path.c_str(), F_OK) == 0) {
+        ++res.shared_files;
+        return final_path;
+    }
+    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) return sys_error("create " + dir);
+    // chown clears setuid bits, so the mode comes after it.
+    if (::fchown(fd.get(), e.uid, e.gid) < 0) return sys_error("chown " + e.path);
+    if (::fchmod(fd.get(), e.mode) < 0) return sys_error("chmod " + e.path);
+    for (auto& [k, v] : e.xattrs)
+        if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0) return sys_error("set xattr " + k + " on " + e.path);
+    timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
+    ::futimens(fd.get(), t);
+    // link(), not rename(): if another import stored the same file meanwhile, we
+    // use theirs and the content stays one inode.
+    if (::link(tmp.c_str(), final_path.c_str()) < 0) {
+        if (errno != EEXIST) return sys_error("store " + e.path);
+        ++res.shared_files;
+        return final_path;
+    }
+    ++res.new_files;
+    return final_path;
+}
+
+Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
+    auto comps = KAPSEL_TRY(entry_components(e.path, "entry"));
+    if (comps.empty()) {
+        // The layer's root directory itself ("./").
+        if (e.type == EntryType::directory) dirs_.push_back({".", e.mode, e.uid, e.gid, e.mtime});
+        return {};
+    }
+    const std::string& base = comps.back();
+    unique_fd parent = KAPSEL_TRY(parent_of(comps, e.path));
+
+    // OCI whiteouts -> overlayfs: ".wh.NAME" is a 0:0 character device, the
+    // opaque marker an xattr on its directory.
+    if (base.rfind(".wh.", 0) == 0) {
+        if (base == ".wh..wh..opq") {
+            unique_fd dir = KAPSEL_TRY(openat2(parent.get(), ".", O_RDONLY | O_DIRECTORY, kBeneath));
+            if (::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) < 0)
+                return sys_error("mark " + join_components(comps, comps.size() - 1) + " opaque");
+            return {};
+        }
+        if (base.rfind(".wh..wh.", 0) == 0) return {};  // aufs bookkeeping: nothing to do
+        std::string name = base.substr(4);
+        if (name.empty() || name == "." || name == "..") return make_error("layer whiteout \"" + e.path + "\" is invalid");
+        KAPSEL_TRY(remove_existing(parent.get(), name));
+        if (::mknodat(parent.get(), name.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0) return sys_error("whiteout " + e.path);
+        return {};
+    }
+
+    switch (e.type) {
+        case EntryType::directory: {
+            struct stat st;
+            if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+                KAPSEL_TRY(remove_existing(parent.get(), base));
+            if (::mkdirat(parent.get(), base.c_str(), 0755) < 0 && errno != EEXIST) return sys_error("mkdir " + e.path);
+            dirs_.push_back({join_components(comps, comps.size()), e.mode, e.uid, e.gid, e.mtime});
+            if (!e.xattrs.empty()) {
+                TarEntry no_time = e;
+                KAPSEL_TRY(set_meta(parent.get(), base, no_time, false));
+            }
+            return {};
+        }
+        case EntryType::file: {
+            std::string stored = KAPSEL_TRY(store_file(e, body, res));
+            KAPSEL_TRY(remove_existing(parent.get(), base));
+            if (::linkat(AT_FDCWD, stored.c_str(), parent.get(), base.c_str(), 0) < 0) return sys_error("link " + e.path);
+            return {};
+        }
+        case EntryType::hardlink: {
+            auto target = entry_components(e.link, "hardlink target");
+            if (!target || target->empty())
+                return make_error("layer hardlink \"" + e.path + "\" points outside the layer (\"" + e.link + "\")");
+            auto src = openat2(root_, join_components(*target, target->size()), O_PATH | O_NOFOLLOW,
+                               kBeneath | RESOLVE_NO_SYMLINKS);
+            if (!src) {
+                if (src.error().code == ENOENT)
+                    return make_error("layer hardlink \"" + e.path + "\" points to \"" + e.link + "\", which is not in this layer");
+                return make_error("layer hardlink \"" + e.path + "\" points outside the layer (\"" + e.link + "\")");
+            }
+            struct stat st;
+            if (::fstat(src->get(), &st) == 0 && S_ISDIR(st.st_mode))
+                return make_error("layer hardlink \"" + e.path + "\" points to a directory");
+            KAPSEL_TRY(remove_existing(parent.get(), base));
+            if (::linkat(src->get(), "", parent.get(), base.c_str(), AT_EMPTY_PATH) < 0) return sys_error("link " + e.path);
+            return {};
+        }
+        case EntryType::symlink:
+            KAPSEL_TRY(remove_existing(parent.get(), base));
+            if (::symlinkat(e.link.c_str(), parent.get(), base.c_str()) < 0) return sys_error("symlink " + e.path);
+            return set_meta(parent.get(), base, e, true);
+        case EntryType::chardev:
+        case EntryType::blockdev:
+        case EntryType::fifo: {
+            KAPSEL_TRY(remove_existing(parent.get(), base));
+            mode_t type = e.type == EntryType::chardev ? S_IFCHR : e.type == EntryType::blockdev ? S_IFBLK : S_IFIFO;
+            if (::mknodat(parent.get(), base.c_str(), type | (e.mode & 07777), makedev(e.devmajor, e.devminor)) < 0)
+                return sys_error("mknod " + e.path);
+            return set_meta(parent.get(), base, e, false);
+        }
+    }
+    return {};
+}
+
+Status Unpacker::finish() {
+    // Directory metadata last and deepest first: creating entries changed the
+    // mtimes, and a read-only directory must not stop its children.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+        TarEntry e;
+        e.path = it->path;
+        e.mode = it->mode;
+        e.uid = it->uid;
+        e.gid = it->gid;
+        e.mtime = it->mtime;
+        KAPSEL_TRY(set_meta(root_, it->path, e, false));
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_blob,
+                                        const std::string& expected_diff_id, bool keep_blob) {
+    std::string tmp = KAPSEL_TRY(make_temp("layer"));
+    struct Cleanup {
+        std::string dir, blob;
+        bool keep = false;
+        ~Cleanup() {
+            if (!keep) (void)fs::remove_tree(dir);
+            if (!blob.empty()) ::unlink(blob.c_str());
+        }
+    } cleanup{tmp, ""};
+    ::chmod(tmp.c_str(), 0755);
+    unique_fd root(::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open " + tmp);
+
+    unique_fd blob_fd;
+    if (keep_blob) {
+        cleanup.blob = tmp + ".blob";
+        blob_fd.reset(::open(cleanup.blob.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!blob_fd) return sys_error("create " + cleanup.blob);
+    }
+    TeeReader tee(in, blob_fd.get());
+    HashingReader as_given(tee);
+    Decompressor plain(as_given);
+    HashingReader uncompressed(plain);
+    TarReader tar(uncompressed);
+    Unpacker unpacker(*this, root.get(), tmp);
+    LayerResult res;
+    TarEntry e;
+    while (KAPSEL_TRY(tar.next(e))) KAPSEL_TRY(unpacker.entry(e, tar.body(), res));
+    KAPSEL_TRY(unpacker.finish());
+    // What follows the end-of-archive blocks still counts for both digests.
+    KAPSEL_TRY(uncompressed.drain());
+    KAPSEL_TRY(as_given.drain());
+    res.blob_digest = as_given.digest();
+    res.blob_size = as_given.size();
+    res.diff_id = uncompressed.digest();
+    res.compression = plain.compression();
+    if (!expected_blob.empty() && expected_blob != res.blob_digest)
+        return make_error("layer digest mismatch: expected " + expected_blob + ", got " + res.blob_digest);
+    if (!expected_diff_id.empty() && expected_diff_id != res.diff_id)
+        return make_error("layer diff id mismatch: expected " + expected_diff_id + ", got " + res.diff_id);
+
+    if (keep_blob && !has_blob(res.blob_digest)) {
+        if (::rename(cleanup.blob.c_str(), blob_path(res.blob_digest).c_str()) < 0)
+            return sys_error("store layer blob " + res.blob_digest);
+        cleanup.blob.clear();
+    }
+    std::string final_dir = layer_path(res.diff_id);
+    if (::rename(tmp.c_str(), final_dir.c_str()) == 0) {
+        cleanup.keep = true;
+    } else if (errno != EEXIST && errno != ENOTEMPTY) {
+        return sys_error("store layer " + res.diff_id);
+    }
+    // Otherwise another import stored the same layer first: ours goes.
+    return res;
+}
+
+}  // namespace kapsel::image
