@@ -122,12 +122,34 @@ Result<std::vector<std::string>> exec_cgroup_dirs(const cgroups::Layout& layout,
                                   "\"");
         }
     }
-    for (auto& d : out) {
+    for (size_t i = 0; i < out.size(); ++i) {
         struct stat st;
-        if (::stat(d.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
-            return sys_error("cgroup " + d + " of the container", errno ? errno : ENOTDIR);
+        if (::stat(out[i].c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        if (out[i] != dirs[i])
+            return make_error("--cgroup: the sub-cgroup " + out[i] + " does not exist");
+        return make_error("the container's cgroup " + out[i] + " does not exist");
     }
     return out;
+}
+
+// cgroup v2 lets no process into a cgroup that hands domain controllers (memory,
+// io, ...) down to sub-cgroups, which the container may have done after moving its
+// init below. Then, as runc does, the process goes where the init is: the init's
+// cgroup as /proc/PID/cgroup names it ("0::/path").
+Result<unique_fd> init_cgroup_v2(const cgroups::Layout& layout, pid_t pid) {
+    std::string text = KAPSEL_TRY(fs::read_file("/proc/" + std::to_string(pid) + "/cgroup"));
+    for (auto& line : split(text, '\n')) {
+        if (!line.starts_with("0::")) continue;
+        for (auto& h : layout.hierarchies) {
+            if (!h.v2) continue;
+            std::string dir = fs::clean(h.mount_point + "/" + line.substr(3));
+            unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!fd) return sys_error("open the init's cgroup " + dir);
+            return fd;
+        }
+    }
+    return make_error("the container's init has no cgroup v2 entry in /proc/" +
+                      std::to_string(pid) + "/cgroup");
 }
 
 // A child in the cgroup whose directory fd is `cgroup_fd` (v2), else where we are.
@@ -236,6 +258,10 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
 
     int pidfd_raw = -1;
     pid_t child = clone_into(cg->clone_fd(), &pidfd_raw);
+    if (child < 0 && errno == EBUSY && cg->v2() && o.cgroups.empty()) {
+        unique_fd fallback = KAPSEL_TRY(init_cgroup_v2(layout, rec.pid));
+        child = clone_into(fallback.get(), &pidfd_raw);
+    }
     if (child < 0) return sys_error("clone the exec process into cgroup " + dirs.front());
     if (child == 0) linux::run_tenant(args);
     unique_fd pidfd(pidfd_raw);

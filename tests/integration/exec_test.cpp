@@ -256,6 +256,32 @@ TEST_F(Exec, CgroupFlagChoosesAnExistingSubCgroup) {
     for (auto& d : dirs) EXPECT_TRUE(contains(read_text(d + "/sub/cgroup.procs"), pid)) << d;
 }
 
+TEST_F(Exec, FallsBackToTheInitsCgroupWhenTheContainersTakesNoProcessesV2) {
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0)
+        GTEST_SKIP() << "skipped: needs a pure cgroup v2 host (scripts/qemu-cgroup2-tests "
+                        "runs it in a guest)";
+    Bundle b;
+    start(b);
+    auto dirs = cgroup_dirs(id);
+    ASSERT_EQ(1u, dirs.size());
+    std::string d = dirs[0];
+    // The init moves below, and the container's cgroup hands a controller down:
+    // cgroup v2 then lets no process into it.
+    ASSERT_EQ(0, mkdir((d + "/leaf").c_str(), 0755));
+    std::ofstream(d + "/leaf/cgroup.procs") << init_pid();
+    std::istringstream available(read_text(d + "/cgroup.controllers"));
+    std::string controller;
+    available >> controller;
+    if (controller.empty()) GTEST_SKIP() << "skipped: no controller is delegated to " << d;
+    std::ofstream(d + "/cgroup.subtree_control") << "+" + controller;
+    ASSERT_TRUE(contains(read_text(d + "/cgroup.subtree_control"), controller));
+    Output o = exec({"cat", "/proc/self/cgroup"});
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("0::/leaf\n", o.out) << "the init's cgroup, seen through the cgroup namespace";
+    // An explicit --cgroup / means that cgroup or nothing.
+    EXPECT_EQ(255, exec({"true"}, {"--cgroup", "/"}).code);
+}
+
 using json = nlohmann::json;
 
 json block_mkdir() {
