@@ -271,7 +271,8 @@ Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<s
         }
         bool has_cpuset = false;
         for (auto& c : h.controllers) has_cpuset = has_cpuset || c == "cpuset";
-        if (has_cpuset) {
+        // cgroup v1 only: on v2 an empty cpuset.cpus already means "inherit".
+        if (has_cpuset && !h.v2) {
             auto st = init_cpuset(h.mount_point, dirs[i]);
             if (!st) {
                 undo();

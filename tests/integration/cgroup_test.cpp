@@ -253,7 +253,11 @@ TEST_F(Cgroup, UpdateBelowUsageIsRefusedOrHonouredAsTheKernelDecides) {
     Bundle b("head -c 40000000 /dev/zero > /dev/shm/fill; sleep 30");
     b.config["linux"]["resources"]["memory"] = {{"limit", 128 << 20}};
     create_started(b, "u2");
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    // Wait until the 40 MB are really charged (slow in the qemu guest).
+    for (int i = 0; i < 300; ++i) {
+        if (std::stol("0" + cg_read("u2", {"memory.usage_in_bytes", "memory.current"})) >= 40000000) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     Output checked = kapsel({"update", "-r", "-", "u2"},
                             R"({"memory": {"limit": 16777216, "checkBeforeUpdate": true}})");
     EXPECT_EQ(1, checked.code);
