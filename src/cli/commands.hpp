@@ -33,6 +33,11 @@ int resume_main(const Globals&, const Args&);
 int update_main(const Globals&, const Args&);
 int ps_main(const Globals&, const Args&);
 int events_main(const Globals&, const Args&);
+int images_main(const Globals&, const Args&);
+int load_main(const Globals&, const Args&);
+int import_main(const Globals&, const Args&);
+int pull_main(const Globals&, const Args&);
+int push_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();
 

@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "linux/exe_guard.hpp"
 #include "util/log.hpp"
+#include "util/self.hpp"
 
 namespace kapsel::cli {
 
@@ -26,6 +27,11 @@ const std::vector<Command>& commands() {
         {"update", "change the resource limits of a container", update_main, false},
         {"ps", "show the processes of a container", ps_main, false},
         {"events", "print a container's stats and OOM events as JSON", events_main, false},
+        {"images", "list the images in the store", images_main, false},
+        {"load", "load images from a docker-archive or oci-archive", load_main, false},
+        {"import", "make an image from a root file system tar", import_main, false},
+        {"pull", "add an image from an OCI layout or a registry", pull_main, false},
+        {"push", "upload an image to a registry", push_main, false},
         {"spec", "write a template config.json", spec_main, false},
         {"features", "print the features this kapsel supports, as JSON", features_main, false},
     };
@@ -70,6 +76,7 @@ static int real_main(int argc, char** argv) {
     global.option({"log"}, &log_path, "log file (default: stderr)", "file");
     global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
     global.flag({"debug"}, &g.debug, "log debug messages");
+    global.option({"storage-root"}, &g.storage_root, "image store (default: $KAPSEL_STORAGE or /var/lib/kapsel)", "dir");
     global.option({"criu"}, &g.criu, "path to criu (accepted; checkpoint/restore are not implemented yet)", "path");
     global.flag({"systemd-cgroup"}, &g.systemd_cgroup,
                 "use systemd for cgroups (needs a running systemd)");
@@ -117,5 +124,6 @@ static int real_main(int argc, char** argv) {
 }  // namespace kapsel::cli
 
 int main(int argc, char** argv) {
+    kapsel::self::record_argv0(argc > 0 ? argv[0] : nullptr);
     return kapsel::cli::real_main(argc, argv);
 }

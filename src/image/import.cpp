@@ -2,6 +2,7 @@
 #include "image/import.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <map>
@@ -51,7 +52,7 @@ std::string clean_entry(const std::string& name) {
 
 Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
                                    const std::vector<std::string>& diff_ids, const std::vector<std::string>& names,
-                                   uint64_t size) {
+                                   uint64_t size, int lock) {
     ImageConfig cfg = KAPSEL_TRY(parse_config(config_text));
     if (cfg.diff_ids != diff_ids) {
         for (size_t i = 0; i < std::max(cfg.diff_ids.size(), diff_ids.size()); ++i) {
@@ -71,8 +72,16 @@ Result<ImageRecord> register_image(Store& store, const std::string& config_text,
     rec.layers = diff_ids;
     rec.created = cfg.created.empty() ? now_rfc3339() : cfg.created;
     rec.size = size;
-    auto lock = KAPSEL_TRY(store.lock(true));
+    // Shared -> exclusive on the same open file: a second flock would wait for ourselves.
+    unique_fd own;
+    if (lock < 0) {
+        own = KAPSEL_TRY(store.lock(true));
+        lock = own.get();
+    }
+    while (::flock(lock, LOCK_EX) < 0)
+        if (errno != EINTR) return sys_error("lock the image store");
     KAPSEL_TRY(store.add_image(rec));
+    ::flock(lock, LOCK_SH);
     return rec;
 }
 
@@ -92,13 +101,18 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
     while (KAPSEL_TRY(tar.next(e))) {
         if (e.type != EntryType::file) continue;
         std::string name = clean_entry(e.path);
-        // Peek: JSON documents start with '{' (after whitespace); layers never do.
+        // Blobs of an OCI layout inside the archive are JSON documents or layers
+        // (peek: documents start with '{'); a docker archive's layers are
+        // <id>/layer.tar; everything else (VERSION, json, repositories) is small.
+        std::string blob_digest = digest_of_entry(name);
+        bool layer_name = name.size() >= 9 && name.compare(name.size() - 9, 9, "layer.tar") == 0;
         std::string head;
         head.resize(std::min<uint64_t>(e.size, 512));
         KAPSEL_TRY(tar.body().read_full(head.data(), head.size(), name));
         auto first = head.find_first_not_of(" \t\r\n");
-        bool is_doc = e.size < (16u << 20) && first != std::string::npos && (head[first] == '{' || head[first] == '[');
-        if (is_doc || name == "oci-layout" || name == "repositories") {
+        bool json_like = first != std::string::npos && (head[first] == '{' || head[first] == '[');
+        if (!layer_name && (blob_digest.empty() || json_like)) {
+            if (e.size > (16u << 20)) continue;  // not ours to understand, and too large to be metadata
             std::string rest = KAPSEL_TRY(tar.body().read_all(16u << 20));
             docs[name] = head + rest;
             continue;
@@ -135,7 +149,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             }
             std::vector<std::string> names = item.value("RepoTags", std::vector<std::string>{});
             names.insert(names.end(), o.names.begin(), o.names.end());
-            out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
+            out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size, shared.get())));
         }
         return out;
     }
@@ -174,7 +188,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
                 names.push_back(ref->second);
         }
         if (auto ref = d.annotations.find("io.containerd.image.name"); ref != d.annotations.end()) names.push_back(ref->second);
-        out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
+        out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size, shared.get())));
     }
     return out;
 }
@@ -234,7 +248,7 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
     auto ref = chosen->annotations.find("org.opencontainers.image.ref.name");
     if (ref != chosen->annotations.end())
         names.push_back(ref->second.find('/') != std::string::npos ? ref->second : "localhost/" + fs::basename(fs::clean(dir)) + ":" + ref->second);
-    return register_image(store, cfg_text, m, diff_ids, names, size);
+    return register_image(store, cfg_text, m, diff_ids, names, size, shared.get());
 }
 
 Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const std::string& name, const ImportOptions& o) {
@@ -257,7 +271,7 @@ Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const s
     m.layers.push_back({layer_media_type(res.compression), res.blob_digest, res.blob_size, {}, "", "", ""});
     std::vector<std::string> names = o.names;
     names.push_back(name);
-    return register_image(store, cfg_text, m, {res.diff_id}, names, res.unpacked_size);
+    return register_image(store, cfg_text, m, {res.diff_id}, names, res.unpacked_size, shared.get());
 }
 
 }  // namespace kapsel::image

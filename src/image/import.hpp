@@ -28,9 +28,12 @@ Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const s
 
 // Registers an image whose layers are already in the store: stores the config
 // and manifest blobs, checks the config's diff ids against the layers, and adds
-// it to the index under `names`.
+// it to the index under `names`. `lock` is the caller's shared store lock fd
+// (held while importing, so prune cannot take the new layers), turned exclusive
+// for the index update: never take a second lock on another fd meanwhile, it
+// would wait for the first. -1: the caller holds no lock; one is taken here.
 Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
                                    const std::vector<std::string>& diff_ids, const std::vector<std::string>& names,
-                                   uint64_t size);
+                                   uint64_t size, int lock = -1);
 
 }  // namespace kapsel::image

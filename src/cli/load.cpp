@@ -1,0 +1,33 @@
+// kapsel load -i FILE [-q]
+#include <cstdio>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "image/import.hpp"
+
+namespace kapsel::cli {
+
+int load_main(const Globals& g, const Args& args) {
+    std::string input;
+    image::ImportOptions o;
+    Flags f("load", "kapsel load -i FILE [options]",
+            "Load images from a docker-archive (docker save) or an oci-archive, plain or compressed.");
+    f.option({"input", "i"}, &input, "the archive", "file");
+    f.flag({"quiet", "q"}, &o.quiet, "no progress display");
+    auto pos = f.parse(args);
+    if (!pos) return usage_error("load", pos.error().message);
+    if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    if (input.empty() && pos->size() == 1) input = (*pos)[0];
+    if (input.empty()) return usage_error("load", "needs -i FILE");
+    auto store = image::Store::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
+    if (!store) return fail(store.error());
+    auto imgs = image::load_archive(*store, input, o);
+    if (!imgs) return fail(imgs.error());
+    for (auto& r : *imgs) {
+        if (r.names.empty()) std::printf("Loaded image: %s\n", r.id.c_str());
+        for (auto& n : r.names) std::printf("Loaded image: %s\n", n.c_str());
+    }
+    return 0;
+}
+
+}  // namespace kapsel::cli

@@ -1,0 +1,42 @@
+// kapsel pull oci:DIR[:TAG] | REGISTRY/NAME[:TAG|@DIGEST]
+#include <cstdio>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "image/import.hpp"
+
+namespace kapsel::cli {
+
+int pull_main(const Globals& g, const Args& args) {
+    image::ImportOptions o;
+    bool tls_verify = true;
+    std::string creds, authfile;
+    Flags f("pull", "kapsel pull [options] (oci:DIR[:TAG] | [REGISTRY/]NAME[:TAG|@DIGEST])",
+            "Add an image to the store from an OCI image layout directory or a registry.");
+    f.flag({"quiet", "q"}, &o.quiet, "no progress display");
+    f.flag({"tls-verify"}, &tls_verify, "verify the registry's certificate (--tls-verify=false: plain HTTP or any certificate)");
+    f.option({"creds"}, &creds, "USER:PASSWORD for the registry", "user:password");
+    auto pos = f.parse(args);
+    if (!pos) return usage_error("pull", pos.error().message);
+    if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    if (pos->size() != 1) return usage_error("pull", "expects one image reference");
+    auto store = image::Store::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
+    if (!store) return fail(store.error());
+    const std::string& ref = (*pos)[0];
+    if (ref.rfind("oci:", 0) == 0) {
+        std::string rest = ref.substr(4), dir = rest, tag;
+        // oci:DIR:TAG — the last ':' separates a tag unless it is part of the path.
+        if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
+            dir = rest.substr(0, colon);
+            tag = rest.substr(colon + 1);
+        }
+        auto rec = image::pull_layout(*store, dir, tag, o);
+        if (!rec) return fail(rec.error());
+        std::printf("%s\n", rec->id.c_str());
+        return 0;
+    }
+    (void)tls_verify;
+    return fail(make_error("pull " + ref + ": registry pulls are not implemented yet; use oci:DIR or kapsel load"));
+}
+
+}  // namespace kapsel::cli
