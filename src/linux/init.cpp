@@ -4,6 +4,9 @@
 #include "linux/init.hpp"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
@@ -41,6 +44,17 @@ namespace {
         if (!init_r_) die(sync_fd, std::move(init_r_).error()); \
         std::move(init_r_).take();                              \
     })
+
+Status bring_up_loopback() {
+    unique_fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) return sys_error("socket for the loopback device");
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) < 0) return sys_error("get flags of lo");
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0) return sys_error("bring up lo");
+    return {};
+}
 
 // After `start` released us: report why the program cannot run, through the
 // exec fifo (`start` reads it once we are gone), and exit.
@@ -140,6 +154,10 @@ void run_init(const InitArgs& a) {
     }
 
     const plan::Process* proc = plan.process ? &*plan.process : nullptr;
+
+    // A new network namespace has only a loopback device, and it is down; runc
+    // brings it up, and programs expect localhost to work.
+    if (plan.creates(plan::NsType::net)) INIT_TRY(bring_up_loopback());
 
     // --- rootfs ---
     // Without a mount namespace of its own the container's mounts are made in the
