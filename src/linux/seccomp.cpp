@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "oci/spec.hpp"
@@ -137,6 +138,17 @@ Result<unique_fd> load_seccomp(const SeccompProgram& prog) {
     long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog.flags, &fprog);
     if (rc < 0) return sys_error("load seccomp filter");
     return unique_fd(prog.notify ? static_cast<int>(rc) : -1);
+}
+
+std::vector<std::string> known_syscall_names() {
+    std::vector<std::string> out;
+    for (int nr = 0; nr < 1024; ++nr) {
+        char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+        if (!name) continue;
+        out.emplace_back(name);
+        free(name);
+    }
+    return out;
 }
 
 Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,

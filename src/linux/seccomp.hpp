@@ -4,6 +4,7 @@
 
 #include <linux/filter.h>
 
+#include <string>
 #include <vector>
 
 #include "plan/plan.hpp"
@@ -21,6 +22,9 @@ struct SeccompProgram {
 Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s);
 // Installs the filter; returns the notify listener fd when the program uses SCMP_ACT_NOTIFY.
 Result<unique_fd> load_seccomp(const SeccompProgram& prog);
+
+// Every syscall name libseccomp knows for the native architecture.
+std::vector<std::string> known_syscall_names();
 
 // Sends the listener fd and the container process state to listenerPath.
 Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,

@@ -1,0 +1,37 @@
+// A container's root file system: an overlayfs of the image's shared layers
+// (read-only lowerdirs) and the container's own upperdir, where its changes go
+// (copy-on-write). Also what changed: `kapsel diff`, and the upper as a layer
+// tar for `kapsel commit` (overlay whiteouts written back as OCI ".wh." entries).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "image/store.hpp"
+
+namespace kapsel::image {
+
+struct ContainerDirs {
+    std::string dir, upper, work, merged;
+};
+ContainerDirs container_dirs(const Store& store, const std::string& id);
+
+// Creates upper/work/merged and mounts the overlay at merged (in the caller's
+// mount namespace). `layers` are diff ids, bottom first.
+Status mount_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers);
+// Unmounts merged if mounted (detaching lazily when busy).
+Status unmount_rootfs(const Store& store, const std::string& id);
+bool rootfs_mounted(const Store& store, const std::string& id);
+
+enum class Change { added, changed, deleted };
+struct ChangeEntry {
+    Change kind;
+    std::string path;
+};
+// What the container changed, from its upper dir against the image's layers.
+Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers);
+
+// Writes the upper dir as an OCI layer tar to `fd`.
+Status write_upper_tar(const Store& store, const std::string& id, int fd);
+
+}  // namespace kapsel::image
