@@ -4,13 +4,14 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "image/import.hpp"
+#include "image/registry.hpp"
 
 namespace kapsel::cli {
 
 int pull_main(const Globals& g, const Args& args) {
     image::ImportOptions o;
     bool tls_verify = true;
-    std::string creds, authfile;
+    std::string creds;
     Flags f("pull", "kapsel pull [options] (oci:DIR[:TAG] | [REGISTRY/]NAME[:TAG|@DIGEST])",
             "Add an image to the store from an OCI image layout directory or a registry.");
     f.flag({"quiet", "q"}, &o.quiet, "no progress display");
@@ -35,8 +36,13 @@ int pull_main(const Globals& g, const Args& args) {
         std::printf("%s\n", rec->id.c_str());
         return 0;
     }
-    (void)tls_verify;
-    return fail(make_error("pull " + ref + ": registry pulls are not implemented yet; use oci:DIR or kapsel load"));
+    image::RegistryOptions ro;
+    ro.tls_verify = tls_verify;
+    ro.credentials = creds;
+    auto rec = image::pull_registry(*store, ref, ro, o);
+    if (!rec) return fail(rec.error());
+    std::printf("%s\n", rec->id.c_str());
+    return 0;
 }
 
 }  // namespace kapsel::cli

@@ -1,0 +1,317 @@
+// OCI distribution API rules: references, URLs, challenges, platforms.
+#include "image/distribution.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "image/digest.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::image {
+namespace {
+
+bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// One path component of a repository: [a-z0-9]+ joined by '.', '_', "__" or '-'s.
+bool valid_component(std::string_view c) {
+    if (c.empty() || !is_alnum_lower(c.front()) || !is_alnum_lower(c.back())) return false;
+    for (size_t i = 0; i < c.size(); ++i) {
+        char ch = c[i];
+        if (is_alnum_lower(ch) || ch == '-') continue;
+        if (ch != '.' && ch != '_') return false;
+        // A separator other than '-' runs is one character, or "__".
+        bool double_underscore = ch == '_' && i + 1 < c.size() && c[i + 1] == '_';
+        if (double_underscore) ++i;
+        if (!is_alnum_lower(c[i + 1])) return false;
+    }
+    return true;
+}
+
+bool valid_tag(std::string_view t) {
+    if (t.empty() || t.size() > 128 || t.front() == '.' || t.front() == '-') return false;
+    for (char c : t)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+    return true;
+}
+
+// host[:port], host a DNS name or an IPv4 address or a bracketed IPv6 address.
+bool valid_registry(std::string_view r) {
+    std::string_view host = r, port;
+    if (!r.empty() && r.front() == '[') {
+        auto close = r.find(']');
+        if (close == std::string_view::npos) return false;
+        host = r.substr(1, close - 1);
+        if (close + 1 < r.size()) {
+            if (r[close + 1] != ':') return false;
+            port = r.substr(close + 2);
+            if (port.empty()) return false;
+        }
+        if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return false;
+    } else {
+        if (auto colon = r.find(':'); colon != std::string_view::npos) {
+            host = r.substr(0, colon);
+            port = r.substr(colon + 1);
+            if (port.empty()) return false;
+        }
+        if (host.empty() || host.front() == '-' || host.front() == '.' || host.back() == '-' || host.back() == '.') return false;
+        for (char c : host)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+    }
+    return port.find_first_not_of("0123456789") == std::string_view::npos && port.size() <= 5;
+}
+
+bool is_token_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string status_text(int status) {
+    switch (status) {
+        case 400: return "bad request";
+        case 401: return "unauthorized";
+        case 403: return "forbidden";
+        case 404: return "not found";
+        case 405: return "method not allowed";
+        case 409: return "conflict";
+        case 416: return "range not satisfiable";
+        case 429: return "too many requests";
+        case 500: return "internal server error";
+        case 502: return "bad gateway";
+        case 503: return "service unavailable";
+        case 504: return "gateway timeout";
+        default: return "unexpected response";
+    }
+}
+
+}  // namespace
+
+std::string RegistryRef::api_host() const { return registry == "docker.io" ? "registry-1.docker.io" : registry; }
+
+std::string RegistryRef::name() const {
+    return registry + "/" + repository + (digest.empty() ? ":" + tag : "@" + digest);
+}
+
+Result<RegistryRef> parse_registry_reference(std::string_view text) {
+    auto invalid = [&](const std::string& why) { return make_error("invalid reference \"" + std::string(text) + "\": " + why); };
+    std::string s(text);
+    if (s.rfind("docker://", 0) == 0) s = s.substr(9);
+    RegistryRef r;
+    if (auto at = s.find('@'); at != std::string::npos) {
+        r.digest = s.substr(at + 1);
+        s = s.substr(0, at);
+        if (r.digest.rfind("sha256:", 0) != 0 && r.digest.find(':') != std::string::npos)
+            return invalid("only sha256 digests are supported");
+        if (!valid_digest(r.digest)) return invalid("\"" + r.digest + "\" is not a sha256 digest");
+    }
+    std::string rest = s;
+    if (auto slash = s.find('/'); slash != std::string::npos) {
+        std::string first = s.substr(0, slash);
+        if (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost") {
+            r.registry = first;
+            rest = s.substr(slash + 1);
+        }
+    }
+    if (!r.registry.empty() && !valid_registry(r.registry)) return invalid("\"" + r.registry + "\" is not a valid registry host");
+    if (r.registry.empty() || r.registry == "index.docker.io" || r.registry == "registry-1.docker.io") r.registry = "docker.io";
+    if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
+        r.tag = rest.substr(colon + 1);
+        rest = rest.substr(0, colon);
+        if (!valid_tag(r.tag)) return invalid("\"" + r.tag + "\" is not a valid tag");
+    }
+    if (r.tag.empty()) r.tag = "latest";
+    if (rest.empty()) return invalid("no repository name");
+    for (auto& c : split(rest, '/')) {
+        if (!valid_component(c)) {
+            if (to_lower(c) != c) return invalid("repository names must be lower case");
+            return invalid("\"" + c + "\" is not a valid repository name component");
+        }
+    }
+    if (rest.size() > 255) return invalid("the repository name is longer than 255 characters");
+    r.repository = rest;
+    if (r.registry == "docker.io" && rest.find('/') == std::string::npos) r.repository = "library/" + rest;
+    return r;
+}
+
+std::vector<AuthChallenge> parse_www_authenticate(std::string_view h) {
+    std::vector<AuthChallenge> out;
+    size_t i = 0;
+    auto skip_space = [&] {
+        while (i < h.size() && (h[i] == ' ' || h[i] == '\t')) ++i;
+    };
+    auto token = [&] {
+        size_t start = i;
+        while (i < h.size() && is_token_char(h[i])) ++i;
+        return std::string(h.substr(start, i - start));
+    };
+    while (i < h.size()) {
+        while (i < h.size() && (h[i] == ' ' || h[i] == '\t' || h[i] == ',')) ++i;
+        std::string scheme = token();
+        if (scheme.empty()) {
+            ++i;  // junk: step over it
+            continue;
+        }
+        AuthChallenge c{to_lower(scheme), {}};
+        while (true) {
+            skip_space();
+            size_t param_start = i;
+            std::string name = token();
+            skip_space();
+            // A token not followed by '=' starts the next challenge.
+            if (name.empty() || i >= h.size() || h[i] != '=') {
+                i = param_start;
+                break;
+            }
+            ++i;
+            skip_space();
+            std::string value;
+            if (i < h.size() && h[i] == '"') {
+                for (++i; i < h.size() && h[i] != '"'; ++i) {
+                    if (h[i] == '\\' && i + 1 < h.size()) ++i;
+                    value += h[i];
+                }
+                if (i < h.size()) ++i;
+            } else {
+                while (i < h.size() && h[i] != ',' && h[i] != ' ' && h[i] != '\t') value += h[i++];
+            }
+            c.params[to_lower(name)] = value;
+            skip_space();
+            if (i < h.size() && h[i] == ',') ++i;
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+bool is_loopback_host(std::string_view host) {
+    std::string h(host);
+    if (!h.empty() && h.front() == '[') {
+        h = h.substr(1, h.find(']') - 1);
+    } else if (std::count(h.begin(), h.end(), ':') == 1) {
+        h = h.substr(0, h.find(':'));
+    }
+    if (h == "localhost" || h == "::1") return true;
+    auto parts = split(h, '.');
+    if (parts.size() != 4 || parts[0] != "127") return false;
+    for (auto& p : parts) {
+        auto n = parse_uint(p);
+        if (!n || *n > 255) return false;
+    }
+    return true;
+}
+
+std::string manifest_url(const std::string& base, const std::string& repository, const std::string& reference) {
+    return base + "/v2/" + repository + "/manifests/" + reference;
+}
+
+std::string blob_url(const std::string& base, const std::string& repository, const std::string& digest) {
+    return base + "/v2/" + repository + "/blobs/" + digest;
+}
+
+std::string upload_url(const std::string& base, const std::string& repository) {
+    return base + "/v2/" + repository + "/blobs/uploads/";
+}
+
+std::string token_url(const std::string& realm, const std::string& service, const std::string& scope) {
+    std::string url = realm;
+    if (!service.empty()) url = add_query(url, "service", service);
+    if (!scope.empty()) url = add_query(url, "scope", scope);
+    return url;
+}
+
+std::string resolve_url(const std::string& base, const std::string& location) {
+    if (location.find("://") != std::string::npos) return location;
+    auto scheme_end = base.find("://");
+    if (scheme_end == std::string::npos) return location;
+    std::string scheme = base.substr(0, scheme_end);
+    if (location.rfind("//", 0) == 0) return scheme + ":" + location;
+    auto host_end = base.find('/', scheme_end + 3);
+    std::string origin = host_end == std::string::npos ? base : base.substr(0, host_end);
+    if (!location.empty() && location.front() == '/') return origin + location;
+    // Relative to the base's directory (query dropped).
+    std::string path = host_end == std::string::npos ? "/" : base.substr(host_end);
+    path = path.substr(0, path.find('?'));
+    return origin + path.substr(0, path.rfind('/') + 1) + location;
+}
+
+std::string add_query(const std::string& url, const std::string& key, const std::string& value) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + percent_encode(value);
+}
+
+std::string percent_encode(std::string_view s) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string base64(std::string_view data) {
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < data.size(); i += 3) {
+        uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
+        for (int s = 18; s >= 0; s -= 6) out += table[(v >> s) & 63];
+    }
+    if (size_t left = data.size() - i; left > 0) {
+        uint32_t v = uint8_t(data[i]) << 16;
+        if (left == 2) v |= uint8_t(data[i + 1]) << 8;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += left == 2 ? table[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::string http_error_text(int status, std::string_view body) {
+    std::string message;
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
+        auto& e = j["errors"][0];
+        if (e.is_object()) {
+            message = e.value("message", "");
+            if (message.empty()) message = to_lower(e.value("code", ""));
+        }
+    } else if (!j.is_discarded() && j.is_object()) {
+        // Token servers answer {"details": "..."} or {"error": "..."}.
+        for (const char* k : {"details", "error_description", "error", "message"})
+            if (j.contains(k) && j[k].is_string()) {
+                message = j[k].get<std::string>();
+                break;
+            }
+    }
+    // One line, whatever the registry sent.
+    for (char& c : message)
+        if (c == '\n' || c == '\r') c = ' ';
+    if (message.empty()) message = status_text(status);
+    return message + " (HTTP " + std::to_string(status) + ")";
+}
+
+const Descriptor* choose_platform(const Index& index, const std::string& architecture) {
+    const Descriptor* found = nullptr;
+    for (auto& d : index.manifests) {
+        if (d.os != "linux" || d.architecture != architecture) continue;
+        if (d.variant.empty()) return &d;
+        if (!found) found = &d;
+    }
+    return found;
+}
+
+std::string platforms_of(const Index& index) {
+    std::vector<std::string> out;
+    for (auto& d : index.manifests)
+        out.push_back((d.os.empty() ? "?" : d.os) + "/" + (d.architecture.empty() ? "?" : d.architecture) +
+                      (d.variant.empty() ? "" : "/" + d.variant));
+    return out.empty() ? "nothing" : join(out, ", ");
+}
+
+}  // namespace kapsel::image
