@@ -68,6 +68,8 @@ void run_tenant(const TenantArgs& a) {
     if (a.join_flags && ::setns(pidfd, a.join_flags) < 0)
         die(sync_fd, sys_error("join the namespaces of the container's init"));
     ::close(pidfd);
+    // New credentials (a user namespace) clear the death signal: arm it again.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     // A fresh session keyring, so the process cannot read the caller's keys.
     ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr);
 
