@@ -239,6 +239,17 @@ TEST_F(Containerd, RunPassesTheExitCode) {
     EXPECT_EQ(7, o.code) << o.err << WITH_CALLS;
 }
 
+TEST_F(Containerd, RunOfAMissingCommand) {
+    import_image();
+    allow_failure([](const RuntimeCall& c) {
+        return std::find(c.args.begin(), c.args.end(), "create") != c.args.end();
+    });
+    // The shim shows the last error line of kapsel's JSON log.
+    Output o = ctr(run_args({"--rm"}, "c1", {"/nonexistent"}));
+    EXPECT_NE(0, o.code) << WITH_CALLS;
+    EXPECT_NE(std::string::npos, o.err.find("/nonexistent")) << o.err << WITH_CALLS;
+}
+
 TEST_F(Containerd, DetachedKillDelete) {
     import_image();
     run_detached("c2");
@@ -412,6 +423,18 @@ TEST_F(Containerd, RunWithoutPivotRoot) {
     for (auto& c : runtime().calls())
         no_pivot |= std::find(c.args.begin(), c.args.end(), "--no-pivot") != c.args.end();
     EXPECT_TRUE(no_pivot) << WITH_CALLS;
+}
+
+TEST_F(Containerd, CheckpointAndRestore) {
+    if (!kapsel_has_verb("checkpoint"))
+        GTEST_SKIP() << "skipped: checkpoint/restore not implemented in kapsel yet";
+    if (!executable("/usr/sbin/criu"))
+        GTEST_SKIP()
+            << "skipped: criu is missing (the shim checkpoints through the runtime's criu)";
+    import_image();
+    run_detached("c14");
+    Output c = ctr({"task", "checkpoint", "c14"}, 60000);
+    EXPECT_EQ(0, c.code) << c.err << WITH_CALLS;
 }
 
 TEST_F(Containerd, RunWithATty) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "client_harness.hpp"
 
@@ -161,15 +162,18 @@ TEST_F(Podman, RunPassesStdinAndTheExitCode) {
     EXPECT_EQ("through stdin\n", piped.out);
 }
 
-TEST_F(Podman, RunOfAMissingCommandExits127) {
+TEST_F(Podman, RunOfAMissingOrNonExecutableCommand) {
     load_image();
     allow_failure([](const RuntimeCall& c) {
         return std::find(c.args.begin(), c.args.end(), "create") != c.args.end();
     });
     Output o = podman({"run", "--rm", image_name(), "/nonexistent"});
-    // podman maps the runtime's error text to 127 ("not found" / "no such file").
+    // podman maps the runtime's error text to 127 ("not found" / "no such file") and
+    // 126 ("permission denied").
     EXPECT_EQ(127, o.code) << o.err << WITH_CALLS;
     EXPECT_NE(std::string::npos, o.err.find("/nonexistent")) << o.err;
+    Output denied = podman({"run", "--rm", image_name(), "/etc/passwd"});
+    EXPECT_EQ(126, denied.code) << denied.err << WITH_CALLS;
 }
 
 TEST_F(Podman, DetachedLogsStopRemove) {
@@ -177,6 +181,10 @@ TEST_F(Podman, DetachedLogsStopRemove) {
     std::string id = run_detached();
     ASSERT_FALSE(id.empty());
     EXPECT_EQ("running", inspect(id, "{{.State.Status}}"));
+    // --sync asks the runtime: kapsel state.
+    Output ps = podman({"ps", "-a", "--sync", "--format", "{{.ID}} {{.Status}}"});
+    EXPECT_EQ(0, ps.code) << ps.err << WITH_CALLS;
+    EXPECT_EQ(0u, ps.out.find(id.substr(0, 12) + " Up ")) << ps.out;
     Output logs = podman({"logs", id});
     EXPECT_EQ(0, logs.code) << logs.err;
     EXPECT_EQ("started\n", logs.out);
@@ -213,6 +221,19 @@ TEST_F(Podman, ExecInARunningContainer) {
     Output tty = run_on_pty(podman_line({"exec", "-it", id, "sh", "-c", "tty; echo ok"}));
     EXPECT_NE(std::string::npos, tty.out.find("/dev/pts/")) << tty.out << WITH_CALLS;
     EXPECT_NE(std::string::npos, tty.out.find("ok")) << tty.out;
+    Output detached = podman({"exec", "-d", id, "sh", "-c", "echo detached > /tmp/d"});
+    EXPECT_EQ(0, detached.code) << detached.err << WITH_CALLS;
+    std::string d;
+    for (int i = 0; i < 50 && d != "detached\n"; ++i, usleep(100 * 1000))
+        d = run_program(podman_argv({"exec", id, "cat", "/tmp/d"}), "", 30000, {}, env()).out;
+    EXPECT_EQ("detached\n", d) << WITH_CALLS;
+    // podman maps the runtime's error text to 127 ("not found" / "no such file").
+    allow_failure([](const RuntimeCall& c) {
+        return std::find(c.args.begin(), c.args.end(), "exec") != c.args.end() &&
+               c.log_bytes.find("nonexistent") != std::string::npos;
+    });
+    Output missing = podman({"exec", id, "/nonexistent"});
+    EXPECT_EQ(127, missing.code) << missing.err << WITH_CALLS;
     Output logs = podman({"logs", id});
     EXPECT_EQ("started\n", logs.out) << "exec output must not reach the container's log";
     EXPECT_EQ(0, podman({"stop", "-t", "1", id}).code) << WITH_CALLS;
@@ -281,6 +302,36 @@ TEST_F(Podman, RunWithMemoryLimit) {
     EXPECT_EQ("33554432", inspect(id, "{{.HostConfig.Memory}}"));
     std::string file = cgroup_file(pid_of(id), "memory", "memory.limit_in_bytes", "memory.max");
     EXPECT_EQ("33554432\n", read_file(file)) << file;
+}
+
+TEST_F(Podman, RunOutOfMemory) {
+    load_image();
+    // The kernel kills the container's process inside its limit, not podman or the host.
+    // (podman 4.3 on this hybrid host reports OOMKilled false for runc and crun too.)
+    Output o = podman({"run", "--name", "oom", "--memory", "16m", "--memory-swap", "16m",
+                       image_name(), "sh", "-c", "tail /dev/zero"},
+                      60000);
+    EXPECT_EQ(137, o.code) << o.err << WITH_CALLS;
+    EXPECT_EQ("137", inspect("oom", "{{.State.ExitCode}}")) << WITH_CALLS;
+}
+
+TEST_F(Podman, ParallelRuns) {
+    load_image();
+    // Four podman processes create, start and delete through kapsel at the same time.
+    std::vector<Output> out(4);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < out.size(); ++i)
+        threads.emplace_back([&, i] {
+            out[i] =
+                run_program(podman_argv({"run", "--rm", image_name(), "echo", std::to_string(i)}),
+                            "", 60000, {}, env());
+        });
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < out.size(); ++i) {
+        std::cout << "run " << i << ": [exit " << out[i].code << "] " << out[i].out << out[i].err;
+        EXPECT_EQ(0, out[i].code) << out[i].err << WITH_CALLS;
+        EXPECT_EQ(std::to_string(i) + "\n", out[i].out);
+    }
 }
 
 TEST_F(Podman, KapselListSeesPodmansContainers) {
@@ -375,6 +426,13 @@ TEST_F(Podman, RunInTheHostsNamespaces) {
                        "hostname; readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc"});
     EXPECT_EQ(0, o.code) << o.err << WITH_CALLS;
     EXPECT_EQ(std::string(host) + "\n" + pid_ns + "\n" + ipc_ns + "\n", o.out);
+    // Without a pid namespace of its own, stop signals every process: kill --all.
+    std::string id = run_detached(kUntilTerm, {"--pid", "host"});
+    EXPECT_EQ(0, podman({"stop", "-t", "5", id}).code) << WITH_CALLS;
+    bool kill_all = false;
+    for (auto& c : runtime().calls())
+        kill_all |= c.args.size() > 1 && c.args[0] == "kill" && c.args[1] == "--all";
+    EXPECT_TRUE(kill_all) << WITH_CALLS;
 }
 
 TEST_F(Podman, PodSharesItsNamespaces) {
