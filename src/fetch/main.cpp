@@ -26,11 +26,10 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -45,10 +44,13 @@ struct Transfer {
     bool output_failed = false;
 };
 
-bool put(const void* data, size_t n) { return std::fwrite(data, 1, n, stdout) == n; }
+bool put(const void* data, size_t n) {
+    return std::fwrite(data, 1, n, stdout) == n;
+}
 
 bool put_line(char kind, const json& j) {
-    std::string line = std::string(1, kind) + " " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::string line =
+        std::string(1, kind) + " " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     return put(line.data(), line.size());
 }
 
@@ -82,7 +84,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
         std::string name = line.substr(0, colon), value = line.substr(colon + 1);
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         auto b = value.find_first_not_of(" \t");
-        value = b == std::string::npos ? "" : value.substr(b, value.find_last_not_of(" \t") - b + 1);
+        value =
+            b == std::string::npos ? "" : value.substr(b, value.find_last_not_of(" \t") - b + 1);
         t.headers.emplace_back(name, value);
     }
     return len;
@@ -108,7 +111,8 @@ bool serve(CURL* curl, const std::string& line) {
     t.curl = curl;
     json req = json::parse(line, nullptr, false);
     if (req.is_discarded() || !req.is_object() || !req.contains("url") || !req["url"].is_string()) {
-        put_line('E', {{"error", "kapsel-fetch: a request must be a JSON object with a \"url\""}, {"code", -1}});
+        put_line('E', {{"error", "kapsel-fetch: a request must be a JSON object with a \"url\""},
+                       {"code", -1}});
         return std::fflush(stdout) == 0;
     }
     std::string url = req["url"].get<std::string>();
@@ -155,17 +159,19 @@ bool serve(CURL* curl, const std::string& line) {
         headers = curl_slist_append(headers, "Expect:");
         if (!body_file.empty()) {
             upload = std::fopen(body_file.c_str(), "rbe");
-            struct stat st{};
+            struct stat st {};
             if (!upload || ::fstat(fileno(upload), &st) < 0) {
                 open_error = "kapsel-fetch: open " + body_file + ": " + std::strerror(errno);
             } else {
                 curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
                 curl_easy_setopt(curl, CURLOPT_READDATA, upload);
-                curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(st.st_size));
+                curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                                 static_cast<curl_off_t>(st.st_size));
                 if (method != "PUT") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
             }
         } else {
-            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(body.size()));
             curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());
             if (method != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
         }
@@ -179,10 +185,12 @@ bool serve(CURL* curl, const std::string& line) {
     if (t.output_failed) return false;
     if (t.status > 0 && open_error.empty() && !send_head(t)) return false;
     std::string error = !open_error.empty() ? open_error
-                        : rc == CURLE_OK   ? ""
-                        : errbuf[0]        ? errbuf
-                                           : curl_easy_strerror(rc);
-    if (!put_line('E', {{"error", error}, {"code", open_error.empty() ? static_cast<int>(rc) : -1}})) return false;
+                        : rc == CURLE_OK    ? ""
+                        : errbuf[0]         ? errbuf
+                                            : curl_easy_strerror(rc);
+    if (!put_line('E',
+                  {{"error", error}, {"code", open_error.empty() ? static_cast<int>(rc) : -1}}))
+        return false;
     return std::fflush(stdout) == 0;
 }
 

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cctype>
-
 #include <nlohmann/json.hpp>
 
 #include "image/digest.hpp"
@@ -12,7 +11,9 @@
 namespace kapsel::image {
 namespace {
 
-bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum_lower(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // One path component of a repository: [a-z0-9]+ joined by '.', '_', "__" or '-'s.
 bool valid_component(std::string_view c) {
@@ -32,7 +33,8 @@ bool valid_component(std::string_view c) {
 bool valid_tag(std::string_view t) {
     if (t.empty() || t.size() > 128 || t.front() == '.' || t.front() == '-') return false;
     for (char c : t)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+            return false;
     return true;
 }
 
@@ -48,52 +50,75 @@ bool valid_registry(std::string_view r) {
             port = r.substr(close + 2);
             if (port.empty()) return false;
         }
-        if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return false;
+        if (host.empty() ||
+            host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+            return false;
     } else {
         if (auto colon = r.find(':'); colon != std::string_view::npos) {
             host = r.substr(0, colon);
             port = r.substr(colon + 1);
             if (port.empty()) return false;
         }
-        if (host.empty() || host.front() == '-' || host.front() == '.' || host.back() == '-' || host.back() == '.') return false;
+        if (host.empty() || host.front() == '-' || host.front() == '.' || host.back() == '-' ||
+            host.back() == '.')
+            return false;
         for (char c : host)
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
+                return false;
     }
     return port.find_first_not_of("0123456789") == std::string_view::npos && port.size() <= 5;
 }
 
 bool is_token_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 std::string status_text(int status) {
     switch (status) {
-        case 400: return "bad request";
-        case 401: return "unauthorized";
-        case 403: return "forbidden";
-        case 404: return "not found";
-        case 405: return "method not allowed";
-        case 409: return "conflict";
-        case 416: return "range not satisfiable";
-        case 429: return "too many requests";
-        case 500: return "internal server error";
-        case 502: return "bad gateway";
-        case 503: return "service unavailable";
-        case 504: return "gateway timeout";
-        default: return "unexpected response";
+        case 400:
+            return "bad request";
+        case 401:
+            return "unauthorized";
+        case 403:
+            return "forbidden";
+        case 404:
+            return "not found";
+        case 405:
+            return "method not allowed";
+        case 409:
+            return "conflict";
+        case 416:
+            return "range not satisfiable";
+        case 429:
+            return "too many requests";
+        case 500:
+            return "internal server error";
+        case 502:
+            return "bad gateway";
+        case 503:
+            return "service unavailable";
+        case 504:
+            return "gateway timeout";
+        default:
+            return "unexpected response";
     }
 }
 
 }  // namespace
 
-std::string RegistryRef::api_host() const { return registry == "docker.io" ? "registry-1.docker.io" : registry; }
+std::string RegistryRef::api_host() const {
+    return registry == "docker.io" ? "registry-1.docker.io" : registry;
+}
 
 std::string RegistryRef::name() const {
     return registry + "/" + repository + (digest.empty() ? ":" + tag : "@" + digest);
 }
 
 Result<RegistryRef> parse_registry_reference(std::string_view text) {
-    auto invalid = [&](const std::string& why) { return make_error("invalid reference \"" + std::string(text) + "\": " + why); };
+    auto invalid = [&](const std::string& why) {
+        return make_error("invalid reference \"" + std::string(text) + "\": " + why);
+    };
     std::string s(text);
     if (s.rfind("docker://", 0) == 0) s = s.substr(9);
     RegistryRef r;
@@ -107,14 +132,19 @@ Result<RegistryRef> parse_registry_reference(std::string_view text) {
     std::string rest = s;
     if (auto slash = s.find('/'); slash != std::string::npos) {
         std::string first = s.substr(0, slash);
-        if (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost") {
+        if (first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
+            first == "localhost") {
             r.registry = first;
             rest = s.substr(slash + 1);
         }
     }
-    if (!r.registry.empty() && !valid_registry(r.registry)) return invalid("\"" + r.registry + "\" is not a valid registry host");
-    if (r.registry.empty() || r.registry == "index.docker.io" || r.registry == "registry-1.docker.io") r.registry = "docker.io";
-    if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
+    if (!r.registry.empty() && !valid_registry(r.registry))
+        return invalid("\"" + r.registry + "\" is not a valid registry host");
+    if (r.registry.empty() || r.registry == "index.docker.io" ||
+        r.registry == "registry-1.docker.io")
+        r.registry = "docker.io";
+    if (auto colon = rest.rfind(':');
+        colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
         r.tag = rest.substr(colon + 1);
         rest = rest.substr(0, colon);
         if (!valid_tag(r.tag)) return invalid("\"" + r.tag + "\" is not a valid tag");
@@ -129,7 +159,8 @@ Result<RegistryRef> parse_registry_reference(std::string_view text) {
     }
     if (rest.size() > 255) return invalid("the repository name is longer than 255 characters");
     r.repository = rest;
-    if (r.registry == "docker.io" && rest.find('/') == std::string::npos) r.repository = "library/" + rest;
+    if (r.registry == "docker.io" && rest.find('/') == std::string::npos)
+        r.repository = "library/" + rest;
     return r;
 }
 
@@ -200,11 +231,13 @@ bool is_loopback_host(std::string_view host) {
     return true;
 }
 
-std::string manifest_url(const std::string& base, const std::string& repository, const std::string& reference) {
+std::string manifest_url(const std::string& base, const std::string& repository,
+                         const std::string& reference) {
     return base + "/v2/" + repository + "/manifests/" + reference;
 }
 
-std::string blob_url(const std::string& base, const std::string& repository, const std::string& digest) {
+std::string blob_url(const std::string& base, const std::string& repository,
+                     const std::string& digest) {
     return base + "/v2/" + repository + "/blobs/" + digest;
 }
 
@@ -212,7 +245,8 @@ std::string upload_url(const std::string& base, const std::string& repository) {
     return base + "/v2/" + repository + "/blobs/uploads/";
 }
 
-std::string token_url(const std::string& realm, const std::string& service, const std::string& scope) {
+std::string token_url(const std::string& realm, const std::string& service,
+                      const std::string& scope) {
     std::string url = realm;
     if (!service.empty()) url = add_query(url, "service", service);
     if (!scope.empty()) url = add_query(url, "scope", scope);
@@ -235,7 +269,8 @@ std::string resolve_url(const std::string& base, const std::string& location) {
 }
 
 std::string add_query(const std::string& url, const std::string& key, const std::string& value) {
-    return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + percent_encode(value);
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" +
+           percent_encode(value);
 }
 
 std::string percent_encode(std::string_view s) {
@@ -275,7 +310,8 @@ std::string base64(std::string_view data) {
 std::string http_error_text(int status, std::string_view body) {
     std::string message;
     auto j = nlohmann::json::parse(body, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
+    if (!j.is_discarded() && j.is_object() && j.contains("errors") && j["errors"].is_array() &&
+        !j["errors"].empty()) {
         auto& e = j["errors"][0];
         if (e.is_object()) {
             message = e.value("message", "");
@@ -309,7 +345,8 @@ const Descriptor* choose_platform(const Index& index, const std::string& archite
 std::string platforms_of(const Index& index) {
     std::vector<std::string> out;
     for (auto& d : index.manifests)
-        out.push_back((d.os.empty() ? "?" : d.os) + "/" + (d.architecture.empty() ? "?" : d.architecture) +
+        out.push_back((d.os.empty() ? "?" : d.os) + "/" +
+                      (d.architecture.empty() ? "?" : d.architecture) +
                       (d.variant.empty() ? "" : "/" + d.variant));
     return out.empty() ? "nothing" : join(out, ", ");
 }

@@ -43,11 +43,14 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view header);
 bool is_loopback_host(std::string_view host);
 
 // "https://HOST/v2/REPO/manifests/REF" and friends; base is "https://HOST".
-std::string manifest_url(const std::string& base, const std::string& repository, const std::string& reference);
-std::string blob_url(const std::string& base, const std::string& repository, const std::string& digest);
+std::string manifest_url(const std::string& base, const std::string& repository,
+                         const std::string& reference);
+std::string blob_url(const std::string& base, const std::string& repository,
+                     const std::string& digest);
 std::string upload_url(const std::string& base, const std::string& repository);
 // The token endpoint of a Bearer challenge: REALM?service=S&scope=SCOPE.
-std::string token_url(const std::string& realm, const std::string& service, const std::string& scope);
+std::string token_url(const std::string& realm, const std::string& service,
+                      const std::string& scope);
 // A Location header against the URL it answered: absolute, host-relative or relative.
 std::string resolve_url(const std::string& base, const std::string& location);
 // Appends "key=value" (value percent-encoded) with '?' or '&'.

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "util/log.hpp"
@@ -40,18 +39,21 @@ Result<std::string> find_fetch_helper() {
     tried.push_back(KAPSEL_LIBEXECDIR "/kapsel-fetch");
     for (auto& p : tried)
         if (::access(p.c_str(), X_OK) == 0) return p;
-    return make_error("kapsel-fetch, kapsel's HTTP helper, is not installed (looked for " + join(tried, ", ") +
-                      "): install it, or name it with KAPSEL_FETCH");
+    return make_error("kapsel-fetch, kapsel's HTTP helper, is not installed (looked for " +
+                      join(tried, ", ") + "): install it, or name it with KAPSEL_FETCH");
 }
 
-HttpClient::~HttpClient() { stop(); }
+HttpClient::~HttpClient() {
+    stop();
+}
 
 Status HttpClient::start() {
     std::string helper = KAPSEL_TRY(find_fetch_helper());
     // One socket for both directions: kapsel writes with MSG_NOSIGNAL, so a helper
     // that died is an error here rather than a SIGPIPE that kills kapsel.
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return sys_error("socketpair for kapsel-fetch");
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return sys_error("socketpair for kapsel-fetch");
     unique_fd mine(sv[0]), theirs(sv[1]);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -129,7 +131,8 @@ Result<size_t> HttpClient::read_raw(char* buf, size_t n) {
 Status HttpClient::end_of_response(const std::string& line) {
     in_body_ = false;
     auto j = nlohmann::json::parse(line.substr(2), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("kapsel-fetch: invalid reply \"" + line + "\"");
+    if (j.is_discarded() || !j.is_object())
+        return make_error("kapsel-fetch: invalid reply \"" + line + "\"");
     std::string error = j.value("error", "");
     if (error.empty()) return {};
     // curl's messages start with a capital ("Failed to connect to ..."); kapsel's do not.
@@ -142,8 +145,11 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
     // sending it, so it starts afresh.
     if (in_body_) stop();
     if (pid_ < 0) KAPSEL_TRY(start());
-    nlohmann::json j = {{"method", req.method}, {"url", req.url}, {"headers", req.headers},
-                        {"insecure", req.insecure}, {"follow", req.follow}};
+    nlohmann::json j = {{"method", req.method},
+                        {"url", req.url},
+                        {"headers", req.headers},
+                        {"insecure", req.insecure},
+                        {"follow", req.follow}};
     if (!req.body.empty()) j["body"] = req.body;
     if (!req.body_file.empty()) j["body_file"] = req.body_file;
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -188,7 +194,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
 Result<size_t> HttpClient::read_body(char* buf, size_t n) {
     while (in_body_) {
         if (chunk_left_ > 0) {
-            size_t got = KAPSEL_TRY(read_raw(buf, static_cast<size_t>(std::min<uint64_t>(n, chunk_left_))));
+            size_t got =
+                KAPSEL_TRY(read_raw(buf, static_cast<size_t>(std::min<uint64_t>(n, chunk_left_))));
             chunk_left_ -= got;
             return got;
         }

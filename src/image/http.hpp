@@ -30,7 +30,7 @@ struct HttpRequest {
 
 struct HttpResponse {
     int status = 0;
-    std::string url;  // after redirects
+    std::string url;                                           // after redirects
     std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
     // The first value of a header ("" when absent); `name` in lower case.
     std::string header(std::string_view name) const;
@@ -41,7 +41,7 @@ struct HttpResponse {
 Result<std::string> find_fetch_helper();
 
 class HttpClient {
-public:
+  public:
     HttpClient() = default;
     ~HttpClient();
     HttpClient(HttpClient&&) = delete;
@@ -59,7 +59,7 @@ public:
     // Stops the helper (it restarts with the next request).
     void stop();
 
-private:
+  private:
     Status start();
     Status fill();
     Result<std::string> read_line();

@@ -15,9 +15,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "image/digest.hpp"
 #include "image/distribution.hpp"
@@ -34,11 +33,11 @@ constexpr size_t kConfigLimit = 16 << 20;   // Store::read_blob's
 constexpr size_t kSmallLimit = 1 << 20;     // error bodies, tokens
 constexpr int kBlobAttempts = 5;            // per blob and pull, resuming each time
 
-const std::string kAcceptManifests = std::string("Accept: ") + kMediaIndex + ", " + kMediaManifest + ", " +
-                                     kDockerList + ", " + kDockerManifest;
+const std::string kAcceptManifests = std::string("Accept: ") + kMediaIndex + ", " + kMediaManifest +
+                                     ", " + kDockerList + ", " + kDockerManifest;
 
 class Session {
-public:
+  public:
     // `actions`: "pull", or "pull,push": the scope of the tokens it asks for.
     Session(RegistryRef ref, const RegistryOptions& o, const std::string& actions)
         : ref_(std::move(ref)), o_(o), scope_("repository:" + ref_.repository + ":" + actions) {}
@@ -57,7 +56,7 @@ public:
     const RegistryRef& ref() const { return ref_; }
     const std::string& base() const { return base_; }
 
-private:
+  private:
     Status authenticate(const std::string& www_authenticate);
     Error refused(const std::string& body) const;
 
@@ -77,13 +76,15 @@ Status Session::connect() {
         std::string base = std::string(scheme) + "://" + ref_.api_host();
         auto r = http_.send({.url = base + "/v2/", .insecure = !o_.tls_verify});
         if (!r) {
+            if (r.error().code != kTransportError) return std::move(r).error();  // no helper, say
             log::debug("GET " + base + "/v2/: " + r.error().message);
             if (!first) first = std::move(r).error();
             continue;
         }
         std::string body = KAPSEL_TRY(http_.read_all(kSmallLimit));
         if (r->status != 200 && r->status != 401)
-            return make_error(ref_.registry + " does not offer the OCI distribution API (GET /v2/: " +
+            return make_error(ref_.registry +
+                              " does not offer the OCI distribution API (GET /v2/: " +
                               http_error_text(r->status, body) + ")");
         base_ = base;
         if (r->status == 401) KAPSEL_TRY(authenticate(r->header("www-authenticate")));
@@ -101,20 +102,25 @@ Status Session::authenticate(const std::string& header) {
         std::string realm = c.params["realm"];
         if (realm.empty()) return make_error("the registry's Bearer challenge names no realm");
         std::string scope = c.params.count("scope") ? c.params["scope"] : scope_;
-        HttpRequest req{.url = token_url(realm, c.params["service"], scope), .insecure = !o_.tls_verify};
-        if (!o_.credentials.empty()) req.headers.push_back("Authorization: Basic " + base64(o_.credentials));
+        HttpRequest req{.url = token_url(realm, c.params["service"], scope),
+                        .insecure = !o_.tls_verify};
+        if (!o_.credentials.empty())
+            req.headers.push_back("Authorization: Basic " + base64(o_.credentials));
         auto r = KAPSEL_TRY_CTX(http_.send(req), "get a token from " + realm);
         std::string body = KAPSEL_TRY_CTX(http_.read_all(kSmallLimit), "get a token from " + realm);
         if (r.status != 200) {
             std::string hint = r.status != 401 ? ""
-                               : o_.credentials.empty() ? ": pass --creds USER:PASSWORD"
-                                                        : ": the user name or password of --creds is wrong";
-            return make_error("get a token from " + realm + ": " + http_error_text(r.status, body) + hint);
+                               : o_.credentials.empty()
+                                   ? ": pass --creds USER:PASSWORD"
+                                   : ": the user name or password of --creds is wrong";
+            return make_error("get a token from " + realm + ": " + http_error_text(r.status, body) +
+                              hint);
         }
         auto j = nlohmann::json::parse(body, nullptr, false);
         std::string token;
         if (j.is_object()) {
-            if (j.contains("token") && j["token"].is_string()) token = j["token"].get<std::string>();
+            if (j.contains("token") && j["token"].is_string())
+                token = j["token"].get<std::string>();
             if (token.empty() && j.contains("access_token") && j["access_token"].is_string())
                 token = j["access_token"].get<std::string>();
         }
@@ -125,18 +131,22 @@ Status Session::authenticate(const std::string& header) {
     for (auto& c : challenges) {
         if (c.scheme != "basic") continue;
         if (o_.credentials.empty())
-            return make_error(ref_.registry + " wants a user name and password (HTTP 401): pass --creds USER:PASSWORD");
+            return make_error(
+                ref_.registry +
+                " wants a user name and password (HTTP 401): pass --creds USER:PASSWORD");
         auth_ = "Authorization: Basic " + base64(o_.credentials);
         return {};
     }
-    return make_error(ref_.registry + " asks for an authentication kapsel does not support (HTTP 401, \"" +
+    return make_error(ref_.registry +
+                      " asks for an authentication kapsel does not support (HTTP 401, \"" +
                       header.substr(0, 60) + "\")");
 }
 
 Error Session::refused(const std::string& body) const {
-    return make_error(http_error_text(401, body) + (o_.credentials.empty()
-                                                         ? ": pass --creds USER:PASSWORD"
-                                                         : ": the registry refused the credentials of --creds"));
+    return make_error(http_error_text(401, body) +
+                      (o_.credentials.empty()
+                           ? ": pass --creds USER:PASSWORD"
+                           : ": the registry refused the credentials of --creds"));
 }
 
 Result<HttpResponse> Session::send(HttpRequest req) {
@@ -172,34 +182,44 @@ struct FetchedManifest {
 };
 
 // GET a manifest or index by tag or digest; `expected` (a digest) must match.
-Result<FetchedManifest> get_manifest(Session& s, const std::string& reference, const std::string& expected) {
-    auto [r, body] = KAPSEL_TRY(
-        s.fetch({.url = manifest_url(s.base(), s.ref().repository, reference), .headers = {kAcceptManifests}},
-                kManifestLimit));
+Result<FetchedManifest> get_manifest(Session& s, const std::string& reference,
+                                     const std::string& expected) {
+    auto [r, body] =
+        KAPSEL_TRY(s.fetch({.url = manifest_url(s.base(), s.ref().repository, reference),
+                            .headers = {kAcceptManifests}},
+                           kManifestLimit));
     if (r.status != 200) return make_error(http_error_text(r.status, body));
     FetchedManifest m{.text = body, .digest = sha256_digest(body)};
     if (!expected.empty() && m.digest != expected)
         return make_error("manifest " + expected + " from the registry has the digest " + m.digest);
-    if (std::string said = r.header("docker-content-digest"); valid_digest(said) && said != m.digest)
-        return make_error("the registry says manifest " + reference + " is " + said + ", but its content is " + m.digest);
+    if (std::string said = r.header("docker-content-digest");
+        valid_digest(said) && said != m.digest)
+        return make_error("the registry says manifest " + reference + " is " + said +
+                          ", but its content is " + m.digest);
     auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("manifest " + reference + ": invalid JSON");
+    if (j.is_discarded() || !j.is_object())
+        return make_error("manifest " + reference + ": invalid JSON");
     m.media_type = j.value("mediaType", "");
     if (m.media_type.empty()) {
         std::string ct = r.header("content-type");
         m.media_type = std::string(trim(ct.substr(0, ct.find(';'))));
     }
-    if (m.media_type.find("distribution.manifest.v1") != std::string::npos || j.value("schemaVersion", 2) == 1)
+    if (m.media_type.find("distribution.manifest.v1") != std::string::npos ||
+        j.value("schemaVersion", 2) == 1)
         return make_error("manifest " + reference +
-                          " is a Docker schema 1 manifest, which kapsel does not read: push the image again with a current tool");
-    m.is_index = is_index_media_type(m.media_type) || (j.contains("manifests") && !j.contains("layers"));
+                          " is a Docker schema 1 manifest, which kapsel does not read: push the "
+                          "image again with a current tool");
+    m.is_index =
+        is_index_media_type(m.media_type) || (j.contains("manifests") && !j.contains("layers"));
     return m;
 }
 
 // A small blob (the image config), verified.
 Result<std::string> get_small_blob(Session& s, const std::string& digest) {
-    auto [r, body] = KAPSEL_TRY(s.fetch({.url = blob_url(s.base(), s.ref().repository, digest)}, kConfigLimit));
-    if (r.status != 200) return make_error("blob " + digest + ": " + http_error_text(r.status, body));
+    auto [r, body] =
+        KAPSEL_TRY(s.fetch({.url = blob_url(s.base(), s.ref().repository, digest)}, kConfigLimit));
+    if (r.status != 200)
+        return make_error("blob " + digest + ": " + http_error_text(r.status, body));
     if (std::string got = sha256_digest(body); got != digest)
         return make_error("blob digest mismatch: expected " + digest + ", got " + got);
     return body;
@@ -217,23 +237,25 @@ void sleep_ms(int ms) {
 // skipped). Everything received is appended to the partial file before it is
 // passed on. A dropped connection is resumed, up to kBlobAttempts times.
 class BlobReader final : public Reader {
-public:
+  public:
     BlobReader(Session& s, const Descriptor& d, int fd) : s_(s), d_(d), fd_(fd) {
         url_ = blob_url(s.base(), s.ref().repository, d.digest);
-        struct stat st{};
+        struct stat st {};
         if (::fstat(fd_, &st) == 0) on_disk_ = static_cast<uint64_t>(st.st_size);
         if (d_.size > 0 && on_disk_ > d_.size) {
             // Not a prefix of this blob: start over.
             if (::ftruncate(fd_, 0) == 0) on_disk_ = 0;
         }
-        if (on_disk_ > 0) log::info("blob " + d.digest + ": resuming after the " + std::to_string(on_disk_) + " bytes of an earlier pull");
+        if (on_disk_ > 0)
+            log::info("blob " + d.digest + ": resuming after the " + std::to_string(on_disk_) +
+                      " bytes of an earlier pull");
     }
 
     Result<size_t> read(char* buf, size_t n) override;
     // The download failed on the network: the partial file is worth keeping.
     bool gave_up() const { return gave_up_; }
 
-private:
+  private:
     Status open_response();
     Status retry(const Error& why);
 
@@ -256,11 +278,12 @@ Status BlobReader::open_response() {
     if (r.status == 206) {
         // "Content-Range: bytes START-END/TOTAL"
         std::string cr = r.header("content-range");
-        auto start = cr.rfind("bytes ", 0) == 0 ? parse_uint(cr.substr(6, cr.find('-') - 6)) : std::nullopt;
+        auto start =
+            cr.rfind("bytes ", 0) == 0 ? parse_uint(cr.substr(6, cr.find('-') - 6)) : std::nullopt;
         if (!start || *start != on_disk_) {
             s_.client().stop();
-            return make_error("the registry answered a request for the bytes from " + std::to_string(on_disk_) +
-                              " with \"Content-Range: " + cr + "\"");
+            return make_error("the registry answered a request for the bytes from " +
+                              std::to_string(on_disk_) + " with \"Content-Range: " + cr + "\"");
         }
     } else if (r.status == 200) {
         skip_ = on_disk_;
@@ -284,18 +307,21 @@ Status BlobReader::retry(const Error& why) {
     open_ = false;
     if (++attempts_ >= kBlobAttempts) {
         gave_up_ = true;
-        return make_error(why.message + ", " + std::to_string(attempts_) + " attempts (the " + std::to_string(on_disk_) +
+        return make_error(why.message + ", " + std::to_string(attempts_) + " attempts (the " +
+                          std::to_string(on_disk_) +
                           " bytes received are kept: pull again to resume)");
     }
-    log::warn("blob " + d_.digest + ": " + why.message + "; resuming at byte " + std::to_string(on_disk_) +
-              " (attempt " + std::to_string(attempts_ + 1) + " of " + std::to_string(kBlobAttempts) + ")");
+    log::warn("blob " + d_.digest + ": " + why.message + "; resuming at byte " +
+              std::to_string(on_disk_) + " (attempt " + std::to_string(attempts_ + 1) + " of " +
+              std::to_string(kBlobAttempts) + ")");
     sleep_ms(250 * attempts_);
     return {};
 }
 
 Result<size_t> BlobReader::read(char* buf, size_t n) {
     if (fed_ < on_disk_) {
-        ssize_t got = ::pread(fd_, buf, std::min<uint64_t>(n, on_disk_ - fed_), static_cast<off_t>(fed_));
+        ssize_t got =
+            ::pread(fd_, buf, std::min<uint64_t>(n, on_disk_ - fed_), static_cast<off_t>(fed_));
         if (got < 0) return sys_error("read the partial download of " + d_.digest);
         if (got == 0) return make_error("the partial download of " + d_.digest + " shrank");
         fed_ += static_cast<uint64_t>(got);
@@ -322,8 +348,9 @@ Result<size_t> BlobReader::read(char* buf, size_t n) {
             open_ = false;
             if (d_.size > 0 && on_disk_ < d_.size) {
                 // A server that closes early without saying so (no Content-Length).
-                KAPSEL_TRY(retry(make_error("the connection closed after " + std::to_string(on_disk_) + " of " +
-                                            std::to_string(d_.size) + " bytes")));
+                KAPSEL_TRY(
+                    retry(make_error("the connection closed after " + std::to_string(on_disk_) +
+                                     " of " + std::to_string(d_.size) + " bytes")));
                 continue;
             }
             done_ = true;
@@ -338,8 +365,8 @@ Result<size_t> BlobReader::read(char* buf, size_t n) {
         }
         if (d_.size > 0 && on_disk_ + k > d_.size) {
             s_.client().stop();
-            return make_error("blob " + d_.digest + " is larger than the " + std::to_string(d_.size) +
-                              " bytes the manifest says");
+            return make_error("blob " + d_.digest + " is larger than the " +
+                              std::to_string(d_.size) + " bytes the manifest says");
         }
         for (size_t off = 0; off < k;) {
             ssize_t w = ::pwrite(fd_, buf + off, k - off, static_cast<off_t>(on_disk_ + off));
@@ -364,9 +391,11 @@ Result<unique_fd> open_partial(const std::string& path) {
         if (!fd) return sys_error("open " + path);
         while (::flock(fd.get(), LOCK_EX) < 0)
             if (errno != EINTR) return sys_error("lock " + path);
-        struct stat a{}, b{};
+        struct stat a {
+        }, b{};
         // Still the file at `path`, not one the previous holder renamed into the store.
-        if (::fstat(fd.get(), &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        if (::fstat(fd.get(), &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
             return fd;
     }
 }
@@ -376,19 +405,23 @@ uint64_t layer_size(const Store& store, const std::string& diff_id) {
     namespace sfs = std::filesystem;
     uint64_t total = 0;
     std::error_code ec;
-    for (sfs::recursive_directory_iterator it(store.layer_path(diff_id), ec), end; !ec && it != end; it.increment(ec))
+    for (sfs::recursive_directory_iterator it(store.layer_path(diff_id), ec), end; !ec && it != end;
+         it.increment(ec))
         if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
     return total;
 }
 
-Result<LayerResult> download_layer(Session& s, Store& store, const Descriptor& l, const std::string& diff_id,
-                                   const std::string& label, bool progress) {
+Result<LayerResult> download_layer(Session& s, Store& store, const Descriptor& l,
+                                   const std::string& diff_id, const std::string& label,
+                                   bool progress) {
     std::string partial = store.root() + "/tmp/" + digest_hex(l.digest) + ".partial";
     unique_fd fd = KAPSEL_TRY(open_partial(partial));
     if (store.has_layer(diff_id) && store.has_blob(l.digest)) {
         // Another pull stored it while we waited.
         ::unlink(partial.c_str());
-        return LayerResult{.diff_id = diff_id, .blob_digest = l.digest, .unpacked_size = layer_size(store, diff_id)};
+        return LayerResult{.diff_id = diff_id,
+                           .blob_digest = l.digest,
+                           .unpacked_size = layer_size(store, diff_id)};
     }
     BlobReader blob(s, l, fd.get());
     ProgressReader shown(blob, label, progress);
@@ -410,7 +443,8 @@ Result<LayerResult> download_layer(Session& s, Store& store, const Descriptor& l
     return res;
 }
 
-Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOptions& ro, const ImportOptions& o) {
+Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOptions& ro,
+                         const ImportOptions& o) {
     Session s(ref, ro, "pull");
     KAPSEL_TRY(s.connect());
     auto shared = KAPSEL_TRY(store.lock(false));  // keeps prune away while we import
@@ -420,17 +454,21 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
         Index idx = KAPSEL_TRY_CTX(parse_index(top.text), "index " + top.digest);
         const Descriptor* d = choose_platform(idx, host_architecture());
         if (!d)
-            return make_error("no linux/" + host_architecture() + " image in the index (it has " + platforms_of(idx) + ")");
+            return make_error("no linux/" + host_architecture() + " image in the index (it has " +
+                              platforms_of(idx) + ")");
         mf = KAPSEL_TRY(get_manifest(s, d->digest, d->digest));
-        if (mf.is_index) return make_error("index " + top.digest + ": its linux/" + host_architecture() + " entry is an index too");
+        if (mf.is_index)
+            return make_error("index " + top.digest + ": its linux/" + host_architecture() +
+                              " entry is an index too");
     }
     Manifest m = KAPSEL_TRY_CTX(parse_manifest(mf.text), "manifest " + mf.digest);
-    std::string cfg_text = store.has_blob(m.config.digest) ? KAPSEL_TRY(store.read_blob(m.config.digest))
-                                                           : KAPSEL_TRY(get_small_blob(s, m.config.digest));
+    std::string cfg_text = store.has_blob(m.config.digest)
+                               ? KAPSEL_TRY(store.read_blob(m.config.digest))
+                               : KAPSEL_TRY(get_small_blob(s, m.config.digest));
     ImageConfig cfg = KAPSEL_TRY_CTX(parse_config(cfg_text), "config " + m.config.digest);
     if (cfg.diff_ids.size() != m.layers.size())
-        return make_error("manifest " + mf.digest + " has " + std::to_string(m.layers.size()) + " layers, its config " +
-                          std::to_string(cfg.diff_ids.size()));
+        return make_error("manifest " + mf.digest + " has " + std::to_string(m.layers.size()) +
+                          " layers, its config " + std::to_string(cfg.diff_ids.size()));
     std::vector<std::string> diff_ids;
     uint64_t size = 0;
     bool progress = progress_wanted(o.quiet);
@@ -442,8 +480,10 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
             size += layer_size(store, diff_id);
             continue;
         }
-        std::string label = "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size());
-        LayerResult res = KAPSEL_TRY_CTX(download_layer(s, store, l, diff_id, label, progress), "layer " + l.digest);
+        std::string label =
+            "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size());
+        LayerResult res = KAPSEL_TRY_CTX(download_layer(s, store, l, diff_id, label, progress),
+                                         "layer " + l.digest);
         diff_ids.push_back(res.diff_id);
         size += res.unpacked_size;
     }
@@ -457,20 +497,26 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
 // HEAD, and when the registry lacks it, POST an upload and PUT the blob in one piece.
 Result<bool> push_blob(Session& s, const Store& store, const Descriptor& d) {
     std::string path = store.blob_path(d.digest);
-    if (::access(path.c_str(), R_OK) != 0) return sys_error("blob " + d.digest + " of the image is not in the store: " + path);
-    auto [head, hb] = KAPSEL_TRY(s.fetch({.method = "HEAD", .url = blob_url(s.base(), s.ref().repository, d.digest)}, kSmallLimit));
+    if (::access(path.c_str(), R_OK) != 0)
+        return sys_error("blob " + d.digest + " of the image is not in the store: " + path);
+    auto [head, hb] = KAPSEL_TRY(s.fetch(
+        {.method = "HEAD", .url = blob_url(s.base(), s.ref().repository, d.digest)}, kSmallLimit));
     if (head.status == 200) return false;
-    if (head.status != 404) return make_error("blob " + d.digest + ": " + http_error_text(head.status, hb));
-    auto [start, sb] = KAPSEL_TRY(s.fetch({.method = "POST", .url = upload_url(s.base(), s.ref().repository)}, kSmallLimit));
+    if (head.status != 404)
+        return make_error("blob " + d.digest + ": " + http_error_text(head.status, hb));
+    auto [start, sb] = KAPSEL_TRY(
+        s.fetch({.method = "POST", .url = upload_url(s.base(), s.ref().repository)}, kSmallLimit));
     std::string location = start.header("location");
     if (start.status != 202 || location.empty())
         return make_error("start an upload: " + http_error_text(start.status, sb));
     std::string put_url = add_query(resolve_url(start.url, location), "digest", d.digest);
-    auto [done, db] = KAPSEL_TRY(s.fetch({.method = "PUT", .url = put_url,
+    auto [done, db] = KAPSEL_TRY(s.fetch({.method = "PUT",
+                                          .url = put_url,
                                           .headers = {"Content-Type: application/octet-stream"},
                                           .body_file = path},
                                          kSmallLimit));
-    if (done.status != 201) return make_error("upload blob " + d.digest + ": " + http_error_text(done.status, db));
+    if (done.status != 201)
+        return make_error("upload blob " + d.digest + ": " + http_error_text(done.status, db));
     return true;
 }
 
@@ -488,8 +534,9 @@ Result<std::string> push(const Store& store, const std::string& image, const Reg
     for (size_t i = 0; i < blobs.size(); ++i) {
         bool sent = KAPSEL_TRY(push_blob(s, store, blobs[i]));
         if (progress)
-            std::fprintf(stderr, "%s %zu/%zu %s: %s\n", i + 1 == blobs.size() ? "config" : "layer", i + 1, blobs.size(),
-                         blobs[i].digest.substr(7, 12).c_str(), sent ? "pushed" : "already there");
+            std::fprintf(stderr, "%s %zu/%zu %s: %s\n", i + 1 == blobs.size() ? "config" : "layer",
+                         i + 1, blobs.size(), blobs[i].digest.substr(7, 12).c_str(),
+                         sent ? "pushed" : "already there");
     }
     std::string media_type = m.media_type.empty() ? kMediaManifest : m.media_type;
     auto [r, body] = KAPSEL_TRY(s.fetch({.method = "PUT",
@@ -497,16 +544,19 @@ Result<std::string> push(const Store& store, const std::string& image, const Reg
                                          .headers = {"Content-Type: " + media_type},
                                          .body = manifest_text},
                                         kSmallLimit));
-    if (r.status != 201 && r.status != 200) return make_error("manifest: " + http_error_text(r.status, body));
+    if (r.status != 201 && r.status != 200)
+        return make_error("manifest: " + http_error_text(r.status, body));
     std::string digest = sha256_digest(manifest_text);
     if (std::string said = r.header("docker-content-digest"); valid_digest(said) && said != digest)
-        return make_error("the registry stored the manifest as " + said + ", but kapsel sent " + digest);
+        return make_error("the registry stored the manifest as " + said + ", but kapsel sent " +
+                          digest);
     return digest;
 }
 
 }  // namespace
 
-Result<ImageRecord> pull_registry(Store& store, const std::string& text, const RegistryOptions& ro, const ImportOptions& o) {
+Result<ImageRecord> pull_registry(Store& store, const std::string& text, const RegistryOptions& ro,
+                                  const ImportOptions& o) {
     auto ref = parse_registry_reference(text);
     if (!ref) return std::move(ref).error().context("pull");
     auto rec = pull(store, *ref, ro, o);
@@ -514,11 +564,13 @@ Result<ImageRecord> pull_registry(Store& store, const std::string& text, const R
     return rec;
 }
 
-Result<std::string> push_registry(const Store& store, const std::string& image, const std::string& dest,
-                                  const RegistryOptions& ro, bool quiet) {
+Result<std::string> push_registry(const Store& store, const std::string& image,
+                                  const std::string& dest, const RegistryOptions& ro, bool quiet) {
     auto ref = parse_registry_reference(dest);
     if (!ref) return std::move(ref).error().context("push");
-    if (!ref->digest.empty()) return make_error("push: \"" + dest + "\" names a digest: a destination is REGISTRY/NAME[:TAG]");
+    if (!ref->digest.empty())
+        return make_error("push: \"" + dest +
+                          "\" names a digest: a destination is REGISTRY/NAME[:TAG]");
     auto digest = push(store, image, *ref, ro, quiet);
     if (!digest) return std::move(digest).error().context("push " + ref->name());
     return digest;

@@ -29,7 +29,7 @@ Result<ImageRecord> pull_registry(Store& store, const std::string& ref, const Re
 // Uploads an image of the store (its layer blobs, config and manifest) to
 // REGISTRY/NAME[:TAG], skipping blobs the registry already has. Returns the
 // manifest's digest.
-Result<std::string> push_registry(const Store& store, const std::string& image, const std::string& dest,
-                                  const RegistryOptions& ro, bool quiet);
+Result<std::string> push_registry(const Store& store, const std::string& image,
+                                  const std::string& dest, const RegistryOptions& ro, bool quiet);
 
 }  // namespace kapsel::image

@@ -50,7 +50,8 @@ std::vector<std::string> install_dirs() {
         buf[n] = 0;
         std::string exe = buf;
         // A memfd ("/memfd:kapsel (deleted)") or a removed file has no directory to look in.
-        if (exe.front() == '/' && exe.find(" (deleted)") == std::string::npos) out.push_back(fs::dirname(exe));
+        if (exe.front() == '/' && exe.find(" (deleted)") == std::string::npos)
+            out.push_back(fs::dirname(exe));
     }
     if (!argv0_dir().empty() && (out.empty() || out[0] != argv0_dir())) out.push_back(argv0_dir());
     return out;

@@ -53,7 +53,9 @@ std::string image_fixture() {
     return KAPSEL_TEST_IMAGES;
 }
 
-bool executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
+bool executable(const std::string& p) {
+    return access(p.c_str(), X_OK) == 0;
+}
 
 // A free TCP port on 127.0.0.1 (the kernel's choice; closed again at once).
 int free_port() {
@@ -89,7 +91,7 @@ int http_get_status(int port, const std::string& path) {
 
 // A server in the background, stopped and reaped when the test ends.
 class Daemon {
-public:
+  public:
     Daemon() = default;
     Daemon(const Daemon&) = delete;
     ~Daemon() { stop(); }
@@ -115,27 +117,33 @@ public:
         pid_ = -1;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
 };
 
 // Debian's docker-registry on 127.0.0.1 with its storage in a temporary directory;
 // with htpasswd authentication when given a bcrypt htpasswd file.
 class LocalRegistry {
-public:
+  public:
     explicit LocalRegistry(const std::string& htpasswd = "") {
         if (!executable(kBinary)) {
-            why_ = std::string(kBinary) + " is missing (scripts/install-deps installs docker-registry)";
+            why_ = std::string(kBinary) +
+                   " is missing (scripts/install-deps installs docker-registry)";
             return;
         }
         port_ = free_port();
         std::string config = dir_.path() + "/config.yml";
-        std::string yml = "version: 0.1\n"
-                          "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-                          "storage:\n  filesystem:\n    rootdirectory: " + dir_.path() + "/data\n"
-                          "  delete:\n    enabled: true\n"
-                          "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
-        if (!htpasswd.empty()) yml += "auth:\n  htpasswd:\n    realm: kapsel-test\n    path: " + htpasswd + "\n";
+        std::string yml =
+            "version: 0.1\n"
+            "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+            "storage:\n  filesystem:\n    rootdirectory: " +
+            dir_.path() +
+            "/data\n"
+            "  delete:\n    enabled: true\n"
+            "http:\n  addr: 127.0.0.1:" +
+            std::to_string(port_) + "\n";
+        if (!htpasswd.empty())
+            yml += "auth:\n  htpasswd:\n    realm: kapsel-test\n    path: " + htpasswd + "\n";
         write_text(config, yml);
         daemon_.start({kBinary, "serve", config}, log());
         for (int i = 0; i < 100; ++i) {
@@ -151,7 +159,7 @@ public:
     std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
     std::string log() const { return dir_.path() + "/registry.log"; }
 
-private:
+  private:
     static constexpr const char* kBinary = "/usr/bin/docker-registry";
     TempDir dir_;
     Daemon daemon_;
@@ -161,7 +169,7 @@ private:
 
 // tests/integration/fake_registry.py serving the fixture image as busybox:latest.
 class FakeRegistry {
-public:
+  public:
     explicit FakeRegistry(const std::vector<std::string>& options) {
         std::string script = source_dir() + "/tests/integration/fake_registry.py";
         if (!executable("/usr/bin/python3")) {
@@ -169,15 +177,20 @@ public:
             return;
         }
         std::string portfile = dir_.path() + "/port";
-        std::vector<std::string> argv = {"/usr/bin/python3", script, image_fixture() + "/oci", portfile, requests()};
+        std::vector<std::string> argv = {"/usr/bin/python3", script, image_fixture() + "/oci",
+                                         portfile, requests()};
         argv.insert(argv.end(), options.begin(), options.end());
         daemon_.start(argv, dir_.path() + "/server.log");
         for (int i = 0; i < 100 && port_ == 0; ++i) {
-            if (access(portfile.c_str(), F_OK) == 0) port_ = std::atoi(read_text(portfile).c_str());
-            else if (!daemon_.running()) break;
-            else sleep_ms(50);
+            if (access(portfile.c_str(), F_OK) == 0)
+                port_ = std::atoi(read_text(portfile).c_str());
+            else if (!daemon_.running())
+                break;
+            else
+                sleep_ms(50);
         }
-        if (port_ == 0) why_ = "fake_registry.py did not start: " + read_text(dir_.path() + "/server.log");
+        if (port_ == 0)
+            why_ = "fake_registry.py did not start: " + read_text(dir_.path() + "/server.log");
     }
     const std::string& unavailable() const { return why_; }
     std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -191,7 +204,7 @@ public:
     }
     void set_drops(int n) { http_get_status(port_, "/control?drops=" + std::to_string(n)); }
 
-private:
+  private:
     TempDir dir_;
     Daemon daemon_;
     int port_ = 0;
@@ -201,25 +214,31 @@ private:
 #define REQUIRE_SERVER(s) \
     if (!(s).unavailable().empty()) GTEST_SKIP() << "skipped: " << (s).unavailable()
 
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+bool contains(const std::string& hay, const std::string& needle) {
+    return hay.find(needle) != std::string::npos;
+}
 
 // One line of error output, as kapsel promises.
-bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
+bool one_line(const std::string& s) {
+    return !s.empty() && s.find('\n') == s.size() - 1;
+}
 
 class RegistryTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         // The image fixture, when the tests run outside ctest (which makes it first).
         if (access((image_fixture() + "/oci/index.json").c_str(), R_OK) != 0) {
             std::string fixtures = sfs::path(image_fixture()).parent_path();
-            run_program({source_dir() + "/scripts/make-image-fixtures", kapsel_binary(), fixtures}, "", 300000);
+            run_program({source_dir() + "/scripts/make-image-fixtures", kapsel_binary(), fixtures},
+                        "", 300000);
         }
     }
 
     void SetUp() override {
         REQUIRE_ROOT();
         if (access((image_fixture() + "/oci/index.json").c_str(), R_OK) != 0)
-            GTEST_SKIP() << "skipped: image fixture " << image_fixture() << " is missing (scripts/make-image-fixtures)";
+            GTEST_SKIP() << "skipped: image fixture " << image_fixture()
+                         << " is missing (scripts/make-image-fixtures)";
     }
 
     std::string store(int n) const { return tmp_.path() + "/store" + std::to_string(n); }
@@ -257,7 +276,8 @@ protected:
         auto list = images(n);
         EXPECT_TRUE(list.is_array() && list.empty()) << list.dump();
         EXPECT_TRUE(sfs::is_empty(store(n) + "/layers")) << "a layer directory was left";
-        EXPECT_FALSE(sfs::exists(store(n) + "/blobs/sha256/" + layer_digest.substr(7))) << "the bad blob was stored";
+        EXPECT_FALSE(sfs::exists(store(n) + "/blobs/sha256/" + layer_digest.substr(7)))
+            << "the bad blob was stored";
         EXPECT_TRUE(sfs::is_empty(store(n) + "/tmp")) << "something was left in tmp/";
     }
 
@@ -284,13 +304,16 @@ TEST_F(RegistryTest, PushThenPullIntoAnEmptyStore) {
     EXPECT_EQ(b[0]["id"], id) << "the same config digest";
     EXPECT_EQ(b[0]["layers"], a[0]["layers"]) << "the same layers";
     EXPECT_EQ(b[0]["names"], json::array({dest}));
-    EXPECT_EQ(b[0]["digest"], push.out.substr(0, push.out.size() - 1)) << "the manifest kapsel pushed";
+    EXPECT_EQ(b[0]["digest"], push.out.substr(0, push.out.size() - 1))
+        << "the manifest kapsel pushed";
     EXPECT_EQ(b[0]["size"], a[0]["size"]);
     std::string diff_hex = b[0]["layers"][0].get<std::string>().substr(7);
-    EXPECT_TRUE(executable(store(2) + "/layers/" + diff_hex + "/bin/busybox")) << "the layer is unpacked";
+    EXPECT_TRUE(executable(store(2) + "/layers/" + diff_hex + "/bin/busybox"))
+        << "the layer is unpacked";
     json m = fixture_manifest();
     std::string layer_hex = m["layers"][0]["digest"].get<std::string>().substr(7);
-    EXPECT_TRUE(sfs::exists(store(2) + "/blobs/sha256/" + layer_hex)) << "the layer blob is stored (for a later push)";
+    EXPECT_TRUE(sfs::exists(store(2) + "/blobs/sha256/" + layer_hex))
+        << "the layer blob is stored (for a later push)";
     EXPECT_TRUE(sfs::is_empty(store(2) + "/tmp"));
 
     // Again: every blob is there already, and so is every layer on the pull side.
@@ -313,7 +336,8 @@ TEST_F(RegistryTest, PullByDigest) {
     LocalRegistry reg;
     REQUIRE_SERVER(reg);
     std::string id = load_fixture(1);
-    auto push = kapsel(1, {"push", "localhost/kapsel-busybox:latest", reg.host() + "/busybox:latest"});
+    auto push =
+        kapsel(1, {"push", "localhost/kapsel-busybox:latest", reg.host() + "/busybox:latest"});
     ASSERT_EQ(push.code, 0) << push.err;
     std::string digest = push.out.substr(0, push.out.size() - 1);
 
@@ -338,24 +362,30 @@ TEST_F(RegistryTest, MissingTagOrRegistryIsAOneLineError) {
     LocalRegistry reg;
     REQUIRE_SERVER(reg);
     load_fixture(1);
-    ASSERT_EQ(kapsel(1, {"push", "localhost/kapsel-busybox:latest", reg.host() + "/busybox:latest"}).code, 0);
+    ASSERT_EQ(
+        kapsel(1, {"push", "localhost/kapsel-busybox:latest", reg.host() + "/busybox:latest"}).code,
+        0);
 
     auto out = kapsel(2, {"pull", reg.host() + "/busybox:nope"});
     EXPECT_EQ(out.code, 1);
-    EXPECT_EQ(out.err, "kapsel: pull " + reg.host() + "/busybox:nope: manifest unknown (HTTP 404)\n");
+    EXPECT_EQ(out.err,
+              "kapsel: pull " + reg.host() + "/busybox:nope: manifest unknown (HTTP 404)\n");
     EXPECT_TRUE(images(2).empty());
 
     auto unknown = kapsel(2, {"pull", reg.host() + "/nothing/here"});
     EXPECT_EQ(unknown.code, 1);
     EXPECT_TRUE(one_line(unknown.err)) << unknown.err;
-    EXPECT_TRUE(contains(unknown.err, "pull " + reg.host() + "/nothing/here:latest: ")) << unknown.err;
+    EXPECT_TRUE(contains(unknown.err, "pull " + reg.host() + "/nothing/here:latest: "))
+        << unknown.err;
     EXPECT_TRUE(contains(unknown.err, "(HTTP 404)")) << unknown.err;
 
     std::string nowhere = "127.0.0.1:" + std::to_string(free_port());
     auto refused = kapsel(2, {"pull", nowhere + "/busybox"});
     EXPECT_EQ(refused.code, 1);
     EXPECT_TRUE(one_line(refused.err)) << refused.err;
-    EXPECT_TRUE(contains(refused.err, "pull " + nowhere + "/busybox:latest: cannot reach " + nowhere)) << refused.err;
+    EXPECT_TRUE(
+        contains(refused.err, "pull " + nowhere + "/busybox:latest: cannot reach " + nowhere))
+        << refused.err;
 
     auto invalid = kapsel(2, {"pull", "127.0.0.1:5000/BusyBox"});
     EXPECT_EQ(invalid.code, 1);
@@ -367,7 +397,8 @@ TEST_F(RegistryTest, MissingTagOrRegistryIsAOneLineError) {
 }
 
 TEST_F(RegistryTest, BasicAuthWithHtpasswd) {
-    if (!executable("/usr/bin/htpasswd")) GTEST_SKIP() << "skipped: htpasswd is missing (apache2-utils, scripts/install-deps)";
+    if (!executable("/usr/bin/htpasswd"))
+        GTEST_SKIP() << "skipped: htpasswd is missing (apache2-utils, scripts/install-deps)";
     std::string users = tmp_.path() + "/htpasswd";
     auto made = run_program({"/usr/bin/htpasswd", "-Bbc", users, "kapsel", "s3cret"});
     ASSERT_EQ(made.code, 0) << made.err;
@@ -383,7 +414,8 @@ TEST_F(RegistryTest, BasicAuthWithHtpasswd) {
     EXPECT_TRUE(contains(anonymous.err, "(HTTP 401)")) << anonymous.err;
     EXPECT_TRUE(contains(anonymous.err, "--creds")) << anonymous.err;
 
-    auto push = kapsel(1, {"push", "--creds", "kapsel:s3cret", "localhost/kapsel-busybox:latest", dest});
+    auto push =
+        kapsel(1, {"push", "--creds", "kapsel:s3cret", "localhost/kapsel-busybox:latest", dest});
     ASSERT_EQ(push.code, 0) << push.err;
 
     auto wrong = kapsel(2, {"pull", "--creds=kapsel:wrong", dest});
@@ -399,23 +431,27 @@ TEST_F(RegistryTest, BasicAuthWithHtpasswd) {
 }
 
 TEST_F(RegistryTest, SkopeoAndKapselReadEachOthersPushes) {
-    if (!executable("/usr/bin/skopeo")) GTEST_SKIP() << "skipped: skopeo is missing (scripts/install-clients)";
+    if (!executable("/usr/bin/skopeo"))
+        GTEST_SKIP() << "skipped: skopeo is missing (scripts/install-clients)";
     LocalRegistry reg;
     REQUIRE_SERVER(reg);
     json m = fixture_manifest();
     std::string id = m["config"]["digest"];
 
-    auto copy = run_program({"/usr/bin/skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + image_fixture() + "/oci",
-                             "docker://" + reg.host() + "/from-skopeo:latest"},
-                            "", 60000);
+    auto copy = run_program(
+        {"/usr/bin/skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+         "oci:" + image_fixture() + "/oci", "docker://" + reg.host() + "/from-skopeo:latest"},
+        "", 60000);
     ASSERT_EQ(copy.code, 0) << copy.err;
     auto pull = kapsel(1, {"pull", reg.host() + "/from-skopeo:latest"});
     ASSERT_EQ(pull.code, 0) << pull.err;
     EXPECT_EQ(pull.out, id + "\n");
 
-    auto push = kapsel(1, {"push", reg.host() + "/from-skopeo:latest", reg.host() + "/from-kapsel:1"});
+    auto push =
+        kapsel(1, {"push", reg.host() + "/from-skopeo:latest", reg.host() + "/from-kapsel:1"});
     ASSERT_EQ(push.code, 0) << push.err;
-    auto inspect = run_program({"/usr/bin/skopeo", "inspect", "--tls-verify=false", "docker://" + reg.host() + "/from-kapsel:1"},
+    auto inspect = run_program({"/usr/bin/skopeo", "inspect", "--tls-verify=false",
+                                "docker://" + reg.host() + "/from-kapsel:1"},
                                "", 60000);
     ASSERT_EQ(inspect.code, 0) << inspect.err;
     json info = json::parse(inspect.out, nullptr, false);
@@ -424,7 +460,8 @@ TEST_F(RegistryTest, SkopeoAndKapselReadEachOthersPushes) {
     // and pushed the gzip blob, whose diff id is the fixture's layer.
     ASSERT_EQ(info["Layers"].size(), 1u) << inspect.out;
     EXPECT_NE(info["Layers"][0], m["layers"][0]["digest"]);
-    EXPECT_TRUE(sfs::exists(store(1) + "/blobs/sha256/" + info["Layers"][0].get<std::string>().substr(7)));
+    EXPECT_TRUE(
+        sfs::exists(store(1) + "/blobs/sha256/" + info["Layers"][0].get<std::string>().substr(7)));
 }
 
 TEST_F(RegistryTest, BearerTokenFromATokenServerAndARedirectToStorage) {
@@ -435,8 +472,11 @@ TEST_F(RegistryTest, BearerTokenFromATokenServerAndARedirectToStorage) {
     auto anonymous = kapsel(1, {"pull", ref});
     EXPECT_EQ(anonymous.code, 1);
     EXPECT_TRUE(one_line(anonymous.err)) << anonymous.err;
-    EXPECT_TRUE(contains(anonymous.err, "pull " + ref + ": get a token from http://" + reg.host() + "/token: ")) << anonymous.err;
-    EXPECT_TRUE(contains(anonymous.err, "incorrect username or password (HTTP 401): pass --creds")) << anonymous.err;
+    EXPECT_TRUE(contains(anonymous.err,
+                         "pull " + ref + ": get a token from http://" + reg.host() + "/token: "))
+        << anonymous.err;
+    EXPECT_TRUE(contains(anonymous.err, "incorrect username or password (HTTP 401): pass --creds"))
+        << anonymous.err;
 
     auto pull = kapsel(1, {"pull", "--creds", "kapsel:t0ken", ref});
     ASSERT_EQ(pull.code, 0) << pull.err;
@@ -444,9 +484,12 @@ TEST_F(RegistryTest, BearerTokenFromATokenServerAndARedirectToStorage) {
 
     bool token_with_basic = false, manifest_with_bearer = false, storage_without_token = false;
     for (auto& l : reg.request_lines()) {
-        if (l.rfind("GET /token?service=fake-registry&scope=repository%3Abusybox%3Apull ", 0) == 0 && contains(l, "auth=basic"))
+        if (l.rfind("GET /token?service=fake-registry&scope=repository%3Abusybox%3Apull ", 0) ==
+                0 &&
+            contains(l, "auth=basic"))
             token_with_basic = true;
-        if (l.rfind("GET /v2/busybox/manifests/latest ", 0) == 0 && contains(l, "auth=bearer")) manifest_with_bearer = true;
+        if (l.rfind("GET /v2/busybox/manifests/latest ", 0) == 0 && contains(l, "auth=bearer"))
+            manifest_with_bearer = true;
         if (l.rfind("GET /storage/", 0) == 0) {
             EXPECT_TRUE(contains(l, "auth=none")) << "the token went along to another host: " << l;
             storage_without_token = true;
@@ -454,7 +497,8 @@ TEST_F(RegistryTest, BearerTokenFromATokenServerAndARedirectToStorage) {
     }
     EXPECT_TRUE(token_with_basic) << read_text(reg.requests());
     EXPECT_TRUE(manifest_with_bearer) << read_text(reg.requests());
-    EXPECT_TRUE(storage_without_token) << "blobs come from the redirect target: " << read_text(reg.requests());
+    EXPECT_TRUE(storage_without_token)
+        << "blobs come from the redirect target: " << read_text(reg.requests());
 }
 
 TEST_F(RegistryTest, ResumesADroppedBlobDownload) {
@@ -473,7 +517,8 @@ TEST_F(RegistryTest, ResumesADroppedBlobDownload) {
         if (l.rfind("GET /v2/busybox/blobs/" + layer + " range=bytes=300000-", 0) == 0) ++resumed;
     }
     EXPECT_EQ(full, 1) << read_text(reg.requests());
-    EXPECT_EQ(resumed, 1) << "the second request starts where the first one broke: " << read_text(reg.requests());
+    EXPECT_EQ(resumed, 1) << "the second request starts where the first one broke: "
+                          << read_text(reg.requests());
     std::string blob = read_text(store(1) + "/blobs/sha256/" + layer.substr(7));
     EXPECT_EQ(blob.size(), m["layers"][0]["size"].get<uint64_t>());
     EXPECT_TRUE(sfs::is_empty(store(1) + "/tmp"));
@@ -495,8 +540,11 @@ TEST_F(RegistryTest, KeepsAPartialDownloadForTheNextPull) {
     for (std::string l; std::getline(lines_in, l);) err_lines.push_back(l);
     ASSERT_GE(err_lines.size(), 2u) << broken.err;
     for (size_t i = 0; i + 1 < err_lines.size(); ++i)
-        EXPECT_TRUE(contains(err_lines[i], "kapsel: warning: blob " + layer + ": transfer closed with ")) << err_lines[i];
-    EXPECT_TRUE(contains(err_lines.back(), "kapsel: pull " + ref + ": layer " + layer + ": ")) << broken.err;
+        EXPECT_TRUE(
+            contains(err_lines[i], "kapsel: warning: blob " + layer + ": transfer closed with "))
+            << err_lines[i];
+    EXPECT_TRUE(contains(err_lines.back(), "kapsel: pull " + ref + ": layer " + layer + ": "))
+        << broken.err;
     EXPECT_TRUE(contains(err_lines.back(), "kept: pull again to resume")) << broken.err;
     std::string partial = store(1) + "/tmp/" + layer.substr(7) + ".partial";
     ASSERT_TRUE(sfs::exists(partial)) << "the bytes received are kept";
@@ -508,9 +556,11 @@ TEST_F(RegistryTest, KeepsAPartialDownloadForTheNextPull) {
     reg.set_drops(0);
     auto pull = kapsel(1, {"pull", ref});
     ASSERT_EQ(pull.code, 0) << pull.err;
-    std::string resumed = "GET /v2/busybox/blobs/" + layer + " range=bytes=" + std::to_string(kept) + "-";
+    std::string resumed =
+        "GET /v2/busybox/blobs/" + layer + " range=bytes=" + std::to_string(kept) + "-";
     auto lines = reg.request_lines();
-    auto last_control = std::find_if(lines.rbegin(), lines.rend(), [](auto& l) { return l.rfind("GET /control", 0) == 0; });
+    auto last_control = std::find_if(lines.rbegin(), lines.rend(),
+                                     [](auto& l) { return l.rfind("GET /control", 0) == 0; });
     bool found = false;
     for (auto it = lines.rbegin(); it != last_control; ++it) found |= it->rfind(resumed, 0) == 0;
     EXPECT_TRUE(found) << "the second pull asks for the rest only: " << read_text(reg.requests());
@@ -528,7 +578,8 @@ TEST_F(RegistryTest, CorruptBlobIsRefusedAndLeavesNothing) {
     auto pull = kapsel(1, {"pull", ref});
     EXPECT_EQ(pull.code, 1);
     EXPECT_TRUE(one_line(pull.err)) << pull.err;
-    EXPECT_TRUE(contains(pull.err, "pull " + ref + ": layer " + layer + ": layer digest mismatch: expected " + layer))
+    EXPECT_TRUE(contains(pull.err, "pull " + ref + ": layer " + layer +
+                                       ": layer digest mismatch: expected " + layer))
         << pull.err;
     expect_empty_store(1, layer);
 }
@@ -553,10 +604,10 @@ TEST_F(RegistryTest, FetchHelperAnswersOneRequestPerLine) {
     ASSERT_TRUE(executable(helper)) << helper;
     std::string url = "http://" + reg.host();
     std::string nowhere = "http://127.0.0.1:" + std::to_string(free_port()) + "/v2/";
-    auto out = run_program({helper},
-                           json{{"url", url + "/v2/"}}.dump() + "\n" +
-                               json{{"method", "HEAD"}, {"url", url + "/v2/busybox/manifests/nope"}}.dump() + "\n" +
-                               json{{"url", nowhere}}.dump() + "\n");
+    auto out = run_program(
+        {helper}, json{{"url", url + "/v2/"}}.dump() + "\n" +
+                      json{{"method", "HEAD"}, {"url", url + "/v2/busybox/manifests/nope"}}.dump() +
+                      "\n" + json{{"url", nowhere}}.dump() + "\n");
     ASSERT_EQ(out.code, 0) << out.err;
     std::istringstream in(out.out);
     std::string h1, b1, body, e1, h2, e2, e3;
@@ -573,7 +624,8 @@ TEST_F(RegistryTest, FetchHelperAnswersOneRequestPerLine) {
     json head = json::parse(h1.substr(2));
     EXPECT_EQ(head["status"], 200);
     EXPECT_EQ(head["url"], url + "/v2/");
-    EXPECT_TRUE(std::find(head["headers"].begin(), head["headers"].end(), json::array({"content-type", "application/json"})) !=
+    EXPECT_TRUE(std::find(head["headers"].begin(), head["headers"].end(),
+                          json::array({"content-type", "application/json"})) !=
                 head["headers"].end())
         << h1;
     EXPECT_EQ(body, "{}");

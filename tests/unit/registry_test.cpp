@@ -1,8 +1,8 @@
 // image/distribution.cpp: references, WWW-Authenticate challenges, URLs, error
 // texts and platform choice, as a registry pull and push use them.
-#include "image/distribution.hpp"
-
 #include <gtest/gtest.h>
+
+#include "image/distribution.hpp"
 
 namespace kapsel::image {
 namespace {
@@ -64,24 +64,30 @@ TEST(RegistryReference, Digests) {
     auto both = parsed("busybox:1.36@" + d);
     EXPECT_EQ(both.tag, "1.36");
     EXPECT_EQ(both.reference(), d);
-    EXPECT_EQ(parsed("docker://quay.io/a/b:c").name(), "quay.io/a/b:c") << "skopeo's transport prefix is accepted";
+    EXPECT_EQ(parsed("docker://quay.io/a/b:c").name(), "quay.io/a/b:c")
+        << "skopeo's transport prefix is accepted";
 }
 
 TEST(RegistryReference, InvalidReferencesSayWhy) {
-    EXPECT_NE(ref_error("Busybox").find("must be lower case"), std::string::npos) << ref_error("Busybox");
+    EXPECT_NE(ref_error("Busybox").find("must be lower case"), std::string::npos)
+        << ref_error("Busybox");
     EXPECT_NE(ref_error("busybox@sha256:abc").find("not a sha256 digest"), std::string::npos);
-    EXPECT_NE(ref_error("busybox@sha512:" + std::string(128, 'a')).find("only sha256"), std::string::npos);
-    EXPECT_NE(ref_error("busybox:bad/tag").find("not a valid registry host"), std::string::npos) << ref_error("busybox:bad/tag");
+    EXPECT_NE(ref_error("busybox@sha512:" + std::string(128, 'a')).find("only sha256"),
+              std::string::npos);
+    EXPECT_NE(ref_error("busybox:bad/tag").find("not a valid registry host"), std::string::npos)
+        << ref_error("busybox:bad/tag");
     EXPECT_EQ(ref_error("[::1]:5000/x"), "(parsed)");
     EXPECT_NE(ref_error("a_b.io/x").find("not a valid registry host"), std::string::npos);
     EXPECT_NE(ref_error("busybox:-x").find("not a valid tag"), std::string::npos);
-    EXPECT_NE(ref_error("quay.io/").find("no repository"), std::string::npos) << ref_error("quay.io/");
+    EXPECT_NE(ref_error("quay.io/").find("no repository"), std::string::npos)
+        << ref_error("quay.io/");
     EXPECT_NE(ref_error("a//b").find("not a valid repository name component"), std::string::npos);
     EXPECT_NE(ref_error("a/-b").find("not a valid"), std::string::npos);
     EXPECT_NE(ref_error("a/b.").find("not a valid"), std::string::npos);
     EXPECT_EQ(ref_error("a/b__c-d.e"), "(parsed)");
     EXPECT_NE(ref_error("a/b___c").find("not a valid"), std::string::npos);
-    EXPECT_EQ(ref_error("Busybox").rfind("invalid reference \"Busybox\": ", 0), 0u) << ref_error("Busybox");
+    EXPECT_EQ(ref_error("Busybox").rfind("invalid reference \"Busybox\": ", 0), 0u)
+        << ref_error("Busybox");
 }
 
 TEST(WwwAuthenticate, BearerWithQuotedParameters) {
@@ -91,7 +97,8 @@ TEST(WwwAuthenticate, BearerWithQuotedParameters) {
     EXPECT_EQ(c[0].scheme, "bearer");
     EXPECT_EQ(c[0].params["realm"], "https://auth.docker.io/token");
     EXPECT_EQ(c[0].params["service"], "registry.docker.io");
-    EXPECT_EQ(c[0].params["scope"], "repository:library/busybox:pull,push") << "a comma inside quotes is part of the value";
+    EXPECT_EQ(c[0].params["scope"], "repository:library/busybox:pull,push")
+        << "a comma inside quotes is part of the value";
 }
 
 TEST(WwwAuthenticate, BasicAndSeveralChallenges) {
@@ -100,7 +107,8 @@ TEST(WwwAuthenticate, BasicAndSeveralChallenges) {
     EXPECT_EQ(basic[0].scheme, "basic");
     EXPECT_EQ(basic[0].params["realm"], "kapsel \"test\" realm");
 
-    auto two = parse_www_authenticate(R"(Basic realm=simple, BEARER Realm="http://x/token" , error=insufficient_scope)");
+    auto two = parse_www_authenticate(
+        R"(Basic realm=simple, BEARER Realm="http://x/token" , error=insufficient_scope)");
     ASSERT_EQ(two.size(), 2u);
     EXPECT_EQ(two[0].scheme, "basic");
     EXPECT_EQ(two[0].params["realm"], "simple");
@@ -117,14 +125,18 @@ TEST(WwwAuthenticate, BasicAndSeveralChallenges) {
 TEST(RegistryUrls, ApiPaths) {
     std::string base = "https://registry-1.docker.io";
     std::string d = "sha256:" + std::string(64, 'b');
-    EXPECT_EQ(manifest_url(base, "library/busybox", "latest"), base + "/v2/library/busybox/manifests/latest");
+    EXPECT_EQ(manifest_url(base, "library/busybox", "latest"),
+              base + "/v2/library/busybox/manifests/latest");
     EXPECT_EQ(blob_url(base, "library/busybox", d), base + "/v2/library/busybox/blobs/" + d);
-    EXPECT_EQ(upload_url("http://127.0.0.1:5000", "x/y"), "http://127.0.0.1:5000/v2/x/y/blobs/uploads/");
+    EXPECT_EQ(upload_url("http://127.0.0.1:5000", "x/y"),
+              "http://127.0.0.1:5000/v2/x/y/blobs/uploads/");
 }
 
 TEST(RegistryUrls, TokenUrlEncodesServiceAndScope) {
-    EXPECT_EQ(token_url("https://auth.docker.io/token", "registry.docker.io", "repository:library/busybox:pull"),
-              "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull");
+    EXPECT_EQ(token_url("https://auth.docker.io/token", "registry.docker.io",
+                        "repository:library/busybox:pull"),
+              "https://auth.docker.io/"
+              "token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull");
     EXPECT_EQ(token_url("https://r/t?x=1", "", "s p"), "https://r/t?x=1&scope=s%20p");
 }
 
@@ -136,8 +148,10 @@ TEST(RegistryUrls, UploadLocationsAbsoluteAndRelative) {
     EXPECT_EQ(resolve_url(req, "//cdn.example/u/1"), "http://cdn.example/u/1");
     EXPECT_EQ(resolve_url(req, "abc"), "http://127.0.0.1:5000/v2/busybox/blobs/uploads/abc");
     std::string d = "sha256:" + std::string(64, 'c');
-    EXPECT_EQ(add_query("http://h/u/abc?_state=x", "digest", d), "http://h/u/abc?_state=x&digest=sha256%3A" + std::string(64, 'c'));
-    EXPECT_EQ(add_query("http://h/u/abc", "digest", d), "http://h/u/abc?digest=sha256%3A" + std::string(64, 'c'));
+    EXPECT_EQ(add_query("http://h/u/abc?_state=x", "digest", d),
+              "http://h/u/abc?_state=x&digest=sha256%3A" + std::string(64, 'c'));
+    EXPECT_EQ(add_query("http://h/u/abc", "digest", d),
+              "http://h/u/abc?digest=sha256%3A" + std::string(64, 'c'));
 }
 
 TEST(RegistryUrls, Base64ForBasicCredentials) {
@@ -162,14 +176,19 @@ TEST(RegistryHosts, LoopbackMayUsePlainHttp) {
 }
 
 TEST(RegistryErrors, TheRegistrysMessageAndTheStatus) {
-    EXPECT_EQ(http_error_text(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"nope"}}]})"),
-              "manifest unknown (HTTP 404)");
-    EXPECT_EQ(http_error_text(401, R"({"errors":[{"code":"UNAUTHORIZED"}]})"), "unauthorized (HTTP 401)");
+    EXPECT_EQ(
+        http_error_text(
+            404,
+            R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"nope"}}]})"),
+        "manifest unknown (HTTP 404)");
+    EXPECT_EQ(http_error_text(401, R"({"errors":[{"code":"UNAUTHORIZED"}]})"),
+              "unauthorized (HTTP 401)");
     EXPECT_EQ(http_error_text(404, "<html>not found</html>"), "not found (HTTP 404)");
     EXPECT_EQ(http_error_text(503, ""), "service unavailable (HTTP 503)");
     EXPECT_EQ(http_error_text(401, R"({"details":"incorrect username or password"})"),
               "incorrect username or password (HTTP 401)");
-    EXPECT_EQ(http_error_text(400, R"({"errors":[{"message":"two\nlines"}]})"), "two lines (HTTP 400)");
+    EXPECT_EQ(http_error_text(400, R"({"errors":[{"message":"two\nlines"}]})"),
+              "two lines (HTTP 400)");
 }
 
 TEST(RegistryPlatforms, PicksLinuxOnTheHostArchitecture) {
@@ -181,8 +200,8 @@ TEST(RegistryPlatforms, PicksLinuxOnTheHostArchitecture) {
         x.variant = variant;
         return x;
     };
-    Index idx{{d("linux", "arm64", "v8", 'a'), d("windows", "amd64", "", 'b'), d("linux", "amd64", "v3", 'c'),
-               d("linux", "amd64", "", 'd')}};
+    Index idx{{d("linux", "arm64", "v8", 'a'), d("windows", "amd64", "", 'b'),
+               d("linux", "amd64", "v3", 'c'), d("linux", "amd64", "", 'd')}};
     ASSERT_NE(choose_platform(idx, "amd64"), nullptr);
     EXPECT_EQ(choose_platform(idx, "amd64")->digest.back(), 'd') << "a variant-less entry first";
     EXPECT_EQ(choose_platform(idx, "arm64")->digest.back(), 'a');
