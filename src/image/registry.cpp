@@ -82,6 +82,9 @@ Status Session::connect() {
             continue;
         }
         std::string body = KAPSEL_TRY(http_.read_all(kSmallLimit));
+        // Plain HTTP to a TLS port ("400: client sent an HTTP request to an HTTPS
+        // server"): the TLS failure is the one to report.
+        if (r->status != 200 && r->status != 401 && first) break;
         if (r->status != 200 && r->status != 401)
             return make_error(ref_.registry +
                               " does not offer the OCI distribution API (GET /v2/: " +
