@@ -497,18 +497,26 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
 
 // ---- push -------------------------------------------------------------------
 
-// HEAD, and when the registry lacks it, POST an upload and PUT the blob in one piece.
-Result<bool> push_blob(Session& s, const Store& store, const Descriptor& d) {
+enum class BlobPush { already_there, mounted, pushed };
+
+// HEAD; when the registry lacks the blob, POST an upload, which mounts it from
+// `mount_from` (another repository of the same registry) if that has it, and
+// otherwise PUT the blob in one piece.
+Result<BlobPush> push_blob(Session& s, const Store& store, const Descriptor& d,
+                           const std::string& mount_from) {
     std::string path = store.blob_path(d.digest);
     if (::access(path.c_str(), R_OK) != 0)
         return sys_error("blob " + d.digest + " of the image is not in the store: " + path);
     auto [head, hb] = KAPSEL_TRY(s.fetch(
         {.method = "HEAD", .url = blob_url(s.base(), s.ref().repository, d.digest)}, kSmallLimit));
-    if (head.status == 200) return false;
+    if (head.status == 200) return BlobPush::already_there;
     if (head.status != 404)
         return make_error("blob " + d.digest + ": " + http_error_text(head.status, hb));
-    auto [start, sb] = KAPSEL_TRY(
-        s.fetch({.method = "POST", .url = upload_url(s.base(), s.ref().repository)}, kSmallLimit));
+    std::string post_url = upload_url(s.base(), s.ref().repository);
+    if (!mount_from.empty())
+        post_url = add_query(add_query(post_url, "mount", d.digest), "from", mount_from);
+    auto [start, sb] = KAPSEL_TRY(s.fetch({.method = "POST", .url = post_url}, kSmallLimit));
+    if (start.status == 201 && !mount_from.empty()) return BlobPush::mounted;
     std::string location = start.header("location");
     if (start.status != 202 || location.empty())
         return make_error("start an upload: " + http_error_text(start.status, sb));
@@ -520,7 +528,18 @@ Result<bool> push_blob(Session& s, const Store& store, const Descriptor& d) {
                                          kSmallLimit));
     if (done.status != 201)
         return make_error("upload blob " + d.digest + ": " + http_error_text(done.status, db));
-    return true;
+    return BlobPush::pushed;
+}
+
+// A repository of the destination registry the image came from or went to, which
+// holds its blobs already.
+std::string mount_source(const ImageRecord& rec, const RegistryRef& dest) {
+    for (auto& name : rec.names) {
+        auto r = parse_registry_reference(name);
+        if (r && r->registry == dest.registry && r->repository != dest.repository)
+            return r->repository;
+    }
+    return "";
 }
 
 Result<std::string> push(const Store& store, const std::string& image, const RegistryRef& ref,
@@ -534,12 +553,16 @@ Result<std::string> push(const Store& store, const std::string& image, const Reg
     std::vector<Descriptor> blobs = m.layers;
     blobs.push_back(m.config);
     bool progress = progress_wanted(quiet);
+    std::string mount_from = mount_source(rec, ref);
     for (size_t i = 0; i < blobs.size(); ++i) {
-        bool sent = KAPSEL_TRY(push_blob(s, store, blobs[i]));
+        BlobPush how = KAPSEL_TRY(push_blob(s, store, blobs[i], mount_from));
+        std::string what = how == BlobPush::pushed    ? "pushed"
+                           : how == BlobPush::mounted ? "mounted from " + mount_from
+                                                      : "already there";
+        log::debug("blob " + blobs[i].digest + ": " + what);
         if (progress)
             std::fprintf(stderr, "%s %zu/%zu %s: %s\n", i + 1 == blobs.size() ? "config" : "layer",
-                         i + 1, blobs.size(), blobs[i].digest.substr(7, 12).c_str(),
-                         sent ? "pushed" : "already there");
+                         i + 1, blobs.size(), blobs[i].digest.substr(7, 12).c_str(), what.c_str());
     }
     std::string media_type = m.media_type.empty() ? kMediaManifest : m.media_type;
     auto [r, body] = KAPSEL_TRY(s.fetch({.method = "PUT",

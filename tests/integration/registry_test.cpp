@@ -340,9 +340,15 @@ TEST_F(RegistryTest, PushThenPullIntoAnEmptyStore) {
     EXPECT_EQ(repull.code, 0) << repull.err;
     EXPECT_EQ(images(2).size(), 1u);
 
-    // The pulled image pushes on, to another repository.
-    auto onward = kapsel(2, {"push", dest, reg.host() + "/copies/busybox:v1"});
+    // The pulled image pushes on, to another repository, mounting the blobs of the
+    // one it came from.
+    std::string log = tmp_.path() + "/push.log";
+    auto onward =
+        kapsel(2, {"--debug", "--log", log, "push", dest, reg.host() + "/copies/busybox:v1"});
     EXPECT_EQ(onward.code, 0) << onward.err;
+    EXPECT_TRUE(contains(read_text(log), "blob " + m["layers"][0]["digest"].get<std::string>() +
+                                             ": mounted from busybox"))
+        << read_text(log);
     auto third = kapsel(3, {"pull", reg.host() + "/copies/busybox:v1"});
     EXPECT_EQ(third.code, 0) << third.err;
     EXPECT_EQ(third.out, id + "\n");
