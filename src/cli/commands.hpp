@@ -37,6 +37,14 @@ int images_main(const Globals&, const Args&);
 int load_main(const Globals&, const Args&);
 int import_main(const Globals&, const Args&);
 int pull_main(const Globals&, const Args&);
+int run_image_main(const Globals&, const Args&);
+bool is_image_run(const Globals&, const Args&);
+int logs_main(const Globals&, const Args&);
+int stop_main(const Globals&, const Args&);
+int rm_main(const Globals&, const Args&);
+int inspect_main(const Globals&, const Args&);
+int diff_main(const Globals&, const Args&);
+int commit_main(const Globals&, const Args&);
 int push_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();

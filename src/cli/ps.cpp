@@ -10,6 +10,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
 #include "util/strings.hpp"
 
@@ -64,17 +65,55 @@ static int ps_table(const std::vector<pid_t>& pids, std::vector<std::string> ps_
     return 0;
 }
 
+// Without a container: the containers made from images (podman's ps).
+static int list_containers(const Globals& g, bool all, bool quiet, const std::string& format) {
+    auto list = runtime::list_containers(g, all);
+    if (!list) return fail(list.error());
+    if (quiet) {
+        for (auto& c : *list) std::printf("%s\n", c.id.substr(0, 12).c_str());
+        return 0;
+    }
+    if (format == "json") {
+        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+        for (auto& c : *list) {
+            nlohmann::ordered_json j = {{"Id", c.id}, {"Names", {c.name}}, {"Image", c.image}, {"ImageID", c.image_id},
+                                        {"Command", c.command}, {"Created", c.created}, {"State", c.status}, {"Pid", c.pid}};
+            if (c.exit_code) j["ExitCode"] = *c.exit_code;
+            arr.push_back(j);
+        }
+        std::printf("%s\n", arr.dump(2).c_str());
+        return 0;
+    }
+    std::printf("%-14s %-36s %-24s %-22s %-16s %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+    for (auto& c : *list) {
+        std::string cmd = join(c.command, " ");
+        if (cmd.size() > 22) cmd = cmd.substr(0, 21) + "~";
+        std::string status = c.status;
+        if (c.exit_code && status == "exited") status = "exited (" + std::to_string(*c.exit_code) + ")";
+        std::printf("%-14s %-36s %-24s %-22s %-16s %s\n", c.id.substr(0, 12).c_str(), c.image.c_str(), cmd.c_str(),
+                    c.created.substr(0, 19).c_str(), status.c_str(), c.name.c_str());
+    }
+    return 0;
+}
+
 int ps_main(const Globals& g, const Args& args) {
     std::string format = "table";
-    Flags f("ps", "kapsel ps [options] <container-id> [ps options]",
-            "Show the container's processes: ps(1) filtered to them, or their pids as JSON.");
+    bool all = false, quiet = false;
+    Flags f("ps", "kapsel ps [options] [<container-id> [ps options]]",
+            "With a container: its processes (runc's ps), as ps(1) filtered to them or as JSON pids.\n"
+            "Without: the containers made from images (podman's ps), running ones unless -a.");
     f.option({"format", "f"}, &format, "table or json", "table|json");
+    f.flag({"all", "a"}, &all, "also stopped containers (without a container argument)");
+    f.flag({"quiet", "q"}, &quiet, "only ids (without a container argument)");
     auto pos = f.parse(args, /*stop_at_positional=*/true);
     if (!pos) return usage_error("ps", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
-    if (pos->empty()) return usage_error("ps", "expects a container id");
     if (format != "table" && format != "json") return usage_error("ps", "--format must be table or json");
-    auto list = runtime::pids(g, (*pos)[0]);
+    if (pos->empty()) return list_containers(g, all, quiet, format);
+    if (format != "table" && format != "json") return usage_error("ps", "--format must be table or json");
+    auto id = runtime::resolve_container(g, (*pos)[0]);
+    if (!id) return fail(id.error());
+    auto list = runtime::pids(g, *id);
     if (!list) return fail(list.error());
     if (format == "json") {
         std::printf("%s\n", nlohmann::json(*list).dump().c_str());

@@ -8,6 +8,7 @@
 namespace kapsel::cli {
 
 int run_main(const Globals& g, const Args& args) {
+    if (is_image_run(g, args)) return run_image_main(g, args);
     runtime::RunOptions o;
     Flags f("run", "kapsel run [options] <container-id>",
             "Create and start a container. Attached (the default), kapsel waits for it,\n"

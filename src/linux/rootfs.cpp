@@ -294,6 +294,29 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
         KAPSEL_TRY(sys.mount("", mount_point_of(fs::dirname(plan.rootfs)), "", MS_PRIVATE, ""));
         KAPSEL_TRY(sys.mount("", "/", "", MS_PRIVATE, ""));
     }
+    if (plan.rootfs_overlay) {
+        // An image container: its overlay lives only in its own mount namespace,
+        // so the host never sees it and nothing has to unmount it.
+        unique_fd target = KAPSEL_TRY(sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0));
+        unique_fd fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
+        bool appended = true;
+        for (auto& l : plan.rootfs_overlay->lowers)
+            if (!sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", l)) {
+                appended = false;
+                break;
+            }
+        if (!appended) {
+            // Before Linux 6.8: one colon-separated list.
+            fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
+            KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", join(plan.rootfs_overlay->lowers, ":")));
+        }
+        KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", plan.rootfs_overlay->upper));
+        KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", plan.rootfs_overlay->work));
+        KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""), "mount the overlay root file system");
+        unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), 0));
+        KAPSEL_TRY(sys.move_mount(mnt.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
+    }
     auto bound = sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, "");
     if (!bound && bound.error().code == EACCES && plan.has(plan::NsType::user))
         return std::move(bound).error().context(

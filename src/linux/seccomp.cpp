@@ -2,6 +2,7 @@
 #include "linux/seccomp.hpp"
 
 #include <linux/seccomp.h>
+#include <openssl/evp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -10,9 +11,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "oci/spec.hpp"
+#include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
@@ -129,6 +132,51 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
     // The kernel accepts WAIT_KILLABLE_RECV only together with a listener.
     else
         prog.flags &= ~static_cast<unsigned>(1u << 5);
+    return prog;
+}
+
+// Everything that decides the compiled program, as text.
+static std::string cache_key(const plan::Seccomp& s) {
+    auto* v = seccomp_version();
+    std::string k = "kapsel-seccomp-1 " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                    std::to_string(v->micro) + " " + std::to_string(seccomp_arch_native()) + " ";
+    k += std::to_string(static_cast<int>(s.default_action)) + " " + std::to_string(s.default_errno_ret) + " " +
+         std::to_string(s.flags) + " |";
+    for (auto a : s.architectures) k += std::to_string(a) + ",";
+    for (auto& r : s.rules) {
+        k += "|" + std::to_string(static_cast<int>(r.action)) + " " + std::to_string(r.errno_ret) + " ";
+        for (auto& n : r.names) k += n + ",";
+        for (auto& a : r.args)
+            k += " " + std::to_string(a.index) + ":" + std::to_string(a.value) + ":" + std::to_string(a.value_two) + ":" +
+                 std::to_string(static_cast<int>(a.op));
+    }
+    return k;
+}
+
+Result<SeccompProgram> compile_seccomp_cached(const plan::Seccomp& s, const std::string& cache_dir) {
+    std::string key = cache_key(s);
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
+    char hex[65];
+    for (unsigned i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    std::string path = cache_dir + "/" + hex;
+    if (auto cached = fs::read_file(path); cached && cached->size() > sizeof(uint32_t) &&
+                                           (cached->size() - sizeof(uint32_t)) % sizeof(sock_filter) == 0) {
+        SeccompProgram prog;
+        std::memcpy(&prog.flags, cached->data(), sizeof(uint32_t));
+        prog.filter.resize((cached->size() - sizeof(uint32_t)) / sizeof(sock_filter));
+        std::memcpy(prog.filter.data(), cached->data() + sizeof(uint32_t), prog.filter.size() * sizeof(sock_filter));
+        prog.notify = s.uses_notify();
+        return prog;
+    }
+    SeccompProgram prog = KAPSEL_TRY(compile_seccomp(s));
+    std::string data(sizeof(uint32_t), '\0');
+    uint32_t flags = prog.flags;
+    std::memcpy(data.data(), &flags, sizeof flags);
+    data.append(reinterpret_cast<const char*>(prog.filter.data()), prog.filter.size() * sizeof(sock_filter));
+    // Best effort: a cache that cannot be written only costs time.
+    if (fs::mkdir_p(cache_dir, 0700)) (void)fs::write_file_atomic(path, data, 0600);
     return prog;
 }
 

@@ -20,6 +20,12 @@ struct SeccompProgram {
 };
 
 Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s);
+// compile_seccomp with a cache: libseccomp needs tens of milliseconds for a
+// profile with hundreds of rules (podman's, kapsel's default), and clients pass
+// the same profile for every container. The cache (a directory, e.g. under the
+// state root on tmpfs) is keyed by the rules, the libseccomp version and the
+// architecture; an unusable entry is ignored and recompiled.
+Result<SeccompProgram> compile_seccomp_cached(const plan::Seccomp& s, const std::string& cache_dir);
 // Installs the filter; returns the notify listener fd when the program uses SCMP_ACT_NOTIFY.
 Result<unique_fd> load_seccomp(const SeccompProgram& prog);
 

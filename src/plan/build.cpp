@@ -10,6 +10,8 @@
 #include <sys/personality.h>
 
 #include <algorithm>
+
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "plan/names.hpp"
@@ -17,6 +19,8 @@
 #include "util/strings.hpp"
 
 namespace kapsel::plan {
+
+static std::string json_string_default() { return ""; }
 
 const char* ns_name(NsType t) {
     switch (t) {
@@ -383,6 +387,24 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
                                                 : fs::clean(fs::join(opts.bundle, spec.root.path));
     plan.rootfs_readonly = spec.root.readonly;
 
+    if (auto ov = spec.annotations.find("io.kapsel.rootfs.overlay"); ov != spec.annotations.end()) {
+        auto j = nlohmann::json::parse(ov->second, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("lowerdir") || !j["lowerdir"].is_array() ||
+            !j.value("upperdir", json_string_default()).size() || !j.value("workdir", json_string_default()).size())
+            return make_error("annotations.io.kapsel.rootfs.overlay: expected {\"lowerdir\": [...], \"upperdir\": ..., \"workdir\": ...}");
+        Plan::Overlay o;
+        for (auto& l : j["lowerdir"]) {
+            if (!l.is_string() || l.get<std::string>().empty() || l.get<std::string>().front() != '/')
+                return make_error("annotations.io.kapsel.rootfs.overlay: lowerdir entries must be absolute paths");
+            o.lowers.push_back(l.get<std::string>());
+        }
+        o.upper = j["upperdir"].get<std::string>();
+        o.work = j["workdir"].get<std::string>();
+        if (o.lowers.empty() || o.upper.front() != '/' || o.work.front() != '/')
+            return make_error("annotations.io.kapsel.rootfs.overlay: needs lower layers and absolute upper/work dirs");
+        plan.rootfs_overlay = std::move(o);
+    }
+
     const oci::Linux empty_linux;
     const oci::Linux& lx = spec.linux_ ? *spec.linux_ : empty_linux;
 
@@ -442,6 +464,8 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
     // Without a mount namespace the container's mounts are made in the host's
     // namespace below the rootfs (and undone by delete), as runc does.
     bool mountns = plan.has(NsType::mount);
+    if (!mountns && plan.rootfs_overlay)
+        return make_error("annotations.io.kapsel.rootfs.overlay: an overlay rootfs needs a mount namespace");
     if (!mountns && spec.root.readonly)
         return make_error("root.readonly: a read-only root needs a mount namespace");
     if (!mountns && plan.rootfs_propagation)

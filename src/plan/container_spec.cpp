@@ -143,7 +143,7 @@ Result<json> container_spec(const ImageDefaults& image, const RunRequest& run, c
         {"env", env},
         {"cwd", cwd},
         {"capabilities", {{"bounding", caps_json}, {"effective", caps_json}, {"permitted", caps_json}}},
-        {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}}}},
+        {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", run.nofile}, {"soft", run.nofile}}}},
         {"noNewPrivileges", run.no_new_privileges},
     };
     if (!user.additional_gids.empty()) process["user"]["additionalGids"] = user.additional_gids;

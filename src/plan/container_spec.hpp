@@ -44,6 +44,9 @@ struct RunRequest {
     std::optional<int64_t> memory, pids_limit;
     std::optional<double> cpus;
     std::map<std::string, std::string> annotations;
+    // RLIMIT_NOFILE for the process: podman's 1048576, but never above what the
+    // caller can give (raising a hard limit needs CAP_SYS_RESOURCE).
+    uint64_t nofile = 1048576;
 };
 
 // The uid/gid/groups the process runs as, resolved by the caller.

@@ -136,6 +136,14 @@ struct Plan {
     std::string bundle;  // absolute
     std::string rootfs;  // absolute host path
     bool rootfs_readonly = false;
+    // kapsel's image containers: the rootfs is an overlay of image layers and a
+    // per-container upper dir, mounted inside the container's own mount namespace
+    // (from the "io.kapsel.rootfs.overlay" annotation).
+    struct Overlay {
+        std::vector<std::string> lowers;  // top first
+        std::string upper, work;
+    };
+    std::optional<Overlay> rootfs_overlay;
     uint64_t rootfs_propagation = 0;  // 0: kapsel's default (rslave)
     bool rootfs_propagation_recursive = true;
 

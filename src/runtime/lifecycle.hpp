@@ -3,6 +3,7 @@
 // option structs; the work is here.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct RunOptions {
     CreateOptions create;
     bool detach = false;
     bool keep = false;  // keep the stopped container (no delete)
+    // Called once the container's program runs (a monitor tells its caller).
+    std::function<void()> on_started;
 };
 // Returns the exit code for kapsel: the container's (128+signal if killed), or 0 when detached.
 Result<int> run(const Globals& g, const RunOptions& o);

@@ -52,6 +52,7 @@ Result<int> run(const Globals& g, const RunOptions& o) {
         (void)remove(g, c.id, true);
         return std::move(started).error();
     }
+    if (o.on_started) o.on_started();
     if (o.detach) return 0;
 
     int rc = wait_attached(created.pid, created.pidfd.get(), std::move(master), fwd);

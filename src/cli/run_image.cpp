@@ -1,0 +1,136 @@
+// kapsel run [options] IMAGE [COMMAND [ARG...]] — podman's run, on kapsel's image store.
+#include <cstdio>
+#include <fstream>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "image/store.hpp"
+#include "runtime/containers.hpp"
+#include "runtime/manage.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::cli {
+
+// Whether `kapsel run` args mean an image (podman's run) rather than a bundle
+// (runc's run): runc's own flags mean a bundle; podman's flags, or an argument
+// that can only be an image reference or names a stored image, mean an image.
+bool is_image_run(const Globals& g, const Args& args) {
+    static const char* runc_only[] = {"--bundle", "-b", "-bundle", "--console-socket", "--pid-file", "--no-pivot",
+                                      "--keep", "--preserve-fds", "--no-new-keyring", "--no-subreaper", "--pidfd-socket"};
+    static const char* image_only[] = {"-i", "-t", "-it", "-ti", "--rm", "--name", "-e", "--env", "--env-file", "-v",
+                                       "--volume", "-w", "--workdir", "-u", "--user", "--entrypoint", "-m", "--memory",
+                                       "--cpus", "--pids-limit", "--read-only", "--network", "--net", "--hostname",
+                                       "--cap-add", "--cap-drop", "--security-opt", "--interactive", "--tty", "-dt",
+                                       "-td", "-dit", "-itd", "-q"};
+    for (auto& a : args) {
+        std::string flag = a.substr(0, a.find('='));
+        for (auto* r : runc_only)
+            if (flag == r) return false;
+        for (auto* i : image_only)
+            if (flag == i) return true;
+    }
+    for (auto& a : args) {
+        if (a.empty() || a[0] == '-') continue;
+        // runc container ids cannot contain these; image references often do.
+        if (a.find_first_of("/:@") != std::string::npos) return true;
+        auto store = runtime::open_store(g);
+        return store && store->find_image(a).ok();
+    }
+    return false;
+}
+
+int run_image_main(const Globals& g, const Args& args) {
+    runtime::ImageRunOptions o;
+    auto& r = o.request;
+    bool it = false, dit = false, dt = false;
+    std::vector<std::string> env, env_files, volumes, security;
+    std::string memory, pids, cpus, workdir, entrypoint, network = "private";
+    bool entrypoint_set = false, quiet = false;
+    Flags f("run", "kapsel run [options] IMAGE [COMMAND [ARG...]]",
+            "Run a container from an image in the store (kapsel images). Attached by default: kapsel\n"
+            "exits with the container's exit code. (With --bundle, `run` is runc's: see kapsel-run(8).)");
+    f.flag({"detach", "d"}, &o.detach, "run in the background and print the container id");
+    f.flag({"interactive", "i"}, &r.interactive, "keep stdin open to the container");
+    f.flag({"tty", "t"}, &r.tty, "allocate a pseudo-terminal");
+    f.flag({"it", "ti"}, &it, "-i and -t");
+    f.flag({"dit", "itd", "idt"}, &dit, "-d, -i and -t");
+    f.flag({"dt", "td"}, &dt, "-d and -t");
+    f.flag({"rm"}, &o.rm, "remove the container when it exits");
+    f.option({"name"}, &o.name, "a name for the container", "name");
+    f.list({"env", "e"}, &env, "set an environment variable (KEY=VALUE, or KEY to pass kapsel's)", "KEY=VALUE");
+    f.list({"env-file"}, &env_files, "read environment variables from a file (KEY=VALUE lines)", "file");
+    f.list({"volume", "v"}, &volumes, "bind mount a host path: HOST:CONTAINER[:ro]", "host:ctr[:ro]");
+    f.option({"workdir", "w"}, &workdir, "working directory in the container", "dir");
+    f.option({"user", "u"}, &o.user, "user[:group] to run as (names from the image's /etc/passwd)", "user");
+    f.option({"entrypoint"}, &entrypoint, "override the image's entrypoint (\"\" clears it)", "cmd");
+    f.option({"memory", "m"}, &memory, "memory limit (512m, 1g)", "bytes");
+    f.option({"cpus"}, &cpus, "CPU limit in CPUs (1.5)", "n");
+    f.option({"pids-limit"}, &pids, "maximum number of processes", "n");
+    f.flag({"read-only"}, &r.read_only, "mount the root file system read-only");
+    f.option({"network", "net"}, &network, "private (default: own network namespace with loopback), none, or host", "mode");
+    f.option({"hostname"}, &r.hostname, "the container's host name (default: its short id)", "name");
+    f.list({"cap-add"}, &r.cap_add, "add a capability (or ALL)", "cap");
+    f.list({"cap-drop"}, &r.cap_drop, "drop a capability (or ALL)", "cap");
+    f.list({"security-opt"}, &security, "no-new-privileges", "opt");
+    f.flag({"quiet", "q"}, &quiet, "accepted for podman compatibility");
+    auto pos = f.parse(args, /*stop_at_positional=*/true);
+    if (!pos) return usage_error("run", pos.error().message);
+    if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    if (pos->empty()) return usage_error("run", "expects an image");
+    for (auto& a : args) {
+        if (a == "--entrypoint" || a.rfind("--entrypoint=", 0) == 0) entrypoint_set = true;
+    }
+    if (it || dit) r.interactive = r.tty = true;
+    if (dit || dt) o.detach = r.tty = true;
+    o.image = (*pos)[0];
+    r.command.assign(pos->begin() + 1, pos->end());
+    if (entrypoint_set) r.entrypoint = entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{entrypoint};
+    if (!workdir.empty()) r.workdir = workdir;
+    r.network = network;
+    for (auto& file : env_files) {
+        std::ifstream in(file);
+        if (!in) return fail(make_error("--env-file: cannot read " + file));
+        std::string line;
+        while (std::getline(in, line)) {
+            std::string t(trim(line));
+            if (!t.empty() && t[0] != '#') r.env.push_back(t);
+        }
+    }
+    r.env.insert(r.env.end(), env.begin(), env.end());
+    for (auto& v : volumes) {
+        auto parts = split(v, ':');
+        if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+            return usage_error("run", "--volume \"" + v + "\": expected HOST:CONTAINER[:ro]");
+        if (parts.size() == 3 && parts[2] != "ro" && parts[2] != "rw")
+            return usage_error("run", "--volume \"" + v + "\": the option must be ro or rw");
+        r.volumes.push_back({parts[0], parts[1], parts.size() == 3 && parts[2] == "ro"});
+    }
+    for (auto& s : security) {
+        if (s == "no-new-privileges" || s == "no-new-privileges:true") r.no_new_privileges = true;
+        else return usage_error("run", "--security-opt \"" + s + "\" is not supported (no-new-privileges is)");
+    }
+    if (!memory.empty()) {
+        auto m = runtime::parse_bytes(memory);
+        if (!m) return usage_error("run", "--memory: " + m.error().message);
+        r.memory = *m;
+    }
+    if (!pids.empty()) {
+        auto n = parse_int(pids);
+        if (!n) return usage_error("run", "--pids-limit: \"" + pids + "\" is not a number");
+        r.pids_limit = *n;
+    }
+    if (!cpus.empty()) {
+        try {
+            r.cpus = std::stod(cpus);
+        } catch (...) {
+            return usage_error("run", "--cpus: \"" + cpus + "\" is not a number");
+        }
+    }
+    std::string id;
+    auto rc = runtime::run_image(g, o, &id);
+    if (!rc) return fail(rc.error());
+    if (o.detach) std::printf("%s\n", id.c_str());
+    return *rc;
+}
+
+}  // namespace kapsel::cli

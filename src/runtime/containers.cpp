@@ -1,0 +1,445 @@
+// Containers from images.
+#include "runtime/containers.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "image/digest.hpp"
+#include "image/import.hpp"
+#include "image/manifest.hpp"
+#include "linux/identity.hpp"
+#include "linux/seccomp.hpp"
+#include "plan/default_seccomp.hpp"
+#include "plan/names.hpp"
+#include "runtime/lifecycle.hpp"
+#include "runtime/store.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::runtime {
+namespace {
+
+using json = nlohmann::json;
+
+std::string random_id() {
+    std::random_device rd;
+    std::string out;
+    static const char* hex = "0123456789abcdef";
+    for (int i = 0; i < 64; ++i) out += hex[rd() % 16];
+    return out;
+}
+
+std::string meta_path(const image::Store& s, const std::string& id) { return s.container_dir(id) + "/container.json"; }
+
+Result<json> read_meta(const image::Store& s, const std::string& id) {
+    std::string text = KAPSEL_TRY(fs::read_file(meta_path(s, id)));
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return make_error("container " + id + ": container.json is corrupt");
+    return j;
+}
+
+Status write_meta(const image::Store& s, const std::string& id, const json& j) {
+    return fs::write_file_atomic(meta_path(s, id), j.dump(1), 0600);
+}
+
+std::vector<std::string> container_ids(const image::Store& s) {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir((s.root() + "/containers").c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] != '.' && fs::exists(meta_path(s, e->d_name))) out.push_back(e->d_name);
+        ::closedir(d);
+    }
+    return out;
+}
+
+// A file of the container's root, resolved inside it: an image's /etc/passwd
+// may be a symlink anywhere.
+std::string read_in_root(const std::string& root, const std::string& path) {
+    unique_fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return "";
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int fd = static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how));
+    if (fd < 0) return "";
+    unique_fd f(fd);
+    std::string out;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(f.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+
+// A file of the image, from the topmost layer that has it (resolved inside
+// that layer; whiteouts and symlinks across layers are rare for these files).
+std::string read_in_layers(const image::Store& store, const std::vector<std::string>& layers, const std::string& path) {
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+        std::string layer = store.layer_path(*it);
+        struct stat st;
+        if (::lstat((layer + "/" + path).c_str(), &st) != 0) continue;
+        if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return "";  // deleted in this layer
+        return read_in_root(layer, path);
+    }
+    return "";
+}
+
+// Removes what a container made from an image owns: its runtime state (if any),
+// its mount, its directory.
+Status destroy(const Globals& g, image::Store& store, const std::string& id) {
+    if (Store(g.root).exists(id)) {
+        auto st = remove(g, id, true);
+        if (!st && st.error().code != ENOENT) return st;
+    }
+    KAPSEL_TRY(image::unmount_rootfs(store, id));
+    return fs::remove_tree(store.container_dir(id));
+}
+
+void record_exit(image::Store& store, const std::string& id, int code) {
+    auto meta = read_meta(store, id);
+    if (!meta) return;
+    (*meta)["exit_code"] = code;
+    (*meta)["finished"] = now_rfc3339();
+    (void)write_meta(store, id, *meta);
+}
+
+}  // namespace
+
+Result<image::Store> open_store(const Globals& g) {
+    return image::Store::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
+}
+
+Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* id_out) {
+    image::Store store = KAPSEL_TRY(open_store(g));
+    image::ImageRecord img = KAPSEL_TRY(store.find_image(o.image));
+    image::ImageConfig cfg = KAPSEL_TRY(image::parse_config(KAPSEL_TRY(store.read_blob(img.id))));
+    for (auto& l : img.layers)
+        if (!store.has_layer(l)) return make_error("image " + o.image + " is damaged: layer " + l + " is missing (kapsel system check)");
+
+    std::string id = random_id();
+    std::string name = o.name.empty() ? id.substr(0, 12) : o.name;
+    {
+        // Names are unique: checked and taken under the store's lock.
+        auto lock = KAPSEL_TRY(store.lock(true));
+        for (auto& other : container_ids(store)) {
+            auto meta = read_meta(store, other);
+            if (meta && meta->value("name", "") == name)
+                return make_error("the name \"" + name + "\" is in use by container " + other.substr(0, 12));
+        }
+        KAPSEL_TRY(fs::mkdir_p(store.container_dir(id), 0700));
+        json meta = {{"id", id}, {"name", name}, {"image", img.names.empty() ? img.id : img.names[0]},
+                     {"image_id", img.id}, {"created", now_rfc3339()}, {"rm", o.rm}, {"layers", img.layers},
+                     {"stop_signal", cfg.stop_signal}};
+        KAPSEL_TRY(write_meta(store, id, meta));
+    }
+    struct Undo {
+        const Globals& g;
+        image::Store& store;
+        std::string id;
+        bool armed = true;
+        ~Undo() {
+            if (armed) (void)destroy(g, store, id);
+        }
+    } undo{g, store, id};
+
+    image::ContainerDirs dirs = image::container_dirs(store, id);
+    for (auto* p : {&dirs.upper, &dirs.work, &dirs.merged}) KAPSEL_TRY(fs::mkdir_p(*p, 0755));
+    // The overlay is mounted by the container's init inside its own mount
+    // namespace (the annotation below): no host mount to leak or to unmount.
+    json overlay = {{"lowerdir", json::array()}, {"upperdir", dirs.upper}, {"workdir", dirs.work}};
+    for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) overlay["lowerdir"].push_back(store.layer_path(*it));
+    if (img.layers.empty()) {
+        KAPSEL_TRY(fs::mkdir_p(store.root() + "/layers/empty", 0755));
+        overlay["lowerdir"].push_back(store.root() + "/layers/empty");
+    }
+
+    plan::ImageDefaults defaults{cfg.user, cfg.env, cfg.entrypoint, cfg.cmd, cfg.working_dir, cfg.exposed_ports, cfg.volumes};
+    plan::RunRequest req = o.request;
+    req.rootfs = dirs.merged;
+    if (req.hostname.empty()) req.hostname = id.substr(0, 12);
+    if (rlimit cur{}; ::getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_max < req.nofile) req.nofile = cur.rlim_max;
+    req.annotations["io.kapsel.image"] = img.names.empty() ? img.id : img.names[0];
+    req.annotations["io.kapsel.name"] = name;
+    req.annotations["io.kapsel.rootfs.overlay"] = overlay.dump();
+    std::string user_spec = o.user.empty() ? cfg.user : o.user;
+    plan::Identity user = KAPSEL_TRY(plan::resolve_user(user_spec, read_in_layers(store, img.layers, "etc/passwd"),
+                                                        read_in_layers(store, img.layers, "etc/group")));
+    // The default seccomp allow-list follows the capabilities the container gets.
+    std::vector<std::string> caps = plan::default_capabilities();
+    for (auto& c : req.cap_add) {
+        if (to_upper(c) == "ALL") caps = plan::all_capability_names();
+        else if (auto n = plan::capability_number(c)) caps.push_back(plan::capability_name(*n));
+    }
+    auto allow = plan::default_seccomp_allow(linux::known_syscall_names(), caps);
+    json spec = KAPSEL_TRY(plan::container_spec(defaults, req, user, allow));
+    {
+        json meta = KAPSEL_TRY(read_meta(store, id));
+        meta["command"] = spec["process"]["args"];
+        KAPSEL_TRY(write_meta(store, id, meta));
+    }
+    KAPSEL_TRY(fs::write_file_atomic(dirs.dir + "/config.json", spec.dump(1), 0600));
+    if (id_out) *id_out = id;
+
+    RunOptions ro;
+    ro.create.id = id;
+    ro.create.bundle = dirs.dir;
+    ro.keep = !o.rm;
+
+    if (!o.detach) {
+        if (!req.interactive) {
+            // Without -i the container reads nothing from us.
+            int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (null >= 0) {
+                ::dup2(null, STDIN_FILENO);
+                ::close(null);
+            }
+        }
+        undo.armed = false;
+        auto rc = run(g, ro);
+        if (!rc) {
+            (void)destroy(g, store, id);
+            return std::move(rc).error();
+        }
+        record_exit(store, id, *rc);
+        if (o.rm) KAPSEL_TRY(destroy(g, store, id));
+        return *rc;
+    }
+
+    // Detached: a monitor (our child, which outlives us) runs the container with
+    // its output going to the log, and tells us once the program runs.
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe to the container monitor");
+    unique_fd rd(p[0]), wr(p[1]);
+    std::string log_path = dirs.dir + "/ctr.log";
+    pid_t monitor = ::fork();
+    if (monitor < 0) return sys_error("fork the container monitor");
+    if (monitor == 0) {
+        rd.reset();
+        ::setsid();
+        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (null < 0 || log < 0) {
+            (void)!::write(wr.get(), "cannot open the container log", 29);
+            ::_exit(1);
+        }
+        ::dup2(null, STDIN_FILENO);
+        ::dup2(log, STDOUT_FILENO);
+        ::dup2(log, STDERR_FILENO);
+        ::close(null);
+        ::close(log);
+        int report = wr.get();
+        ro.on_started = [&report] {
+            (void)!::write(report, "ok", 2);
+            ::close(report);
+            report = -1;
+        };
+        auto rc = run(g, ro);
+        if (!rc) {
+            if (report >= 0) (void)!::write(report, rc.error().message.data(), rc.error().message.size());
+            (void)destroy(g, store, id);
+            ::_exit(1);
+        }
+        record_exit(store, id, *rc);
+        if (o.rm) (void)destroy(g, store, id);
+        ::_exit(0);
+    }
+    wr.reset();
+    undo.armed = false;
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+    if (reply != "ok") {
+        ::waitpid(monitor, nullptr, 0);
+        return make_error(reply.empty() ? "the container monitor died" : reply);
+    }
+    return 0;
+}
+
+Result<std::string> resolve_container(const Globals& g, const std::string& name_or_id) {
+    if (Store(g.root).exists(name_or_id)) return name_or_id;
+    auto store = open_store(g);
+    if (!store) return std::move(store).error();
+    std::vector<std::string> prefix;
+    for (auto& id : container_ids(*store)) {
+        auto meta = read_meta(*store, id);
+        if (meta && meta->value("name", "") == name_or_id) return id;
+        if (id.rfind(name_or_id, 0) == 0) prefix.push_back(id);
+    }
+    if (prefix.size() == 1 && name_or_id.size() >= 3) return prefix[0];
+    if (prefix.size() > 1) return make_error("container \"" + name_or_id + "\" is ambiguous");
+    return Error{ENOENT, "container \"" + name_or_id + "\" does not exist"};
+}
+
+Result<std::vector<ContainerInfo>> list_containers(const Globals& g, bool all) {
+    image::Store store = KAPSEL_TRY(open_store(g));
+    Store runtime_store(g.root);
+    std::vector<ContainerInfo> out;
+    for (auto& id : container_ids(store)) {
+        auto meta = read_meta(store, id);
+        if (!meta) continue;
+        ContainerInfo c;
+        c.id = id;
+        c.name = meta->value("name", "");
+        c.image = meta->value("image", "");
+        c.image_id = meta->value("image_id", "");
+        c.created = meta->value("created", "");
+        c.command = meta->value("command", std::vector<std::string>{});
+        if (meta->contains("exit_code")) c.exit_code = (*meta)["exit_code"].get<int>();
+        auto rec = runtime_store.load(id);
+        if (rec) {
+            oci::Status s = current_status(runtime_store, *rec);
+            c.status = oci::status_name(s);
+            if (s != oci::Status::stopped) c.pid = rec->pid;
+            if (s == oci::Status::stopped) c.status = "exited";
+        } else {
+            c.status = c.exit_code ? "exited" : "created";
+        }
+        if (!all && c.status != "running" && c.status != "paused") continue;
+        out.push_back(c);
+    }
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.created > b.created; });
+    return out;
+}
+
+Status stop_container(const Globals& g, const std::string& name, int timeout_s) {
+    std::string id = KAPSEL_TRY(resolve_container(g, name));
+    Store rs(g.root);
+    auto rec = rs.load(id);
+    if (!rec || current_status(rs, *rec) == oci::Status::stopped) return {};  // already stopped, as podman sees it
+    int sig = SIGTERM;
+    if (auto store = open_store(g)) {
+        auto meta = read_meta(*store, id);
+        if (meta && !meta->value("stop_signal", "").empty())
+            if (auto n = plan::signal_number(meta->value("stop_signal", ""))) sig = *n;
+    }
+    if (current_status(rs, *rec) == oci::Status::paused) (void)kill(g, id, SIGKILL, true);
+    (void)kill(g, id, sig, false);
+    for (int i = 0; i < timeout_s * 50; ++i) {
+        if (current_status(rs, *rec) == oci::Status::stopped) return {};
+        ::usleep(20000);
+    }
+    // The program ignored the polite signal (pid 1 does, without a handler).
+    KAPSEL_TRY(kill(g, id, SIGKILL, true));
+    for (int i = 0; i < 250 && current_status(rs, *rec) != oci::Status::stopped; ++i) ::usleep(20000);
+    return {};
+}
+
+Status remove_container(const Globals& g, const std::string& name, bool force) {
+    std::string id = KAPSEL_TRY(resolve_container(g, name));
+    image::Store store = KAPSEL_TRY(open_store(g));
+    Store rs(g.root);
+    if (auto rec = rs.load(id)) {
+        oci::Status s = current_status(rs, *rec);
+        if (s != oci::Status::stopped && !force)
+            return make_error("cannot remove container \"" + name + "\": it is " + oci::status_name(s) + " (stop it, or rm -f)");
+    }
+    if (!fs::exists(store.container_dir(id))) return remove(g, id, force);  // a runtime-only container
+    return destroy(g, store, id);
+}
+
+Status container_logs(const Globals& g, const std::string& name, bool follow,
+                      const std::function<void(std::string_view)>& out) {
+    std::string id = KAPSEL_TRY(resolve_container(g, name));
+    image::Store store = KAPSEL_TRY(open_store(g));
+    std::string path = store.container_dir(id) + "/ctr.log";
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return {};  // attached containers write to the terminal, not a log
+        return sys_error("open " + path);
+    }
+    char buf[65536];
+    Store rs(g.root);
+    while (true) {
+        ssize_t n;
+        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out(std::string_view(buf, static_cast<size_t>(n)));
+        if (!follow) return {};
+        auto rec = rs.load(id);
+        if (!rec || current_status(rs, *rec) == oci::Status::stopped) {
+            while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out(std::string_view(buf, static_cast<size_t>(n)));
+            return {};
+        }
+        ::usleep(100000);
+    }
+}
+
+Result<json> inspect(const Globals& g, const std::string& what) {
+    if (auto id = resolve_container(g, what); id) {
+        image::Store store = KAPSEL_TRY(open_store(g));
+        json j = {{"Id", *id}};
+        if (auto meta = read_meta(store, *id)) j["Container"] = *meta;
+        if (auto s = state(g, *id)) j["State"] = json::parse(oci::state_json(*s, false));
+        if (auto cfg = fs::read_file(store.container_dir(*id) + "/config.json")) j["Config"] = json::parse(*cfg, nullptr, false);
+        return j;
+    }
+    image::Store store = KAPSEL_TRY(open_store(g));
+    auto img = store.find_image(what);
+    if (!img) return make_error("no container or image called \"" + what + "\"");
+    json j = {{"Id", img->id}, {"Names", img->names}, {"Digest", img->manifest}, {"Layers", img->layers},
+              {"Size", img->size}, {"Created", img->created}};
+    if (auto cfg = store.read_blob(img->id)) j["Config"] = json::parse(*cfg, nullptr, false);
+    return j;
+}
+
+Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const std::string& name) {
+    std::string id = KAPSEL_TRY(resolve_container(g, name));
+    image::Store store = KAPSEL_TRY(open_store(g));
+    json meta = KAPSEL_TRY(read_meta(store, id));
+    return image::diff_rootfs(store, id, meta.value("layers", std::vector<std::string>{}));
+}
+
+Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name, const std::string& image_name) {
+    std::string id = KAPSEL_TRY(resolve_container(g, name));
+    image::Store store = KAPSEL_TRY(open_store(g));
+    json meta = KAPSEL_TRY(read_meta(store, id));
+    image::ImageRecord base = KAPSEL_TRY(store.find_image(meta.value("image_id", "")));
+    json cfg = json::parse(KAPSEL_TRY(store.read_blob(base.id)));
+    // The upper dir as a layer: written by a child into a pipe, imported as it streams.
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe");
+    unique_fd rd(p[0]), wr(p[1]);
+    pid_t writer = ::fork();
+    if (writer == 0) {
+        rd.reset();
+        auto st = image::write_upper_tar(store, id, wr.get());
+        ::_exit(st ? 0 : 1);
+    }
+    wr.reset();
+    image::FdReader in(rd.get(), "container changes");
+    auto shared = KAPSEL_TRY(store.lock(false));
+    auto layer = store.import_layer(in);
+    int status = 0;
+    ::waitpid(writer, &status, 0);
+    if (!layer) return std::move(layer).error().context("commit " + name);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return make_error("commit " + name + ": reading its changes failed");
+
+    cfg["rootfs"]["diff_ids"].push_back(layer->diff_id);
+    cfg["created"] = now_rfc3339();
+    if (!cfg.contains("history") || !cfg["history"].is_array()) cfg["history"] = json::array();
+    cfg["history"].push_back({{"created", cfg["created"]}, {"created_by", "kapsel commit " + name}});
+    std::string cfg_text = cfg.dump();
+    image::Manifest m = KAPSEL_TRY(image::parse_manifest(KAPSEL_TRY(store.read_blob(base.manifest))));
+    m.config = {image::kMediaConfig, image::sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};
+    m.layers.push_back({image::kMediaLayer, layer->blob_digest, layer->blob_size, {}, "", "", ""});
+    std::vector<std::string> diff_ids = base.layers;
+    diff_ids.push_back(layer->diff_id);
+    return image::register_image(store, cfg_text, m, diff_ids, {image_name}, base.size + layer->unpacked_size,
+                                 shared.get());
+}
+
+}  // namespace kapsel::runtime

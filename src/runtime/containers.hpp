@@ -1,0 +1,54 @@
+// Containers made from images (podman's side of kapsel): run an image, list,
+// stop, remove, logs, inspect, diff, commit. Each is a runtime container (same
+// id, same --root) whose bundle and copy-on-write layer live in the image store
+// (containers/<id>/). Detached ones get a small monitor process that holds
+// their output, waits for them, records the exit code and cleans up.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "image/overlay.hpp"
+#include "image/store.hpp"
+#include "plan/container_spec.hpp"
+#include "runtime/context.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::runtime {
+
+struct ImageRunOptions {
+    std::string image;
+    std::string name;
+    std::string user;  // -u, overrides the image's User
+    bool detach = false, rm = false;
+    plan::RunRequest request;  // everything that shapes the config (rootfs is filled in)
+};
+
+// Attached: the container's exit code. Detached: 0 once it runs (the id is in `id_out`).
+Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* id_out);
+
+struct ContainerInfo {
+    std::string id, name, image, image_id, created, status;
+    std::vector<std::string> command;
+    std::optional<int> exit_code;
+    int pid = 0;
+};
+
+Result<std::vector<ContainerInfo>> list_containers(const Globals& g, bool all);
+// A container by name, id or id prefix: its id.
+Result<std::string> resolve_container(const Globals& g, const std::string& name_or_id);
+Status stop_container(const Globals& g, const std::string& name, int timeout_s);
+Status remove_container(const Globals& g, const std::string& name, bool force);
+Status container_logs(const Globals& g, const std::string& name, bool follow,
+                      const std::function<void(std::string_view)>& out);
+Result<nlohmann::json> inspect(const Globals& g, const std::string& name_or_image);
+Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const std::string& name);
+Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name, const std::string& image_name);
+
+Result<image::Store> open_store(const Globals& g);
+
+}  // namespace kapsel::runtime
