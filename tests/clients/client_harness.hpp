@@ -47,8 +47,9 @@ std::string argv_pattern(const RuntimeCall& call, const std::string& tmp,
 Output run_on_pty(const std::string& command, int timeout_ms = 30000);
 
 bool executable(const std::string& path);
-// True when a process other than this one has `needle` in its command line.
+// Live processes other than this one with `needle` in their command line ("PID: CMDLINE").
 std::vector<std::string> processes_mentioning(const std::string& needle);
+// Mount points strictly below `dir`, as this process sees them.
 std::vector<std::string> mounts_below(const std::string& dir);
 std::string read_file(const std::string& path);
 // The host path of a cgroup file of process `pid`: FILE_V1 in the v1 hierarchy that has
