@@ -181,7 +181,7 @@ TEST_F(Podman, DetachedLogsStopRemove) {
     std::string id = run_detached();
     ASSERT_FALSE(id.empty());
     EXPECT_EQ("running", inspect(id, "{{.State.Status}}"));
-    // --sync asks the runtime: kapsel state.
+    // --sync re-reads the state (podman 4.3 takes it from conmon, not from `state`).
     Output ps = podman({"ps", "-a", "--sync", "--format", "{{.ID}} {{.Status}}"});
     EXPECT_EQ(0, ps.code) << ps.err << WITH_CALLS;
     EXPECT_EQ(0u, ps.out.find(id.substr(0, 12) + " Up ")) << ps.out;
