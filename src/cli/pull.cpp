@@ -26,8 +26,9 @@ int pull_main(const Globals& g, const Args& args) {
     const std::string& ref = (*pos)[0];
     if (ref.rfind("oci:", 0) == 0) {
         std::string rest = ref.substr(4), dir = rest, tag;
-        // oci:DIR:TAG — the last ':' separates a tag unless it is part of the path.
-        if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
+        // oci:DIR:REF as skopeo reads it: the first ':' ends the directory; the
+        // reference after it may contain ':' itself (localhost/x:latest).
+        if (auto colon = rest.find(':'); colon != std::string::npos) {
             dir = rest.substr(0, colon);
             tag = rest.substr(colon + 1);
         }

@@ -157,9 +157,12 @@ Result<size_t> Decompressor::read(char* buf, size_t n) {
                 size_t rc = ZSTD_decompressStream(zstd_, &output, &input);
                 in_pos_ += input.pos;
                 if (ZSTD_isError(rc)) return make_error(std::string("zstd: ") + ZSTD_getErrorName(rc));
+                // 0: a frame is complete (another may follow, as with gzip members).
+                if (rc == 0) stream_end_ = true;
+                else if (input.pos > 0 || output.pos > 0) stream_end_ = false;
                 if (output.pos > 0) return output.pos;
                 if (inner_eof_ && in_pos_ >= in_len_) {
-                    if (rc == 0) return size_t{0};
+                    if (stream_end_) return size_t{0};
                     return make_error("zstd: unexpected end of compressed data");
                 }
             }

@@ -26,6 +26,9 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s);
 // state root on tmpfs) is keyed by the rules, the libseccomp version and the
 // architecture; an unusable entry is ignored and recompiled.
 Result<SeccompProgram> compile_seccomp_cached(const plan::Seccomp& s, const std::string& cache_dir);
+// kapsel's own place on tmpfs, whatever --root a client passes: a client's state
+// directory is the client's, and runc leaves nothing else in it.
+inline constexpr const char* kSeccompCacheDir = "/run/kapsel-cache/seccomp";
 // Installs the filter; returns the notify listener fd when the program uses SCMP_ACT_NOTIFY.
 Result<unique_fd> load_seccomp(const SeccompProgram& prog);
 

@@ -155,7 +155,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         return make_error("process.terminal is true: --console-socket is required");
 
     std::optional<linux::SeccompProgram> seccomp;
-    if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp_cached(*plan.seccomp, g.root + "/.cache/seccomp"));
+    if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp_cached(*plan.seccomp, linux::kSeccompCacheDir));
 
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
     Store store(g.root);

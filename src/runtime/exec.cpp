@@ -196,7 +196,7 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
             "cannot allocate a terminal for a detached process without --console-socket");
     // Always the container's filter: a process.json cannot leave it behind.
     std::optional<linux::SeccompProgram> seccomp;
-    if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp_cached(*plan.seccomp, g.root + "/.cache/seccomp"));
+    if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp_cached(*plan.seccomp, linux::kSeccompCacheDir));
 
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
     std::vector<std::string> dirs =

@@ -1,0 +1,256 @@
+// The image store: archives and layouts in, file-level sharing between images,
+// every layer feature, and hostile layers refused without a trace.
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+namespace fsys = std::filesystem;
+
+class Images : public KapselTest {
+protected:
+    std::string store() { return root() + "/store"; }
+    Output k(const std::vector<std::string>& args) {
+        std::vector<std::string> a = {"--storage-root", store()};
+        a.insert(a.end(), args.begin(), args.end());
+        return kapsel(a);
+    }
+    std::string tools() { return std::string(KAPSEL_TEST_TOOLS); }
+    // A layer tar from a JSON list of entries (tools/mktar.py).
+    std::string tar(const std::string& name, const json& entries) {
+        std::string path = root() + "/" + name + ".tar";
+        Output o = run_program({"/usr/bin/python3", tools() + "/mktar.py", path, entries.dump()});
+        EXPECT_EQ(0, o.code) << o.err;
+        return path;
+    }
+    // An OCI layout image from layer tars (tools/mkimage.py); returns "oci:DIR:TAG".
+    std::string image(const std::string& name, const std::vector<std::string>& layers,
+                      const std::vector<std::string>& extra = {}) {
+        std::string dir = root() + "/" + name + "-oci";
+        std::vector<std::string> argv = {"/usr/bin/python3", tools() + "/mkimage.py", dir, "localhost/" + name + ":latest"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.insert(argv.end(), layers.begin(), layers.end());
+        Output o = run_program(argv);
+        EXPECT_EQ(0, o.code) << o.err;
+        return "oci:" + dir + ":localhost/" + name + ":latest";
+    }
+    json images() { return json::parse(k({"images", "--format", "json"}).out); }
+    std::string layer_dir(const std::string& diff_id) { return store() + "/layers/" + diff_id.substr(7); }
+    // The store holds nothing but what it held before a refused import.
+    void expect_store_clean() {
+        EXPECT_TRUE(images().empty());
+        if (fsys::exists(store() + "/layers"))
+            for (auto& e : fsys::directory_iterator(store() + "/layers")) ADD_FAILURE() << "layer left: " << e.path();
+        if (fsys::exists(store() + "/tmp"))
+            for (auto& e : fsys::directory_iterator(store() + "/tmp")) ADD_FAILURE() << "temp left: " << e.path();
+    }
+};
+
+TEST_F(Images, LoadsDockerAndOciArchivesAndLayouts) {
+    std::string fix = std::string(KAPSEL_TEST_IMAGES);
+    Output d = k({"load", "-i", fix + "/docker-archive.tar"});
+    ASSERT_EQ(0, d.code) << d.err;
+    EXPECT_EQ("Loaded image: localhost/kapsel-busybox:latest\n", d.out);
+    ASSERT_EQ(0, k({"load", "-q", "-i", fix + "/oci-archive.tar"}).code);
+    ASSERT_EQ(0, k({"pull", "-q", "oci:" + fix + "/oci:latest"}).code);
+    json list = images();
+    ASSERT_EQ(1u, list.size()) << "the same image three times is one image";
+    EXPECT_EQ("localhost/kapsel-busybox:latest", list[0]["names"][0]);
+    EXPECT_EQ(1u, list[0]["layers"].size());
+    Output table = k({"images"});
+    EXPECT_NE(std::string::npos, table.out.find("localhost/kapsel-busybox")) << table.out;
+}
+
+TEST_F(Images, IdenticalFilesInIndependentImagesAreOneInode) {
+    json common = {{"name", "usr/bin/tool"}, {"data", std::string(100000, 'x')}, {"mode", 0755}};
+    std::string a = image("a", {tar("la", {{{"name", "usr/bin"}, {"type", "dir"}}, common, {{"name", "a-only"}, {"data", "a"}}})});
+    ASSERT_EQ(0, k({"pull", "-q", a}).code);
+    size_t files_after_a = 0;
+    for (auto& e : fsys::recursive_directory_iterator(store() + "/files")) files_after_a += e.is_regular_file();
+    // Built separately: another tar, another layer digest, the same file.
+    std::string b = image("b", {tar("lb", {{{"name", "usr/bin"}, {"type", "dir"}, {"mtime", 5}}, common, {{"name", "b-only"}, {"data", "b"}}})});
+    ASSERT_EQ(0, k({"pull", "-q", b}).code);
+    json list = images();
+    ASSERT_EQ(2u, list.size());
+    std::string la = layer_dir(list[0]["layers"][0]), lb = layer_dir(list[1]["layers"][0]);
+    ASSERT_NE(la, lb);
+    struct stat sa, sb;
+    ASSERT_EQ(0, stat((la + "/usr/bin/tool").c_str(), &sa));
+    ASSERT_EQ(0, stat((lb + "/usr/bin/tool").c_str(), &sb));
+    EXPECT_EQ(sa.st_ino, sb.st_ino) << "one inode: one copy on disk and in the page cache";
+    size_t files_after_b = 0;
+    for (auto& e : fsys::recursive_directory_iterator(store() + "/files")) files_after_b += e.is_regular_file();
+    EXPECT_EQ(files_after_a + 1, files_after_b) << "the second import wrote only b-only";
+}
+
+TEST_F(Images, SameContentWithOtherOwnerOrModeIsAnotherInode) {
+    std::string a = image("a", {tar("la", {{{"name", "f"}, {"data", "same"}, {"mode", 0644}}})});
+    std::string b = image("b", {tar("lb", {{{"name", "f"}, {"data", "same"}, {"mode", 0755}}})});
+    ASSERT_EQ(0, k({"pull", "-q", a}).code);
+    ASSERT_EQ(0, k({"pull", "-q", b}).code);
+    json list = images();
+    struct stat sa, sb;
+    ASSERT_EQ(0, stat((layer_dir(list[0]["layers"][0]) + "/f").c_str(), &sa));
+    ASSERT_EQ(0, stat((layer_dir(list[1]["layers"][0]) + "/f").c_str(), &sb));
+    EXPECT_NE(sa.st_ino, sb.st_ino) << "hardlinks share the mode: different modes must not be merged";
+}
+
+TEST_F(Images, EveryKindOfEntryKeepsItsMetadata) {
+    std::string l = tar("l", {
+        {{"name", "bin"}, {"type", "dir"}, {"mode", 0755}, {"mtime", 1000}},
+        {{"name", "bin/prog"}, {"data", "#!/bin/sh\n"}, {"mode", 04755}, {"uid", 0}, {"gid", 0}, {"mtime", 2000}},
+        {{"name", "bin/alias"}, {"type", "hardlink"}, {"link", "bin/prog"}},
+        {{"name", "bin/sym"}, {"type", "symlink"}, {"link", "/bin/prog"}},
+        {{"name", "owned"}, {"data", "x"}, {"uid", 1234}, {"gid", 5678}, {"mode", 02640}},
+        {{"name", "dev-null"}, {"type", "char"}, {"major", 1}, {"minor", 3}, {"mode", 0666}},
+        {{"name", "pipe"}, {"type", "fifo"}},
+        {{"name", "tagged"}, {"data", "x"}, {"xattrs", {{"user.kapsel", "yes"}}}},
+    });
+    ASSERT_EQ(0, k({"pull", "-q", image("meta", {l}, {"--compress", "gzip"})}).code);
+    std::string dir = layer_dir(images()[0]["layers"][0]);
+    struct stat st;
+    ASSERT_EQ(0, stat((dir + "/bin/prog").c_str(), &st));
+    EXPECT_EQ(04755u, st.st_mode & 07777) << "setuid kept";
+    EXPECT_EQ(2000, st.st_mtime);
+    struct stat alias;
+    ASSERT_EQ(0, stat((dir + "/bin/alias").c_str(), &alias));
+    EXPECT_EQ(st.st_ino, alias.st_ino) << "a hardlink stays a hardlink";
+    EXPECT_EQ("/bin/prog", fsys::read_symlink(dir + "/bin/sym").string());
+    ASSERT_EQ(0, stat((dir + "/owned").c_str(), &st));
+    EXPECT_EQ(1234u, st.st_uid);
+    EXPECT_EQ(5678u, st.st_gid);
+    EXPECT_EQ(02640u, st.st_mode & 07777) << "setgid survives chown";
+    ASSERT_EQ(0, lstat((dir + "/dev-null").c_str(), &st));
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+    EXPECT_EQ(makedev(1, 3), st.st_rdev);
+    ASSERT_EQ(0, lstat((dir + "/pipe").c_str(), &st));
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    char v[16] = {};
+    EXPECT_EQ(3, getxattr((dir + "/tagged").c_str(), "user.kapsel", v, sizeof v));
+    EXPECT_STREQ("yes", v);
+    ASSERT_EQ(0, stat((dir + "/bin").c_str(), &st));
+    EXPECT_EQ(1000, st.st_mtime) << "directory times are set after their content";
+}
+
+TEST_F(Images, ZstdLayers) {
+    ASSERT_EQ(0, k({"pull", "-q", image("z", {tar("l", {{{"name", "hello"}, {"data", "zstd"}}})}, {"--compress", "zstd"})}).code);
+    std::ifstream f(layer_dir(images()[0]["layers"][0]) + "/hello");
+    std::string s;
+    f >> s;
+    EXPECT_EQ("zstd", s);
+}
+
+TEST_F(Images, WhiteoutsAndOpaqueDirectoriesWorkInAContainer) {
+    std::string base = tar("base", {{{"name", "etc"}, {"type", "dir"}},
+                                    {{"name", "etc/keep"}, {"data", "k"}},
+                                    {{"name", "etc/gone"}, {"data", "g"}},
+                                    {{"name", "opaque"}, {"type", "dir"}},
+                                    {{"name", "opaque/old"}, {"data", "o"}},
+                                    {{"name", "bin"}, {"type", "symlink"}, {"link", "/busybox/bin"}}});
+    std::string upper = tar("upper", {{{"name", "etc/.wh.gone"}, {"data", ""}},
+                                      {{"name", "opaque"}, {"type", "dir"}},
+                                      {{"name", "opaque/.wh..wh..opq"}, {"data", ""}},
+                                      {{"name", "opaque/new"}, {"data", "n"}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("wh", {base, upper})}).code);
+    // The busybox image's layer underneath gives the container a shell.
+    std::string fix = std::string(KAPSEL_TEST_IMAGES);
+    ASSERT_EQ(0, k({"load", "-q", "-i", fix + "/oci-archive.tar"}).code);
+    json list = images();
+    std::string bb_layer, wh_base, wh_upper;
+    for (auto& i : list) {
+        if (i["names"][0] == "localhost/kapsel-busybox:latest") bb_layer = i["layers"][0];
+        else wh_base = i["layers"][0], wh_upper = i["layers"][1];
+    }
+    struct stat st;
+    ASSERT_EQ(0, lstat((layer_dir(wh_upper) + "/etc/gone").c_str(), &st));
+    EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == 0) << "an overlay whiteout";
+    char v[4] = {};
+    EXPECT_EQ(1, getxattr((layer_dir(wh_upper) + "/opaque").c_str(), "trusted.overlay.opaque", v, sizeof v));
+    // Put the busybox layer under both and look from inside a container.
+    std::string dir = root() + "/stack-oci";
+    std::vector<std::string> argv = {"/usr/bin/python3", tools() + "/mkimage.py", dir, "localhost/stack:latest"};
+    // Reuse the layer tars: busybox's rootfs as the bottom layer.
+    Output bbt = run_program({"/bin/tar", "-C", fixture_rootfs(), "-cf", root() + "/bb.tar", "."});
+    ASSERT_EQ(0, bbt.code) << bbt.err;
+    std::string bb2 = root() + "/bb.tar";
+    argv.push_back(bb2);
+    argv.push_back(tar("base2", {{{"name", "etc/keep"}, {"data", "k"}}, {{"name", "etc/gone"}, {"data", "g"}},
+                                 {{"name", "opaque"}, {"type", "dir"}}, {{"name", "opaque/old"}, {"data", "o"}}}));
+    argv.push_back(upper);
+    ASSERT_EQ(0, run_program(argv).code);
+    ASSERT_EQ(0, k({"pull", "-q", "oci:" + dir + ":localhost/stack:latest"}).code);
+    Output o = k({"run", "--rm", "localhost/stack", "sh", "-c", "ls /etc/keep /etc/gone 2>&1; ls /opaque"});
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("/etc/keep")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("/etc/gone: No such file")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("new")) << o.out;
+    EXPECT_EQ(std::string::npos, o.out.find("old")) << "the opaque directory hides the lower one: " << o.out;
+}
+
+TEST_F(Images, HostileLayersAreRefusedAndLeaveNothing) {
+    struct Case {
+        const char* what;
+        json entries;
+        const char* message;
+    } cases[] = {
+        {"dot-dot", {{{"name", "../escape"}, {"data", "x"}}}, "contains \"..\""},
+        {"absolute", {{{"name", "/etc/escape"}, {"data", "x"}}}, "absolute path"},
+        {"through a symlink out", {{{"name", "link"}, {"type", "symlink"}, {"link", "/tmp"}}, {{"name", "link/planted"}, {"data", "x"}}},
+         "symlink that leads outside"},
+        {"through a relative symlink out", {{{"name", "up"}, {"type", "symlink"}, {"link", "../../../../../../tmp"}}, {{"name", "up/planted"}, {"data", "x"}}},
+         "symlink that leads outside"},
+        {"hardlink out", {{{"name", "h"}, {"type", "hardlink"}, {"link", "../../../etc/passwd"}}}, "points outside the layer"},
+        {"hardlink absolute", {{{"name", "h"}, {"type", "hardlink"}, {"link", "/etc/passwd"}}}, "points outside the layer"},
+    };
+    for (auto& c : cases) {
+        std::string ref = image("evil", {tar("evil", c.entries)});
+        Output o = k({"pull", "-q", ref});
+        EXPECT_EQ(1, o.code) << c.what;
+        EXPECT_NE(std::string::npos, o.err.find(c.message)) << c.what << ": " << o.err;
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << c.what << ": one line: " << o.err;
+        expect_store_clean();
+        EXPECT_FALSE(fsys::exists("/tmp/planted")) << c.what;
+        fsys::remove_all(root() + "/evil-oci");
+    }
+}
+
+TEST_F(Images, ALayerWhoseDigestDoesNotMatchIsRefused) {
+    std::string ref = image("bad", {tar("l", {{{"name", "f"}, {"data", "x"}}})}, {"--corrupt-layer", "0"});
+    Output o = k({"pull", "-q", ref});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("digest mismatch")) << o.err;
+    expect_store_clean();
+    std::string ref2 = image("bad2", {tar("l2", {{{"name", "f"}, {"data", "y"}}})}, {"--wrong-diffid", "0"});
+    Output o2 = k({"pull", "-q", ref2});
+    EXPECT_EQ(1, o2.code);
+    EXPECT_NE(std::string::npos, o2.err.find("diff id")) << o2.err;
+}
+
+TEST_F(Images, ImportMakesAOneLayerImage) {
+    Output t = run_program({"/bin/sh", "-c", "tar -C " + fixture_rootfs() + " -czf " + root() + "/rootfs.tgz ."});
+    ASSERT_EQ(0, t.code) << t.err;
+    Output o = k({"import", "-q", root() + "/rootfs.tgz", "localhost/imported:1"});
+    ASSERT_EQ(0, o.code) << o.err;
+    Output r = k({"run", "--rm", "localhost/imported:1", "echo", "from", "an", "imported", "rootfs"});
+    EXPECT_EQ("from an imported rootfs\n", r.out) << r.err;
+}
+
+TEST_F(Images, MissingImageIsAClearError) {
+    Output o = k({"run", "--rm", "localhost/nothing:here", "true"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("not in the store")) << o.err;
+    Output l = k({"load", "-i", "/nonexistent.tar"});
+    EXPECT_EQ(1, l.code);
+    EXPECT_NE(std::string::npos, l.err.find("/nonexistent.tar")) << l.err;
+}
+
+}  // namespace
+}  // namespace kapsel::test
