@@ -48,6 +48,37 @@ std::string clean_entry(const std::string& name) {
     return n;
 }
 
+// A layer is a tar (the "ustar" magic at offset 257), or gzip or zstd (their frame magic).
+// Anything else in an archive is metadata (JSON) or not ours to understand.
+bool looks_like_layer(const std::string& head) {
+    auto starts = [&](std::string_view magic, size_t at = 0) {
+        return head.size() >= at + magic.size() && std::string_view(head).substr(at, magic.size()) == magic;
+    };
+    return starts("ustar", 257) || starts("\x1f\x8b") || starts("\x28\xb5\x2f\xfd");
+}
+
+// "a/b/../c" -> "a/c": a link target relative to its entry, within the archive. A target
+// that climbs out of the archive resolves to nothing (the lookup then fails by name).
+std::string normalize_entry(const std::string& path) {
+    std::vector<std::string> parts;
+    size_t i = 0;
+    while (i <= path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        std::string part = path.substr(i, j - i);
+        if (part == "..") {
+            if (parts.empty()) return "";
+            parts.pop_back();
+        } else if (!part.empty() && part != ".") {
+            parts.push_back(part);
+        }
+        i = j + 1;
+    }
+    std::string out;
+    for (auto& p : parts) out += (out.empty() ? "" : "/") + p;
+    return out;
+}
+
 }  // namespace
 
 Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
@@ -98,20 +129,32 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
     TarEntry e;
     int layer_no = 0;
     bool progress = progress_wanted(o.quiet);
+    // Writers may store an entry once and link to it: skopeo writes <id>/layer.tar as a
+    // symlink to ../<digest>.tar. Links are resolved after the walk, by entry name.
+    std::map<std::string, std::string> links;
     while (KAPSEL_TRY(tar.next(e))) {
+        if (e.type == EntryType::symlink || e.type == EntryType::hardlink) {
+            std::string name = clean_entry(e.path);
+            std::string target = e.link;
+            if (e.type == EntryType::symlink && !target.empty() && target[0] != '/') {
+                auto slash = name.rfind('/');
+                target = (slash == std::string::npos ? "" : name.substr(0, slash + 1)) + target;
+            }
+            links[name] = normalize_entry(target);
+            continue;
+        }
         if (e.type != EntryType::file) continue;
         std::string name = clean_entry(e.path);
-        // Blobs of an OCI layout inside the archive are JSON documents or layers
-        // (peek: documents start with '{'); a docker archive's layers are
-        // <id>/layer.tar; everything else (VERSION, json, repositories) is small.
+        // Blobs of an OCI layout inside the archive are JSON documents or layers, told
+        // apart by their first 512 bytes (a tar header, or gzip/zstd magic); a docker
+        // archive's layers are <id>/layer.tar or <digest>.tar; everything else
+        // (VERSION, json, repositories, manifests) is small and kept in memory.
         std::string blob_digest = digest_of_entry(name);
         bool layer_name = name.size() >= 9 && name.compare(name.size() - 9, 9, "layer.tar") == 0;
         std::string head;
         head.resize(std::min<uint64_t>(e.size, 512));
         KAPSEL_TRY(tar.body().read_full(head.data(), head.size(), name));
-        auto first = head.find_first_not_of(" \t\r\n");
-        bool json_like = first != std::string::npos && (head[first] == '{' || head[first] == '[');
-        if (!layer_name && (blob_digest.empty() || json_like)) {
+        if (!layer_name && !looks_like_layer(head)) {
             if (e.size > (16u << 20)) continue;  // not ours to understand, and too large to be metadata
             std::string rest = KAPSEL_TRY(tar.body().read_all(16u << 20));
             docs[name] = head + rest;
@@ -123,6 +166,11 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         if (!res) return std::move(res).error().context(path + ": " + name);
         by_entry[name] = *res;
         by_digest[res->blob_digest] = *res;
+    }
+
+    for (auto& [name, target] : links) {
+        if (auto it = by_entry.find(target); it != by_entry.end()) by_entry.emplace(name, it->second);
+        else if (auto d = docs.find(target); d != docs.end()) docs.emplace(name, d->second);
     }
 
     std::vector<ImageRecord> out;
