@@ -3,6 +3,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
 
 namespace kapsel::cli {
@@ -23,7 +24,7 @@ int events_main(const Globals& g, const Args& args) {
     auto ms = runtime::parse_duration_ms(interval);
     if (!ms) return usage_error("events", "--interval: " + ms.error().message);
     o.interval_ms = *ms;
-    auto st = runtime::events(g, (*pos)[0], o, [](const std::string& line) {
+    auto st = runtime::events(g, runtime::runtime_id(g, (*pos)[0]), o, [](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
     });

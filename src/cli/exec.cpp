@@ -5,6 +5,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::cli {
@@ -26,6 +27,7 @@ int exec_main(const Globals& g, const Args& args) {
     plan::ExecRequest& r = o.request;
     std::string user;
     std::vector<std::string> gids;
+    bool interactive = false;
     Flags f("exec",
             "kapsel exec [options] <container-id> <command> [args...]\n"
             "       kapsel exec [options] --process process.json <container-id>",
@@ -38,9 +40,13 @@ int exec_main(const Globals& g, const Args& args) {
              "unix socket that receives the pty master with --tty (then kapsel does not proxy "
              "the terminal)",
              "path");
-    f.option({"cwd"}, &r.cwd, "working directory in the container (absolute)", "dir");
+    f.option({"cwd", "workdir", "w"}, &r.cwd, "working directory in the container (absolute)",
+             "dir");
     f.list({"env", "e"}, &r.env, "set an environment variable (repeatable)", "NAME=VALUE");
     f.flag({"tty", "t"}, &r.tty, "allocate a pseudo-terminal in the container");
+    // podman's spellings: stdin always reaches the process, as with runc.
+    f.flag({"interactive", "i"}, &interactive, "accepted (stdin is always passed to the process)");
+    f.flag({"it", "ti"}, &r.tty, "-i and -t");
     f.option({"user", "u"}, &user, "run as this user and group", "uid[:gid]");
     f.list({"additional-gids", "g"}, &gids, "add a supplementary group (repeatable)", "gid");
     f.option({"process", "p"}, &o.process_file,
@@ -64,7 +70,7 @@ int exec_main(const Globals& g, const Args& args) {
     if (!pos) return usage_error("exec", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->empty()) return usage_error("exec", "expects a container id and a command");
-    o.id = (*pos)[0];
+    o.id = runtime::runtime_id(g, (*pos)[0]);
     r.args.assign(pos->begin() + 1, pos->end());
     if (!r.args.empty() && r.args.front() == "--") r.args.erase(r.args.begin());
     if (r.args.empty() && o.process_file.empty())

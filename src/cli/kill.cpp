@@ -5,6 +5,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "plan/names.hpp"
 #include "runtime/lifecycle.hpp"
 
@@ -27,7 +28,7 @@ int kill_main(const Globals& g, const Args& args) {
         if (!n) return usage_error("kill", "unknown signal \"" + (*pos)[1] + "\"");
         sig = *n;
     }
-    auto st = runtime::kill(g, (*pos)[0], sig, all);
+    auto st = runtime::kill(g, runtime::runtime_id(g, (*pos)[0]), sig, all);
     return st ? 0 : fail(st.error());
 }
 

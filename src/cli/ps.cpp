@@ -110,7 +110,6 @@ int ps_main(const Globals& g, const Args& args) {
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (format != "table" && format != "json") return usage_error("ps", "--format must be table or json");
     if (pos->empty()) return list_containers(g, all, quiet, format);
-    if (format != "table" && format != "json") return usage_error("ps", "--format must be table or json");
     auto id = runtime::resolve_container(g, (*pos)[0]);
     if (!id) return fail(id.error());
     auto list = runtime::pids(g, *id);

@@ -3,6 +3,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
 
 namespace kapsel::cli {
@@ -13,7 +14,7 @@ int resume_main(const Globals& g, const Args& args) {
     if (!pos) return usage_error("resume", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("resume", "expects exactly one container id");
-    auto st = runtime::resume(g, (*pos)[0]);
+    auto st = runtime::resume(g, runtime::runtime_id(g, (*pos)[0]));
     return st ? 0 : fail(st.error());
 }
 

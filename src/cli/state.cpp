@@ -3,6 +3,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "runtime/lifecycle.hpp"
 
 namespace kapsel::cli {
@@ -13,7 +14,7 @@ int state_main(const Globals& g, const Args& args) {
     if (!pos) return usage_error("state", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("state", "expects exactly one container id");
-    auto s = runtime::state(g, (*pos)[0]);
+    auto s = runtime::state(g, runtime::runtime_id(g, (*pos)[0]));
     if (!s) return fail(s.error());
     std::printf("%s\n", oci::state_json(*s, true).c_str());
     return 0;

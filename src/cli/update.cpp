@@ -5,6 +5,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -95,7 +96,7 @@ int update_main(const Globals& g, const Args& args) {
     if (st) st = number(blkio_weight, "blkio-weight", "blockIO", "weight");
     if (!st) return usage_error("update", st.error().message);
     if (r.empty()) return usage_error("update", "nothing to update: give --resources or a limit flag");
-    auto done = runtime::update(g, (*pos)[0], r);
+    auto done = runtime::update(g, runtime::runtime_id(g, (*pos)[0]), r);
     return done ? 0 : fail(done.error());
 }
 

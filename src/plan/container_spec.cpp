@@ -161,8 +161,11 @@ Result<json> container_spec(const ImageDefaults& image, const RunRequest& run, c
          {"options", {"rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"}}},
         {{"destination", "/run"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "nodev", "mode=755"}}},
     });
-    if (!run.read_only)
-        mounts.push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "nodev", "mode=1777"}}});
+    // As podman: the image's /tmp is the container's (copy-on-write) unless the root is
+    // read-only, and then the usual scratch directories are writable tmpfs.
+    if (run.read_only)
+        for (const char* dir : {"/tmp", "/var/tmp"})
+            mounts.push_back({{"destination", dir}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "nodev", "mode=1777"}}});
     for (auto& v : run.volumes) {
         if (v.container.empty() || v.container.front() != '/')
             return make_error("volume target \"" + v.container + "\" is not an absolute path");

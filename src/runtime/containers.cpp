@@ -273,6 +273,10 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
 
 Result<std::string> resolve_container(const Globals& g, const std::string& name_or_id) {
     if (Store(g.root).exists(name_or_id)) return name_or_id;
+    // Looking a name up must not create an image store where there is none (runc's
+    // clients ask about ids kapsel never had).
+    std::string root = g.storage_root.empty() ? image::Store::default_root() : g.storage_root;
+    if (::access(root.c_str(), F_OK) != 0) return Error{ENOENT, "container \"" + name_or_id + "\" does not exist"};
     auto store = open_store(g);
     if (!store) return std::move(store).error();
     std::vector<std::string> prefix;
@@ -284,6 +288,11 @@ Result<std::string> resolve_container(const Globals& g, const std::string& name_
     if (prefix.size() == 1 && name_or_id.size() >= 3) return prefix[0];
     if (prefix.size() > 1) return make_error("container \"" + name_or_id + "\" is ambiguous");
     return Error{ENOENT, "container \"" + name_or_id + "\" does not exist"};
+}
+
+std::string runtime_id(const Globals& g, const std::string& name_or_id) {
+    auto id = resolve_container(g, name_or_id);
+    return id ? *id : name_or_id;
 }
 
 Result<std::vector<ContainerInfo>> list_containers(const Globals& g, bool all) {

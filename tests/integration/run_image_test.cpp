@@ -1,0 +1,311 @@
+// `kapsel run IMAGE` and the commands around it, as a podman user types them: every
+// run option reaches the container, detached containers have logs, stop and rm, names
+// are unique, and runc's verbs (exec, kill, pause, state) take the names too.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+namespace fsys = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string kImage = "localhost/kapsel-busybox:latest";
+
+class RunImage : public KapselTest {
+  protected:
+    void SetUp() override {
+        KapselTest::SetUp();
+        REQUIRE_ROOT();
+        Output o = k({"load", "-q", "-i", std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
+        ASSERT_EQ(0, o.code) << o.err;
+    }
+    void TearDown() override {
+        // A failed test must not leave monitors and mounts behind for the next one.
+        if (fsys::exists(store()))
+            for (auto& id : lines(k({"ps", "-aq"}).out)) k({"rm", "-f", id});
+        KapselTest::TearDown();
+    }
+    std::string store() { return root() + "/store"; }
+    Output k(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+        std::vector<std::string> a = {"--storage-root", store()};
+        a.insert(a.end(), args.begin(), args.end());
+        return kapsel(a, "", 30000, {}, env);
+    }
+    // `kapsel run --rm [opts] IMAGE sh -c SCRIPT`: its output, and a failed test if it failed.
+    std::string sh(const std::string& script, const std::vector<std::string>& opts = {}) {
+        std::vector<std::string> a = {"run", "--rm"};
+        a.insert(a.end(), opts.begin(), opts.end());
+        a.insert(a.end(), {kImage, "sh", "-c", script});
+        Output o = k(a);
+        EXPECT_EQ(0, o.code) << script << ": " << o.err;
+        return o.out;
+    }
+    static std::vector<std::string> lines(const std::string& s) {
+        std::vector<std::string> out;
+        std::string line;
+        for (char c : s) {
+            if (c != '\n')
+                line += c;
+            else if (!line.empty())
+                out.push_back(std::move(line)), line.clear();
+        }
+        if (!line.empty()) out.push_back(line);
+        return out;
+    }
+    json containers() { return json::parse(k({"ps", "-a", "--format", "json"}).out); }
+    std::string status_of(const std::string& name) {
+        for (auto& c : containers())
+            if (c["Names"][0] == name) return c["State"];
+        return "(none)";
+    }
+    // Waits until the container has the status (the monitor records exits asynchronously).
+    bool wait_for_status(const std::string& name, const std::string& status,
+                         std::chrono::milliseconds limit = 5s) {
+        for (auto until = std::chrono::steady_clock::now() + limit;
+             std::chrono::steady_clock::now() < until;) {
+            if (status_of(name).rfind(status, 0) == 0) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    }
+    // Nothing of a removed container is left: no record, no state, no mount.
+    void expect_no_container_left() {
+        EXPECT_TRUE(containers().empty()) << containers().dump();
+        for (auto& e : fsys::directory_iterator(store() + "/containers"))
+            ADD_FAILURE() << "left: " << e.path();
+        std::ifstream mounts("/proc/self/mountinfo");
+        for (std::string line; std::getline(mounts, line);)
+            EXPECT_EQ(std::string::npos, line.find(store())) << "mount left: " << line;
+    }
+};
+
+TEST_F(RunImage, TheContainersExitCodeIsKapsels) {
+    EXPECT_EQ(7, k({"run", "--rm", kImage, "sh", "-c", "exit 7"}).code);
+    EXPECT_EQ("hello\n", k({"run", "--rm", kImage, "echo", "hello"}).out);
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, EnvironmentComesFromOptionsFilesAndKapselsOwn) {
+    std::string env_file = root() + "/env";
+    std::ofstream(env_file) << "# a comment\nFROM_FILE=yes\n\nSHARED=file\n";
+    std::string out =
+        sh("echo $A/$FROM_FILE/$SHARED/$PASSED",
+           {"-e", "A=1", "--env-file", env_file, "-e", "SHARED=option", "-e", "PASSED"});
+    // -e KEY takes the value from kapsel's environment, as with podman.
+    Output o = k({"run", "--rm", "-e", "A=1", "--env-file", env_file, "-e", "SHARED=option", "-e",
+                  "PASSED", kImage, "sh", "-c", "echo $A/$FROM_FILE/$SHARED/$PASSED"},
+                 {"PASSED=through"});
+    EXPECT_EQ("1/yes/option/through\n", o.out) << o.err;
+    EXPECT_EQ("1/yes/option/\n", out);
+    Output missing = k({"run", "--rm", "--env-file", root() + "/no-such-file", kImage, "true"});
+    EXPECT_NE(0, missing.code);
+    EXPECT_NE(std::string::npos, missing.err.find("no-such-file")) << missing.err;
+}
+
+TEST_F(RunImage, WorkdirUserHostnameAndEntrypoint) {
+    EXPECT_EQ("/tmp 65534 box\n", sh("echo $(pwd) $(id -u) $(hostname)",
+                                     {"-w", "/tmp", "-u", "nobody", "--hostname", "box"}));
+    EXPECT_EQ("42:43\n", sh("echo $(id -u):$(id -g)", {"-u", "42:43"}));
+    EXPECT_EQ("from entrypoint\n",
+              k({"run", "--rm", "--entrypoint", "/bin/echo", kImage, "from", "entrypoint"}).out);
+    Output bad = k({"run", "--rm", "-u", "nosuchuser", kImage, "true"});
+    EXPECT_NE(0, bad.code);
+    EXPECT_NE(std::string::npos, bad.err.find("nosuchuser")) << bad.err;
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, ReadOnlyRootKeepsScratchDirectoriesWritable) {
+    EXPECT_EQ("refused\ntmp\nvar-tmp\n",
+              sh("touch /x 2>/dev/null && echo written || echo refused; touch /tmp/a && echo tmp; "
+                 "touch /var/tmp/b && echo var-tmp",
+                 {"--read-only"}));
+    EXPECT_EQ("written\n", sh("touch /x && echo written"));
+}
+
+TEST_F(RunImage, VolumesBindHostDirectoriesAndRoIsReadOnly) {
+    std::string host = root() + "/data";
+    fsys::create_directory(host);
+    std::ofstream(host + "/from-host") << "host file\n";
+    EXPECT_EQ("host file\n", sh("cat /data/from-host; echo container > /data/from-container",
+                                {"-v", host + ":/data"}));
+    std::ifstream written(host + "/from-container");
+    std::string line;
+    std::getline(written, line);
+    EXPECT_EQ("container", line);
+    EXPECT_EQ("refused\n", sh("touch /data/x 2>/dev/null && echo written || echo refused",
+                              {"-v", host + ":/data:ro"}));
+    EXPECT_FALSE(fsys::exists(host + "/x"));
+    Output bad = k({"run", "--rm", "-v", host, kImage, "true"});
+    EXPECT_EQ(1, bad.code);
+    EXPECT_NE(std::string::npos, bad.err.find("HOST:CONTAINER")) << bad.err;
+    Output missing = k({"run", "--rm", "-v", root() + "/nothing-here:/data", kImage, "true"});
+    EXPECT_NE(0, missing.code);
+    EXPECT_NE(std::string::npos, missing.err.find("nothing-here")) << missing.err;
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, NetworkIsPrivateWithLoopbackUnlessHost) {
+    // Bit 0 of flags is IFF_UP: loopback is up, and it is the only interface.
+    EXPECT_EQ("lo 0x9\n", sh("echo $(ls /sys/class/net) $(cat /sys/class/net/lo/flags)"));
+    EXPECT_EQ("lo\n", sh("ls /sys/class/net", {"--network", "none"}));
+    size_t host_interfaces = 0;
+    for ([[maybe_unused]] auto& e : fsys::directory_iterator("/sys/class/net")) ++host_interfaces;
+    EXPECT_EQ(std::to_string(host_interfaces) + "\n",
+              sh("ls /sys/class/net | wc -l", {"--network", "host"}));
+    Output bad = k({"run", "--rm", "--network", "bridge", kImage, "true"});
+    EXPECT_NE(0, bad.code);
+    EXPECT_NE(std::string::npos, bad.err.find("bridge")) << bad.err;
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, CapabilitiesAndNoNewPrivileges) {
+    // podman's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+    // NET_BIND_SERVICE SYS_CHROOT SETFCAP.
+    EXPECT_EQ("00000000800405fb 0\n", sh("echo $(grep CapEff /proc/self/status | cut -f2) "
+                                         "$(grep NoNewPrivs /proc/self/status | cut -f2)"));
+    EXPECT_EQ("0000000000000000\n",
+              sh("grep CapEff /proc/self/status | cut -f2", {"--cap-drop", "ALL"}));
+    EXPECT_EQ("00000000800415fb\n",
+              sh("grep CapEff /proc/self/status | cut -f2", {"--cap-add", "NET_ADMIN"}));
+    EXPECT_EQ("1\n", sh("grep NoNewPrivs /proc/self/status | cut -f2",
+                        {"--security-opt", "no-new-privileges"}));
+    Output bad = k({"run", "--rm", "--security-opt", "label=disable", kImage, "true"});
+    EXPECT_EQ(1, bad.code);
+    EXPECT_NE(std::string::npos, bad.err.find("label=disable")) << bad.err;
+}
+
+TEST_F(RunImage, LimitsHoldInTheContainersCgroup) {
+    // The container sees its own cgroup as the root (a cgroup namespace): v1 here, v2 elsewhere.
+    std::string v1 =
+        sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+           "/sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || "
+           "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max",
+           {"--memory", "64m", "--pids-limit", "20", "--cpus", "0.5"});
+    EXPECT_TRUE(v1 == "67108864\n20\n50000\n" || v1 == "67108864\n20\n50000 100000\n") << v1;
+    // The pids limit holds: of 30 background sleeps, 18 start (20 less the two shells);
+    // without the limit all 30 do.
+    const std::string forks =
+        "sh -c 'for i in $(seq 30); do sleep 5 & echo started >> /tmp/n; done' 2>/dev/null; "
+        "kill -9 -1; wait; wc -l < /tmp/n";
+    EXPECT_EQ("18\n", sh(forks, {"--pids-limit", "20"}));
+    EXPECT_EQ("30\n", sh(forks));
+    Output bad = k({"run", "--rm", "--memory", "lots", kImage, "true"});
+    EXPECT_EQ(1, bad.code);
+    EXPECT_NE(std::string::npos, bad.err.find("--memory")) << bad.err;
+}
+
+TEST_F(RunImage, DetachedContainerHasLogsStopAndRm) {
+    // A container that ignores SIGTERM: stop waits its timeout, then kills.
+    Output run = k({"run", "-d", "--name", "ticker", kImage, "sh", "-c",
+                    "trap '' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"});
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    EXPECT_EQ(64u, id.size()) << "prints the full id";
+    EXPECT_EQ("running", status_of("ticker"));
+    std::this_thread::sleep_for(400ms);
+    std::string logs = k({"logs", "ticker"}).out;
+    EXPECT_EQ(0u, logs.rfind("tick 0\ntick 1\n", 0)) << logs;
+    EXPECT_EQ(std::vector<std::string>{id.substr(0, 12)}, lines(k({"ps", "-q"}).out));
+    auto t0 = std::chrono::steady_clock::now();
+    Output stop = k({"stop", "-t", "1", "ticker"});
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(0, stop.code) << stop.err;
+    EXPECT_GE(took, 900ms) << "stop waited for the timeout";
+    EXPECT_LT(took, 10s);
+    EXPECT_TRUE(wait_for_status("ticker", "exited")) << status_of("ticker");
+    EXPECT_EQ(137, containers()[0]["ExitCode"]) << containers().dump();
+    EXPECT_TRUE(k({"ps", "-q"}).out.empty()) << "ps without -a lists running containers only";
+    EXPECT_EQ(0, k({"rm", "ticker"}).code);
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, LogsFollowUntilTheContainerExits) {
+    ASSERT_EQ(
+        0, k({"run", "-d", "--name", "short", kImage, "sh", "-c", "echo one; sleep 0.5; echo two"})
+               .code);
+    Output follow = k({"logs", "-f", "short"});
+    EXPECT_EQ(0, follow.code) << follow.err;
+    EXPECT_EQ("one\ntwo\n", follow.out);
+    EXPECT_TRUE(wait_for_status("short", "exited"));
+    EXPECT_EQ(0, containers()[0]["ExitCode"]);
+}
+
+TEST_F(RunImage, NamesAreUniqueAndRmNeedsForceWhileRunning) {
+    ASSERT_EQ(0, k({"run", "-d", "--name", "one", kImage, "sleep", "100"}).code);
+    Output again = k({"run", "-d", "--name", "one", kImage, "true"});
+    EXPECT_NE(0, again.code);
+    EXPECT_NE(std::string::npos, again.err.find("\"one\" is in use")) << again.err;
+    EXPECT_EQ(1u, containers().size()) << "the refused run left nothing";
+    Output rm = k({"rm", "one"});
+    EXPECT_NE(0, rm.code);
+    EXPECT_NE(std::string::npos, rm.err.find("running")) << rm.err;
+    EXPECT_EQ("running", status_of("one"));
+    EXPECT_EQ(0, k({"rm", "-f", "one"}).code);
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, RuncVerbsTakeTheContainersName) {
+    ASSERT_EQ(0, k({"run", "-d", "--name", "svc", kImage, "sleep", "100"}).code);
+    Output exec = k({"exec", "-i", "svc", "sh", "-c", "echo in $(hostname); exit 3"});
+    EXPECT_EQ(3, exec.code) << exec.err;
+    EXPECT_EQ(0u, exec.out.rfind("in ", 0)) << exec.out;
+    ASSERT_EQ(0, k({"pause", "svc"}).code);
+    EXPECT_EQ("paused", json::parse(k({"state", "svc"}).out)["status"]);
+    Output paused_exec = k({"exec", "svc", "true"});
+    EXPECT_NE(0, paused_exec.code);
+    EXPECT_NE(std::string::npos, paused_exec.err.find("paused")) << paused_exec.err;
+    ASSERT_EQ(0, k({"resume", "svc"}).code);
+    ASSERT_EQ(0, k({"kill", "svc", "KILL"}).code);
+    EXPECT_TRUE(wait_for_status("svc", "exited"));
+    EXPECT_EQ(0, k({"rm", "svc"}).code);
+    Output gone = k({"exec", "svc", "true"});
+    EXPECT_NE(0, gone.code);
+    EXPECT_NE(std::string::npos, gone.err.find("\"svc\" does not exist")) << gone.err;
+}
+
+TEST_F(RunImage, DetachedRmCleansUpWhenTheContainerExits) {
+    ASSERT_EQ(0, k({"run", "-d", "--rm", kImage, "sh", "-c", "sleep 0.2"}).code);
+    for (int i = 0; i < 100 && !containers().empty(); ++i) std::this_thread::sleep_for(50ms);
+    expect_no_container_left();
+}
+
+TEST_F(RunImage, DetachedWithATerminalLogsWhatTheTerminalShows) {
+    Output run = k({"run", "-dt", "--name", "tty", kImage, "sh", "-c",
+                    "test -t 1 && echo on-a-tty; echo bye"});
+    ASSERT_EQ(0, run.code) << run.err;
+    EXPECT_TRUE(wait_for_status("tty", "exited"));
+    std::string logs = k({"logs", "tty"}).out;
+    EXPECT_NE(std::string::npos, logs.find("on-a-tty")) << logs;
+    EXPECT_NE(std::string::npos, logs.find("bye")) << logs;
+}
+
+TEST_F(RunImage, InteractiveWithATerminalThroughAPty) {
+    if (access("/usr/bin/script", X_OK) != 0)
+        GTEST_SKIP() << "skipped: script(1) from util-linux is missing";
+    std::string cmd = kapsel_binary() + " --root " + root() + "/state --storage-root " + store() +
+                      " run --rm -it " + kImage +
+                      " sh -c 'test -t 0 && echo stdin-is-a-tty; read line; echo got:$line'";
+    Output o = run_program({"/usr/bin/script", "-qec", cmd, "/dev/null"}, "hello\n");
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.out.find("stdin-is-a-tty")) << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("got:hello")) << o.out;
+}
+
+TEST_F(RunImage, InteractiveWithoutATerminalPassesStdin) {
+    Output o = kapsel(
+        {"--storage-root", store(), "run", "--rm", "-i", kImage, "sh", "-c", "read a; echo got:$a"},
+        "piped\n");
+    EXPECT_EQ("got:piped\n", o.out) << o.err;
+}
+
+}  // namespace
+}  // namespace kapsel::test
