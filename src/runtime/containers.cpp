@@ -175,6 +175,9 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     if (rlimit cur{}; ::getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_max < req.nofile) req.nofile = cur.rlim_max;
     req.annotations["io.kapsel.image"] = img.names.empty() ? img.id : img.names[0];
     req.annotations["io.kapsel.name"] = name;
+    // Noted, not published: the container's network is private (or the host's), and
+    // a user maps ports with the host network or their own forwarding.
+    if (!cfg.exposed_ports.empty()) req.annotations["io.kapsel.exposed-ports"] = join(cfg.exposed_ports, ",");
     req.annotations["io.kapsel.rootfs.overlay"] = overlay.dump();
     std::string user_spec = o.user.empty() ? cfg.user : o.user;
     plan::Identity user = KAPSEL_TRY(plan::resolve_user(user_spec, read_in_layers(store, img.layers, "etc/passwd"),

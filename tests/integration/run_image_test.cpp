@@ -94,6 +94,34 @@ TEST_F(RunImage, TheContainersExitCodeIsKapsels) {
     expect_no_container_left();
 }
 
+TEST_F(RunImage, TheImagesConfigIsTheContainersDefault) {
+    // The busybox layer under a config with every default a podman user relies on.
+    std::string oci = std::string(KAPSEL_TEST_IMAGES) + "/oci";
+    json index = json::parse(std::ifstream(oci + "/index.json"));
+    std::string manifest_digest = index["manifests"][0]["digest"];
+    json manifest = json::parse(std::ifstream(oci + "/blobs/sha256/" + manifest_digest.substr(7)));
+    std::string layer =
+        oci + "/blobs/sha256/" + manifest["layers"][0]["digest"].get<std::string>().substr(7);
+    json config = {{"Entrypoint", {"/bin/sh", "-c"}},
+                   {"Cmd", {"echo $GREETING from $(pwd) as $(id -un)"}},
+                   {"Env", {"PATH=/bin", "GREETING=hi"}},
+                   {"WorkingDir", "/srv/app"},
+                   {"User", "nobody"},
+                   {"ExposedPorts", {{"8080/tcp", json::object()}}}};
+    std::string dir = root() + "/configured";
+    Output made = run_program({"/usr/bin/python3", std::string(KAPSEL_TEST_TOOLS) + "/mkimage.py",
+                               dir, "localhost/configured:1", "--config", config.dump(), layer});
+    ASSERT_EQ(0, made.code) << made.err;
+    ASSERT_EQ(0, k({"pull", "-q", "oci:" + dir + ":localhost/configured:1"}).code);
+    Output o = k({"run", "--name", "configured", "localhost/configured:1"});
+    EXPECT_EQ("hi from /srv/app as nobody\n", o.out) << o.err;
+    // Arguments replace Cmd and keep the Entrypoint, as with podman.
+    EXPECT_EQ("args\n", k({"run", "--rm", "localhost/configured:1", "echo args"}).out);
+    json inspected = json::parse(k({"inspect", "configured"}).out);
+    EXPECT_EQ("8080/tcp", inspected[0]["Config"]["annotations"]["io.kapsel.exposed-ports"])
+        << inspected.dump();
+}
+
 TEST_F(RunImage, EnvironmentComesFromOptionsFilesAndKapselsOwn) {
     std::string env_file = root() + "/env";
     std::ofstream(env_file) << "# a comment\nFROM_FILE=yes\n\nSHARED=file\n";
