@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,11 +192,29 @@ void run_init(const InitArgs& a) {
             die(sync_fd, sys_error("chroot " + plan.rootfs));
     }
 
+    // stdio that is the host's /dev/null becomes the container's own /dev/null: the same
+    // device, but no longer a file of the host's mount tree, so a checkpoint (CRIU) can
+    // dump it, and the container holds one host file less.
+    if (mountns) {
+        for (int fd = 0; fd <= 2; ++fd) {
+            struct stat st;
+            if (::fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) continue;
+            int flags = ::fcntl(fd, F_GETFL);
+            unique_fd own(::open("/dev/null", (flags & O_ACCMODE) | O_CLOEXEC));
+            if (own && ::dup2(own.get(), fd) < 0) die(sync_fd, sys_error("reopen /dev/null as stdio"));
+        }
+    }
+
     if (proc && proc->terminal) {
         if (console_fd < 0)
             die(sync_fd, make_error("process.terminal is true but no console socket was given"));
         INIT_TRY(setup_console(sys, console_fd, proc->console_size, proc->uid, proc->gid));
         ::close(console_fd);
+    } else if (::setsid() < 0 && errno != EPERM) {
+        // Its own session, as runc's init: the caller's terminal does not signal it
+        // (kapsel forwards signals), and a checkpoint finds the session leader inside
+        // the container (CRIU refuses a session that reaches outside).
+        die(sync_fd, sys_error("setsid"));
     }
 
     if (plan.set_hostname) INIT_TRY(sys.sethostname(plan.hostname));

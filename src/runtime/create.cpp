@@ -32,21 +32,10 @@
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
+#include "util/undo.hpp"
 
 namespace kapsel::runtime {
 namespace {
-
-// Undoes a step of create unless disarmed.
-template <class F>
-struct Undo {
-    F f;
-    bool armed = true;
-    ~Undo() {
-        if (armed) f();
-    }
-};
-template <class F>
-Undo(F) -> Undo<F>;
 
 std::string id_map_text(const std::vector<plan::IdMap>& maps) {
     std::string s;

@@ -28,21 +28,10 @@
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
+#include "util/undo.hpp"
 
 namespace kapsel::runtime {
 namespace {
-
-// Undoes a step unless disarmed.
-template <class F>
-struct Undo {
-    F f;
-    bool armed = true;
-    ~Undo() {
-        if (armed) f();
-    }
-};
-template <class F>
-Undo(F) -> Undo<F>;
 
 // The caller's fds 3 .. 3+n-1 must all be open before kapsel opens anything,
 // or one of kapsel's own could fill a gap and be handed to the container.
