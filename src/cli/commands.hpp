@@ -46,6 +46,8 @@ int inspect_main(const Globals&, const Args&);
 int diff_main(const Globals&, const Args&);
 int commit_main(const Globals&, const Args&);
 int push_main(const Globals&, const Args&);
+int checkpoint_main(const Globals&, const Args&);
+int restore_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();
 

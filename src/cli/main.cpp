@@ -27,6 +27,8 @@ const std::vector<Command>& commands() {
         {"update", "change the resource limits of a container", update_main, false},
         {"ps", "show the processes of a container", ps_main, false},
         {"events", "print a container's stats and OOM events as JSON", events_main, false},
+        {"checkpoint", "dump a running container with CRIU (and stop it)", checkpoint_main, false},
+        {"restore", "make a container from a bundle and a checkpoint", restore_main, false},
         {"images", "list the images in the store", images_main, false},
         {"logs", "print the output of a detached container", logs_main, false},
         {"stop", "stop containers (signal, then SIGKILL after a timeout)", stop_main, false},
@@ -83,7 +85,7 @@ static int real_main(int argc, char** argv) {
     global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
     global.flag({"debug"}, &g.debug, "log debug messages");
     global.option({"storage-root"}, &g.storage_root, "image store (default: $KAPSEL_STORAGE or /var/lib/kapsel)", "dir");
-    global.option({"criu"}, &g.criu, "path to criu (accepted; checkpoint/restore are not implemented yet)", "path");
+    global.option({"criu"}, &g.criu, "the CRIU binary for checkpoint/restore (default: $KAPSEL_CRIU, /opt/kapsel-criu/bin/criu, criu)", "path");
     global.flag({"systemd-cgroup"}, &g.systemd_cgroup,
                 "use systemd for cgroups (needs a running systemd)");
     global.flag({"rootless"}, &rootless_ignored,

@@ -1,0 +1,56 @@
+// kapsel restore [options] ID — runc's restore, through CRIU.
+#include <cstdio>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "runtime/checkpoint.hpp"
+
+namespace kapsel::cli {
+
+int restore_main(const Globals& g, const Args& args) {
+    runtime::RestoreRequest r;
+    auto& o = r.criu;
+    std::string empty_ns, console_socket;
+    Flags f("restore", "kapsel restore [options] <container-id>",
+            "Make a container from a bundle and a checkpoint (kapsel checkpoint): its processes\n"
+            "continue where they were dumped. Attached (the default) kapsel waits and exits with\n"
+            "the container's exit code, then deletes it; with --detach it returns at once.");
+    f.option({"image-path"}, &o.image_dir, "the checkpoint images (default: ./checkpoint)", "dir");
+    f.option({"work-path"}, &o.work_dir, "directory for CRIU's log (default: the image path)",
+             "dir");
+    f.option({"bundle", "b"}, &r.bundle, "the container's bundle (default: the current directory)",
+             "dir");
+    f.flag({"detach", "d"}, &r.detach, "do not wait for the container");
+    f.option({"pid-file"}, &r.pid_file, "write the restored init's pid to this file", "path");
+    f.option({"console-socket"}, &console_socket, "not supported (containers with a terminal)",
+             "path");
+    f.flag({"tcp-established"}, &o.tcp_established, "restore open TCP connections");
+    f.flag({"ext-unix-sk"}, &o.ext_unix_sk, "allow unix sockets connected to the outside");
+    f.flag({"shell-job"}, &o.shell_job,
+           "allow a session or terminal that reaches outside the container");
+    f.flag({"file-locks"}, &o.file_locks, "restore file locks");
+    f.flag({"auto-dedup"}, &o.auto_dedup, "free image pages as they are restored");
+    f.option({"empty-ns"}, &empty_ns, "a namespace that was not dumped (network)", "ns");
+    f.ignored({"manage-cgroups-mode"}, true,
+              "accepted: kapsel makes the container's cgroup itself");
+    f.ignored({"no-subreaper"}, false, "accepted for runc compatibility");
+    f.ignored({"no-pivot"}, false, "accepted for runc compatibility (CRIU sets up the root)");
+    f.ignored({"lsm-profile"}, true, "accepted (no LSM on this host)");
+    f.ignored({"lsm-mount-context"}, true, "accepted (no LSM on this host)");
+    bool lazy_pages = false;
+    f.flag({"lazy-pages"}, &lazy_pages, "not supported");
+    auto pos = f.parse(args);
+    if (!pos) return usage_error("restore", pos.error().message);
+    if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    if (pos->size() != 1) return usage_error("restore", "expects exactly one container id");
+    if (lazy_pages) return usage_error("restore", "--lazy-pages is not supported");
+    if (!console_socket.empty())
+        return usage_error("restore",
+                           "--console-socket: containers with a terminal cannot be restored");
+    if (!empty_ns.empty()) o.empty_ns.push_back(empty_ns);
+    r.id = (*pos)[0];
+    auto rc = runtime::restore(g, r);
+    return rc ? *rc : fail(rc.error());
+}
+
+}  // namespace kapsel::cli

@@ -1,0 +1,120 @@
+#include "plan/checkpoint.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace kapsel::plan {
+
+std::vector<std::pair<std::string, std::string>> external_mounts(const Plan& plan) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& m : plan.mounts)
+        if (m.kind == MountKind::bind) out.emplace_back(m.destination, m.source);
+    return out;
+}
+
+namespace {
+
+void common_flags(std::vector<std::string>& a, bool tcp, bool unix_sk, bool shell, bool locks) {
+    if (tcp) a.push_back("--tcp-established");
+    if (unix_sk) a.push_back("--ext-unix-sk");
+    if (shell) a.push_back("--shell-job");
+    if (locks) a.push_back("--file-locks");
+}
+
+Status check_dir(const std::string& what, const std::string& dir) {
+    if (dir.empty() || dir.front() != '/')
+        return make_error(what + " \"" + dir + "\" is not an absolute path");
+    return {};
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
+                                                const CheckpointOptions& o,
+                                                const std::string& freezer_dir) {
+    KAPSEL_TRY(check_dir("--image-path", o.image_dir));
+    std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
+    KAPSEL_TRY(check_dir("--work-path", work));
+    if (!o.manage_cgroups_mode.empty() && o.manage_cgroups_mode != "soft" &&
+        o.manage_cgroups_mode != "full" && o.manage_cgroups_mode != "strict" &&
+        o.manage_cgroups_mode != "ignore")
+        return make_error("--manage-cgroups-mode \"" + o.manage_cgroups_mode +
+                          "\": expected soft, full, strict or ignore");
+    std::vector<std::string> a = {
+        o.pre_dump ? "pre-dump" : "dump", "--tree", std::to_string(pid), "--images-dir",
+        o.image_dir, "--work-dir", work, "--log-file", o.pre_dump ? "pre-dump.log" : "dump.log",
+        "-v4", "--root", plan.rootfs,
+        // The cgroup's properties go into the images (restore ignores them:
+        // kapsel applies the config's limits itself).
+        "--manage-cgroups=" +
+            (o.manage_cgroups_mode.empty() ? std::string("soft") : o.manage_cgroups_mode)};
+    if (!o.parent_dir.empty())
+        a.insert(a.end(), {"--prev-images-dir", o.parent_dir, "--track-mem"});
+    if (o.pre_dump) a.push_back("--track-mem");
+    if (o.leave_running && !o.pre_dump) a.push_back("--leave-running");
+    if (o.tcp_skip_in_flight) a.push_back("--skip-in-flight");
+    if (o.link_remap) a.push_back("--link-remap");
+    if (o.auto_dedup) a.push_back("--auto-dedup");
+    for (auto& ns : o.empty_ns) a.insert(a.end(), {"--empty-ns", ns});
+    common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
+    // Frozen as a whole, no process can fork away while CRIU seizes the tree one by one.
+    if (!freezer_dir.empty()) a.insert(a.end(), {"--freeze-cgroup", freezer_dir});
+    for (auto& [dest, source] : external_mounts(plan)) {
+        (void)source;
+        a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + dest});
+    }
+    return a;
+}
+
+Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
+                                                   const std::vector<StdioRecord>& stdio,
+                                                   const std::string& pid_file) {
+    KAPSEL_TRY(check_dir("--image-path", o.image_dir));
+    std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
+    KAPSEL_TRY(check_dir("--work-path", work));
+    std::vector<std::string> a = {"restore",
+                                  "--images-dir",
+                                  o.image_dir,
+                                  "--work-dir",
+                                  work,
+                                  "--log-file",
+                                  "restore.log",
+                                  "-v4",
+                                  "--root",
+                                  plan.rootfs,
+                                  "--restore-detached",
+                                  "--pidfile",
+                                  pid_file,
+                                  "--manage-cgroups=ignore"};
+    if (o.auto_dedup) a.push_back("--auto-dedup");
+    for (auto& ns : o.empty_ns) a.insert(a.end(), {"--empty-ns", ns});
+    common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
+    for (auto& [dest, source] : external_mounts(plan))
+        a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + source});
+    for (auto& s : stdio) {
+        bool from_caller = s.target.rfind("pipe:[", 0) == 0 || s.target.rfind("socket:[", 0) == 0;
+        if (from_caller)
+            a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(s.fd) + "]:" + s.target});
+    }
+    return a;
+}
+
+std::string stdio_json(const std::vector<StdioRecord>& stdio) {
+    // runc's descriptors.json: the targets of fd 0, 1, 2 in order.
+    nlohmann::json j = nlohmann::json::array();
+    for (auto& s : stdio) j.push_back(s.target);
+    return j.dump();
+}
+
+Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_array()) return make_error("descriptors.json is not a JSON array");
+    std::vector<StdioRecord> out;
+    for (size_t i = 0; i < j.size(); ++i) {
+        if (!j[i].is_string())
+            return make_error("descriptors.json: entry " + std::to_string(i) + " is not a string");
+        out.push_back({static_cast<int>(i), j[i].get<std::string>()});
+    }
+    return out;
+}
+
+}  // namespace kapsel::plan

@@ -1,0 +1,65 @@
+// Checkpoint and restore as data: the CRIU command lines for a container, decided
+// from its plan and the user's options. runtime/checkpoint.cpp runs them.
+//
+// What kapsel tells CRIU, and why:
+// - bind mounts from the host are "external" (key = their destination): CRIU cannot
+//   dump a host directory, and on restore the key is mapped to the bind's source
+//   again, so a restored container sees the same host paths;
+// - cgroups are kapsel's: restore runs CRIU inside the container's new cgroup and
+//   tells it to leave cgroups alone, so the restored processes are where kapsel's
+//   record says, on this host or another, under any id;
+// - stdio that is a pipe or socket of the caller (podman's conmon, containerd's shim)
+//   is recorded at checkpoint and replaced at restore by the new caller's stdio.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "plan/plan.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::plan {
+
+struct CheckpointOptions {
+    std::string image_dir;   // CRIU's images
+    std::string work_dir;    // logs and CRIU's scratch files; default: image_dir
+    std::string parent_dir;  // a pre-dump to build on (--parent-path)
+    bool leave_running = false, tcp_established = false, ext_unix_sk = false, shell_job = false,
+         file_locks = false, pre_dump = false, tcp_skip_in_flight = false, link_remap = false,
+         auto_dedup = false;
+    std::string manage_cgroups_mode;    // soft (default), full, strict or ignore
+    std::vector<std::string> empty_ns;  // namespaces whose content is not dumped (e.g. network)
+};
+
+struct RestoreOptions {
+    std::string image_dir, work_dir;
+    bool tcp_established = false, ext_unix_sk = false, shell_job = false, file_locks = false,
+         auto_dedup = false;
+    std::vector<std::string> empty_ns;
+};
+
+// One fd of the container's init at checkpoint (descriptors.json, as runc names it).
+struct StdioRecord {
+    int fd = 0;
+    std::string target;  // readlink of /proc/PID/fd/N: "pipe:[123]", "/dev/null", ...
+};
+
+// Bind mounts of the plan, by destination, with their host source.
+std::vector<std::pair<std::string, std::string>> external_mounts(const Plan& plan);
+
+// `criu dump` (or `pre-dump`) of the process tree of `pid`.
+Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
+                                                const CheckpointOptions& o,
+                                                const std::string& freezer_dir);
+
+// `criu restore` of the images into `rootfs`; the restored init's pid goes to pid_file.
+// Stdio the checkpoint recorded as pipes or sockets is inherited from CRIU's own fd
+// of the same number.
+Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
+                                                   const std::vector<StdioRecord>& stdio,
+                                                   const std::string& pid_file);
+
+std::string stdio_json(const std::vector<StdioRecord>& stdio);
+Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text);
+
+}  // namespace kapsel::plan

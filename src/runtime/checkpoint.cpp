@@ -1,0 +1,253 @@
+#include "runtime/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "cgroups/cgroup.hpp"
+#include "oci/spec.hpp"
+#include "plan/build.hpp"
+#include "runtime/attach.hpp"
+#include "runtime/lifecycle.hpp"
+#include "runtime/process.hpp"
+#include "runtime/store.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+#include "util/undo.hpp"
+
+namespace kapsel::runtime {
+namespace {
+
+constexpr const char* kPrivateCriu = "/opt/kapsel-criu/bin/criu";
+
+// The first error CRIU logged, for a one-line message that names the log.
+std::string first_criu_error(const std::string& log) {
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) {
+        // CRIU cannot raise its own RLIMIT_NOFILE without CAP_SYS_RESOURCE; it logs
+        // that as an error and carries on.
+        if (line.find("Error") == std::string::npos ||
+            line.find("RLIMIT_NOFILE") != std::string::npos)
+            continue;
+        auto paren = line.find("): ");
+        return std::string(trim(paren == std::string::npos ? line : line.substr(paren + 3)));
+    }
+    return "";
+}
+
+// Runs CRIU and waits for it. `in_child` runs in the child before exec (joining a
+// cgroup); its error ends the child with status 127.
+Status run_criu(const Globals& g, const std::vector<std::string>& args, const std::string& log,
+                const std::function<Status()>& in_child = {}) {
+    std::string bin = criu_binary(g);
+    log::debug("criu: " + bin + " " + join(args, " "));
+    pid_t pid = ::fork();
+    if (pid < 0) return sys_error("fork for criu");
+    if (pid == 0) {
+        if (in_child && !in_child()) ::_exit(127);
+        std::vector<char*> argv;
+        argv.push_back(const_cast<char*>(bin.c_str()));
+        for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execvp(bin.c_str(), argv.data());
+        ::_exit(126);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return sys_error("wait for criu");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    std::string verb = args.empty() ? "criu" : "criu " + args[0];
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+        return make_error(verb + ": cannot run " + bin +
+                          " (install it with scripts/install-criu, or give --criu PATH)");
+    std::string why = first_criu_error(log);
+    return make_error(verb + " failed" + (why.empty() ? "" : ": " + why) + " (log: " + log + ")");
+}
+
+Result<plan::Plan> plan_of(const std::string& config_path, const std::string& id,
+                           const std::string& bundle) {
+    oci::Spec spec = KAPSEL_TRY(oci::load_spec(config_path));
+    return KAPSEL_TRY_CTX(plan::build(spec, {id, bundle}), config_path);
+}
+
+// The freezer CRIU may use: v1's freezer directory, or the v2 directory itself.
+std::string freezer_dir(const Record& rec) {
+    for (auto& d : rec.cgroup_dirs)
+        if (d.find("/freezer/") != std::string::npos) return d;
+    if (rec.cgroup_v2 && !rec.cgroup_dirs.empty()) return rec.cgroup_dirs.front();
+    return "";
+}
+
+// The mount ids of the process's mount namespace.
+std::vector<std::string> mount_ids(int pid) {
+    std::vector<std::string> ids;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/mountinfo");
+    for (std::string line; std::getline(in, line);) ids.push_back(line.substr(0, line.find(' ')));
+    return ids;
+}
+
+// A file the init has open as stdio that lives outside the container's mount tree
+// (a log file of the host, say): CRIU cannot dump it, and the checkpoint would fail
+// half-way. Pipes, sockets and the container's own files are fine.
+Status check_stdio_reachable(int pid, const std::vector<plan::StdioRecord>& stdio) {
+    auto ids = mount_ids(pid);
+    for (auto& s : stdio) {
+        if (s.target.empty() || s.target.front() != '/') continue;
+        std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(s.fd));
+        for (std::string line; std::getline(info, line);) {
+            if (line.rfind("mnt_id:", 0) != 0) continue;
+            std::string id(trim(line.substr(7)));
+            if (std::find(ids.begin(), ids.end(), id) == ids.end())
+                return make_error(
+                    "fd " + std::to_string(s.fd) + " of the container is " + s.target +
+                    ", a file of the host that CRIU cannot take along (give the container pipes, "
+                    "as podman and containerd do)");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string criu_binary(const Globals& g) {
+    if (!g.criu.empty()) return g.criu;
+    if (const char* env = ::getenv("KAPSEL_CRIU"); env && *env) return env;
+    if (::access(kPrivateCriu, X_OK) == 0) return kPrivateCriu;
+    return "criu";
+}
+
+Status checkpoint(const Globals& g, const CheckpointRequest& r) {
+    Store store(g.root);
+    Record rec = KAPSEL_TRY(store.load(r.id));
+    unique_fd lock = KAPSEL_TRY(store.lock(r.id));
+    oci::Status status = current_status(store, rec);
+    if (status != oci::Status::running && status != oci::Status::paused)
+        return make_error("cannot checkpoint container \"" + r.id + "\": it is " +
+                          oci::status_name(status));
+    plan::Plan plan = KAPSEL_TRY(plan_of(store.dir(r.id) + "/config.json", r.id, rec.bundle));
+    // The pty master lives outside the container, with whoever holds the console.
+    if (plan.process && plan.process->terminal && !r.criu.shell_job)
+        return make_error("cannot checkpoint container \"" + r.id +
+                          "\": it has a terminal (process.terminal), which CRIU cannot take along");
+
+    plan::CheckpointOptions o = r.criu;
+    o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
+    if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
+    std::vector<std::string> args =
+        KAPSEL_TRY(plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec)));
+    std::vector<plan::StdioRecord> stdio;
+    for (int fd = 0; fd <= 2; ++fd) {
+        char buf[4096];
+        std::string link = "/proc/" + std::to_string(rec.pid) + "/fd/" + std::to_string(fd);
+        ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+        stdio.push_back({fd, n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string()});
+    }
+    KAPSEL_TRY(check_stdio_reachable(rec.pid, stdio));
+    KAPSEL_TRY(fs::mkdir_p(o.image_dir, 0700));
+    std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
+    KAPSEL_TRY(fs::mkdir_p(work, 0700));
+    KAPSEL_TRY(
+        fs::write_file_atomic(o.image_dir + "/descriptors.json", plan::stdio_json(stdio), 0600));
+
+    KAPSEL_TRY(run_criu(g, args, work + "/" + (o.pre_dump ? "pre-dump.log" : "dump.log")));
+    if (o.leave_running || o.pre_dump) return {};
+    // CRIU killed the processes it dumped: the container is gone, as with runc, so the
+    // id is free for `restore`.
+    lock.reset();
+    return remove(g, r.id, true);
+}
+
+Result<int> restore(const Globals& g, const RestoreRequest& r) {
+    KAPSEL_TRY(Store::validate_id(r.id));
+    std::string bundle = fs::absolute(r.bundle.empty() ? "." : r.bundle);
+    std::string config_path = bundle + "/config.json";
+    auto config_text = fs::read_file(config_path);
+    if (!config_text) return make_error("bundle " + bundle + " has no config.json");
+    oci::Spec spec = KAPSEL_TRY(oci::parse_spec(*config_text, config_path));
+    plan::Plan plan = KAPSEL_TRY_CTX(plan::build(spec, {r.id, bundle}), config_path);
+    if (plan.process && plan.process->terminal && !r.criu.shell_job)
+        return make_error(
+            "cannot restore with a terminal (process.terminal): checkpoints of containers with "
+            "a terminal are not supported");
+
+    plan::RestoreOptions o = r.criu;
+    o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
+    if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
+    if (!fs::exists(o.image_dir + "/inventory.img"))
+        return make_error("--image-path " + o.image_dir +
+                          " holds no checkpoint (no inventory.img)");
+    std::vector<plan::StdioRecord> stdio;
+    if (auto text = fs::read_file(o.image_dir + "/descriptors.json"))
+        stdio = KAPSEL_TRY_CTX(plan::parse_stdio_json(*text), o.image_dir + "/descriptors.json");
+
+    Store store(g.root);
+    KAPSEL_TRY(store.create_dir(r.id));
+    Undo remove_dir{[&] { (void)store.remove(r.id); }};
+    KAPSEL_TRY(fs::write_file_atomic(store.dir(r.id) + "/config.json", *config_text, 0600));
+    std::string pid_file = store.dir(r.id) + "/restored.pid";
+    std::vector<std::string> args = KAPSEL_TRY(plan::criu_restore_args(plan, o, stdio, pid_file));
+    std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
+    KAPSEL_TRY(fs::mkdir_p(work, 0700));
+
+    cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
+    auto cg =
+        KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, r.id)));
+    Undo remove_cgroup{[&] {
+        (void)cg->kill_all(SIGKILL);
+        for (int i = 0; i < 100 && cg->pids() && !cg->pids()->empty(); ++i) ::usleep(10000);
+        (void)cg->destroy();
+    }};
+    const oci::Resources no_resources;
+    KAPSEL_TRY_CTX(
+        cg->apply(spec.linux_ && spec.linux_->resources ? *spec.linux_->resources : no_resources,
+                  cgroups::PlanMode::create),
+        "apply linux.resources");
+
+    // The restored tree is forked by CRIU, so it is born in CRIU's cgroup: the
+    // container's. It is re-parented to us when CRIU exits (we are a subreaper).
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    sigset_t fwd = forwarded_signals(), old;
+    if (!r.detach) sigprocmask(SIG_BLOCK, &fwd, &old);
+    KAPSEL_TRY(
+        run_criu(g, args, work + "/restore.log", [&] { return cg->add_process(::getpid()); }));
+
+    auto pid_text = fs::read_file(pid_file);
+    auto pid = pid_text ? parse_int(std::string(trim(*pid_text))) : std::nullopt;
+    if (!pid || *pid <= 0) return make_error("criu restore wrote no pid to " + pid_file);
+    Record rec;
+    rec.id = r.id;
+    rec.pid = static_cast<int>(*pid);
+    rec.pid_start = process_start_time(rec.pid);
+    rec.bundle = bundle;
+    rec.rootfs = plan.rootfs;
+    rec.annotations = spec.annotations;
+    rec.created = now_rfc3339();
+    rec.cgroup_dirs = cg->dirs();
+    rec.cgroup_created = cg->created();
+    rec.cgroup_v2 = cg->v2();
+    rec.started = true;
+    rec.new_pid_ns = plan.creates(plan::NsType::pid);
+    rec.mount_ns = plan.has(plan::NsType::mount);
+    KAPSEL_TRY(store.save(rec));
+    if (!r.pid_file.empty())
+        KAPSEL_TRY_CTX(
+            fs::write_file_atomic(fs::absolute(r.pid_file), std::to_string(rec.pid), 0644),
+            "write pid file");
+    remove_dir.armed = remove_cgroup.armed = false;
+    if (r.detach) return 0;
+
+    unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec.pid, 0)));
+    int rc = wait_attached(rec.pid, pidfd.get(), unique_fd(), fwd);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (auto st = remove(g, r.id, true); !st) log::warn(st.error().message);
+    return rc;
+}
+
+}  // namespace kapsel::runtime

@@ -1,0 +1,285 @@
+// checkpoint/restore through CRIU: a container's processes are dumped, the container
+// is gone, and restore brings them back where they were — with the new caller's stdio
+// pipes, the same host bind mounts, under another id and root (a migration) too.
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+extern char** environ;
+
+namespace kapsel::test {
+namespace {
+
+namespace fsys = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kPrivateCriu = "/opt/kapsel-criu/bin/criu";
+
+// A counter that lives in the shell's memory: a restarted container would start at 1
+// again, a restored one goes on from where it was dumped.
+constexpr const char* kCounter =
+    "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done";
+
+class Checkpoint : public KapselTest {
+  protected:
+    void SetUp() override {
+        KapselTest::SetUp();
+        REQUIRE_ROOT();
+        if (access(kPrivateCriu, X_OK) != 0)
+            GTEST_SKIP() << "skipped: CRIU is missing (" << kPrivateCriu
+                         << "; scripts/install-criu installs it)";
+        Output check = run_program({kPrivateCriu, "check"});
+        if (check.code != 0)
+            GTEST_SKIP() << "skipped: `criu check` fails on this kernel: " << check.err;
+        data_ = root() + "/data";
+        fsys::create_directory(data_);
+        std::ofstream(data_ + "/from-host") << "host\n";
+    }
+    // A bundle with its own rootfs and a host directory bound at /data.
+    void prepare(Bundle& b, const std::string& script) {
+        b.own_rootfs();
+        b.set_script(script);
+        b.config["mounts"].push_back({{"destination", "/data"},
+                                      {"type", "bind"},
+                                      {"source", data_},
+                                      {"options", {"rbind", "ro"}}});
+        b.write();
+    }
+    int count(const std::string& rootfs) {
+        std::ifstream in(rootfs + "/count");
+        int n = -1;
+        in >> n;
+        return n;
+    }
+    int wait_count_at_least(const std::string& rootfs, int n) {
+        for (int i = 0; i < 200 && count(rootfs) < n; ++i) std::this_thread::sleep_for(20ms);
+        return count(rootfs);
+    }
+    std::string images() { return root() + "/images"; }
+    std::string data_;
+};
+
+// Starts argv with the given stdin and stdout/stderr; returns its exit code.
+int spawn_with_stdio(const std::vector<std::string>& argv, int in, int out) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, out, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Reads from fd until `want` appears (or 10 s pass).
+std::string read_until(int fd, const std::string& want) {
+    std::string got;
+    char buf[256];
+    pollfd p{fd, POLLIN, 0};
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (got.find(want) == std::string::npos && std::chrono::steady_clock::now() < until) {
+        if (poll(&p, 1, 100) <= 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+}
+
+struct Pipe {
+    int r = -1, w = -1;
+    Pipe() {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) == 0) r = p[0], w = p[1];
+    }
+    ~Pipe() {
+        if (r >= 0) close(r);
+        if (w >= 0) close(w);
+    }
+};
+
+TEST_F(Checkpoint, TheContainerStopsAndRestoreContinuesWhereItWas) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 10);
+    Output ck = kapsel({"checkpoint", "--image-path", images(), "c1"});
+    ASSERT_EQ(0, ck.code) << ck.err;
+    // As with runc: the dumped container is gone, its id free for restore.
+    EXPECT_NE(0, kapsel({"state", "c1"}).code);
+    int at_dump = count(b.rootfs());
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(at_dump, count(b.rootfs())) << "nothing runs after the checkpoint";
+
+    std::string pid_file = root() + "/restored.pid";
+    Output rs = kapsel({"restore", "-d", "--image-path", images(), "--bundle", b.dir(),
+                        "--pid-file", pid_file, "c1"});
+    ASSERT_EQ(0, rs.code) << rs.err;
+    json st = state("c1");
+    EXPECT_EQ("running", st["status"]);
+    std::ifstream pf(pid_file);
+    int pid = 0;
+    pf >> pid;
+    EXPECT_EQ(st["pid"], pid);
+    EXPECT_GT(wait_count_at_least(b.rootfs(), at_dump + 5), at_dump + 4)
+        << "the counter went on from " << at_dump;
+    // It is a whole container again: in its cgroup, with its namespaces and host binds.
+    Output ps = kapsel({"exec", "c1", "sh", "-c", "cat /data/from-host; cat /proc/1/cmdline"});
+    EXPECT_EQ(0, ps.code) << ps.err;
+    EXPECT_EQ(0u, ps.out.rfind("host\n/bin/sh", 0)) << ps.out << ps.err;
+    EXPECT_EQ(0, kapsel({"pause", "c1"}).code);
+    EXPECT_EQ(0, kapsel({"resume", "c1"}).code);
+    auto dirs = cgroup_dirs("c1");
+    ASSERT_FALSE(dirs.empty());
+    std::ifstream procs(dirs.front() + "/cgroup.procs");
+    std::string first;
+    procs >> first;
+    EXPECT_FALSE(first.empty()) << "the restored processes are in the container's cgroup";
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+    for (auto& d : dirs) EXPECT_FALSE(fsys::exists(d)) << d;
+}
+
+TEST_F(Checkpoint, LeaveRunningKeepsTheContainerRunning) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 3);
+    Output ck = kapsel({"checkpoint", "--leave-running", "--image-path", images(), "c1"});
+    ASSERT_EQ(0, ck.code) << ck.err;
+    EXPECT_EQ("running", state("c1")["status"]);
+    int n = count(b.rootfs());
+    EXPECT_GT(wait_count_at_least(b.rootfs(), n + 3), n);
+    EXPECT_TRUE(fsys::exists(images() + "/inventory.img"));
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+}
+
+TEST_F(Checkpoint, RestoredStdioIsTheNewCallersPipes) {
+    // podman's conmon and containerd's shim give a container pipes; a restore by them
+    // must connect the restored process to their new pipes.
+    Bundle b;
+    prepare(b, "echo started; while read line; do echo got:$line; done");
+    {
+        Pipe in, out;
+        ASSERT_EQ(0, spawn_with_stdio({kapsel_binary(), "--root", root() + "/state", "run", "-d",
+                                       "--bundle", b.dir(), "c1"},
+                                      in.r, out.w));
+        close(out.w), out.w = -1;
+        ASSERT_NE(std::string::npos, read_until(out.r, "started").find("started"));
+        Output ck = kapsel({"checkpoint", "--image-path", images(), "c1"});
+        ASSERT_EQ(0, ck.code) << ck.err;
+    }
+    Pipe in, out;
+    ASSERT_EQ(0, spawn_with_stdio({kapsel_binary(), "--root", root() + "/state", "restore", "-d",
+                                   "--image-path", images(), "--bundle", b.dir(), "c1"},
+                                  in.r, out.w));
+    close(out.w), out.w = -1;
+    ASSERT_EQ(6, write(in.w, "hello\n", 6));
+    EXPECT_NE(std::string::npos, read_until(out.r, "got:hello").find("got:hello"));
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+}
+
+TEST_F(Checkpoint, RestoreUnderAnotherIdRootAndBundleIsAMigration) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 5);
+    ASSERT_EQ(0, kapsel({"checkpoint", "--image-path", images(), "c1"}).code);
+    int at_dump = count(b.rootfs());
+    // "Another host": the bundle and the images copied elsewhere, another state root.
+    TempDir elsewhere;
+    std::string bundle = elsewhere.path() + "/bundle";
+    fsys::copy(b.dir(), bundle, fsys::copy_options::recursive | fsys::copy_options::copy_symlinks);
+    json config = json::parse(std::ifstream(bundle + "/config.json"));
+    config["root"]["path"] = bundle + "/" + fsys::path(b.rootfs()).filename().string();
+    std::ofstream(bundle + "/config.json") << config.dump();
+    fsys::copy(images(), elsewhere.path() + "/images", fsys::copy_options::recursive);
+    Output rs = kapsel({"--root", elsewhere.path() + "/state", "restore", "-d", "--image-path",
+                        elsewhere.path() + "/images", "--bundle", bundle, "moved"});
+    ASSERT_EQ(0, rs.code) << rs.err;
+    std::string moved_rootfs = config["root"]["path"];
+    EXPECT_GT(wait_count_at_least(moved_rootfs, at_dump + 3), at_dump);
+    EXPECT_EQ(at_dump, count(b.rootfs())) << "the original rootfs is left alone";
+    EXPECT_EQ(0, kapsel({"--root", elsewhere.path() + "/state", "delete", "-f", "moved"}).code);
+}
+
+TEST_F(Checkpoint, AttachedRestoreWaitsAndReturnsTheExitCode) {
+    Bundle b;
+    prepare(b, "sleep 0.5; exit 7");
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    ASSERT_EQ(0, kapsel({"checkpoint", "--image-path", images(), "c1"}).code);
+    Output rs = kapsel({"restore", "--image-path", images(), "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(7, rs.code) << rs.err;
+    EXPECT_NE(0, kapsel({"state", "c1"}).code) << "deleted after it exited, as with run";
+}
+
+TEST_F(Checkpoint, WhatCannotBeCheckpointedIsAClearErrorAndLeavesNothing) {
+    Bundle b;
+    prepare(b, "sleep 100");
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code);
+    Output created = kapsel({"checkpoint", "--image-path", images(), "c1"});
+    EXPECT_EQ(1, created.code);
+    EXPECT_NE(std::string::npos, created.err.find("it is created")) << created.err;
+    EXPECT_FALSE(fsys::exists(images()));
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+
+    // Stdout into a file of the host: CRIU could not take it along.
+    std::string log = root() + "/out.log";
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_EQ(0, spawn_with_stdio({kapsel_binary(), "--root", root() + "/state", "run", "-d",
+                                   "--bundle", b.dir(), "c2"},
+                                  null, fd));
+    close(fd), close(null);
+    Output host_file = kapsel({"checkpoint", "--image-path", images(), "c2"});
+    EXPECT_EQ(1, host_file.code);
+    EXPECT_NE(std::string::npos, host_file.err.find(log)) << host_file.err;
+    EXPECT_FALSE(fsys::exists(images()));
+    EXPECT_EQ("running", state("c2")["status"])
+        << "a refused checkpoint leaves the container running";
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c2"}).code);
+
+    fsys::create_directory(images());
+    Output empty = kapsel({"restore", "-d", "--image-path", images(), "--bundle", b.dir(), "c3"});
+    EXPECT_EQ(1, empty.code);
+    EXPECT_NE(std::string::npos, empty.err.find("holds no checkpoint")) << empty.err;
+    EXPECT_FALSE(fsys::exists(root() + "/state/c3"));
+    EXPECT_NE(0, kapsel({"checkpoint", "nosuch"}).code);
+}
+
+TEST_F(Checkpoint, AFailedRestoreLeavesNoStateNoCgroupNoProcess) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    auto dirs = cgroup_dirs("c1");
+    ASSERT_FALSE(dirs.empty());
+    ASSERT_EQ(0, kapsel({"checkpoint", "--image-path", images(), "c1"}).code);
+    // The host directory the container had bound is gone: CRIU cannot restore the mount.
+    fsys::remove_all(data_);
+    Output rs = kapsel({"restore", "-d", "--image-path", images(), "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, rs.code);
+    EXPECT_NE(std::string::npos, rs.err.find("restore.log")) << "names the log: " << rs.err;
+    EXPECT_FALSE(fsys::exists(root() + "/state/c1"));
+    for (auto& d : dirs) EXPECT_FALSE(fsys::exists(d)) << d;
+    int at_dump = count(b.rootfs());
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(at_dump, count(b.rootfs())) << "no restored process runs";
+}
+
+}  // namespace
+}  // namespace kapsel::test

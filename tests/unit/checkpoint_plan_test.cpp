@@ -1,0 +1,121 @@
+// plan/checkpoint.cpp: the CRIU command lines kapsel decides on.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "plan/checkpoint.hpp"
+
+namespace kapsel::plan {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+Plan with_binds() {
+    Plan p;
+    p.rootfs = "/b/rootfs";
+    Mount proc;
+    proc.fstype = "proc";
+    proc.destination = "/proc";
+    Mount data;
+    data.kind = MountKind::bind;
+    data.source = "/srv/data";
+    data.destination = "/data";
+    p.mounts = {proc, data};
+    return p;
+}
+
+// The value after `flag` in args ("" if absent).
+std::string value_of(const std::vector<std::string>& args, const std::string& flag) {
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == flag) return args[i + 1];
+    return "";
+}
+
+TEST(CriuDump, DumpsTheTreeWithBindMountsExternal) {
+    CheckpointOptions o;
+    o.image_dir = "/ck";
+    auto a = criu_dump_args(with_binds(), 4242, o, "/sys/fs/cgroup/freezer/c1");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_EQ("dump", a->front());
+    EXPECT_EQ("4242", value_of(*a, "--tree"));
+    EXPECT_EQ("/ck", value_of(*a, "--images-dir"));
+    EXPECT_EQ("/ck", value_of(*a, "--work-dir")) << "the work dir defaults to the images";
+    EXPECT_EQ("/b/rootfs", value_of(*a, "--root"));
+    EXPECT_EQ("/sys/fs/cgroup/freezer/c1", value_of(*a, "--freeze-cgroup"));
+    EXPECT_EQ("mnt[/data]:/data", value_of(*a, "--external")) << "only bind mounts are external";
+    EXPECT_THAT(*a, Not(Contains("--leave-running")));
+}
+
+TEST(CriuDump, OptionsBecomeCriusFlags) {
+    CheckpointOptions o;
+    o.image_dir = "/ck";
+    o.work_dir = "/work";
+    o.leave_running = o.tcp_established = o.ext_unix_sk = o.shell_job = o.file_locks = true;
+    o.empty_ns = {"network"};
+    auto a = criu_dump_args(with_binds(), 1, o, "");
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ("/work", value_of(*a, "--work-dir"));
+    for (auto* f :
+         {"--leave-running", "--tcp-established", "--ext-unix-sk", "--shell-job", "--file-locks"})
+        EXPECT_THAT(*a, Contains(f));
+    EXPECT_EQ("network", value_of(*a, "--empty-ns"));
+    EXPECT_THAT(*a, Not(Contains("--freeze-cgroup")));
+}
+
+TEST(CriuDump, PreDumpTracksMemoryAndKeepsRunning) {
+    CheckpointOptions o;
+    o.image_dir = "/ck/2";
+    o.pre_dump = true;
+    o.leave_running = true;
+    auto a = criu_dump_args(with_binds(), 1, o, "");
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ("pre-dump", a->front());
+    EXPECT_THAT(*a, Contains("--track-mem"));
+    EXPECT_THAT(*a, Not(Contains("--leave-running"))) << "pre-dump never stops the tree";
+}
+
+TEST(CriuDump, BadPathsAndModesAreErrors) {
+    CheckpointOptions o;
+    o.image_dir = "relative";
+    EXPECT_THAT(criu_dump_args(with_binds(), 1, o, "").error().message,
+                HasSubstr("--image-path \"relative\""));
+    o.image_dir = "/ck";
+    o.manage_cgroups_mode = "sometimes";
+    EXPECT_THAT(criu_dump_args(with_binds(), 1, o, "").error().message,
+                HasSubstr("--manage-cgroups-mode"));
+}
+
+TEST(CriuRestore, BindsMapToTheirSourceAndCallersPipesAreInherited) {
+    RestoreOptions o;
+    o.image_dir = "/ck";
+    std::vector<StdioRecord> stdio = {{0, "pipe:[100]"}, {1, "/dev/null"}, {2, "socket:[7]"}};
+    auto a = criu_restore_args(with_binds(), o, stdio, "/run/kapsel/c1/restored.pid");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_EQ("restore", a->front());
+    EXPECT_EQ("mnt[/data]:/srv/data", value_of(*a, "--external"));
+    EXPECT_EQ("/run/kapsel/c1/restored.pid", value_of(*a, "--pidfile"));
+    EXPECT_THAT(*a, Contains("--restore-detached"));
+    EXPECT_THAT(*a, Contains("--manage-cgroups=ignore"))
+        << "kapsel made the cgroup and runs CRIU in it";
+    std::vector<std::string> inherited;
+    for (size_t i = 0; i + 1 < a->size(); ++i)
+        if ((*a)[i] == "--inherit-fd") inherited.push_back((*a)[i + 1]);
+    EXPECT_THAT(inherited, ElementsAre("fd[0]:pipe:[100]", "fd[2]:socket:[7]"))
+        << "the container's own /dev/null is restored by CRIU itself";
+}
+
+TEST(StdioRecords, AreRuncsDescriptorsJson) {
+    std::vector<StdioRecord> stdio = {{0, "pipe:[1]"}, {1, "/dev/null"}, {2, "/dev/null"}};
+    EXPECT_EQ(R"(["pipe:[1]","/dev/null","/dev/null"])", stdio_json(stdio));
+    auto back = parse_stdio_json(stdio_json(stdio));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(2, (*back)[2].fd);
+    EXPECT_EQ("pipe:[1]", (*back)[0].target);
+    EXPECT_FALSE(parse_stdio_json("{}").ok());
+    EXPECT_FALSE(parse_stdio_json("[1]").ok());
+}
+
+}  // namespace
+}  // namespace kapsel::plan
