@@ -4,10 +4,17 @@
 
 namespace kapsel::plan {
 
-std::vector<std::pair<std::string, std::string>> external_mounts(const Plan& plan) {
+std::vector<std::pair<std::string, std::string>> external_mounts(
+    const Plan& plan, const std::vector<CgroupBind>& cgroups) {
     std::vector<std::pair<std::string, std::string>> out;
-    for (auto& m : plan.mounts)
+    for (auto& m : plan.mounts) {
         if (m.kind == MountKind::bind) out.emplace_back(m.destination, m.source);
+        // In a cgroup namespace the hierarchies are mounted afresh, which CRIU redoes.
+        if (m.kind == MountKind::cgroup && !plan.creates(NsType::cgroup))
+            for (auto& c : cgroups)
+                out.emplace_back(c.name.empty() ? m.destination : m.destination + "/" + c.name,
+                                 c.host_path);
+    }
     return out;
 }
 
@@ -30,7 +37,8 @@ Status check_dir(const std::string& what, const std::string& dir) {
 
 Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
                                                 const CheckpointOptions& o,
-                                                const std::string& freezer_dir) {
+                                                const std::string& freezer_dir,
+                                                const std::vector<CgroupBind>& cgroups) {
     KAPSEL_TRY(check_dir("--image-path", o.image_dir));
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(check_dir("--work-path", work));
@@ -58,7 +66,7 @@ Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
     common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
     // Frozen as a whole, no process can fork away while CRIU seizes the tree one by one.
     if (!freezer_dir.empty()) a.insert(a.end(), {"--freeze-cgroup", freezer_dir});
-    for (auto& [dest, source] : external_mounts(plan)) {
+    for (auto& [dest, source] : external_mounts(plan, cgroups)) {
         (void)source;
         a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + dest});
     }
@@ -67,7 +75,8 @@ Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
 
 Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
                                                    const std::vector<StdioRecord>& stdio,
-                                                   const std::string& pid_file) {
+                                                   const std::string& pid_file,
+                                                   const std::vector<CgroupBind>& cgroups) {
     KAPSEL_TRY(check_dir("--image-path", o.image_dir));
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(check_dir("--work-path", work));
@@ -88,7 +97,7 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
     if (o.auto_dedup) a.push_back("--auto-dedup");
     for (auto& ns : o.empty_ns) a.insert(a.end(), {"--empty-ns", ns});
     common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
-    for (auto& [dest, source] : external_mounts(plan))
+    for (auto& [dest, source] : external_mounts(plan, cgroups))
         a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + source});
     for (auto& s : stdio) {
         bool from_caller = s.target.rfind("pipe:[", 0) == 0 || s.target.rfind("socket:[", 0) == 0;

@@ -44,20 +44,31 @@ struct StdioRecord {
     std::string target;  // readlink of /proc/PID/fd/N: "pipe:[123]", "/dev/null", ...
 };
 
-// Bind mounts of the plan, by destination, with their host source.
-std::vector<std::pair<std::string, std::string>> external_mounts(const Plan& plan);
+// One hierarchy of the container's cgroup as a "cgroup" mount shows it: the
+// directory name under the mount point ("cpu", "" for v2) and the host directory.
+struct CgroupBind {
+    std::string name, host_path;
+};
+
+// The mounts CRIU must treat as external, by destination, with their host source:
+// the bind mounts, and without a cgroup namespace of its own the cgroup mount's
+// hierarchies (binds of the container's cgroup directories, as runc tells CRIU).
+std::vector<std::pair<std::string, std::string>> external_mounts(
+    const Plan& plan, const std::vector<CgroupBind>& cgroups);
 
 // `criu dump` (or `pre-dump`) of the process tree of `pid`.
 Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
                                                 const CheckpointOptions& o,
-                                                const std::string& freezer_dir);
+                                                const std::string& freezer_dir,
+                                                const std::vector<CgroupBind>& cgroups);
 
 // `criu restore` of the images into `rootfs`; the restored init's pid goes to pid_file.
 // Stdio the checkpoint recorded as pipes or sockets is inherited from CRIU's own fd
-// of the same number.
+// of the same number. `cgroups` are the new container's.
 Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
                                                    const std::vector<StdioRecord>& stdio,
-                                                   const std::string& pid_file);
+                                                   const std::string& pid_file,
+                                                   const std::vector<CgroupBind>& cgroups);
 
 std::string stdio_json(const std::vector<StdioRecord>& stdio);
 Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text);

@@ -77,6 +77,12 @@ Result<plan::Plan> plan_of(const std::string& config_path, const std::string& id
     return KAPSEL_TRY_CTX(plan::build(spec, {id, bundle}), config_path);
 }
 
+std::vector<plan::CgroupBind> binds_of(const cgroups::Cgroup& cg) {
+    std::vector<plan::CgroupBind> out;
+    for (auto& v : cg.views()) out.push_back({v.name, v.host_path});
+    return out;
+}
+
 // The freezer CRIU may use: v1's freezer directory, or the v2 directory itself.
 std::string freezer_dir(const Record& rec) {
     for (auto& d : rec.cgroup_dirs)
@@ -140,8 +146,10 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
     plan::CheckpointOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
+    cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
+    auto cg = cgroups::open(layout, rec.cgroup_dirs, rec.cgroup_created);
     std::vector<std::string> args =
-        KAPSEL_TRY(plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec)));
+        KAPSEL_TRY(plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec), binds_of(*cg)));
     std::vector<plan::StdioRecord> stdio;
     for (int fd = 0; fd <= 2; ++fd) {
         char buf[4096];
@@ -192,7 +200,6 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     Undo remove_dir{[&] { (void)store.remove(r.id); }};
     KAPSEL_TRY(fs::write_file_atomic(store.dir(r.id) + "/config.json", *config_text, 0600));
     std::string pid_file = store.dir(r.id) + "/restored.pid";
-    std::vector<std::string> args = KAPSEL_TRY(plan::criu_restore_args(plan, o, stdio, pid_file));
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(fs::mkdir_p(work, 0700));
 
@@ -209,6 +216,8 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         cg->apply(spec.linux_ && spec.linux_->resources ? *spec.linux_->resources : no_resources,
                   cgroups::PlanMode::create),
         "apply linux.resources");
+    std::vector<std::string> args =
+        KAPSEL_TRY(plan::criu_restore_args(plan, o, stdio, pid_file, binds_of(*cg)));
 
     // The restored tree is forked by CRIU, so it is born in CRIU's cgroup: the
     // container's. It is re-parented to us when CRIU exits (we are a subreaper).

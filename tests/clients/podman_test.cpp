@@ -508,18 +508,33 @@ TEST_F(Podman, KillRestartWait) {
 }
 
 TEST_F(Podman, CheckpointAndRestore) {
-    if (!kapsel_has_verb("checkpoint"))
-        GTEST_SKIP() << "skipped: checkpoint/restore not implemented in kapsel yet";
-    if (!executable("/usr/sbin/criu"))
-        GTEST_SKIP() << "skipped: criu is missing (podman checkpoints through the runtime's criu)";
+    // podman checks CRIU itself (`criu swrk` from PATH) before it calls the runtime's
+    // checkpoint: the private CRIU of scripts/install-criu goes first in its PATH.
+    const std::string criu_dir = "/opt/kapsel-criu/bin";
+    if (!executable(criu_dir + "/criu"))
+        GTEST_SKIP() << "skipped: CRIU is missing (" << criu_dir
+                     << "/criu; scripts/install-criu installs it)";
+    auto with_criu = env();
+    with_criu.push_back("PATH=" + criu_dir +
+                        ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     load_image();
-    std::string id = run_detached();
-    Output c = podman({"container", "checkpoint", id}, 60000);
-    EXPECT_EQ(0, c.code) << c.err << WITH_CALLS;
+    // A counter kept in the shell's memory, printed to podman's log: a restarted
+    // container would count from 1 again.
+    std::string id = run_detached("i=0; while true; do i=$((i+1)); echo n$i; sleep 0.1; done");
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    Output c = client(podman_argv({"container", "checkpoint", id}), 60000, with_criu);
+    ASSERT_EQ(0, c.code) << c.err << WITH_CALLS;
     EXPECT_EQ("exited", inspect(id, "{{.State.Status}}"));
-    Output r = podman({"container", "restore", id}, 60000);
-    EXPECT_EQ(0, r.code) << r.err << WITH_CALLS;
+    Output r = client(podman_argv({"container", "restore", id}), 60000, with_criu);
+    ASSERT_EQ(0, r.code) << r.err << WITH_CALLS;
     EXPECT_EQ("running", inspect(id, "{{.State.Status}}"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    std::string logs = podman({"logs", id}).out;
+    EXPECT_EQ(std::string::npos, logs.find("n1\n", 1))
+        << "counted on, never from 1 again: " << logs;
+    Output e = podman({"exec", id, "sh", "-c", "echo in; cat /proc/1/cmdline | tr '\\0' ' '"});
+    EXPECT_EQ(0, e.code) << e.err << WITH_CALLS;
+    EXPECT_EQ(0u, e.out.rfind("in\nsh -c i=0", 0)) << e.out;
 }
 
 }  // namespace

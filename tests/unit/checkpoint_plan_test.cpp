@@ -36,7 +36,7 @@ std::string value_of(const std::vector<std::string>& args, const std::string& fl
 TEST(CriuDump, DumpsTheTreeWithBindMountsExternal) {
     CheckpointOptions o;
     o.image_dir = "/ck";
-    auto a = criu_dump_args(with_binds(), 4242, o, "/sys/fs/cgroup/freezer/c1");
+    auto a = criu_dump_args(with_binds(), 4242, o, "/sys/fs/cgroup/freezer/c1", {});
     ASSERT_TRUE(a.ok()) << a.error().message;
     EXPECT_EQ("dump", a->front());
     EXPECT_EQ("4242", value_of(*a, "--tree"));
@@ -54,7 +54,7 @@ TEST(CriuDump, OptionsBecomeCriusFlags) {
     o.work_dir = "/work";
     o.leave_running = o.tcp_established = o.ext_unix_sk = o.shell_job = o.file_locks = true;
     o.empty_ns = {"network"};
-    auto a = criu_dump_args(with_binds(), 1, o, "");
+    auto a = criu_dump_args(with_binds(), 1, o, "", {});
     ASSERT_TRUE(a.ok());
     EXPECT_EQ("/work", value_of(*a, "--work-dir"));
     for (auto* f :
@@ -69,7 +69,7 @@ TEST(CriuDump, PreDumpTracksMemoryAndKeepsRunning) {
     o.image_dir = "/ck/2";
     o.pre_dump = true;
     o.leave_running = true;
-    auto a = criu_dump_args(with_binds(), 1, o, "");
+    auto a = criu_dump_args(with_binds(), 1, o, "", {});
     ASSERT_TRUE(a.ok());
     EXPECT_EQ("pre-dump", a->front());
     EXPECT_THAT(*a, Contains("--track-mem"));
@@ -79,11 +79,11 @@ TEST(CriuDump, PreDumpTracksMemoryAndKeepsRunning) {
 TEST(CriuDump, BadPathsAndModesAreErrors) {
     CheckpointOptions o;
     o.image_dir = "relative";
-    EXPECT_THAT(criu_dump_args(with_binds(), 1, o, "").error().message,
+    EXPECT_THAT(criu_dump_args(with_binds(), 1, o, "", {}).error().message,
                 HasSubstr("--image-path \"relative\""));
     o.image_dir = "/ck";
     o.manage_cgroups_mode = "sometimes";
-    EXPECT_THAT(criu_dump_args(with_binds(), 1, o, "").error().message,
+    EXPECT_THAT(criu_dump_args(with_binds(), 1, o, "", {}).error().message,
                 HasSubstr("--manage-cgroups-mode"));
 }
 
@@ -91,7 +91,7 @@ TEST(CriuRestore, BindsMapToTheirSourceAndCallersPipesAreInherited) {
     RestoreOptions o;
     o.image_dir = "/ck";
     std::vector<StdioRecord> stdio = {{0, "pipe:[100]"}, {1, "/dev/null"}, {2, "socket:[7]"}};
-    auto a = criu_restore_args(with_binds(), o, stdio, "/run/kapsel/c1/restored.pid");
+    auto a = criu_restore_args(with_binds(), o, stdio, "/run/kapsel/c1/restored.pid", {});
     ASSERT_TRUE(a.ok()) << a.error().message;
     EXPECT_EQ("restore", a->front());
     EXPECT_EQ("mnt[/data]:/srv/data", value_of(*a, "--external"));
@@ -104,6 +104,25 @@ TEST(CriuRestore, BindsMapToTheirSourceAndCallersPipesAreInherited) {
         if ((*a)[i] == "--inherit-fd") inherited.push_back((*a)[i + 1]);
     EXPECT_THAT(inherited, ElementsAre("fd[0]:pipe:[100]", "fd[2]:socket:[7]"))
         << "the container's own /dev/null is restored by CRIU itself";
+}
+
+TEST(CriuExternalMounts, CgroupHierarchiesAreExternalWithoutACgroupNamespace) {
+    Plan p = with_binds();
+    Mount cg;
+    cg.kind = MountKind::cgroup;
+    cg.destination = "/sys/fs/cgroup";
+    p.mounts.push_back(cg);
+    std::vector<CgroupBind> binds = {{"cpu", "/sys/fs/cgroup/cpu/c1"},
+                                     {"", "/sys/fs/cgroup/unified/c1"}};
+    auto ext = external_mounts(p, binds);
+    ASSERT_EQ(3u, ext.size());
+    EXPECT_EQ((std::pair<std::string, std::string>{"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu/c1"}),
+              ext[1]);
+    EXPECT_EQ((std::pair<std::string, std::string>{"/sys/fs/cgroup", "/sys/fs/cgroup/unified/c1"}),
+              ext[2]);
+    // With a cgroup namespace the hierarchies are mounted, not bound: CRIU redoes them.
+    p.namespaces.push_back({NsType::cgroup, ""});
+    EXPECT_EQ(1u, external_mounts(p, binds).size());
 }
 
 TEST(StdioRecords, AreRuncsDescriptorsJson) {
