@@ -51,7 +51,9 @@ int checkpoint_main(const Globals& g, const Args& args) {
     if (lazy_pages || !page_server.empty())
         return usage_error("checkpoint", "--lazy-pages and --page-server are not supported");
     if (!empty_ns.empty()) o.empty_ns.push_back(empty_ns);
-    r.id = runtime::runtime_id(g, (*pos)[0]);
+    auto id = runtime::runtime_id(g, (*pos)[0]);
+    if (!id) return fail(id.error());
+    r.id = *id;
     auto st = runtime::checkpoint(g, r);
     return st ? 0 : fail(st.error());
 }

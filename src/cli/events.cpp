@@ -24,7 +24,9 @@ int events_main(const Globals& g, const Args& args) {
     auto ms = runtime::parse_duration_ms(interval);
     if (!ms) return usage_error("events", "--interval: " + ms.error().message);
     o.interval_ms = *ms;
-    auto st = runtime::events(g, runtime::runtime_id(g, (*pos)[0]), o, [](const std::string& line) {
+    auto id = runtime::runtime_id(g, (*pos)[0]);
+    if (!id) return fail(id.error());
+    auto st = runtime::events(g, *id, o, [](const std::string& line) {
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
     });

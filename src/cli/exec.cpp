@@ -70,7 +70,12 @@ int exec_main(const Globals& g, const Args& args) {
     if (!pos) return usage_error("exec", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->empty()) return usage_error("exec", "expects a container id and a command");
-    o.id = runtime::runtime_id(g, (*pos)[0]);
+    auto id = runtime::runtime_id(g, (*pos)[0]);
+    if (!id) {
+        fail(id.error());
+        return kExecFailed;
+    }
+    o.id = *id;
     r.args.assign(pos->begin() + 1, pos->end());
     if (!r.args.empty() && r.args.front() == "--") r.args.erase(r.args.begin());
     if (r.args.empty() && o.process_file.empty())

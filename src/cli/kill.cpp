@@ -5,8 +5,8 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "runtime/containers.hpp"
 #include "plan/names.hpp"
+#include "runtime/containers.hpp"
 #include "runtime/lifecycle.hpp"
 
 namespace kapsel::cli {
@@ -28,7 +28,9 @@ int kill_main(const Globals& g, const Args& args) {
         if (!n) return usage_error("kill", "unknown signal \"" + (*pos)[1] + "\"");
         sig = *n;
     }
-    auto st = runtime::kill(g, runtime::runtime_id(g, (*pos)[0]), sig, all);
+    auto id = runtime::runtime_id(g, (*pos)[0]);
+    if (!id) return fail(id.error());
+    auto st = runtime::kill(g, *id, sig, all);
     return st ? 0 : fail(st.error());
 }
 

@@ -15,7 +15,9 @@ int pause_main(const Globals& g, const Args& args) {
     if (!pos) return usage_error("pause", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("pause", "expects exactly one container id");
-    auto st = runtime::pause(g, runtime::runtime_id(g, (*pos)[0]));
+    auto id = runtime::runtime_id(g, (*pos)[0]);
+    if (!id) return fail(id.error());
+    auto st = runtime::pause(g, *id);
     return st ? 0 : fail(st.error());
 }
 

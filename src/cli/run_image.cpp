@@ -1,4 +1,6 @@
 // kapsel run [options] IMAGE [COMMAND [ARG...]] — podman's run, on kapsel's image store.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -15,13 +17,44 @@ namespace kapsel::cli {
 // (runc's run): runc's own flags mean a bundle; podman's flags, or an argument
 // that can only be an image reference or names a stored image, mean an image.
 bool is_image_run(const Globals& g, const Args& args) {
-    static const char* runc_only[] = {"--bundle", "-b", "-bundle", "--console-socket", "--pid-file", "--no-pivot",
-                                      "--keep", "--preserve-fds", "--no-new-keyring", "--no-subreaper", "--pidfd-socket"};
-    static const char* image_only[] = {"-i", "-t", "-it", "-ti", "--rm", "--name", "-e", "--env", "--env-file", "-v",
-                                       "--volume", "-w", "--workdir", "-u", "--user", "--entrypoint", "-m", "--memory",
-                                       "--cpus", "--pids-limit", "--read-only", "--network", "--net", "--hostname",
-                                       "--cap-add", "--cap-drop", "--security-opt", "--interactive", "--tty", "-dt",
-                                       "-td", "-dit", "-itd", "-q"};
+    static const char* runc_only[] = {
+        "--bundle",      "-b",     "-bundle",        "--console-socket", "--pid-file",
+        "--no-pivot",    "--keep", "--preserve-fds", "--no-new-keyring", "--no-subreaper",
+        "--pidfd-socket"};
+    static const char* image_only[] = {"-i",
+                                       "-t",
+                                       "-it",
+                                       "-ti",
+                                       "--rm",
+                                       "--name",
+                                       "-e",
+                                       "--env",
+                                       "--env-file",
+                                       "-v",
+                                       "--volume",
+                                       "-w",
+                                       "--workdir",
+                                       "-u",
+                                       "--user",
+                                       "--entrypoint",
+                                       "-m",
+                                       "--memory",
+                                       "--cpus",
+                                       "--pids-limit",
+                                       "--read-only",
+                                       "--network",
+                                       "--net",
+                                       "--hostname",
+                                       "--cap-add",
+                                       "--cap-drop",
+                                       "--security-opt",
+                                       "--interactive",
+                                       "--tty",
+                                       "-dt",
+                                       "-td",
+                                       "-dit",
+                                       "-itd",
+                                       "-q"};
     for (auto& a : args) {
         std::string flag = a.substr(0, a.find('='));
         for (auto* r : runc_only)
@@ -33,6 +66,10 @@ bool is_image_run(const Globals& g, const Args& args) {
         if (a.empty() || a[0] == '-') continue;
         // runc container ids cannot contain these; image references often do.
         if (a.find_first_of("/:@") != std::string::npos) return true;
+        // Only an existing store is asked: `kapsel run ID` from a bundle directory
+        // must not create one.
+        std::string root = g.storage_root.empty() ? image::Store::default_root() : g.storage_root;
+        if (::access(root.c_str(), F_OK) != 0) return false;
         auto store = runtime::open_store(g);
         return store && store->find_image(a).ok();
     }
@@ -46,9 +83,11 @@ int run_image_main(const Globals& g, const Args& args) {
     std::vector<std::string> env, env_files, volumes, security;
     std::string memory, pids, cpus, workdir, entrypoint, network = "private";
     bool entrypoint_set = false, quiet = false;
-    Flags f("run", "kapsel run [options] IMAGE [COMMAND [ARG...]]",
-            "Run a container from an image in the store (kapsel images). Attached by default: kapsel\n"
-            "exits with the container's exit code. (With --bundle, `run` is runc's: see kapsel-run(8).)");
+    Flags f(
+        "run", "kapsel run [options] IMAGE [COMMAND [ARG...]]",
+        "Run a container from an image in the store (kapsel images). Attached by default: kapsel\n"
+        "exits with the container's exit code. (With --bundle, `run` is runc's: see "
+        "kapsel-run(8).)");
     f.flag({"detach", "d"}, &o.detach, "run in the background and print the container id");
     f.flag({"interactive", "i"}, &r.interactive, "keep stdin open to the container");
     f.flag({"tty", "t"}, &r.tty, "allocate a pseudo-terminal");
@@ -57,18 +96,25 @@ int run_image_main(const Globals& g, const Args& args) {
     f.flag({"dt", "td"}, &dt, "-d and -t");
     f.flag({"rm"}, &o.rm, "remove the container when it exits");
     f.option({"name"}, &o.name, "a name for the container", "name");
-    f.list({"env", "e"}, &env, "set an environment variable (KEY=VALUE, or KEY to pass kapsel's)", "KEY=VALUE");
-    f.list({"env-file"}, &env_files, "read environment variables from a file (KEY=VALUE lines)", "file");
-    f.list({"volume", "v"}, &volumes, "bind mount a host path: HOST:CONTAINER[:ro]", "host:ctr[:ro]");
+    f.list({"env", "e"}, &env, "set an environment variable (KEY=VALUE, or KEY to pass kapsel's)",
+           "KEY=VALUE");
+    f.list({"env-file"}, &env_files, "read environment variables from a file (KEY=VALUE lines)",
+           "file");
+    f.list({"volume", "v"}, &volumes, "bind mount a host path: HOST:CONTAINER[:ro]",
+           "host:ctr[:ro]");
     f.option({"workdir", "w"}, &workdir, "working directory in the container", "dir");
-    f.option({"user", "u"}, &o.user, "user[:group] to run as (names from the image's /etc/passwd)", "user");
-    f.option({"entrypoint"}, &entrypoint, "override the image's entrypoint (\"\" clears it)", "cmd");
+    f.option({"user", "u"}, &o.user, "user[:group] to run as (names from the image's /etc/passwd)",
+             "user");
+    f.option({"entrypoint"}, &entrypoint, "override the image's entrypoint (\"\" clears it)",
+             "cmd");
     f.option({"memory", "m"}, &memory, "memory limit (512m, 1g)", "bytes");
     f.option({"cpus"}, &cpus, "CPU limit in CPUs (1.5)", "n");
     f.option({"pids-limit"}, &pids, "maximum number of processes", "n");
     f.flag({"read-only"}, &r.read_only, "mount the root file system read-only");
-    f.option({"network", "net"}, &network, "private (default: own network namespace with loopback), none, or host", "mode");
-    f.option({"hostname"}, &r.hostname, "the container's host name (default: its short id)", "name");
+    f.option({"network", "net"}, &network,
+             "private (default: own network namespace with loopback), none, or host", "mode");
+    f.option({"hostname"}, &r.hostname, "the container's host name (default: its short id)",
+             "name");
     f.list({"cap-add"}, &r.cap_add, "add a capability (or ALL)", "cap");
     f.list({"cap-drop"}, &r.cap_drop, "drop a capability (or ALL)", "cap");
     f.list({"security-opt"}, &security, "no-new-privileges", "opt");
@@ -84,7 +130,9 @@ int run_image_main(const Globals& g, const Args& args) {
     if (dit || dt) o.detach = r.tty = true;
     o.image = (*pos)[0];
     r.command.assign(pos->begin() + 1, pos->end());
-    if (entrypoint_set) r.entrypoint = entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{entrypoint};
+    if (entrypoint_set)
+        r.entrypoint =
+            entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{entrypoint};
     if (!workdir.empty()) r.workdir = workdir;
     r.network = network;
     for (auto& file : env_files) {
@@ -106,8 +154,11 @@ int run_image_main(const Globals& g, const Args& args) {
         r.volumes.push_back({parts[0], parts[1], parts.size() == 3 && parts[2] == "ro"});
     }
     for (auto& s : security) {
-        if (s == "no-new-privileges" || s == "no-new-privileges:true") r.no_new_privileges = true;
-        else return usage_error("run", "--security-opt \"" + s + "\" is not supported (no-new-privileges is)");
+        if (s == "no-new-privileges" || s == "no-new-privileges:true")
+            r.no_new_privileges = true;
+        else
+            return usage_error(
+                "run", "--security-opt \"" + s + "\" is not supported (no-new-privileges is)");
     }
     if (!memory.empty()) {
         auto m = runtime::parse_bytes(memory);

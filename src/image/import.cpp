@@ -318,7 +318,7 @@ Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const s
     m.config = {kMediaConfig, sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};
     m.layers.push_back({layer_media_type(res.compression), res.blob_digest, res.blob_size, {}, "", "", ""});
     std::vector<std::string> names = o.names;
-    names.push_back(name);
+    names.push_back(local_reference(name));
     return register_image(store, cfg_text, m, {res.diff_id}, names, res.unpacked_size, shared.get());
 }
 

@@ -91,6 +91,14 @@ std::string normalize_reference(const std::string& ref) {
     return name + suffix;
 }
 
+std::string local_reference(const std::string& ref) {
+    auto slash = ref.find('/');
+    auto first = ref.substr(0, slash);
+    bool has_registry = slash != std::string::npos &&
+                        (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost");
+    return normalize_reference(has_registry ? ref : "localhost/" + ref);
+}
+
 Result<std::vector<ImageRecord>> Store::images() const {
     std::vector<ImageRecord> out;
     auto text = fs::read_file(root_ + "/images.json");

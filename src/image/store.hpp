@@ -85,5 +85,8 @@ private:
 
 // "busybox" -> "docker.io/library/busybox:latest"; "localhost/x" -> "localhost/x:latest".
 std::string normalize_reference(const std::string& ref);
+// A name for an image made here (commit, import), as podman names them: without a
+// registry it is localhost's, "web" -> "localhost/web:latest".
+std::string local_reference(const std::string& ref);
 
 }  // namespace kapsel::image

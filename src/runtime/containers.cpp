@@ -293,9 +293,10 @@ Result<std::string> resolve_container(const Globals& g, const std::string& name_
     return Error{ENOENT, "container \"" + name_or_id + "\" does not exist"};
 }
 
-std::string runtime_id(const Globals& g, const std::string& name_or_id) {
+Result<std::string> runtime_id(const Globals& g, const std::string& name_or_id) {
     auto id = resolve_container(g, name_or_id);
-    return id ? *id : name_or_id;
+    if (!id && id.error().code == ENOENT) return name_or_id;
+    return id;
 }
 
 Result<std::vector<ContainerInfo>> list_containers(const Globals& g, bool all) {
@@ -450,7 +451,7 @@ Result<image::ImageRecord> commit_container(const Globals& g, const std::string&
     m.layers.push_back({image::kMediaLayer, layer->blob_digest, layer->blob_size, {}, "", "", ""});
     std::vector<std::string> diff_ids = base.layers;
     diff_ids.push_back(layer->diff_id);
-    return image::register_image(store, cfg_text, m, diff_ids, {image_name}, base.size + layer->unpacked_size,
+    return image::register_image(store, cfg_text, m, diff_ids, {image::local_reference(image_name)}, base.size + layer->unpacked_size,
                                  shared.get());
 }
 

@@ -42,8 +42,9 @@ Result<std::vector<ContainerInfo>> list_containers(const Globals& g, bool all);
 // A container by name, id or id prefix: its id.
 Result<std::string> resolve_container(const Globals& g, const std::string& name_or_id);
 // For runc's verbs (exec, kill, pause, ...): the runtime id a name or id prefix of an
-// image container stands for, or the argument itself (whose error the verb reports).
-std::string runtime_id(const Globals& g, const std::string& name_or_id);
+// image container stands for, or the argument itself when nothing matches (the verb
+// then reports it); an ambiguous prefix is an error.
+Result<std::string> runtime_id(const Globals& g, const std::string& name_or_id);
 Status stop_container(const Globals& g, const std::string& name, int timeout_s);
 Status remove_container(const Globals& g, const std::string& name, bool force);
 Status container_logs(const Globals& g, const std::string& name, bool follow,

@@ -241,6 +241,13 @@ TEST_F(Images, ImportMakesAOneLayerImage) {
     ASSERT_EQ(0, o.code) << o.err;
     Output r = k({"run", "--rm", "localhost/imported:1", "echo", "from", "an", "imported", "rootfs"});
     EXPECT_EQ("from an imported rootfs\n", r.out) << r.err;
+    // A name without a registry is localhost's, as podman names what it makes.
+    ASSERT_EQ(0, k({"import", "-q", root() + "/rootfs.tgz", "short"}).code);
+    bool found = false;
+    for (auto& img : images())
+        for (auto& n : img["names"]) found |= n == "localhost/short:latest";
+    EXPECT_TRUE(found) << images().dump();
+    EXPECT_EQ("short\n", k({"run", "--rm", "short", "echo", "short"}).out);
 }
 
 TEST_F(Images, MissingImageIsAClearError) {
