@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
@@ -250,6 +251,9 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
             (void)!::write(report, "ok", 2);
             ::close(report);
             report = -1;
+            // The monitor lives as long as its container and then only waits: what
+            // parsing the image and the config took goes back to the system.
+            ::malloc_trim(0);
         };
         auto rc = run(g, ro);
         if (!rc) {
