@@ -1,20 +1,15 @@
 // Overlay root file systems.
 #include "image/overlay.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <functional>
-
 #include "image/tar.hpp"
+#include "image/tree.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -85,39 +80,6 @@ Status unmount_rootfs(const Store& store, const std::string& id) {
     return sys_error("unmount " + d.merged);
 }
 
-namespace {
-
-bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0); }
-
-bool is_opaque(int dirfd) {
-    char v[4] = {};
-    ssize_t n = ::fgetxattr(dirfd, "trusted.overlay.opaque", v, sizeof v);
-    return n == 1 && v[0] == 'y';
-}
-
-// Walks `dir` (relative paths below it), calling fn(path, stat, dirfd-of-parent, name).
-Status walk(const std::string& root, const std::string& rel,
-            const std::function<Status(const std::string&, const struct stat&)>& fn) {
-    std::string here = rel.empty() ? root : root + "/" + rel;
-    DIR* d = ::opendir(here.c_str());
-    if (!d) return sys_error("open " + here);
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d))
-        if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") names.push_back(e->d_name);
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (auto& n : names) {
-        std::string p = rel.empty() ? n : rel + "/" + n;
-        struct stat st;
-        if (::lstat((root + "/" + p).c_str(), &st) < 0) return sys_error("stat " + p);
-        KAPSEL_TRY(fn(p, st));
-        if (S_ISDIR(st.st_mode)) KAPSEL_TRY(walk(root, p, fn));
-    }
-    return {};
-}
-
-}  // namespace
-
 Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers) {
     ContainerDirs d = container_dirs(store, id);
     std::vector<ChangeEntry> out;
@@ -128,9 +90,11 @@ Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::stri
         }
         return false;
     };
-    KAPSEL_TRY(walk(d.upper, "", [&](const std::string& p, const struct stat& st) -> Status {
-        if (is_whiteout(st)) out.push_back({Change::deleted, "/" + p});
-        else out.push_back({in_lower(p) ? Change::changed : Change::added, "/" + p});
+    KAPSEL_TRY(walk_tree(d.upper, [&](const std::string& p, const struct stat& st) -> Status {
+        if (is_whiteout(st))
+            out.push_back({Change::deleted, "/" + p});
+        else
+            out.push_back({in_lower(p) ? Change::changed : Change::added, "/" + p});
         return {};
     }));
     return out;
@@ -139,74 +103,28 @@ Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::stri
 Status write_upper_tar(const Store& store, const std::string& id, int fd) {
     ContainerDirs d = container_dirs(store, id);
     TarWriter tar(fd);
-    auto header_for = [&](const std::string& p, const struct stat& st) {
-        TarEntry e;
-        e.path = p;
-        e.mode = st.st_mode & 07777;
-        e.uid = st.st_uid;
-        e.gid = st.st_gid;
-        e.mtime = st.st_mtim.tv_sec;
-        return e;
-    };
-    KAPSEL_TRY(walk(d.upper, "", [&](const std::string& p, const struct stat& st) -> Status {
+    KAPSEL_TRY(walk_tree(d.upper, [&](const std::string& p, const struct stat& st) -> Status {
         std::string full = d.upper + "/" + p;
         std::string dir = fs::dirname(p), base = fs::basename(p);
         std::string prefix = dir == "." ? "" : dir + "/";
         if (is_whiteout(st)) {
             // overlay's deletion marker -> the OCI one.
-            TarEntry e = header_for(prefix + ".wh." + base, st);
+            TarEntry e = entry_from_stat(prefix + ".wh." + base, st);
             e.type = EntryType::file;
             e.mode = 0;
             e.size = 0;
             KAPSEL_TRY(tar.header(e));
             return tar.end_entry();
         }
-        TarEntry e = header_for(p, st);
-        if (S_ISDIR(st.st_mode)) {
-            e.type = EntryType::directory;
-            KAPSEL_TRY(tar.header(e));
+        KAPSEL_TRY(write_from_disk(tar, full, entry_from_stat(p, st), st));
+        if (S_ISDIR(st.st_mode) && is_opaque(full)) {
+            TarEntry o = entry_from_stat(p + "/.wh..wh..opq", st);
+            o.type = EntryType::file;
+            o.mode = 0;
+            KAPSEL_TRY(tar.header(o));
             KAPSEL_TRY(tar.end_entry());
-            unique_fd dfd(::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-            if (dfd && is_opaque(dfd.get())) {
-                TarEntry o = header_for(p + "/.wh..wh..opq", st);
-                o.type = EntryType::file;
-                o.mode = 0;
-                KAPSEL_TRY(tar.header(o));
-                KAPSEL_TRY(tar.end_entry());
-            }
-            return {};
         }
-        if (S_ISLNK(st.st_mode)) {
-            char buf[4096];
-            ssize_t n = ::readlink(full.c_str(), buf, sizeof buf - 1);
-            if (n < 0) return sys_error("readlink " + p);
-            e.type = EntryType::symlink;
-            e.link.assign(buf, static_cast<size_t>(n));
-            KAPSEL_TRY(tar.header(e));
-            return tar.end_entry();
-        }
-        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
-            e.type = S_ISCHR(st.st_mode) ? EntryType::chardev : S_ISBLK(st.st_mode) ? EntryType::blockdev : EntryType::fifo;
-            e.devmajor = major(st.st_rdev);
-            e.devminor = minor(st.st_rdev);
-            KAPSEL_TRY(tar.header(e));
-            return tar.end_entry();
-        }
-        if (!S_ISREG(st.st_mode)) return {};  // sockets do not go into images
-        e.type = EntryType::file;
-        e.size = static_cast<uint64_t>(st.st_size);
-        unique_fd in(::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-        if (!in) return sys_error("open " + p);
-        KAPSEL_TRY(tar.header(e));
-        char buf[65536];
-        uint64_t left = e.size;
-        while (left > 0) {
-            ssize_t n = ::read(in.get(), buf, std::min<uint64_t>(sizeof buf, left));
-            if (n <= 0) return make_error(p + " changed while it was being committed");
-            KAPSEL_TRY(tar.data(buf, static_cast<size_t>(n)));
-            left -= static_cast<uint64_t>(n);
-        }
-        return tar.end_entry();
+        return {};
     }));
     return tar.finish();
 }
