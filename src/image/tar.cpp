@@ -204,10 +204,14 @@ static std::string pax_record(const std::string& key, const std::string& value) 
 
 Status TarWriter::header(const TarEntry& e) {
     std::string pax;
-    if (e.path.size() > 99) pax += pax_record("path", e.path);
-    if (e.link.size() > 99) pax += pax_record("linkpath", e.link);
-    if (e.size > 077777777777ull) pax += pax_record("size", std::to_string(e.size));
-    for (auto& [k, v] : e.xattrs) pax += pax_record("SCHILY.xattr." + k, v);
+    if (format_ == TarFormat::pax) {
+        if (e.path.size() > 99) pax += pax_record("path", e.path);
+        if (e.link.size() > 99) pax += pax_record("linkpath", e.link);
+        if (e.size > 077777777777ull) pax += pax_record("size", std::to_string(e.size));
+        for (auto& [k, v] : e.xattrs) pax += pax_record("SCHILY.xattr." + k, v);
+    } else if (e.size > 077777777777ull) {
+        return make_error("tar: " + e.path + " is too large for a GNU tar header");
+    }
     auto put = [&](const std::string& name, char type, uint64_t size, const TarEntry& src) -> Status {
         alignas(8) char block[kBlock] = {};
         auto* h = reinterpret_cast<Header*>(block);
@@ -230,6 +234,19 @@ Status TarWriter::header(const TarEntry& e) {
         h->chksum[7] = ' ';
         return write(block, kBlock);
     };
+    auto long_name = [&](char type, const std::string& name) -> Status {
+        TarEntry ln;
+        ln.mode = 0644;
+        std::string data = name + '\0';
+        KAPSEL_TRY(put("././@LongLink", type, data.size(), ln));
+        KAPSEL_TRY(write(data.data(), data.size()));
+        char zero[kBlock] = {};
+        return write(zero, (kBlock - data.size() % kBlock) % kBlock);
+    };
+    if (format_ == TarFormat::gnu) {
+        if (e.link.size() > 99) KAPSEL_TRY(long_name('K', e.link));
+        if (e.path.size() > 99) KAPSEL_TRY(long_name('L', e.path));
+    }
     if (!pax.empty()) {
         TarEntry px;
         px.mode = 0644;

@@ -50,21 +50,27 @@ private:
     std::map<std::string, std::string> global_;
 };
 
+// How names longer than a ustar header holds (99 bytes) are written: pax extended
+// headers (with xattrs and large sizes), or GNU long-name records ('L', 'K'), the
+// only extension some readers know (Genode's tar VFS). The GNU form drops xattrs.
+enum class TarFormat { pax, gnu };
+
 class TarWriter {
 public:
-    explicit TarWriter(int fd) : fd_(fd) {}
-    // Writes a header (with a pax header first when the entry needs one).
-    Status header(const TarEntry& e);
-    Status data(const char* buf, size_t n);
-    // Pads the current entry's data to the block size.
-    Status end_entry();
-    // The two zero blocks that end an archive.
-    Status finish();
-    uint64_t written() const { return written_; }
+  explicit TarWriter(int fd, TarFormat format = TarFormat::pax) : fd_(fd), format_(format) {}
+  // Writes a header (with a pax header first when the entry needs one).
+  Status header(const TarEntry& e);
+  Status data(const char* buf, size_t n);
+  // Pads the current entry's data to the block size.
+  Status end_entry();
+  // The two zero blocks that end an archive.
+  Status finish();
+  uint64_t written() const { return written_; }
 
 private:
     Status write(const char* buf, size_t n);
     int fd_;
+    TarFormat format_;
     uint64_t written_ = 0;
     uint64_t entry_left_ = 0, entry_size_ = 0;
 };
