@@ -146,12 +146,9 @@ int run_image_main(const Globals& g, const Args& args) {
     }
     r.env.insert(r.env.end(), env.begin(), env.end());
     for (auto& v : volumes) {
-        auto parts = split(v, ':');
-        if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
-            return usage_error("run", "--volume \"" + v + "\": expected HOST:CONTAINER[:ro]");
-        if (parts.size() == 3 && parts[2] != "ro" && parts[2] != "rw")
-            return usage_error("run", "--volume \"" + v + "\": the option must be ro or rw");
-        r.volumes.push_back({parts[0], parts[1], parts.size() == 3 && parts[2] == "ro"});
+        auto vol = plan::parse_volume(v);
+        if (!vol) return usage_error("run", vol.error().message);
+        r.volumes.push_back(*vol);
     }
     for (auto& s : security) {
         if (s == "no-new-privileges" || s == "no-new-privileges:true")

@@ -18,6 +18,15 @@ std::vector<std::string> default_capabilities() {
             "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT"};
 }
 
+Result<BindVolume> parse_volume(const std::string& v) {
+    auto parts = split(v, ':');
+    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+        return make_error("--volume \"" + v + "\": expected HOST:CONTAINER[:ro]");
+    if (parts.size() == 3 && parts[2] != "ro" && parts[2] != "rw")
+        return make_error("--volume \"" + v + "\": the option must be ro or rw");
+    return BindVolume{parts[0], parts[1], parts.size() == 3 && parts[2] == "ro"};
+}
+
 Result<Identity> resolve_user(const std::string& spec, const std::string& passwd, const std::string& group) {
     Identity id;
     std::string user = spec.empty() ? "0" : spec, grp;

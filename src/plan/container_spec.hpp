@@ -49,6 +49,9 @@ struct RunRequest {
     uint64_t nofile = 1048576;
 };
 
+// "HOST:CONTAINER[:ro|rw]", as -v takes it.
+Result<BindVolume> parse_volume(const std::string& text);
+
 // The uid/gid/groups the process runs as, resolved by the caller.
 struct Identity {
     uint32_t uid = 0, gid = 0;

@@ -121,6 +121,27 @@ void record_exit(image::Store& store, const std::string& id, int code) {
 
 }  // namespace
 
+Result<json> image_spec(const image::Store& store, const image::ImageRecord& img,
+                        const image::ImageConfig& cfg, const plan::RunRequest& req,
+                        const std::string& user_override) {
+    plan::ImageDefaults defaults{cfg.user,        cfg.env,           cfg.entrypoint, cfg.cmd,
+                                 cfg.working_dir, cfg.exposed_ports, cfg.volumes};
+    std::string user_spec = user_override.empty() ? cfg.user : user_override;
+    plan::Identity user =
+        KAPSEL_TRY(plan::resolve_user(user_spec, read_in_layers(store, img.layers, "etc/passwd"),
+                                      read_in_layers(store, img.layers, "etc/group")));
+    // The default seccomp allow-list follows the capabilities the container gets.
+    std::vector<std::string> caps = plan::default_capabilities();
+    for (auto& c : req.cap_add) {
+        if (to_upper(c) == "ALL")
+            caps = plan::all_capability_names();
+        else if (auto n = plan::capability_number(c))
+            caps.push_back(plan::capability_name(*n));
+    }
+    auto allow = plan::default_seccomp_allow(linux::known_syscall_names(), caps);
+    return plan::container_spec(defaults, req, user, allow);
+}
+
 Result<image::Store> open_store(const Globals& g) {
     return image::Store::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
 }
@@ -169,7 +190,6 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
         overlay["lowerdir"].push_back(store.root() + "/layers/empty");
     }
 
-    plan::ImageDefaults defaults{cfg.user, cfg.env, cfg.entrypoint, cfg.cmd, cfg.working_dir, cfg.exposed_ports, cfg.volumes};
     plan::RunRequest req = o.request;
     req.rootfs = dirs.merged;
     if (req.hostname.empty()) req.hostname = id.substr(0, 12);
@@ -180,17 +200,7 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     // a user maps ports with the host network or their own forwarding.
     if (!cfg.exposed_ports.empty()) req.annotations["io.kapsel.exposed-ports"] = join(cfg.exposed_ports, ",");
     req.annotations["io.kapsel.rootfs.overlay"] = overlay.dump();
-    std::string user_spec = o.user.empty() ? cfg.user : o.user;
-    plan::Identity user = KAPSEL_TRY(plan::resolve_user(user_spec, read_in_layers(store, img.layers, "etc/passwd"),
-                                                        read_in_layers(store, img.layers, "etc/group")));
-    // The default seccomp allow-list follows the capabilities the container gets.
-    std::vector<std::string> caps = plan::default_capabilities();
-    for (auto& c : req.cap_add) {
-        if (to_upper(c) == "ALL") caps = plan::all_capability_names();
-        else if (auto n = plan::capability_number(c)) caps.push_back(plan::capability_name(*n));
-    }
-    auto allow = plan::default_seccomp_allow(linux::known_syscall_names(), caps);
-    json spec = KAPSEL_TRY(plan::container_spec(defaults, req, user, allow));
+    json spec = KAPSEL_TRY(image_spec(store, img, cfg, req, o.user));
     {
         json meta = KAPSEL_TRY(read_meta(store, id));
         meta["command"] = spec["process"]["args"];

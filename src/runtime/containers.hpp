@@ -6,12 +6,12 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "image/manifest.hpp"
 #include "image/overlay.hpp"
 #include "image/store.hpp"
 #include "plan/container_spec.hpp"
@@ -54,5 +54,12 @@ Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const s
 Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name, const std::string& image_name);
 
 Result<image::Store> open_store(const Globals& g);
+
+// The OCI config `kapsel run` gives a container of `img` with the options in `req`
+// (its rootfs, hostname and annotations taken as they are): the image's defaults,
+// the user resolved through the image's /etc/passwd, podman's defaults. Creates nothing.
+Result<nlohmann::json> image_spec(const image::Store& store, const image::ImageRecord& img,
+                                  const image::ImageConfig& cfg, const plan::RunRequest& req,
+                                  const std::string& user_override);
 
 }  // namespace kapsel::runtime
