@@ -232,7 +232,7 @@ Result<Deployment> deploy(const plan::Plan& plan, const oci::Spec& spec, const O
 
     // libc: stdio, clock, randomness, pipes, sockets, working directory.
     bool terminal = proc.terminal;
-    bool net = plan.has(plan::NsType::net);
+    bool net = plan.has(plan::NsType::net) && o.sockets;
     s.libc.stdin_path = terminal ? "/dev/terminal" : "/dev/null";
     s.libc.stdout_path = s.libc.stderr_path = terminal ? "/dev/terminal" : "/dev/log";
     s.libc.rtc = "/dev/rtc";
@@ -252,6 +252,7 @@ Result<Deployment> deploy(const plan::Plan& plan, const oci::Spec& spec, const O
     // "+ tar"): an open finds the file in whichever file system has it; a create
     // goes to the first one that has the parent directory, which the RAM fs has only
     // for the root and the tmpfs mounts (no copy-up: docs/genode.md).
+    s.vfs = leaf("vfs");
     if (!spec.root.readonly) s.vfs.add(leaf("ram"));
     s.vfs.add(Node{"tar", {{"name", o.tar}}, {}, {}});
     Node& dev = dir_at(s.vfs, {"dev"});

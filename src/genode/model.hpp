@@ -69,6 +69,9 @@ struct Deployment {
 struct Options {
     std::string name;  // the start node's name
     std::string tar;   // ROM module holding the root file system
+    // Sockets (lwIP on a Nic session) when the spec has a network namespace; false
+    // for one that is meant to stay empty (`--network none`).
+    bool sockets = true;
 };
 
 Result<Deployment> deploy(const plan::Plan& plan, const oci::Spec& spec, const Options& o);

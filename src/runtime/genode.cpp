@@ -122,7 +122,7 @@ Result<GenodeOutput> export_genode(const Globals& g, const GenodeExport& o) {
             if (!fs::exists(l)) return make_error("root file system " + l + " does not exist");
     }
 
-    genode::Deployment d = KAPSEL_TRY(genode::deploy(plan, spec, {.name = name, .tar = tar_name}));
+    genode::Deployment d = KAPSEL_TRY(genode::deploy(plan, spec, {.name = name, .tar = tar_name, .sockets = o.request.network != "none"}));
     std::string kind = o.subinit ? "config" : "start";
     genode::Node node = o.subinit ? genode::subinit_node(d) : genode::start_node(d.start);
 
