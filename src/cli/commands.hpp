@@ -48,6 +48,7 @@ int commit_main(const Globals&, const Args&);
 int push_main(const Globals&, const Args&);
 int checkpoint_main(const Globals&, const Args&);
 int restore_main(const Globals&, const Args&);
+int genode_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();
 

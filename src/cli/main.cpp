@@ -40,6 +40,8 @@ const std::vector<Command>& commands() {
         {"import", "make an image from a root file system tar", import_main, false},
         {"pull", "add an image from an OCI layout or a registry", pull_main, false},
         {"push", "upload an image to a registry", push_main, false},
+        {"genode", "write a container as a Genode sub-init (tar, start node in XML and HID)",
+         genode_main, false},
         {"spec", "write a template config.json", spec_main, false},
         {"features", "print the features this kapsel supports, as JSON", features_main, false},
     };
