@@ -33,7 +33,7 @@ bool node_name_ok(std::string_view v) {
     // Nor as a sub node, a disabled one, a comment or quoted content.
     for (std::string_view lead : {"+ ", "x ", ". ", ": "})
         if (v.substr(0, 2) == lead) return false;
-    return v != "+" && v != "x" && v != "." && v != ":";
+    return v != "+" && v != "." && v != ":";
 }
 
 bool content_ok(std::string_view v) {
