@@ -251,7 +251,8 @@ Result<Deployment> deploy(const plan::Plan& plan, const oci::Spec& spec, const O
     // mounts. Genode's idiom for a writable tree over a read-only one ("+ ram",
     // "+ tar"): an open finds the file in whichever file system has it; a create
     // goes to the first one that has the parent directory, which the RAM fs has only
-    // for the root and the tmpfs mounts (no copy-up: docs/genode.md).
+    // for the root (no copy-up: docs/genode.md); tmpfs mounts and the image's shared
+    // directories (add_scratch_dirs) get RAM file systems of their own.
     s.vfs = leaf("vfs");
     if (!spec.root.readonly) s.vfs.add(leaf("ram"));
     s.vfs.add(Node{"tar", {{"name", o.tar}}, {}, {}});
@@ -362,6 +363,32 @@ Result<Deployment> deploy(const plan::Plan& plan, const oci::Spec& spec, const O
         drop_linux(*spec.linux_, plan, d.dropped);
     }
     return d;
+}
+
+void add_scratch_dirs(Start& s, const std::vector<std::string>& dirs) {
+    bool writable = std::any_of(s.vfs.children.begin(), s.vfs.children.end(),
+                                [](const Node& n) { return n.type == "ram"; });
+    if (!writable) return;
+    for (auto& d : dirs) {
+        auto comps = components("/" + d);
+        if (!comps || comps->empty() || (*comps)[0] == "dev") continue;
+        // Not at or below a mount (a /run tmpfs already takes /run/lock's files).
+        bool mounted = false;
+        const Node* cur = &s.vfs;
+        for (auto& c : *comps) {
+            const Node* next = nullptr;
+            for (auto& ch : cur->children)
+                if (ch.type == "dir" && *ch.find_attr("name") == c) next = &ch;
+            if (!next) break;
+            cur = next;
+            mounted = std::any_of(cur->children.begin(), cur->children.end(),
+                                  [](const Node& n) { return n.type != "dir"; });
+            if (mounted) break;
+        }
+        if (mounted) continue;
+        Node& dir = dir_at(s.vfs, *comps);
+        dir.children.insert(dir.children.begin(), leaf("ram"));
+    }
 }
 
 namespace {

@@ -76,6 +76,12 @@ struct Options {
 
 Result<Deployment> deploy(const plan::Plan& plan, const oci::Spec& spec, const Options& o);
 
+// Gives each of `dirs` (paths in the image, such as "tmp" and "var/tmp": the world-
+// writable sticky directories that programs expect to create files in) a RAM file
+// system of its own: the one stacked above the tar can create files only in the
+// directories it has. Not with a read-only root, and not where a mount already is.
+void add_scratch_dirs(Start& s, const std::vector<std::string>& dirs);
+
 Node start_node(const Start& s);
 // The config of an init that runs only the container: parent-provides, default-route, start.
 Node subinit_node(const Deployment& d);

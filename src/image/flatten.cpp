@@ -57,6 +57,7 @@ Result<FlattenResult> write_flat_tar(const std::vector<std::string>& dirs, int f
             res.skipped_special.push_back(p);
             continue;
         }
+        if (S_ISDIR(st.st_mode) && (st.st_mode & 01777) == 01777) res.shared_dirs.push_back(p);
         TarEntry e = entry_from_stat(p, st);
         if (S_ISLNK(st.st_mode) && o.short_links_only) {
             // Genode's tar reads a GNU long name as the link target too.

@@ -25,6 +25,7 @@ struct FlattenResult {
     uint64_t hardlinks = 0;                      // files written as links to an earlier entry
     std::vector<std::string> skipped_special;    // paths left out by skip_special
     std::vector<std::string> skipped_links;      // paths left out by short_links_only
+    std::vector<std::string> shared_dirs;        // directories of mode 1777 (/tmp, /var/tmp)
 };
 
 // Writes the merged tree of `dirs` (bottom layer first) to fd. Files that are one

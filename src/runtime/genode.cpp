@@ -122,9 +122,9 @@ Result<GenodeOutput> export_genode(const Globals& g, const GenodeExport& o) {
             if (!fs::exists(l)) return make_error("root file system " + l + " does not exist");
     }
 
-    genode::Deployment d = KAPSEL_TRY(genode::deploy(plan, spec, {.name = name, .tar = tar_name, .sockets = o.request.network != "none"}));
-    std::string kind = o.subinit ? "config" : "start";
-    genode::Node node = o.subinit ? genode::subinit_node(d) : genode::start_node(d.start);
+    // Decided before anything is written: a spec Genode cannot take leaves no files.
+    genode::Deployment d = KAPSEL_TRY(genode::deploy(
+        plan, spec, {.name = name, .tar = tar_name, .sockets = o.request.network != "none"}));
 
     Written w;
     if (!fs::exists(out_dir)) {
@@ -140,6 +140,9 @@ Result<GenodeOutput> export_genode(const Globals& g, const GenodeExport& o) {
         d.dropped.push_back(
             {"rootfs symlinks " + some(flat.skipped_links),
              "Genode's tar file system reads link paths and targets of at most 99 bytes"});
+    genode::add_scratch_dirs(d.start, flat.shared_dirs);
+    std::string kind = o.subinit ? "config" : "start";
+    genode::Node node = o.subinit ? genode::subinit_node(d) : genode::start_node(d.start);
     for (auto [wanted, ext, text] :
          {std::tuple{o.xml, "xml", &genode::to_xml}, std::tuple{o.hid, "hid", &genode::to_hid}}) {
         if (!wanted) continue;

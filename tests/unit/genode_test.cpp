@@ -240,6 +240,32 @@ TEST(GenodeVfs, ALaterMountAtTheSamePlaceHidesTheEarlierOne) {
     EXPECT_THAT(types(*child(d.start.vfs, "dir", "data")), ElementsAre("fs"));
 }
 
+TEST(GenodeVfs, TheImagesSharedDirectoriesGetARamFileSystemOfTheirOwn) {
+    Deployment d =
+        must_deploy({{"mounts",
+                      {{{"destination", "/var/tmp"},
+                        {"type", "bind"},
+                        {"source", "/srv"},
+                        {"options", {"rbind"}}},
+                       {{"destination", "/run"}, {"type", "tmpfs"}, {"source", "tmpfs"}}}}});
+    add_scratch_dirs(d.start,
+                     {"dev/shm", "run/lock", "tmp", "var/tmp", "var/tmp/deeper", "srv/drop"});
+    EXPECT_THAT(types(*child(d.start.vfs, "dir", "tmp")), ElementsAre("ram"));
+    EXPECT_THAT(types(*child(*child(d.start.vfs, "dir", "srv"), "dir", "drop")),
+                ElementsAre("ram"));
+    EXPECT_THAT(types(*child(*child(d.start.vfs, "dir", "var"), "dir", "tmp")), ElementsAre("fs"))
+        << "the spec's mount stays";
+    EXPECT_THAT(types(*child(d.start.vfs, "dir", "dev")), Not(::testing::Contains("dir shm")));
+    EXPECT_FALSE(child(*child(*child(d.start.vfs, "dir", "var"), "dir", "tmp"), "dir", "deeper"))
+        << "nothing below a mount";
+    EXPECT_THAT(types(*child(d.start.vfs, "dir", "run")), ElementsAre("ram"))
+        << "/run/lock is the tmpfs's";
+
+    Deployment ro = must_deploy({{"root", {{"readonly", true}}}});
+    add_scratch_dirs(ro.start, {"tmp"});
+    EXPECT_FALSE(child(ro.start.vfs, "dir", "tmp")) << "a read-only root stays read-only";
+}
+
 // --- the program: binary, libc, argv, environment ---
 
 TEST(GenodeProgram, BinaryArgsEnvAndLibc) {
@@ -547,6 +573,19 @@ TEST_F(Flatten, GenodeFormLeavesOutWhatItsTarReaderCannotRead) {
     EXPECT_FALSE(t.entries.count("fifo"));
     EXPECT_THAT(r.skipped_links, ElementsAre("long-target"));
     EXPECT_THAT(r.skipped_special, ElementsAre("fifo"));
+}
+
+TEST_F(Flatten, ReportsTheWorldWritableStickyDirectories) {
+    std::string a = layer(1);
+    fsys::create_directories(a + "/tmp");
+    fsys::create_directories(a + "/var/tmp");
+    fsys::create_directories(a + "/srv/open");
+    ::chmod((a + "/tmp").c_str(), 01777);
+    ::chmod((a + "/var/tmp").c_str(), 01777);
+    ::chmod((a + "/srv/open").c_str(), 0777);
+    image::FlattenResult r;
+    flatten({a}, {}, &r);
+    EXPECT_THAT(r.shared_dirs, ElementsAre("tmp", "var/tmp"));
 }
 
 TEST_F(Flatten, TheSameLayersGiveTheSameBytes) {
