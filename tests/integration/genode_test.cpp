@@ -1,8 +1,9 @@
 // kapsel genode: the busybox and Debian images and a bundle as Genode deployments. The
 // start node and sub-init config match golden files (tests/golden/genode; rewrite them
 // with KAPSEL_UPDATE_GOLDEN=1 after a deliberate change), validate against Genode's own
-// schema (config.xsd from ../shared/genode, when present), say the same in XML and HID
-// (tools/genode-normalise prints both in one form), and the tar holds the merged layers.
+// schemas (config.xsd for the XML, init.hsd for the HID, from ../shared/genode when
+// present), say the same in XML and HID (tools/genode-normalise prints both in one form),
+// and the tar holds the merged layers.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +116,13 @@ class Genode : public KapselTest {
         EXPECT_EQ(0, o.code) << xml_file << ":\n" << o.err;
     }
     // The XML and HID files are one tree: tools/genode-normalise prints both alike.
+    // The HID file follows Genode's init.hsd (checked by tools/genode-normalise).
+    void expect_hsd_valid(const std::string& hid_file) {
+        std::string tool = std::string(KAPSEL_TEST_TOOLS) + "/genode-normalise";
+        Output o = run_program({tool, "--schema", hsd(), hid_file});
+        EXPECT_EQ(0, o.code) << hid_file << ":\n" << o.err;
+    }
+    static std::string hsd() { return std::string(KAPSEL_TEST_GENODE_SCHEMAS) + "/init.hsd"; }
     void expect_same_tree(const std::string& xml_file, const std::string& hid_file) {
         std::string tool = std::string(KAPSEL_TEST_TOOLS) + "/genode-normalise";
         Output x = run_program({tool, xml_file}), h = run_program({tool, hid_file});
@@ -132,6 +140,7 @@ class Genode : public KapselTest {
             expect_golden(golden + "." + kind + ".hid", read(base + ".hid"));
             if (!xsd_.empty()) expect_schema_valid(base + ".xml", std::string(kind) == "start");
             expect_same_tree(base + ".xml", base + ".hid");
+            if (fsys::exists(hsd())) expect_hsd_valid(base + ".hid");
         }
     }
     void SetUp() override {
@@ -165,6 +174,18 @@ TEST_F(Genode, OutputValidatesAgainstGenodesSchema) {
     text.replace(text.find("<start "), 7, "<start colour=\"red\" ");
     write(bad, text);
     EXPECT_NE(0, run_program({which("xmllint"), "--noout", "--schema", xsd_, bad}).code);
+
+    // The HID files against init.hsd, Genode's HID schema for init configs.
+    expect_hsd_valid(out() + "/kapsel-busybox.start.hid");
+    expect_hsd_valid(out() + "/kapsel-busybox.config.hid");
+    std::string bad_hid = out() + "/bad.config.hid";
+    text = read(out() + "/kapsel-busybox.config.hid");
+    text.replace(text.find("| ram: 64M"), std::string("| ram: 64M").size(), "| ram: lots");
+    write(bad_hid, text);
+    Output o = run_program(
+        {std::string(KAPSEL_TEST_TOOLS) + "/genode-normalise", "--schema", hsd(), bad_hid});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(o.err.find("ram: 'lots' is not a num_bytes"), std::string::npos) << o.err;
 }
 
 TEST_F(Genode, BusyboxImage) {
