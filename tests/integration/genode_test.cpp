@@ -258,6 +258,25 @@ TEST_F(Genode, BundleWithItsOwnConfig) {
     EXPECT_TRUE(listed(list, "bin/busybox"));
 }
 
+TEST_F(Genode, AContainerMadeFromAnImageBringsItsOwnChanges) {
+    load(std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar");
+    Output run = k({"run", "--name", "changed", "localhost/kapsel-busybox", "sh", "-c",
+                    "echo made > /etc/made; rm /etc/hostname"});
+    ASSERT_EQ(0, run.code) << run.err;
+    json inspected = json::parse(k({"inspect", "changed"}).out);
+    std::string bundle = store() + "/containers/" + inspected[0]["Id"].get<std::string>();
+    ASSERT_TRUE(fsys::exists(bundle + "/config.json")) << bundle;
+    genode({"--bundle", bundle, "--name", "changed"});
+    auto list = tar_list(out() + "/changed.tar");
+    EXPECT_TRUE(listed(list, "etc/made")) << "its upper layer";
+    EXPECT_FALSE(listed(list, "etc/hostname")) << "its whiteout";
+    EXPECT_TRUE(listed(list, "bin/busybox")) << "the image's layer";
+    EXPECT_NE(
+        read(out() + "/changed.start.hid").find("+ arg echo made > /etc/made; rm /etc/hostname"),
+        std::string::npos);
+    ASSERT_EQ(0, k({"rm", "changed"}).code);
+}
+
 TEST_F(Genode, OneSyntaxOnlyWithFormat) {
     Bundle b;
     b.write();
