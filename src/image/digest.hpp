@@ -1,28 +1,23 @@
-// sha256 digests ("sha256:<hex>") with OpenSSL's libcrypto (SHA-NI where the CPU
-// has it): blobs are verified on write and manifests/configs on read.
+// sha256 digests ("sha256:<hex>"): blobs are verified on write and manifests/configs
+// on read.
 #pragma once
-
-#include <openssl/evp.h>
 
 #include <string>
 #include <string_view>
 
 #include "util/result.hpp"
+#include "util/sha256.hpp"
 
 namespace kapsel::image {
 
 class Sha256 {
 public:
-    Sha256();
-    ~Sha256();
-    Sha256(const Sha256&) = delete;
-    Sha256& operator=(const Sha256&) = delete;
-    void update(const void* data, size_t n);
+    void update(const void* data, size_t n) { h_.update(data, n); }
     // "sha256:<64 hex>"; the hasher cannot be used after this.
-    std::string digest();
+    std::string digest() { return "sha256:" + h_.hex(); }
 
 private:
-    EVP_MD_CTX* ctx_;
+    kapsel::Sha256 h_;
 };
 
 std::string sha256_digest(std::string_view data);

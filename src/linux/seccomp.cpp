@@ -2,7 +2,6 @@
 #include "linux/seccomp.hpp"
 
 #include <linux/seccomp.h>
-#include <openssl/evp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -16,6 +15,7 @@
 
 #include "oci/spec.hpp"
 #include "util/fs.hpp"
+#include "util/sha256.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
@@ -155,12 +155,7 @@ static std::string cache_key(const plan::Seccomp& s) {
 
 Result<SeccompProgram> compile_seccomp_cached(const plan::Seccomp& s, const std::string& cache_dir) {
     std::string key = cache_key(s);
-    unsigned char md[32];
-    unsigned int len = 0;
-    EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-    char hex[65];
-    for (unsigned i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    std::string path = cache_dir + "/" + hex;
+    std::string path = cache_dir + "/" + sha256_hex(key);
     if (auto cached = fs::read_file(path); cached && cached->size() > sizeof(uint32_t) &&
                                            (cached->size() - sizeof(uint32_t)) % sizeof(sock_filter) == 0) {
         SeccompProgram prog;
