@@ -190,7 +190,13 @@ Status TarWriter::write(const char* buf, size_t n) {
     return {};
 }
 
+// A header field in octal; a value that does not fit is written as 0 and must be
+// carried by a pax record (the caller checks fits()).
+static bool fits(size_t n, uint64_t v) {
+    return n >= 2 && v < (uint64_t{1} << (3 * (n - 1)));
+}
 static void octal(char* p, size_t n, uint64_t v) {
+    if (!fits(n, v)) v = 0;
     std::snprintf(p, n, "%0*llo", static_cast<int>(n - 1), static_cast<unsigned long long>(v));
 }
 
@@ -208,11 +214,17 @@ Status TarWriter::header(const TarEntry& e) {
         if (e.path.size() > 99) pax += pax_record("path", e.path);
         if (e.link.size() > 99) pax += pax_record("linkpath", e.link);
         if (e.size > 077777777777ull) pax += pax_record("size", std::to_string(e.size));
+        if (!fits(8, e.uid)) pax += pax_record("uid", std::to_string(e.uid));
+        if (!fits(8, e.gid)) pax += pax_record("gid", std::to_string(e.gid));
         for (auto& [k, v] : e.xattrs) pax += pax_record("SCHILY.xattr." + k, v);
     } else if (e.size > 077777777777ull) {
         return make_error("tar: " + e.path + " is too large for a GNU tar header");
+    } else if (!fits(8, e.uid) || !fits(8, e.gid)) {
+        return make_error("tar: " + e.path + ": its owner " + std::to_string(e.uid) + ":" +
+                          std::to_string(e.gid) + " does not fit a GNU tar header");
     }
-    auto put = [&](const std::string& name, char type, uint64_t size, const TarEntry& src) -> Status {
+    auto put = [&](const std::string& name, char type, uint64_t size,
+                   const TarEntry& src) -> Status {
         alignas(8) char block[kBlock] = {};
         auto* h = reinterpret_cast<Header*>(block);
         std::strncpy(h->name, name.c_str(), sizeof h->name);
