@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -161,7 +162,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             continue;
         }
         PrefixReader body(head, tar.body());
-        ProgressReader shown(body, "layer " + std::to_string(++layer_no), progress);
+        ProgressReader shown(body, "layer " + std::to_string(++layer_no), progress, e.size);
         auto res = store.import_layer(shown, digest_of_entry(name));
         if (!res) return std::move(res).error().context(path + ": " + name);
         by_entry[name] = *res;
@@ -286,7 +287,8 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
         unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) return sys_error("open " + p);
         FdReader r(fd.get(), p);
-        ProgressReader shown(r, "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()), progress);
+        ProgressReader shown(r, "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()), progress,
+                             l.size);
         auto res = store.import_layer(shown, l.digest, expect_diff);
         if (!res) return std::move(res).error().context(p);
         diff_ids.push_back(res->diff_id);
@@ -304,7 +306,9 @@ Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const s
     if (!fd) return sys_error("open " + path);
     auto shared = KAPSEL_TRY(store.lock(false));
     FdReader r(fd.get(), path);
-    ProgressReader shown(r, "rootfs", progress_wanted(o.quiet));
+    struct stat st {};
+    ::fstat(fd.get(), &st);
+    ProgressReader shown(r, "rootfs", progress_wanted(o.quiet), S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0);
     LayerResult res = KAPSEL_TRY_CTX(store.import_layer(shown), path);
     nlohmann::json cfg = {
         {"created", now_rfc3339()}, {"architecture", host_architecture()}, {"os", "linux"},

@@ -16,8 +16,8 @@ static int64_t now_ms() {
 
 bool progress_wanted(bool quiet) { return !quiet && ::isatty(STDERR_FILENO); }
 
-ProgressReader::ProgressReader(Reader& inner, std::string label, bool enabled)
-    : inner_(inner), label_(std::move(label)), enabled_(enabled), start_ms_(now_ms()), last_ms_(start_ms_) {}
+ProgressReader::ProgressReader(Reader& inner, std::string label, bool enabled, uint64_t total)
+    : inner_(inner), label_(std::move(label)), enabled_(enabled), total_(total), start_ms_(now_ms()), last_ms_(start_ms_) {}
 
 ProgressReader::~ProgressReader() {
     if (enabled_) draw(true);
@@ -34,7 +34,9 @@ void ProgressReader::draw(bool final) {
     last_ms_ = now_ms();
     double secs = static_cast<double>(last_ms_ - start_ms_) / 1000.0;
     double mb = static_cast<double>(bytes_) / 1e6;
-    std::fprintf(stderr, "\r%s: %.1f MB, %.0f MB/s\033[K%s", label_.c_str(), mb, secs > 0 ? mb / secs : 0.0,
+    char of[32] = "";
+    if (total_ > 0) std::snprintf(of, sizeof of, " of %.1f", static_cast<double>(total_) / 1e6);
+    std::fprintf(stderr, "\r%s: %.1f%s MB, %.0f MB/s\033[K%s", label_.c_str(), mb, of, secs > 0 ? mb / secs : 0.0,
                  final ? "\n" : "");
     std::fflush(stderr);
 }

@@ -427,7 +427,7 @@ Result<LayerResult> download_layer(Session& s, Store& store, const Descriptor& l
                            .unpacked_size = layer_size(store, diff_id)};
     }
     BlobReader blob(s, l, fd.get());
-    ProgressReader shown(blob, label, progress);
+    ProgressReader shown(blob, label, progress, l.size);
     // The partial file becomes the stored blob: import_layer need not copy it.
     auto res = store.import_layer(shown, l.digest, diff_id, /*keep_blob=*/false);
     if (!res) {
