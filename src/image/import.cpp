@@ -2,7 +2,6 @@
 #include "image/import.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,7 +83,7 @@ std::string normalize_entry(const std::string& path) {
 
 Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
                                    const std::vector<std::string>& diff_ids, const std::vector<std::string>& names,
-                                   uint64_t size, int lock) {
+                                   uint64_t size) {
     ImageConfig cfg = KAPSEL_TRY(parse_config(config_text));
     if (cfg.diff_ids != diff_ids) {
         for (size_t i = 0; i < std::max(cfg.diff_ids.size(), diff_ids.size()); ++i) {
@@ -94,9 +93,28 @@ Result<ImageRecord> register_image(Store& store, const std::string& config_text,
                 return make_error("image config lists layer " + std::to_string(i) + " as " + want + ", but the layer is " + got);
         }
     }
+    if (manifest.layers.size() != diff_ids.size())
+        return make_error("the manifest lists " + std::to_string(manifest.layers.size()) + " layers, the config " +
+                          std::to_string(diff_ids.size()));
     std::string config_digest = KAPSEL_TRY(store.put_blob(config_text, manifest.config.digest));
     std::string manifest_text = manifest_json(manifest);
     std::string manifest_digest = KAPSEL_TRY(store.put_blob(manifest_text));
+    // Every layer is in place with its blob (the caller's shared lock keeps rmi and
+    // prune away). A layer's marker is written once its data is on disk: one syncfs
+    // for the whole import, then the markers, then the index that names them.
+    for (size_t i = 0; i < diff_ids.size(); ++i) {
+        if (!fs::exists(store.layer_path(diff_ids[i]))) return make_error("layer " + diff_ids[i] + " is not in the store");
+        if (!store.has_blob(manifest.layers[i].digest))
+            return make_error("blob " + manifest.layers[i].digest + " of layer " + diff_ids[i] + " is not in the store");
+        if (!store.has_layer(diff_ids[i])) store.set_dirty();  // maybe another import's data: sync it too
+    }
+    KAPSEL_TRY(store.sync());
+    for (size_t i = 0; i < diff_ids.size(); ++i) {
+        if (store.has_layer(diff_ids[i])) continue;
+        const Descriptor& l = manifest.layers[i];
+        KAPSEL_TRY(store.mark_layer_complete(
+            diff_ids[i], {{"diff_id", diff_ids[i]}, {"blob", l.digest}, {"media_type", l.media_type}, {"blob_size", l.size}}));
+    }
     ImageRecord rec;
     rec.id = config_digest;
     rec.manifest = manifest_digest;
@@ -104,16 +122,8 @@ Result<ImageRecord> register_image(Store& store, const std::string& config_text,
     rec.layers = diff_ids;
     rec.created = cfg.created.empty() ? now_rfc3339() : cfg.created;
     rec.size = size;
-    // Shared -> exclusive on the same open file: a second flock would wait for ourselves.
-    unique_fd own;
-    if (lock < 0) {
-        own = KAPSEL_TRY(store.lock(true));
-        lock = own.get();
-    }
-    while (::flock(lock, LOCK_EX) < 0)
-        if (errno != EINTR) return sys_error("lock the image store");
+    auto index = KAPSEL_TRY(store.lock_index());
     KAPSEL_TRY(store.add_image(rec));
-    ::flock(lock, LOCK_SH);
     return rec;
 }
 
@@ -198,7 +208,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             }
             std::vector<std::string> names = item.value("RepoTags", std::vector<std::string>{});
             names.insert(names.end(), o.names.begin(), o.names.end());
-            out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size, shared.get())));
+            out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
         }
         return out;
     }
@@ -237,7 +247,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
                 names.push_back(ref->second);
         }
         if (auto ref = d.annotations.find("io.containerd.image.name"); ref != d.annotations.end()) names.push_back(ref->second);
-        out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size, shared.get())));
+        out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
     }
     return out;
 }
@@ -298,7 +308,7 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
     auto ref = chosen->annotations.find("org.opencontainers.image.ref.name");
     if (ref != chosen->annotations.end())
         names.push_back(ref->second.find('/') != std::string::npos ? ref->second : "localhost/" + fs::basename(fs::clean(dir)) + ":" + ref->second);
-    return register_image(store, cfg_text, m, diff_ids, names, size, shared.get());
+    return register_image(store, cfg_text, m, diff_ids, names, size);
 }
 
 Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const std::string& name, const ImportOptions& o) {
@@ -323,7 +333,7 @@ Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const s
     m.layers.push_back({layer_media_type(res.compression), res.blob_digest, res.blob_size, {}, "", "", ""});
     std::vector<std::string> names = o.names;
     names.push_back(local_reference(name));
-    return register_image(store, cfg_text, m, {res.diff_id}, names, res.unpacked_size, shared.get());
+    return register_image(store, cfg_text, m, {res.diff_id}, names, res.unpacked_size);
 }
 
 }  // namespace kapsel::image

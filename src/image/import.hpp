@@ -27,13 +27,12 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
 Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const std::string& name, const ImportOptions& o);
 
 // Registers an image whose layers are already in the store: stores the config
-// and manifest blobs, checks the config's diff ids against the layers, and adds
-// it to the index under `names`. `lock` is the caller's shared store lock fd
-// (held while importing, so prune cannot take the new layers), turned exclusive
-// for the index update: never take a second lock on another fd meanwhile, it
-// would wait for the first. -1: the caller holds no lock; one is taken here.
+// and manifest blobs, checks the config's diff ids against the layers, syncs the
+// store and marks the layers complete, and adds the image to the index under
+// `names`. The caller holds the shared store lock from before it imported the
+// layers (so that rmi and prune cannot take them) until this returns.
 Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
                                    const std::vector<std::string>& diff_ids, const std::vector<std::string>& names,
-                                   uint64_t size, int lock = -1);
+                                   uint64_t size);
 
 }  // namespace kapsel::image

@@ -492,7 +492,7 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
     }
     std::vector<std::string> names = o.names;
     names.push_back(ref.name());
-    return register_image(store, cfg_text, m, diff_ids, names, size, shared.get());
+    return register_image(store, cfg_text, m, diff_ids, names, size);
 }
 
 // ---- push -------------------------------------------------------------------

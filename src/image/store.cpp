@@ -30,23 +30,44 @@ Result<Store> Store::open(const std::string& root) {
 std::string Store::blob_path(const std::string& digest) const { return root_ + "/blobs/sha256/" + digest_hex(digest); }
 std::string Store::layer_path(const std::string& diff_id) const { return root_ + "/layers/" + digest_hex(diff_id); }
 
-Result<unique_fd> Store::lock(bool exclusive) const {
-    unique_fd fd(::open((root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd) return sys_error("open " + root_ + "/lock");
-    while (::flock(fd.get(), exclusive ? LOCK_EX : LOCK_SH) < 0)
-        if (errno != EINTR) return sys_error("lock the image store");
+static Result<unique_fd> flock_file(const std::string& path, int op) {
+    unique_fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return sys_error("open " + path);
+    while (::flock(fd.get(), op) < 0)
+        if (errno != EINTR) return sys_error("lock " + path);
     return fd;
 }
 
+Result<unique_fd> Store::lock(bool exclusive) const { return flock_file(root_ + "/lock", exclusive ? LOCK_EX : LOCK_SH); }
+Result<unique_fd> Store::lock_index() const { return flock_file(root_ + "/index.lock", LOCK_EX); }
+
 bool Store::has_blob(const std::string& digest) const { return valid_digest(digest) && fs::exists(blob_path(digest)); }
-bool Store::has_layer(const std::string& diff_id) const { return valid_digest(diff_id) && fs::exists(layer_path(diff_id)); }
+std::string Store::layer_marker(const std::string& diff_id) const { return layer_path(diff_id) + ".json"; }
+bool Store::has_layer(const std::string& diff_id) const {
+    return valid_digest(diff_id) && fs::exists(layer_marker(diff_id)) && fs::exists(layer_path(diff_id));
+}
+
+Status Store::mark_layer_complete(const std::string& diff_id, const nlohmann::json& info) {
+    if (!fs::exists(layer_path(diff_id))) return make_error("layer " + diff_id + " is not in the store");
+    return write_file(layer_marker(diff_id), info.dump(), 0644);
+}
+
+Status Store::sync() {
+    if (!dirty_) return {};
+    unique_fd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return sys_error("open " + root_);
+    if (::syncfs(fd.get()) < 0) return sys_error("sync the file system of " + root_);
+    dirty_ = false;
+    return {};
+}
 
 Result<std::string> Store::put_blob(std::string_view data, const std::string& expected) {
     std::string digest = sha256_digest(data);
     if (!expected.empty() && digest != expected)
         return make_error("blob digest mismatch: expected " + expected + ", got " + digest);
     if (has_blob(digest)) return digest;
-    KAPSEL_TRY(fs::write_file_atomic(blob_path(digest), data, 0644));
+    KAPSEL_TRY(write_file(blob_path(digest), data, 0644));
+    dirty_ = true;
     return digest;
 }
 
@@ -65,6 +86,40 @@ Result<std::string> Store::make_temp(const std::string& what) const {
     buf.push_back(0);
     if (!::mkdtemp(buf.data())) return sys_error("create a temporary directory in " + root_ + "/tmp");
     return std::string(buf.data());
+}
+
+Result<unique_fd> Store::make_temp_file(const std::string& what, std::string* path) const {
+    std::string tmpl = root_ + "/tmp/" + what + ".XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back(0);
+    unique_fd fd(::mkostemp(buf.data(), O_CLOEXEC));
+    if (!fd) return sys_error("create a temporary file in " + root_ + "/tmp");
+    *path = buf.data();
+    return fd;
+}
+
+Status Store::write_file(const std::string& path, std::string_view data, int mode, bool durable) {
+    std::string tmp;
+    unique_fd fd = KAPSEL_TRY(make_temp_file(fs::basename(path), &tmp));
+    struct Unlink {
+        std::string p;
+        ~Unlink() {
+            if (!p.empty()) ::unlink(p.c_str());
+        }
+    } unlink_tmp{tmp};
+    while (!data.empty()) {
+        ssize_t n = ::write(fd.get(), data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("write " + tmp);
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    if (::fchmod(fd.get(), static_cast<mode_t>(mode)) < 0) return sys_error("chmod " + tmp);
+    if (durable && ::fdatasync(fd.get()) < 0) return sys_error("sync " + tmp);
+    if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename " + tmp + " to " + path);
+    unlink_tmp.p.clear();
+    return {};
 }
 
 std::string normalize_reference(const std::string& ref) {
@@ -126,7 +181,8 @@ Status Store::save_images(const std::vector<ImageRecord>& list) {
     for (auto& r : list)
         j.push_back({{"id", r.id}, {"manifest", r.manifest}, {"names", r.names}, {"layers", r.layers},
                      {"created", r.created}, {"size", r.size}});
-    return fs::write_file_atomic(root_ + "/images.json", j.dump(1), 0600);
+    // Durable: after a power cut the index is the old one or the new one, never empty.
+    return write_file(root_ + "/images.json", j.dump(1), 0600, /*durable=*/true);
 }
 
 Status Store::add_image(const ImageRecord& rec) {
@@ -146,28 +202,35 @@ Status Store::add_image(const ImageRecord& rec) {
     return save_images(list);
 }
 
-Result<ImageRecord> Store::find_image(const std::string& ref) const {
+Result<std::pair<ImageRecord, std::string>> Store::match_image(const std::string& ref) const {
     auto list = KAPSEL_TRY(images());
     std::string norm = normalize_reference(ref);
     for (auto& r : list)
         for (auto& n : r.names)
-            if (n == norm || n == ref) return r;
+            if (n == norm || n == ref) return std::pair{r, n};
     // "localhost/x" is also found as "x" when nothing else is called that.
-    std::vector<const ImageRecord*> loose;
+    std::vector<std::pair<const ImageRecord*, std::string>> loose;
     for (auto& r : list)
         for (auto& n : r.names) {
             std::string short_name = n.substr(n.rfind('/') + 1);
-            if (short_name == ref || short_name == ref + ":latest") loose.push_back(&r);
+            if (short_name == ref || short_name == ref + ":latest") loose.emplace_back(&r, n);
         }
-    if (loose.size() == 1) return *loose[0];
+    if (loose.size() == 1) return std::pair{*loose[0].first, loose[0].second};
+    // An id or a manifest digest, or a prefix of either (as `kapsel images` shows ids).
     std::string id = ref.rfind("sha256:", 0) == 0 ? ref : "sha256:" + ref;
     std::vector<const ImageRecord*> by_id;
-    if (ref.size() >= 6)
+    bool hex = id.size() > 7 && id.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+    if (hex && id.size() >= 13)
         for (auto& r : list)
-            if (r.id.rfind(id, 0) == 0) by_id.push_back(&r);
-    if (by_id.size() == 1) return *by_id[0];
+            if (r.id.rfind(id, 0) == 0 || r.manifest.rfind(id, 0) == 0) by_id.push_back(&r);
+    if (by_id.size() == 1) return std::pair{*by_id[0], std::string()};
     if (loose.size() > 1 || by_id.size() > 1) return make_error("image \"" + ref + "\" is ambiguous: give the full name");
     return Error{ENOENT, "image \"" + ref + "\" is not in the store (kapsel images lists them; kapsel pull or load adds one)"};
+}
+
+Result<ImageRecord> Store::find_image(const std::string& ref) const {
+    auto m = KAPSEL_TRY(match_image(ref));
+    return std::move(m.first);
 }
 
 }  // namespace kapsel::image

@@ -162,15 +162,14 @@ Status Unpacker::set_meta(int dir, const std::string& name, const TarEntry& e, b
 // Writes the content to the file store (or finds it there) and returns the store path.
 Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerResult& res) {
     std::string files = store_.root() + "/files";
-    std::string tmpl = files + "/.new.XXXXXX";
-    std::vector<char> name(tmpl.begin(), tmpl.end());
-    name.push_back(0);
-    unique_fd fd(::mkostemp(name.data(), O_CLOEXEC));
-    if (!fd) return sys_error("create a file in " + files);
-    std::string tmp(name.data());
+    // Written under tmp/, where a killed import's leftovers are prune's to remove.
+    std::string tmp;
+    unique_fd fd = KAPSEL_TRY(store_.make_temp_file("file", &tmp));
     struct RemoveTmp {
         std::string p;
-        ~RemoveTmp() { ::unlink(p.c_str()); }
+        ~RemoveTmp() {
+            if (!p.empty()) ::unlink(p.c_str());
+        }
     } remove_tmp{tmp};
     Sha256 h;
     char buf[1 << 16];
@@ -201,9 +200,15 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
     std::string dir = files + "/" + key.substr(0, 2);
     std::string final_path = dir + "/" + key;
     res.unpacked_size += total;
-    if (::access(final_path.c_str(), F_OK) == 0) {
-        ++res.shared_files;
-        return final_path;
+    // A stored file of another size is damage (a power cut before its data reached the
+    // disk leaves an empty file): this import's copy replaces it.
+    bool damaged = false;
+    if (struct stat st; ::stat(final_path.c_str(), &st) == 0) {
+        if (static_cast<uint64_t>(st.st_size) == total) {
+            ++res.shared_files;
+            return final_path;
+        }
+        damaged = true;
     }
     if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) return sys_error("create " + dir);
     // chown clears setuid bits, so the mode comes after it.
@@ -213,6 +218,12 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
         if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0) return sys_error("set xattr " + k + " on " + e.path);
     timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
     ::futimens(fd.get(), t);
+    if (damaged) {
+        if (::rename(tmp.c_str(), final_path.c_str()) < 0) return sys_error("store " + e.path);
+        remove_tmp.p.clear();
+        ++res.new_files;
+        return final_path;
+    }
     // link(), not rename(): if another import stored the same file meanwhile, we
     // use theirs and the content stays one inode.
     if (::link(tmp.c_str(), final_path.c_str()) < 0) {
@@ -324,6 +335,7 @@ Status Unpacker::finish() {
 
 Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_blob,
                                         const std::string& expected_diff_id, bool keep_blob) {
+    dirty_ = true;  // whatever this writes must reach the disk before a marker names it
     std::string tmp = KAPSEL_TRY(make_temp("layer"));
     struct Cleanup {
         std::string dir, blob;
@@ -365,7 +377,11 @@ Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_
     if (!expected_diff_id.empty() && expected_diff_id != res.diff_id)
         return make_error("layer diff id mismatch: expected " + expected_diff_id + ", got " + res.diff_id);
 
-    if (keep_blob && !has_blob(res.blob_digest)) {
+    // A stored blob of another size is damage (see store_file): ours replaces it.
+    struct stat blob_st;
+    bool blob_ok = ::stat(blob_path(res.blob_digest).c_str(), &blob_st) == 0 &&
+                   static_cast<uint64_t>(blob_st.st_size) == res.blob_size;
+    if (keep_blob && !blob_ok) {
         if (::rename(cleanup.blob.c_str(), blob_path(res.blob_digest).c_str()) < 0)
             return sys_error("store layer blob " + res.blob_digest);
         cleanup.blob.clear();
@@ -373,10 +389,20 @@ Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_
     std::string final_dir = layer_path(res.diff_id);
     if (::rename(tmp.c_str(), final_dir.c_str()) == 0) {
         cleanup.keep = true;
-    } else if (errno != EEXIST && errno != ENOTEMPTY) {
-        return sys_error("store layer " + res.diff_id);
+        return res;
     }
-    // Otherwise another import stored the same layer first: ours goes.
+    if (errno != EEXIST && errno != ENOTEMPTY) return sys_error("store layer " + res.diff_id);
+    // A complete copy is there already (another import was first): ours goes.
+    if (has_layer(res.diff_id)) return res;
+    // One without its marker was left by an import that was killed or lost its data
+    // in a power cut: ours, known to be whole, takes its place. A concurrent import's
+    // unmarked copy is as good as ours, and nothing uses a layer before its marker.
+    std::string stale = KAPSEL_TRY(make_temp("stale"));
+    if (::rename(final_dir.c_str(), (stale + "/layer").c_str()) < 0 && errno != ENOENT)
+        return sys_error("move aside the incomplete layer " + final_dir);
+    if (::rename(tmp.c_str(), final_dir.c_str()) == 0) cleanup.keep = true;
+    else if (errno != EEXIST && errno != ENOTEMPTY) return sys_error("store layer " + res.diff_id);
+    (void)fs::remove_tree(stale);
     return res;
 }
 

@@ -101,14 +101,28 @@ std::string read_in_layers(const image::Store& store, const std::vector<std::str
 }
 
 // Removes what a container made from an image owns: its runtime state (if any),
-// its mount, its directory.
-Status destroy(const Globals& g, image::Store& store, const std::string& id) {
+// its mount, its directory. The directory leaves containers/ in one rename under
+// the store lock (shared; `store_locked`: the caller holds it), so rmi, prune and
+// check never see half of it; the removal itself runs in tmp/.
+Status destroy(const Globals& g, image::Store& store, const std::string& id, bool store_locked = false) {
     if (Store(g.root).exists(id)) {
         auto st = remove(g, id, true);
         if (!st && st.error().code != ENOENT) return st;
     }
     KAPSEL_TRY(image::unmount_rootfs(store, id));
-    return fs::remove_tree(store.container_dir(id));
+    std::string dir = store.container_dir(id);
+    if (!fs::exists(dir)) return {};
+    unique_fd lock;
+    if (!store_locked) lock = KAPSEL_TRY(store.lock(false));
+    std::string aside = KAPSEL_TRY(store.make_temp("rm"));
+    if (::rename(dir.c_str(), (aside + "/c").c_str()) < 0) {
+        int e = errno;
+        (void)fs::remove_tree(aside);
+        if (e == ENOENT) return {};
+        return sys_error("move " + dir + " out of the store", e);
+    }
+    lock.reset();
+    return fs::remove_tree(aside);
 }
 
 void record_exit(image::Store& store, const std::string& id, int code) {
@@ -148,16 +162,22 @@ Result<image::Store> open_store(const Globals& g) {
 
 Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* id_out) {
     image::Store store = KAPSEL_TRY(open_store(g));
-    image::ImageRecord img = KAPSEL_TRY(store.find_image(o.image));
-    image::ImageConfig cfg = KAPSEL_TRY(image::parse_config(KAPSEL_TRY(store.read_blob(img.id))));
-    for (auto& l : img.layers)
-        if (!store.has_layer(l)) return make_error("image " + o.image + " is damaged: layer " + l + " is missing (kapsel system check)");
-
     std::string id = random_id();
     std::string name = o.name.empty() ? id.substr(0, 12) : o.name;
+    image::ImageRecord img;
+    image::ImageConfig cfg;
     {
-        // Names are unique: checked and taken under the store's lock.
-        auto lock = KAPSEL_TRY(store.lock(true));
+        // The image is found and the container that holds on to it recorded under
+        // the shared store lock: an rmi of the image (exclusive) comes either before,
+        // and this finds no image, or after, and finds the container using it. The
+        // index lock makes names unique.
+        auto lock = KAPSEL_TRY(store.lock(false));
+        auto index = KAPSEL_TRY(store.lock_index());
+        img = KAPSEL_TRY(store.find_image(o.image));
+        cfg = KAPSEL_TRY(image::parse_config(KAPSEL_TRY(store.read_blob(img.id))));
+        for (auto& l : img.layers)
+            if (!store.has_layer(l))
+                return make_error("image " + o.image + " is damaged: layer " + l + " is missing (kapsel system check)");
         for (auto& other : container_ids(store)) {
             auto meta = read_meta(store, other);
             if (meta && meta->value("name", "") == name)
@@ -167,7 +187,10 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
         json meta = {{"id", id}, {"name", name}, {"image", img.names.empty() ? img.id : img.names[0]},
                      {"image_id", img.id}, {"created", now_rfc3339()}, {"rm", o.rm}, {"layers", img.layers},
                      {"stop_signal", cfg.stop_signal}};
-        KAPSEL_TRY(write_meta(store, id, meta));
+        if (auto st = write_meta(store, id, meta); !st) {
+            (void)fs::remove_tree(store.container_dir(id));
+            return std::move(st).error();
+        }
     }
     struct Undo {
         const Globals& g;
@@ -465,8 +488,8 @@ Result<image::ImageRecord> commit_container(const Globals& g, const std::string&
     m.layers.push_back({image::kMediaLayer, layer->blob_digest, layer->blob_size, {}, "", "", ""});
     std::vector<std::string> diff_ids = base.layers;
     diff_ids.push_back(layer->diff_id);
-    return image::register_image(store, cfg_text, m, diff_ids, {image::local_reference(image_name)}, base.size + layer->unpacked_size,
-                                 shared.get());
+    return image::register_image(store, cfg_text, m, diff_ids, {image::local_reference(image_name)},
+                                 base.size + layer->unpacked_size);
 }
 
 }  // namespace kapsel::runtime
