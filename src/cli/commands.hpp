@@ -49,6 +49,8 @@ int push_main(const Globals&, const Args&);
 int checkpoint_main(const Globals&, const Args&);
 int restore_main(const Globals&, const Args&);
 int genode_main(const Globals&, const Args&);
+int rmi_main(const Globals&, const Args&);
+int system_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();
 

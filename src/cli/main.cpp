@@ -30,6 +30,7 @@ const std::vector<Command>& commands() {
         {"checkpoint", "dump a running container with CRIU (and stop it)", checkpoint_main, false},
         {"restore", "make a container from a bundle and a checkpoint", restore_main, false},
         {"images", "list the images in the store", images_main, false},
+        {"rmi", "remove images (and what only they used) from the store", rmi_main, false},
         {"logs", "print the output of a detached container", logs_main, false},
         {"stop", "stop containers (signal, then SIGKILL after a timeout)", stop_main, false},
         {"rm", "remove containers made from images", rm_main, false},
@@ -42,6 +43,7 @@ const std::vector<Command>& commands() {
         {"push", "upload an image to a registry", push_main, false},
         {"genode", "write a container as a Genode sub-init (tar, start node in XML and HID)",
          genode_main, false},
+        {"system", "check the image store (check) or remove what nothing uses (prune)", system_main, false},
         {"spec", "write a template config.json", spec_main, false},
         {"features", "print the features this kapsel supports, as JSON", features_main, false},
     };

@@ -58,15 +58,19 @@ Status write_meta(const image::Store& s, const std::string& id, const json& j) {
     return fs::write_file_atomic(meta_path(s, id), j.dump(1), 0600);
 }
 
-std::vector<std::string> container_ids(const image::Store& s) {
+// Every directory under containers/; with `with_meta`, only those with a container.json.
+std::vector<std::string> container_dirs_in(const image::Store& s, bool with_meta) {
     std::vector<std::string> out;
     if (DIR* d = ::opendir((s.root() + "/containers").c_str())) {
         while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.' && fs::exists(meta_path(s, e->d_name))) out.push_back(e->d_name);
+            if (e->d_name[0] != '.' && (!with_meta || fs::exists(meta_path(s, e->d_name)))) out.push_back(e->d_name);
         ::closedir(d);
     }
+    std::sort(out.begin(), out.end());
     return out;
 }
+
+std::vector<std::string> container_ids(const image::Store& s) { return container_dirs_in(s, true); }
 
 // A file of the container's root, resolved inside it: an image's /etc/passwd
 // may be a symlink anywhere.
@@ -98,6 +102,19 @@ std::string read_in_layers(const image::Store& store, const std::vector<std::str
         return read_in_root(layer, path);
     }
     return "";
+}
+
+// The process that looks after a container (the monitor, or an attached run).
+json monitor_of_self() {
+    int pid = static_cast<int>(::getpid());
+    return {{"pid", pid}, {"start", process_start_time(pid)}};
+}
+
+bool monitor_alive(const json& meta) {
+    if (!meta.contains("monitor") || !meta["monitor"].is_object()) return false;
+    int pid = meta["monitor"].value("pid", 0);
+    uint64_t start = meta["monitor"].value("start", uint64_t{0});
+    return pid > 0 && start != 0 && process_start_time(pid) == start;
 }
 
 // Removes what a container made from an image owns: its runtime state (if any),
@@ -186,7 +203,7 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
         KAPSEL_TRY(fs::mkdir_p(store.container_dir(id), 0700));
         json meta = {{"id", id}, {"name", name}, {"image", img.names.empty() ? img.id : img.names[0]},
                      {"image_id", img.id}, {"created", now_rfc3339()}, {"rm", o.rm}, {"layers", img.layers},
-                     {"stop_signal", cfg.stop_signal}};
+                     {"stop_signal", cfg.stop_signal}, {"monitor", monitor_of_self()}};
         if (auto st = write_meta(store, id, meta); !st) {
             (void)fs::remove_tree(store.container_dir(id));
             return std::move(st).error();
@@ -279,6 +296,12 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
         ::dup2(log, STDERR_FILENO);
         ::close(null);
         ::close(log);
+        // From here on this process looks after the container (prune tells a --rm
+        // container whose monitor died by this record).
+        if (auto meta = read_meta(store, id)) {
+            (*meta)["monitor"] = monitor_of_self();
+            (void)write_meta(store, id, *meta);
+        }
         int report = wr.get();
         ro.on_started = [&report] {
             (void)!::write(report, "ok", 2);
@@ -490,6 +513,46 @@ Result<image::ImageRecord> commit_container(const Globals& g, const std::string&
     diff_ids.push_back(layer->diff_id);
     return image::register_image(store, cfg_text, m, diff_ids, {image::local_reference(image_name)},
                                  base.size + layer->unpacked_size);
+}
+
+std::vector<image::ContainerRef> container_refs(const image::Store& store) {
+    std::vector<image::ContainerRef> out;
+    for (auto& id : container_dirs_in(store, false)) {
+        image::ContainerRef c;
+        c.id = id;
+        auto meta = read_meta(store, id);
+        if (!meta || !meta->is_object()) {
+            c.valid = false;
+        } else {
+            c.name = meta->value("name", "");
+            c.image_id = meta->value("image_id", "");
+            c.layers = meta->value("layers", std::vector<std::string>{});
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+std::vector<std::string> abandoned_containers(const Globals& g, const image::Store& store) {
+    std::vector<std::string> out;
+    Store rs(g.root);
+    for (auto& id : container_dirs_in(store, false)) {
+        auto meta = read_meta(store, id);
+        bool dead = false;
+        if (!meta || !meta->is_object()) {
+            dead = !rs.exists(id);  // run writes container.json before any runtime state
+        } else if (meta->value("rm", false) && !monitor_alive(*meta)) {
+            // Its monitor would have removed it; whether it still runs is the runtime's to say.
+            auto rec = rs.load(id);
+            dead = !rec || current_status(rs, *rec) == oci::Status::stopped;
+        }
+        if (dead) out.push_back(id);
+    }
+    return out;
+}
+
+Status remove_container_locked(const Globals& g, image::Store& store, const std::string& id) {
+    return destroy(g, store, id, /*store_locked=*/true);
 }
 
 }  // namespace kapsel::runtime

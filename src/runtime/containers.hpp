@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "image/gc.hpp"
 #include "image/manifest.hpp"
 #include "image/overlay.hpp"
 #include "image/store.hpp"
@@ -61,5 +62,14 @@ Result<image::Store> open_store(const Globals& g);
 Result<nlohmann::json> image_spec(const image::Store& store, const image::ImageRecord& img,
                                   const image::ImageConfig& cfg, const plan::RunRequest& req,
                                   const std::string& user_override);
+
+// For the store's upkeep (rmi, system check and prune), which hold the store lock:
+// what every container directory holds on to (invalid: no readable container.json).
+std::vector<image::ContainerRef> container_refs(const image::Store& store);
+// Container directories nothing looks after: --rm containers whose monitor died and
+// that no longer run, and directories a killed `run` left without a container.json.
+std::vector<std::string> abandoned_containers(const Globals& g, const image::Store& store);
+// Removes a container whatever its state (SIGKILL first), the caller holding the store lock.
+Status remove_container_locked(const Globals& g, image::Store& store, const std::string& id);
 
 }  // namespace kapsel::runtime
