@@ -1,4 +1,4 @@
-// kapsel load -i FILE [-q]
+// kapsel load -i FILE|- [-q]
 #include <cstdio>
 
 #include "cli/args.hpp"
@@ -12,13 +12,13 @@ int load_main(const Globals& g, const Args& args) {
     image::ImportOptions o;
     Flags f("load", "kapsel load -i FILE [options]",
             "Load images from a docker-archive (docker save) or an oci-archive, plain or compressed.");
-    f.option({"input", "i"}, &input, "the archive", "file");
+    f.option({"input", "i"}, &input, "the archive (-: read it from stdin)", "file");
     f.flag({"quiet", "q"}, &o.quiet, "no progress display");
     auto pos = f.parse(args);
     if (!pos) return usage_error("load", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (input.empty() && pos->size() == 1) input = (*pos)[0];
-    if (input.empty()) return usage_error("load", "needs -i FILE");
+    if (input.empty()) return usage_error("load", "needs -i FILE (or -i - for stdin)");
     auto store = image::Store::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
     if (!store) return fail(store.error());
     auto imgs = image::load_archive(*store, input, o);

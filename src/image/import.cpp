@@ -128,10 +128,13 @@ Result<ImageRecord> register_image(Store& store, const std::string& config_text,
 }
 
 Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& path, const ImportOptions& o) {
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return sys_error("open " + path);
+    // "-": the archive arrives on stdin (kapsel load -i - < x.tar, or from a pipe).
+    bool from_stdin = path == "-";
+    unique_fd fd(from_stdin ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return sys_error(from_stdin ? std::string("read stdin") : "open " + path);
+    const std::string where = from_stdin ? "stdin" : path;
     auto shared = KAPSEL_TRY(store.lock(false));  // keeps prune away while we import
-    FdReader file(fd.get(), path);
+    FdReader file(fd.get(), where);
     Decompressor outer(file);  // a compressed archive (.tar.gz) is accepted too
     TarReader tar(outer);
     std::map<std::string, std::string> docs;         // small JSON entries by name
@@ -174,7 +177,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         PrefixReader body(head, tar.body());
         ProgressReader shown(body, "layer " + std::to_string(++layer_no), progress, e.size);
         auto res = store.import_layer(shown, digest_of_entry(name));
-        if (!res) return std::move(res).error().context(path + ": " + name);
+        if (!res) return std::move(res).error().context(where + ": " + name);
         by_entry[name] = *res;
         by_digest[res->blob_digest] = *res;
     }
@@ -188,10 +191,10 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
     if (docs.count("manifest.json")) {
         // docker save: [{"Config": "x.json", "RepoTags": [...], "Layers": ["y/layer.tar", ...]}]
         auto list = nlohmann::json::parse(docs["manifest.json"], nullptr, false);
-        if (list.is_discarded() || !list.is_array() || list.empty()) return make_error(path + ": manifest.json is invalid");
+        if (list.is_discarded() || !list.is_array() || list.empty()) return make_error(where + ": manifest.json is invalid");
         for (auto& item : list) {
             std::string cfg_name = clean_entry(item.value("Config", ""));
-            if (!docs.count(cfg_name)) return make_error(path + ": image config " + cfg_name + " is missing");
+            if (!docs.count(cfg_name)) return make_error(where + ": image config " + cfg_name + " is missing");
             const std::string& cfg_text = docs[cfg_name];
             Manifest m;
             m.media_type = kMediaManifest;
@@ -201,7 +204,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             for (auto& l : item.value("Layers", std::vector<std::string>{})) {
                 std::string ln = clean_entry(l);
                 auto it = by_entry.find(ln);
-                if (it == by_entry.end()) return make_error(path + ": layer " + ln + " is missing from the archive");
+                if (it == by_entry.end()) return make_error(where + ": layer " + ln + " is missing from the archive");
                 m.layers.push_back({layer_media_type(it->second.compression), it->second.blob_digest, it->second.blob_size, {}, "", "", ""});
                 diff_ids.push_back(it->second.diff_id);
                 size += it->second.unpacked_size;
@@ -212,12 +215,12 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         }
         return out;
     }
-    if (!docs.count("index.json")) return make_error(path + ": neither a docker archive (manifest.json) nor an OCI archive (index.json)");
-    Index idx = KAPSEL_TRY_CTX(parse_index(docs["index.json"]), path);
+    if (!docs.count("index.json")) return make_error(where + ": neither a docker archive (manifest.json) nor an OCI archive (index.json)");
+    Index idx = KAPSEL_TRY_CTX(parse_index(docs["index.json"]), where);
     auto blob_text = [&](const std::string& digest) -> Result<std::string> {
         auto it = docs.find("blobs/sha256/" + digest_hex(digest));
-        if (it == docs.end()) return make_error(path + ": blob " + digest + " is missing");
-        if (sha256_digest(it->second) != digest) return make_error(path + ": blob " + digest + " is corrupt");
+        if (it == docs.end()) return make_error(where + ": blob " + digest + " is missing");
+        if (sha256_digest(it->second) != digest) return make_error(where + ": blob " + digest + " is corrupt");
         return it->second;
     };
     for (auto& d : idx.manifests) {
@@ -228,7 +231,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             bool found = false;
             for (auto& c : inner.manifests)
                 if (c.os == "linux" && c.architecture == host_architecture()) md = c, found = true;
-            if (!found) return make_error(path + ": no linux/" + host_architecture() + " image in the index");
+            if (!found) return make_error(where + ": no linux/" + host_architecture() + " image in the index");
         }
         Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob_text(md.digest))));
         std::string cfg_text = KAPSEL_TRY(blob_text(m.config.digest));
@@ -236,7 +239,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         uint64_t size = 0;
         for (auto& l : m.layers) {
             auto it = by_digest.find(l.digest);
-            if (it == by_digest.end()) return make_error(path + ": layer " + l.digest + " is missing from the archive");
+            if (it == by_digest.end()) return make_error(where + ": layer " + l.digest + " is missing from the archive");
             diff_ids.push_back(it->second.diff_id);
             size += it->second.unpacked_size;
         }

@@ -12,7 +12,7 @@
 namespace kapsel::image {
 
 struct ImportOptions {
-    bool quiet = false;              // no progress display (also when stderr is not a terminal)
+    bool quiet = false;              // no progress display (also when stdout or stderr is not a terminal)
     std::vector<std::string> names;  // extra names for the imported image(s)
 };
 

@@ -14,7 +14,9 @@ static int64_t now_ms() {
     return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
 }
 
-bool progress_wanted(bool quiet) { return !quiet && ::isatty(STDERR_FILENO); }
+// Both: the lines go to stderr, but a redirected stdout means a script or a log reads
+// the output (as docker decides by stdout), and carriage-return redraws only litter it.
+bool progress_wanted(bool quiet) { return !quiet && ::isatty(STDERR_FILENO) && ::isatty(STDOUT_FILENO); }
 
 ProgressReader::ProgressReader(Reader& inner, std::string label, bool enabled, uint64_t total)
     : inner_(inner), label_(std::move(label)), enabled_(enabled), total_(total), start_ms_(now_ms()), last_ms_(start_ms_) {}

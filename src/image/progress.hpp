@@ -1,6 +1,6 @@
-// A progress line per layer on stderr when it is a terminal ("layer 2/4: 41.3 of
+// A progress line per layer on stderr when it and stdout are terminals ("layer 2/4: 41.3 of
 // 80.0 MB, 112 MB/s", redrawn in place at most ten times a second and left as the
-// final figures), nothing when stderr is not a terminal or with -q.
+// final figures), nothing otherwise or with -q.
 #pragma once
 
 #include <string>
