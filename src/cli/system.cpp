@@ -12,7 +12,8 @@ static const char* kSystemUsage =
     "       kapsel system prune [-f]\n\n"
     "Look after the image store (--storage-root):\n"
     "  check   verify every blob's and stored file's digest, every image's manifest, config,\n"
-    "          blobs and layers, every container's image; one line per problem; exit 1 if any\n"
+    "          blobs and layers, every container's image; one line per finding; exit 1 if\n"
+    "          anything is damaged (leftovers and unreferenced content alone: exit 0)\n"
     "  prune   remove what nothing references: leftovers of interrupted imports in tmp/,\n"
     "          blobs and layers no image or container uses, incomplete layers, stored files\n"
     "          no layer uses, --rm containers whose monitor died\n";
@@ -21,8 +22,9 @@ static int check_main(const Globals& g, const Args& args) {
     bool repair = false;
     Flags f(
         "system check", "kapsel system check [options]",
-        "Verify the image store; one line per problem on stdout, exit status 1 if there is any.\n"
-        "Lines ending in \"(prune removes it)\" are leftovers and unreferenced content.");
+        "Verify the image store; one line per finding on stdout. Lines ending in \"(prune removes\n"
+        "it)\" are leftovers and unreferenced content, which leave the store consistent; the\n"
+        "others are damage. Exit status 1 if there is damage, 0 otherwise.");
     f.flag({"repair"}, &repair,
            "remove corrupt blobs and files, unpack damaged layers again from their blobs, drop\n"
            "images that cannot be mended; exit status 1 if damage remains");
@@ -33,7 +35,13 @@ static int check_main(const Globals& g, const Args& args) {
     auto res = runtime::system_check(g, repair);
     if (!res) return fail(res.error());
     for (auto& p : res->findings) std::printf("%s\n", p.line().c_str());
-    if (!repair) return res->findings.empty() ? 0 : 1;
+    // What a killed import leaves is garbage, not damage: the store is consistent.
+    auto damaged = [](const image::CheckResult& r) {
+        for (auto& p : r.findings)
+            if (!p.prunable) return true;
+        return false;
+    };
+    if (!repair) return damaged(*res) ? 1 : 0;
     for (auto& r : res->repaired) std::printf("repaired: %s\n", r.c_str());
     // Whatever repair could not mend, a second look finds.
     auto again = runtime::system_check(g, false);

@@ -261,6 +261,8 @@ Result<CheckResult> check_store(Store& store, const std::vector<ContainerRef>& c
 
     // Stored files: content against the key, and the metadata the key names.
     std::set<std::pair<dev_t, ino_t>> bad_inodes;
+    size_t unused_files = 0;
+    uint64_t unused_bytes = 0;
     for (auto& sub : list_dir(root + "/files")) {
         std::string d = root + "/files/" + sub;
         for (auto& n : list_dir(d)) {
@@ -285,9 +287,16 @@ Result<CheckResult> check_store(Store& store, const std::vector<ContainerRef>& c
                     out.repaired.push_back("removed the corrupt stored file " + shown);
                 continue;
             }
-            if (st.st_nlink == 1) report(shown, "no layer uses it", true);
+            if (st.st_nlink == 1) {
+                ++unused_files;
+                unused_bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+            }
         }
     }
+    // One line for them all: a load killed mid-layer leaves thousands.
+    if (unused_files)
+        report("files/", std::to_string(unused_files) + " stored files (" + human_bytes(unused_bytes) +
+                             ") that no layer uses", true);
 
     // Layers holding a corrupt file are damaged too.
     std::set<std::string> damaged_layers;
