@@ -648,7 +648,7 @@ TEST_F(StoreTest, HelpAndManPages) {
     Output bad = k({"system", "frobnicate"});
     EXPECT_EQ(1, bad.code);
     EXPECT_EQ(1, std::count(bad.err.begin(), bad.err.end(), '\n')) << bad.err;
-    for (const char* page : {"kapsel-rmi.8", "kapsel-system.8"})
+    for (const char* page : {"kapsel-rmi.8", "kapsel-system.8", "kapsel-images.8", "kapsel-load.8", "kapsel-import.8"})
         EXPECT_TRUE(fsys::exists(std::string(KAPSEL_TEST_SOURCE_DIR) + "/docs/man/" + page)) << page;
 }
 
