@@ -443,6 +443,10 @@ TEST_F(StoreTest, RunRacingRmiEitherRunsOrFailsCleanly) {
             EXPECT_EQ(2, rmi.code) << "the container holds the image: " << rmi.out << rmi.err;
             json c = container(name);
             EXPECT_EQ("running", c["State"].value("status", "")) << c.dump();
+            // Its root is the whole image: every layer is still there under it.
+            Output ls = k({"exec", name, "/bin/busybox", "sha256sum", "/bin/busybox"});
+            EXPECT_EQ(0, ls.code) << ls.err;
+            EXPECT_EQ(64u, ls.out.find(' ')) << ls.out;
             ASSERT_EQ(0, k({"rm", "-f", name}).code);
         } else {
             ++removed;
