@@ -170,7 +170,11 @@ TEST_F(Cgroup, MemoryHogIsOomKilledInsideItsContainerAndEventsReportIt) {
 }
 
 TEST_F(Cgroup, OomKillReachesOnlyTheHogAndKapselReportsIt) {
-    Bundle b("head -c 200000000 /dev/zero | tail > /dev/null; echo hog-exit=$?");
+    // The hog's pipeline asks to be the OOM killer's first choice, so that a second
+    // OOM kill while a busy machine is still tearing tail down takes head, never the
+    // container's shell (whose survival is the point).
+    Bundle b("(echo 1000 > /proc/self/oom_score_adj; exec head -c 200000000 /dev/zero) | "
+             "(echo 1000 > /proc/self/oom_score_adj; exec tail) > /dev/null; echo hog-exit=$?");
     b.config["linux"]["resources"]["memory"] = {{"limit", 32 << 20}};
     if (!v2()) b.config["linux"]["resources"]["memory"]["swap"] = 32 << 20;
     Output o = run(b, "hog2");
