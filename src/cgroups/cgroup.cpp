@@ -37,12 +37,16 @@ Result<std::vector<pid_t>> read_pids(const std::string& dir) {
     return out;
 }
 
-// rmdir, retrying briefly: the kernel releases a cgroup a moment after its last task exits.
+// rmdir, retrying briefly: the kernel releases a cgroup a moment after its last task
+// exits, usually within a few hundred microseconds (`run` deletes right after the
+// exit): so the waits start short and double, up to 5 ms, for about a second in all.
 Status remove_dir(const std::string& dir) {
-    for (int i = 0; i < 200; ++i) {
+    auto wait = std::chrono::microseconds(100);
+    for (auto waited = std::chrono::microseconds(0); waited < std::chrono::seconds(1); waited += wait) {
         if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
         if (errno != EBUSY) return sys_error("remove cgroup " + dir);
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(wait);
+        wait = std::min(wait * 2, std::chrono::microseconds(5000));
     }
     return sys_error("remove cgroup " + dir, EBUSY);
 }
