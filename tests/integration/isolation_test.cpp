@@ -61,13 +61,17 @@ TEST_F(Isolation, JoiningANamespaceByPath) {
     // A network namespace the test makes, recognisable by a sysctl value.
     std::string name = "kapsel-test-" + std::to_string(getpid());
     ASSERT_EQ(0, run_program({"/sbin/ip", "netns", "add", name}).code);
+    // Deleted however the test ends: a failed assertion must not leave it behind.
+    struct NetnsDel {
+        std::string name;
+        ~NetnsDel() { run_program({"/sbin/ip", "netns", "del", name}); }
+    } del{name};
     ASSERT_EQ(0, run_program({"/sbin/ip", "netns", "exec", name, "/bin/sh", "-c",
                               "echo 99 > /proc/sys/net/ipv4/ip_default_ttl"})
                      .code);
     Bundle b("cat /proc/sys/net/ipv4/ip_default_ttl");
     b.add_namespace("network", "/run/netns/" + name);
     Output o = run(b);
-    run_program({"/sbin/ip", "netns", "del", name});
     EXPECT_EQ(0, o.code) << o.err;
     EXPECT_EQ("99\n", o.out);
 }
