@@ -4,9 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
@@ -51,7 +50,8 @@ static int ps_table(const std::vector<pid_t>& pids, std::vector<std::string> ps_
     size_t pid_col = cols.size();
     for (size_t i = 0; i < cols.size(); ++i)
         if (cols[i] == "PID") pid_col = i;
-    if (pid_col == cols.size()) return fail(make_error("ps: no PID column in the ps output; add -o pid"));
+    if (pid_col == cols.size())
+        return fail(make_error("ps: no PID column in the ps output; add -o pid"));
     std::set<pid_t> mine(pids.begin(), pids.end());
     std::printf("%s\n", lines[0].c_str());
     for (size_t l = 1; l < lines.size(); ++l) {
@@ -76,22 +76,27 @@ static int list_containers(const Globals& g, bool all, bool quiet, const std::st
     if (format == "json") {
         nlohmann::ordered_json arr = nlohmann::ordered_json::array();
         for (auto& c : *list) {
-            nlohmann::ordered_json j = {{"Id", c.id}, {"Names", {c.name}}, {"Image", c.image}, {"ImageID", c.image_id},
-                                        {"Command", c.command}, {"Created", c.created}, {"State", c.status}, {"Pid", c.pid}};
+            nlohmann::ordered_json j = {{"Id", c.id},           {"Names", {c.name}},
+                                        {"Image", c.image},     {"ImageID", c.image_id},
+                                        {"Command", c.command}, {"Created", c.created},
+                                        {"State", c.status},    {"Pid", c.pid}};
             if (c.exit_code) j["ExitCode"] = *c.exit_code;
             arr.push_back(j);
         }
         std::printf("%s\n", arr.dump(2).c_str());
         return 0;
     }
-    std::printf("%-14s %-36s %-24s %-22s %-16s %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+    std::printf("%-14s %-36s %-24s %-22s %-16s %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
+                "STATUS", "NAMES");
     for (auto& c : *list) {
         std::string cmd = join(c.command, " ");
         if (cmd.size() > 22) cmd = cmd.substr(0, 21) + "~";
         std::string status = c.status;
-        if (c.exit_code && status == "exited") status = "exited (" + std::to_string(*c.exit_code) + ")";
-        std::printf("%-14s %-36s %-24s %-22s %-16s %s\n", c.id.substr(0, 12).c_str(), c.image.c_str(), cmd.c_str(),
-                    c.created.substr(0, 19).c_str(), status.c_str(), c.name.c_str());
+        if (c.exit_code && status == "exited")
+            status = "exited (" + std::to_string(*c.exit_code) + ")";
+        std::printf("%-14s %-36s %-24s %-22s %-16s %s\n", c.id.substr(0, 12).c_str(),
+                    c.image.c_str(), cmd.c_str(), c.created.substr(0, 19).c_str(), status.c_str(),
+                    c.name.c_str());
     }
     return 0;
 }
@@ -99,16 +104,21 @@ static int list_containers(const Globals& g, bool all, bool quiet, const std::st
 int ps_main(const Globals& g, const Args& args) {
     std::string format = "table";
     bool all = false, quiet = false;
-    Flags f("ps", "kapsel ps [options] [<container-id> [ps options]]",
-            "With a container: its processes (runc's ps), as ps(1) filtered to them or as JSON pids.\n"
-            "Without: the containers made from images (podman's ps), running ones unless -a.");
+    Flags f(
+        "ps", "kapsel ps [options] [<container-id> [ps options]]",
+        "With a container: its processes (runc's ps), as ps(1) filtered to them or as JSON pids.\n"
+        "Without: the containers made from images (podman's ps), running ones unless -a.");
     f.option({"format", "f"}, &format, "table or json", "table|json");
     f.flag({"all", "a"}, &all, "also stopped containers (without a container argument)");
     f.flag({"quiet", "q"}, &quiet, "only ids (without a container argument)");
+    bool all_quiet = false;
+    f.flag({"aq", "qa"}, &all_quiet, "-a and -q, as podman users type them");
     auto pos = f.parse(args, /*stop_at_positional=*/true);
     if (!pos) return usage_error("ps", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
-    if (format != "table" && format != "json") return usage_error("ps", "--format must be table or json");
+    if (format != "table" && format != "json")
+        return usage_error("ps", "--format must be table or json");
+    if (all_quiet) all = quiet = true;
     if (pos->empty()) return list_containers(g, all, quiet, format);
     auto id = runtime::resolve_container(g, (*pos)[0]);
     if (!id) return fail(id.error());
