@@ -16,7 +16,7 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> list = {
         {"create", "create a container from a bundle", create_main, true},
         {"start", "run the user process of a created container", start_main, false},
-        {"run", "create and start a container, and wait for it", run_main, true},
+        {"run", "run a container from a bundle (runc's run) or an image (podman's)", run_main, true},
         {"state", "print the state of a container as OCI state JSON", state_main, false},
         {"kill", "send a signal to a container's init (or all its processes)", kill_main, false},
         {"delete", "delete a container and everything create made for it", delete_main, false},
@@ -25,7 +25,7 @@ const std::vector<Command>& commands() {
         {"pause", "freeze all processes of a container", pause_main, false},
         {"resume", "thaw a paused container", resume_main, false},
         {"update", "change the resource limits of a container", update_main, false},
-        {"ps", "show the processes of a container", ps_main, false},
+        {"ps", "show a container's processes, or list containers made from images", ps_main, false},
         {"events", "print a container's stats and OOM events as JSON", events_main, false},
         {"checkpoint", "dump a running container with CRIU (and stop it)", checkpoint_main, false},
         {"restore", "make a container from a bundle and a checkpoint", restore_main, false},
