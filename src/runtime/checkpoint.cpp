@@ -14,6 +14,7 @@
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
 #include "runtime/attach.hpp"
+#include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
@@ -174,12 +175,10 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
 
 Result<int> restore(const Globals& g, const RestoreRequest& r) {
     KAPSEL_TRY(Store::validate_id(r.id));
-    std::string bundle = fs::absolute(r.bundle.empty() ? "." : r.bundle);
-    std::string config_path = bundle + "/config.json";
-    auto config_text = fs::read_file(config_path);
-    if (!config_text) return make_error("bundle " + bundle + " has no config.json");
-    oci::Spec spec = KAPSEL_TRY(oci::parse_spec(*config_text, config_path));
-    plan::Plan plan = KAPSEL_TRY_CTX(plan::build(spec, {r.id, bundle}), config_path);
+    Bundle loaded = KAPSEL_TRY(load_bundle(r.bundle, r.id));
+    const std::string& bundle = loaded.dir;
+    const oci::Spec& spec = loaded.spec;
+    const plan::Plan& plan = loaded.plan;
     if (plan.process && plan.process->terminal && !r.criu.shell_job)
         return make_error(
             "cannot restore with a terminal (process.terminal): checkpoints of containers with "
@@ -198,7 +197,7 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     Store store(g.root);
     KAPSEL_TRY(store.create_dir(r.id));
     Undo remove_dir{[&] { (void)store.remove(r.id); }};
-    KAPSEL_TRY(fs::write_file_atomic(store.dir(r.id) + "/config.json", *config_text, 0600));
+    KAPSEL_TRY(fs::write_file_atomic(store.dir(r.id) + "/config.json", loaded.config_text, 0600));
     std::string pid_file = store.dir(r.id) + "/restored.pid";
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(fs::mkdir_p(work, 0700));
@@ -208,7 +207,11 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, r.id)));
     Undo remove_cgroup{[&] {
         (void)cg->kill_all(SIGKILL);
-        for (int i = 0; i < 100 && cg->pids() && !cg->pids()->empty(); ++i) ::usleep(10000);
+        for (int i = 0; i < 100; ++i) {
+            auto left = cg->pids();
+            if (!left || left->empty()) break;
+            ::usleep(10000);
+        }
         (void)cg->destroy();
     }};
     const oci::Resources no_resources;

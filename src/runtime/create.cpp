@@ -27,6 +27,7 @@
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
 #include "plan/names.hpp"
+#include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
@@ -108,16 +109,11 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         return make_error(
             "--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop "
             "the flag)");
-    std::string bundle = fs::absolute(o.bundle.empty() ? "." : o.bundle);
-    auto config_read = fs::read_file(bundle + "/config.json");
-    if (!config_read) {
-        if (config_read.error().code == ENOENT)
-            return make_error("bundle " + bundle + " has no config.json");
-        return std::move(config_read).error();
-    }
-    std::string config_text = std::move(config_read).take();
-    oci::Spec spec = KAPSEL_TRY(oci::parse_spec(config_text, bundle + "/config.json"));
-    plan::Plan plan = KAPSEL_TRY_CTX(plan::build(spec, {o.id, bundle}), bundle + "/config.json");
+    Bundle loaded = KAPSEL_TRY(load_bundle(o.bundle, o.id));
+    const std::string& bundle = loaded.dir;
+    const std::string& config_text = loaded.config_text;
+    const oci::Spec& spec = loaded.spec;
+    plan::Plan& plan = loaded.plan;
     KAPSEL_TRY(check_against_host(plan));
 
     // With --systemd-cgroup the path is systemd's "slice:prefix:name"; kapsel
