@@ -403,15 +403,17 @@ void ClientTest::TearDown() {
                 << "not a JSON log line in " << c.log_file << ": " << line;
         }
     }
-    auto left = mounts_below(tmp());
-    EXPECT_TRUE(left.empty()) << "mounts left below " << tmp() << ": " << left.front();
-    // conmon and shims exit shortly after their container; give them a moment.
+    // conmon and shims exit shortly after their container (and conmon's exit command may
+    // still run the client's cleanup); give them a moment before looking at mounts.
     auto procs = processes_mentioning(tmp());
     for (int64_t deadline = now_ms() + 10000; !procs.empty() && now_ms() < deadline;) {
         usleep(100 * 1000);
         procs = processes_mentioning(tmp());
     }
     EXPECT_TRUE(procs.empty()) << "processes left behind: " << procs.front();
+    release_client_mounts();
+    auto left = mounts_below(tmp());
+    EXPECT_TRUE(left.empty()) << "mounts left below " << tmp() << ": " << left.front();
     if (HasFailure())
         ADD_FAILURE() << "client's runtime calls and kapsel's logs:\n" << diagnostics();
 }

@@ -80,6 +80,9 @@ class ClientTest : public ::testing::Test {
     virtual std::string extra_diagnostics() const { return ""; }
     // Undoes what the client made (containers, daemons); runs before the checks.
     virtual void client_cleanup() {}
+    // Releases mounts the client itself keeps (not its containers'); runs once every
+    // process the client started has gone, so none of them can mount it again.
+    virtual void release_client_mounts() {}
 
     std::string tmp() const { return tmp_.path(); }
     const RecordingRuntime& runtime() const { return *runtime_; }
