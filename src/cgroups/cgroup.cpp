@@ -70,14 +70,29 @@ class CgroupImpl final : public Cgroup {
     CgroupImpl(const Layout& layout, std::vector<std::string> dirs,
                std::vector<std::string> created)
         : layout_(layout), dirs_(std::move(dirs)), created_(std::move(created)) {
-        if (layout_.unified && !dirs_.empty())
-            v2fd_.reset(::open(dirs_[0].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        for (size_t i = 0; i < layout_.hierarchies.size() && i < dirs_.size(); ++i)
+            if (layout_.hierarchies[i].v2) {
+                v2fd_.reset(::open(dirs_[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+                break;
+            }
     }
 
     const std::vector<std::string>& dirs() const override { return dirs_; }
     const std::vector<std::string>& created() const override { return created_; }
     bool v2() const override { return layout_.unified; }
     int clone_fd() const override { return v2fd_.get(); }
+
+    Result<std::vector<TasksFile>> tasks_files() const override {
+        std::vector<TasksFile> out;
+        for (size_t i = 0; i < layout_.hierarchies.size() && i < dirs_.size(); ++i) {
+            if (layout_.hierarchies[i].v2) continue;
+            std::string path = dirs_[i] + "/tasks";
+            unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+            if (!fd) return sys_error("open " + path);
+            out.push_back({path, std::move(fd)});
+        }
+        return out;
+    }
 
     Status add_process(pid_t pid) override {
         for (auto& d : dirs_) KAPSEL_TRY(fs::write_file(d + "/cgroup.procs", std::to_string(pid)));

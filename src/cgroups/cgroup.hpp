@@ -20,6 +20,11 @@
 
 namespace kapsel::cgroups {
 
+struct TasksFile {
+    std::string path;
+    unique_fd fd;
+};
+
 class Cgroup {
 public:
     virtual ~Cgroup() = default;
@@ -31,8 +36,16 @@ public:
     virtual const std::vector<std::string>& created() const = 0;
     virtual bool v2() const = 0;
 
-    // For clone3(CLONE_INTO_CGROUP): the v2 directory fd, or -1 on v1.
+    // For clone3(CLONE_INTO_CGROUP): the v2 directory fd (pure v2, or the unified
+    // hierarchy of a hybrid host), or -1 when there is none.
     virtual int clone_fd() const = 0;
+    // The v1 hierarchies' `tasks` files, open for writing. A process that writes "0"
+    // there moves only its calling thread, and the kernel then skips the global
+    // threadgroup lock that a write to cgroup.procs takes, whose RCU grace period cost
+    // 5-15 ms per create here. A new, single-threaded init joins this way; the file
+    // was opened by us, and the kernel checks the opener's credentials.
+    virtual Result<std::vector<TasksFile>> tasks_files() const = 0;
+    // Moves a whole process into every hierarchy (cgroup.procs).
     virtual Status add_process(pid_t pid) = 0;
     // Every process in the cgroup, sub-cgroups included.
     virtual Result<std::vector<pid_t>> pids() const = 0;

@@ -119,6 +119,15 @@ void tidy_fds(int base, std::vector<int*> ours) {
     ::syscall(SYS_close_range, from, ~0u, 0);
 }
 
+Status join_cgroups(const std::vector<CgroupTasks>& tasks) {
+    Status st;
+    for (auto& t : tasks) {
+        if (st && ::write(t.fd, "0", 1) != 1) st = sys_error("join cgroup " + t.path);
+        ::close(t.fd);
+    }
+    return st;
+}
+
 void ExecImage::exec() const {
     ::execve(program.c_str(), argv.data(), envp.data());
 }

@@ -19,6 +19,17 @@ namespace kapsel::linux {
 // container at all. Moves ours up, closes everything else from `base` on.
 void tidy_fds(int base, std::vector<int*> ours);
 
+// A v1 cgroup `tasks` file the parent opened for us: its path (for errors) and fd.
+struct CgroupTasks {
+    std::string path;
+    int fd = -1;
+};
+
+// Moves the calling thread into each of those cgroups by writing "0" (see
+// cgroups::Cgroup::tasks_files for why this and not cgroup.procs) and closes the
+// fds. The caller must be single-threaded, so the thread is the whole process.
+Status join_cgroups(const std::vector<CgroupTasks>& tasks);
+
 // What execve gets. argv and envp point into args and env; they are built
 // before the late seccomp filter, which may forbid allocating memory. Movable
 // (the vectors' storage moves with them), not copyable.

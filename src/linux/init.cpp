@@ -79,10 +79,12 @@ void run_init(const InitArgs& a) {
     int sync_fd = a.sync_fd, fifo_fd = a.fifo_fd, console_fd = a.console_fd;
     int log_fd = log::fd();
     std::vector<std::pair<plan::NsType, int>> join = a.join;
+    std::vector<CgroupTasks> cgroup_tasks = a.cgroup_tasks;
     RootfsOptions rootfs_opts = a.rootfs;
     {
         std::vector<int*> ours = {&sync_fd, &fifo_fd, &console_fd, &log_fd};
         for (auto& j : join) ours.push_back(&j.second);
+        for (auto& t : cgroup_tasks) ours.push_back(&t.fd);
         for (auto& fd : rootfs_opts.idmap_userns)
             if (fd >= 0) ours.push_back(&fd);
         tidy_fds(3 + a.preserve_fds, ours);
@@ -97,6 +99,11 @@ void run_init(const InitArgs& a) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    // Into the container's v1 cgroups first, before we allocate or fork anything
+    // (the general path's init is our child and inherits them). "0" is the calling
+    // thread, and we have only one.
+    INIT_TRY(join_cgroups(cgroup_tasks));
 
     // --- namespaces ---
     if (!join.empty() || a.unshare_flags) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "linux/finish.hpp"
 #include "linux/rootfs.hpp"
 #include "linux/seccomp.hpp"
 #include "oci/spec.hpp"
@@ -29,6 +30,9 @@ struct InitArgs {
     std::vector<std::pair<plan::NsType, int>> join;
     // Namespaces the child still has to create itself (the general path), as clone flags.
     int unshare_flags = 0;
+    // The container's cgroup v1 `tasks` files (path for errors, fd): the init writes
+    // "0" to each before anything else, so everything it does is charged there.
+    std::vector<CgroupTasks> cgroup_tasks;
     RootfsOptions rootfs;
     std::optional<SeccompProgram> seccomp;
 };

@@ -36,7 +36,10 @@ void run_tenant(const TenantArgs& a) {
     const plan::Process& proc = *a.process;
     int sync_fd = a.sync_fd, pidfd = a.init_pidfd, root_fd = a.root_fd, console_fd = a.console_fd;
     int log_fd = log::fd();
-    tidy_fds(3 + a.preserve_fds, {&sync_fd, &pidfd, &root_fd, &console_fd, &log_fd});
+    std::vector<CgroupTasks> cgroup_tasks = a.cgroup_tasks;
+    std::vector<int*> ours = {&sync_fd, &pidfd, &root_fd, &console_fd, &log_fd};
+    for (auto& t : cgroup_tasks) ours.push_back(&t.fd);
+    tidy_fds(3 + a.preserve_fds, ours);
     log::set_fd(log_fd);
 
     // Die with kapsel while it is still setting us up; cleared just before exec,
@@ -51,8 +54,9 @@ void run_tenant(const TenantArgs& a) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
 
-    // kapsel puts us into the container's cgroups (v1) and sets our rlimits
+    // Into the container's cgroups (v1; clone3 did v2), and kapsel sets our rlimits,
     // before we touch anything of the container.
+    TENANT_TRY(join_cgroups(cgroup_tasks));
     TENANT_TRY(expect_msg(sync_fd, Msg::go));
 
     // A container without a mount namespace of its own is a chroot: enter the

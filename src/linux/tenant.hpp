@@ -4,6 +4,9 @@
 // as the init (linux/finish.hpp) and execs. (Creating a container is linux/init.hpp.)
 #pragma once
 
+#include <vector>
+
+#include "linux/finish.hpp"
 #include "linux/seccomp.hpp"
 #include "plan/plan.hpp"
 
@@ -23,10 +26,12 @@ struct TenantArgs {
     int root_fd = -1;
     int console_fd = -1;   // receives the pty master when process.terminal
     int preserve_fds = 0;  // fds 3 .. 3+n-1 reach the program
+    // The container's cgroup v1 `tasks` files; we join them first (v2: clone3 did).
+    std::vector<CgroupTasks> cgroup_tasks;
 };
 
-// The protocol with kapsel on sync_fd: kapsel sends `go` once the child is in
-// the container's cgroups and has its rlimits; the child may send `seccomp_fd`
+// The protocol with kapsel on sync_fd: the child joins the container's cgroups,
+// then kapsel sends `go` once the child has its rlimits; the child may send `seccomp_fd`
 // (answered by `seccomp_done`), then `ready` just before execve. A successful
 // execve closes the socket (EOF); a failure is an `error` message, at any point.
 // Never returns.

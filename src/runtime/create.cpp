@@ -29,6 +29,7 @@
 #include "plan/names.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/process.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -75,15 +76,6 @@ Result<unique_fd> open_namespace(const plan::Namespace& ns) {
         return make_error(ns.path + " is not a " + std::string(plan::ns_name(ns.type)) +
                           " namespace");
     return fd;
-}
-
-pid_t clone3_into(uint64_t flags, int cgroup_fd, int* pidfd) {
-    clone_args args{};
-    args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
-    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-    args.exit_signal = SIGCHLD;
-    if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
-    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
 // The caller's user name from the host's /etc/passwd (runc's "owner").
@@ -250,11 +242,15 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     args.rootfs.new_cgroup_ns = plan.creates(plan::NsType::cgroup);
     args.rootfs.cgroups = cg->views();
     args.seccomp = seccomp;
+    // The init moves itself into the v1 hierarchies (see tasks_files); clone3 puts it
+    // into the v2 one. Its children, the container's processes, inherit both.
+    std::vector<cgroups::TasksFile> tasks = KAPSEL_TRY(cg->tasks_files());
+    for (auto& t : tasks) args.cgroup_tasks.push_back({t.path, t.fd.get()});
 
     // In the general path the init is our grandchild: adopt it when its parent exits.
     if (general) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     int pidfd_raw = -1;
-    pid_t child = clone3_into(static_cast<uint64_t>(clone_flags), cg->clone_fd(), &pidfd_raw);
+    pid_t child = clone_into_cgroup(static_cast<uint64_t>(clone_flags), cg->clone_fd(), &pidfd_raw);
     if (child < 0) return sys_error("clone the container init");
     if (child == 0) linux::run_init(args);
     unique_fd pidfd(pidfd_raw);
@@ -263,6 +259,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     console.reset();
     join_fds.clear();
     idmap_fds.clear();
+    tasks.clear();
 
     pid_t init_pid = 0;
     Undo kill_init{[&] {
@@ -307,7 +304,6 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                 rec.pid = init_pid;
                 if (plan.creates(plan::NsType::user) && !general)
                     KAPSEL_TRY(write_id_maps(init_pid, plan));
-                if (!cg->v2() || general) KAPSEL_TRY_CTX(cg->add_process(init_pid), "join cgroup");
                 // rlimits and the OOM score are set from here: the init may already
                 // be in a user namespace where it could not raise them itself.
                 if (plan.process)

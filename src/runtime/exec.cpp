@@ -141,16 +141,6 @@ Result<unique_fd> init_cgroup_v2(const cgroups::Layout& layout, pid_t pid) {
                       std::to_string(pid) + "/cgroup");
 }
 
-// A child in the cgroup whose directory fd is `cgroup_fd` (v2), else where we are.
-pid_t clone_into(int cgroup_fd, int* pidfd) {
-    clone_args args{};
-    args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
-    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
-    args.exit_signal = SIGCHLD;
-    if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
-    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
-}
-
 }  // namespace
 
 Result<int> exec(const Globals& g, const ExecOptions& o) {
@@ -237,6 +227,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
                            .root_fd = root.get(),
                            .console_fd = console.get(),
                            .preserve_fds = o.preserve_fds};
+    std::vector<cgroups::TasksFile> tasks = KAPSEL_TRY(cg->tasks_files());
+    for (auto& t : tasks) args.cgroup_tasks.push_back({t.path, t.fd.get()});
 
     // Signals that arrive before the process runs are queued, then forwarded.
     sigset_t fwd = forwarded_signals(), old;
@@ -246,10 +238,10 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     }};
 
     int pidfd_raw = -1;
-    pid_t child = clone_into(cg->clone_fd(), &pidfd_raw);
+    pid_t child = clone_into_cgroup(0, cg->clone_fd(), &pidfd_raw);
     if (child < 0 && errno == EBUSY && cg->v2() && o.cgroups.empty()) {
         unique_fd fallback = KAPSEL_TRY(init_cgroup_v2(layout, rec.pid));
-        child = clone_into(fallback.get(), &pidfd_raw);
+        child = clone_into_cgroup(0, fallback.get(), &pidfd_raw);
     }
     if (child < 0) return sys_error("clone the exec process into cgroup " + dirs.front());
     if (child == 0) linux::run_tenant(args);
@@ -257,14 +249,14 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     child_sock.reset();
     console.reset();
     root.reset();
+    tasks.clear();
     Undo kill_child{[&] {
         pidfd_signal(pidfd.get(), SIGKILL);
         ::waitpid(child, nullptr, 0);
     }};
 
-    // In the container's cgroups before it runs anything of the container: on
-    // v2 clone3 put it there; on v1 (and hybrid) we write it into each hierarchy.
-    if (!cg->v2()) KAPSEL_TRY_CTX(cg->add_process(child), "join the cgroup of container " + o.id);
+    // The child is in the container's cgroups before it runs anything of the
+    // container: clone3 put it into v2, and it joins the v1 hierarchies itself.
     KAPSEL_TRY(linux::apply_limits_from_outside(child, proc));
     KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::go));
 

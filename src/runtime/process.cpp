@@ -1,7 +1,9 @@
 // Init process handles.
 #include "runtime/process.hpp"
 
+#include <linux/sched.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +30,15 @@ bool wait_exit(int pidfd, int timeout_ms) {
 
 int pidfd_signal(int pidfd, int sig) {
     return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+pid_t clone_into_cgroup(uint64_t flags, int cgroup_fd, int* pidfd) {
+    clone_args args{};
+    args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    args.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
 }  // namespace kapsel::runtime

@@ -63,6 +63,36 @@ TEST_F(Cgroup, LimitsAreInPlaceBeforeTheProcessRuns) {
     }
 }
 
+TEST_F(Cgroup, TheInitAndWhatItStartsAreInEveryHierarchy) {
+    // The init joins the v1 hierarchies itself and is cloned into the v2 one; a created
+    // container's init must already be in all of them, and its children follow it.
+    Bundle b("sleep 30 & echo $! > /tmp/child; wait");
+    b.config["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+    b.write();
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code);
+    std::string init = std::to_string(state("c1")["pid"].get<int>());
+    auto dirs = cgroup_dirs("c1");
+    ASSERT_FALSE(dirs.empty());
+    auto holds = [](const std::string& dir, const std::string& pid) {
+        std::ifstream in(dir + "/cgroup.procs");
+        for (std::string line; std::getline(in, line);)
+            if (line == pid) return true;
+        return false;
+    };
+    for (auto& d : dirs) EXPECT_TRUE(holds(d, init)) << "created: init " << init << " not in " << d;
+    ASSERT_EQ(0, kapsel({"start", "c1"}).code);
+    std::vector<std::string> pids;
+    for (int i = 0; i < 250 && pids.size() < 2; ++i) {
+        usleep(20000);
+        std::ifstream in(dirs.front() + "/cgroup.procs");
+        pids.clear();
+        for (std::string line; std::getline(in, line);) pids.push_back(line);
+    }
+    ASSERT_EQ(2u, pids.size()) << "the init and its sleep";
+    for (auto& d : dirs)
+        for (auto& p : pids) EXPECT_TRUE(holds(d, p)) << "started: " << p << " not in " << d;
+}
+
 TEST_F(Cgroup, CpusetAndSwap) {
     Bundle b("true");
     b.config["linux"]["resources"] = {{"cpu", {{"cpus", "0"}, {"mems", "0"}}},
