@@ -1,9 +1,15 @@
 // Streams.
 #include "image/stream.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace kapsel::image {
 
@@ -71,9 +77,126 @@ Result<size_t> LimitedReader::read(char* buf, size_t n) {
 
 Result<size_t> HashingReader::read(char* buf, size_t n) {
     size_t got = KAPSEL_TRY(inner_.read(buf, n));
-    hash_.update(buf, got);
+    if (!wanted_ || wanted_()) hash_.update(buf, got);
     size_ += got;
     return got;
+}
+
+// The state both threads touch, under `mu`.
+struct BackgroundHashingReader::Shared {
+    static constexpr size_t kChunk = 1 << 20, kInFlight = 4;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::vector<char>> full;   // waiting for the worker
+    std::vector<std::vector<char>> free;  // reusable, back from the worker
+    bool closing = false;
+    Status error;                         // the worker's first failure
+    // The worker's own.
+    int fd = -1;
+    std::string name;
+    off_t written = 0, flushed = 0;
+    Sha256 hash;
+    std::thread worker;
+
+    void run() {
+        std::unique_lock lock(mu);
+        for (;;) {
+            cv.wait(lock, [&] { return !full.empty() || closing; });
+            if (full.empty()) return;
+            std::vector<char> c = std::move(full.front());
+            full.pop_front();
+            lock.unlock();
+            hash.update(c.data(), c.size());
+            Status st = write_out(c);
+            lock.lock();
+            if (!st && error) error = std::move(st);
+            c.clear();
+            free.push_back(std::move(c));
+            cv.notify_all();
+        }
+    }
+
+    Status write_out(const std::vector<char>& c) {
+        if (fd < 0) return {};
+        for (size_t off = 0; off < c.size();) {
+            ssize_t w = ::write(fd, c.data() + off, c.size() - off);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return sys_error("write " + name);
+            }
+            off += static_cast<size_t>(w);
+        }
+        written += static_cast<off_t>(c.size());
+        // The import ends with one syncfs; writing back as we go leaves it little to wait for.
+        if (written - flushed >= (8 << 20)) {
+            (void)::sync_file_range(fd, flushed, written - flushed, SYNC_FILE_RANGE_WRITE);
+            flushed = written;
+        }
+        return {};
+    }
+};
+
+BackgroundHashingReader::BackgroundHashingReader(Reader& inner, int copy_fd, std::string copy_name)
+    : inner_(inner), shared_(std::make_unique<Shared>()) {
+    shared_->fd = copy_fd;
+    shared_->name = std::move(copy_name);
+    chunk_.reserve(Shared::kChunk);
+    shared_->worker = std::thread([s = shared_.get()] { s->run(); });
+}
+
+BackgroundHashingReader::~BackgroundHashingReader() {
+    if (!shared_->worker.joinable()) return;  // finish() joined it
+    {
+        std::lock_guard lock(shared_->mu);
+        shared_->closing = true;
+    }
+    shared_->cv.notify_all();
+    shared_->worker.join();
+}
+
+Status BackgroundHashingReader::hand_over() {
+    std::unique_lock lock(shared_->mu);
+    shared_->cv.wait(lock, [&] { return shared_->full.size() < Shared::kInFlight; });
+    if (!shared_->error) return shared_->error;
+    shared_->full.push_back(std::move(chunk_));
+    if (!shared_->free.empty()) {
+        chunk_ = std::move(shared_->free.back());
+        shared_->free.pop_back();
+    } else {
+        chunk_ = {};
+        chunk_.reserve(Shared::kChunk);
+    }
+    lock.unlock();
+    shared_->cv.notify_all();
+    return {};
+}
+
+Result<size_t> BackgroundHashingReader::read(char* buf, size_t n) {
+    size_t got = KAPSEL_TRY(inner_.read(buf, n));
+    size_ += got;
+    for (size_t off = 0; off < got;) {
+        size_t take = std::min(got - off, Shared::kChunk - chunk_.size());
+        chunk_.insert(chunk_.end(), buf + off, buf + off + take);
+        off += take;
+        if (chunk_.size() == Shared::kChunk) KAPSEL_TRY(hand_over());
+    }
+    return got;
+}
+
+Status BackgroundHashingReader::finish() {
+    if (finished_) return {};
+    if (!chunk_.empty()) KAPSEL_TRY(hand_over());
+    {
+        std::unique_lock lock(shared_->mu);
+        shared_->closing = true;
+    }
+    shared_->cv.notify_all();
+    shared_->worker.join();
+    finished_ = true;
+    // The worker is gone: what it left needs no lock.
+    if (!shared_->error) return shared_->error;
+    digest_ = shared_->hash.digest();
+    return {};
 }
 
 Decompressor::Decompressor(Reader& inner) : inner_(inner), in_(1 << 17) {}

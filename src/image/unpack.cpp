@@ -1,5 +1,6 @@
-// Importing one layer: the stream is stored as a blob, hashed twice (as given,
-// and uncompressed: the diff id) and unpacked in the same pass. Every path is
+// Importing one layer: the stream is stored as a blob and hashed as given (both
+// on a second thread), hashed again uncompressed when it is compressed (the diff
+// id), and unpacked in the same pass. Every path is
 // resolved beneath the layer's own directory (openat2 RESOLVE_BENEATH), so no
 // entry can write outside it, whatever the archive says. Regular files go to the
 // deduplicating file store and are hardlinked into the layer. OCI whiteouts
@@ -24,28 +25,6 @@
 
 namespace kapsel::image {
 namespace {
-
-// Copies everything read to a file (the blob being stored).
-class TeeReader final : public Reader {
-public:
-    TeeReader(Reader& inner, int fd) : inner_(inner), fd_(fd) {}
-    Result<size_t> read(char* buf, size_t n) override {
-        size_t got = KAPSEL_TRY(inner_.read(buf, n));
-        for (size_t off = 0; off < got && fd_ >= 0;) {
-            ssize_t w = ::write(fd_, buf + off, got - off);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                return sys_error("write layer blob");
-            }
-            off += static_cast<size_t>(w);
-        }
-        return got;
-    }
-
-private:
-    Reader& inner_;
-    int fd_;
-};
 
 Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
     open_how how{};
@@ -355,10 +334,9 @@ Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_
         blob_fd.reset(::open(cleanup.blob.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
         if (!blob_fd) return sys_error("create " + cleanup.blob);
     }
-    TeeReader tee(in, blob_fd.get());
-    HashingReader as_given(tee);
+    BackgroundHashingReader as_given(in, blob_fd.get(), "layer blob " + cleanup.blob);
     Decompressor plain(as_given);
-    HashingReader uncompressed(plain);
+    HashingReader uncompressed(plain, [&] { return plain.compression() != Compression::none; });
     TarReader tar(uncompressed);
     Unpacker unpacker(*this, root.get(), tmp);
     LayerResult res;
@@ -368,10 +346,11 @@ Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_
     // What follows the end-of-archive blocks still counts for both digests.
     KAPSEL_TRY(uncompressed.drain());
     KAPSEL_TRY(as_given.drain());
+    KAPSEL_TRY(as_given.finish());
     res.blob_digest = as_given.digest();
     res.blob_size = as_given.size();
-    res.diff_id = uncompressed.digest();
     res.compression = plain.compression();
+    res.diff_id = res.compression == Compression::none ? res.blob_digest : uncompressed.digest();
     if (!expected_blob.empty() && expected_blob != res.blob_digest)
         return make_error("layer digest mismatch: expected " + expected_blob + ", got " + res.blob_digest);
     if (!expected_diff_id.empty() && expected_diff_id != res.diff_id)
