@@ -76,11 +76,14 @@ private:
     Status remove_existing(int dir, const std::string& name);
     Status set_meta(int dir, const std::string& name, const TarEntry& e, bool is_link);
     Result<std::string> store_file(const TarEntry& e, Reader& body, LayerResult& res);
+    Result<unique_fd> content_file(std::string& unlink_after);
+    Result<bool> link_content(int fd, const std::string& named, const std::string& final_path);
 
     Store& store_;
     int root_;
     std::string root_path_;
     std::vector<DirMeta> dirs_;
+    bool no_tmpfile_ = false;  // the store's file system has no O_TMPFILE
 };
 
 Result<unique_fd> Unpacker::parent_of(const std::vector<std::string>& comps, const std::string& shown) {
@@ -138,18 +141,46 @@ Status Unpacker::set_meta(int dir, const std::string& name, const TarEntry& e, b
     return {};
 }
 
+// A nameless file in the store's tmp/ (O_TMPFILE): a killed import leaves nothing
+// behind, and storing it is one linkat. Where the file system has no O_TMPFILE, a
+// named temporary file, removed by `unlink_after` once linked or abandoned.
+Result<unique_fd> Unpacker::content_file(std::string& unlink_after) {
+    if (!no_tmpfile_) {
+        unique_fd fd(::open((store_.root() + "/tmp").c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+        if (fd) return fd;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return sys_error("create a file in " + store_.root() + "/tmp");
+        no_tmpfile_ = true;
+    }
+    return store_.make_temp_file("file", &unlink_after);
+}
+
+// Gives the content file its name in the file store. false: the name was taken
+// (another import stored the same file meanwhile).
+Result<bool> Unpacker::link_content(int fd, const std::string& named, const std::string& final_path) {
+    int r = named.empty() ? ::linkat(fd, "", AT_FDCWD, final_path.c_str(), AT_EMPTY_PATH)
+                          : ::link(named.c_str(), final_path.c_str());
+    if (r < 0 && named.empty() && errno == ENOENT) {
+        // AT_EMPTY_PATH wants CAP_DAC_READ_SEARCH; the /proc link does not.
+        std::string proc = "/proc/self/fd/" + std::to_string(fd);
+        r = ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, final_path.c_str(), AT_SYMLINK_FOLLOW);
+    }
+    if (r == 0) return true;
+    if (errno == EEXIST) return false;
+    return sys_error("store " + final_path);
+}
+
 // Writes the content to the file store (or finds it there) and returns the store path.
 Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerResult& res) {
     std::string files = store_.root() + "/files";
-    // Written under tmp/, where a killed import's leftovers are prune's to remove.
-    std::string tmp;
-    unique_fd fd = KAPSEL_TRY(store_.make_temp_file("file", &tmp));
-    struct RemoveTmp {
-        std::string p;
-        ~RemoveTmp() {
+    std::string named;
+    unique_fd fd = KAPSEL_TRY(content_file(named));
+    struct RemoveNamed {
+        std::string& p;
+        ~RemoveNamed() {
             if (!p.empty()) ::unlink(p.c_str());
         }
-    } remove_tmp{tmp};
+    } remove_named{named};
     Sha256 h;
     char buf[1 << 16];
     uint64_t total = 0;
@@ -198,19 +229,21 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
     timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
     ::futimens(fd.get(), t);
     if (damaged) {
-        if (::rename(tmp.c_str(), final_path.c_str()) < 0) return sys_error("store " + e.path);
-        remove_tmp.p.clear();
+        // Under a temporary name beside it first: rename replaces in one step.
+        std::string aside = final_path + ".new";
+        ::unlink(aside.c_str());
+        if (!KAPSEL_TRY(link_content(fd.get(), named, aside))) return sys_error("store " + aside, EEXIST);
+        if (::rename(aside.c_str(), final_path.c_str()) < 0) {
+            ::unlink(aside.c_str());
+            return sys_error("store " + e.path);
+        }
         ++res.new_files;
         return final_path;
     }
-    // link(), not rename(): if another import stored the same file meanwhile, we
+    // A link, never a rename: if another import stored the same file meanwhile, we
     // use theirs and the content stays one inode.
-    if (::link(tmp.c_str(), final_path.c_str()) < 0) {
-        if (errno != EEXIST) return sys_error("store " + e.path);
-        ++res.shared_files;
-        return final_path;
-    }
-    ++res.new_files;
+    if (KAPSEL_TRY(link_content(fd.get(), named, final_path))) ++res.new_files;
+    else ++res.shared_files;
     return final_path;
 }
 

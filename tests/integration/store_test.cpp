@@ -329,6 +329,37 @@ TEST_F(StoreTest, CheckFindsDamageAndRepairMendsIt) {
     expect_empty("layers");
 }
 
+TEST_F(StoreTest, AStoredFileOfTheWrongSizeIsReplacedByTheNextImportOfIt) {
+    // What a power cut before writeback leaves: the stored file's name, with no data.
+    std::string first = tar("first", {{{"name", "same"}, {"data", "the shared content"}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("one", {first})}).code);
+    std::string first_layer = images()[0]["layers"][0];
+    ASSERT_EQ(0, ::truncate((layer_dir(first_layer) + "/same").c_str(), 0));
+
+    std::string second = tar("second", {{{"name", "same"}, {"data", "the shared content"}},
+                                        {{"name", "other"}, {"data", "x"}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("two", {second})}).code);
+    std::string second_layer;
+    for (auto& img : images())
+        if (img["layers"][0] != first_layer) second_layer = img["layers"][0];
+    ASSERT_FALSE(second_layer.empty());
+    EXPECT_EQ("the shared content", read_text(layer_dir(second_layer) + "/same"));
+    // And it is the file store's copy now: a third import shares it.
+    struct stat a, b;
+    ASSERT_EQ(0, stat((layer_dir(second_layer) + "/same").c_str(), &a));
+    std::string third = tar("third", {{{"name", "same"}, {"data", "the shared content"}},
+                                       {{"name", "third"}, {"data", "y"}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("three", {third})}).code);
+    std::string third_layer;
+    for (auto& img : images())
+        if (img["layers"][0] != first_layer && img["layers"][0] != second_layer) third_layer = img["layers"][0];
+    ASSERT_EQ(0, stat((layer_dir(third_layer) + "/same").c_str(), &b));
+    EXPECT_EQ(a.st_ino, b.st_ino);
+    // Nothing is left under a temporary name.
+    for (auto& e : fsys::recursive_directory_iterator(store() + "/files"))
+        EXPECT_EQ(std::string::npos, e.path().string().find(".new")) << e.path();
+}
+
 TEST_F(StoreTest, PruneRemovesLeftoversAndUnreferencedContentButKeepsImages) {
     ASSERT_EQ(0, k({"load", "-q", "-i", fixtures() + "/oci-archive.tar"}).code);
     expect_check_clean("after load");
