@@ -1,5 +1,7 @@
 #include "plan/checkpoint.hpp"
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 namespace kapsel::plan {
@@ -35,10 +37,18 @@ Status check_dir(const std::string& what, const std::string& dir) {
 
 }  // namespace
 
+std::string external_file_key(uint64_t mnt_id, uint64_t inode) {
+    char key[64];
+    std::snprintf(key, sizeof key, "file[%llx:%llx]", static_cast<unsigned long long>(mnt_id),
+                  static_cast<unsigned long long>(inode));
+    return key;
+}
+
 Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
                                                 const CheckpointOptions& o,
                                                 const std::string& freezer_dir,
-                                                const std::vector<CgroupBind>& cgroups) {
+                                                const std::vector<CgroupBind>& cgroups,
+                                                const std::vector<StdioRecord>& stdio) {
     KAPSEL_TRY(check_dir("--image-path", o.image_dir));
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(check_dir("--work-path", work));
@@ -70,6 +80,8 @@ Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
         (void)source;
         a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + dest});
     }
+    for (auto& s : stdio)
+        if (!s.external.empty()) a.insert(a.end(), {"--external", s.external});
     return a;
 }
 
@@ -103,6 +115,8 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
         bool from_caller = s.target.rfind("pipe:[", 0) == 0 || s.target.rfind("socket:[", 0) == 0;
         if (from_caller)
             a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(s.fd) + "]:" + s.target});
+        else if (!s.external.empty())
+            a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(s.fd) + "]:" + s.external});
     }
     return a;
 }
@@ -124,6 +138,30 @@ Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text) {
         out.push_back({static_cast<int>(i), j[i].get<std::string>()});
     }
     return out;
+}
+
+std::string external_stdio_json(const std::vector<StdioRecord>& stdio) {
+    nlohmann::json j = nlohmann::json::object();
+    for (auto& s : stdio)
+        if (!s.external.empty()) j[std::to_string(s.fd)] = s.external;
+    return j.dump();
+}
+
+Status parse_external_stdio_json(const std::string& text, std::vector<StdioRecord>& stdio) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) return make_error("external-stdio.json is not a JSON object");
+    for (auto& [fd, key] : j.items()) {
+        std::string k = key.is_string() ? key.get<std::string>() : "";
+        // Only CRIU's external-file keys: the value becomes a CRIU argument.
+        if (k.rfind("file[", 0) != 0 || k.back() != ']' ||
+            k.find_first_not_of("0123456789abcdef:", 5) != k.size() - 1)
+            return make_error("external-stdio.json: fd " + fd + " has no file[MNT:INODE] key");
+        bool found = false;
+        for (auto& s : stdio)
+            if (std::to_string(s.fd) == fd) s.external = k, found = true;
+        if (!found) return make_error("external-stdio.json: fd " + fd + " is not 0, 1 or 2");
+    }
+    return {};
 }
 
 }  // namespace kapsel::plan

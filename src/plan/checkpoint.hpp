@@ -9,9 +9,13 @@
 //   tells it to leave cgroups alone, so the restored processes are where kapsel's
 //   record says, on this host or another, under any id;
 // - stdio that is a pipe or socket of the caller (podman's conmon, containerd's shim)
-//   is recorded at checkpoint and replaced at restore by the new caller's stdio.
+//   is recorded at checkpoint and replaced at restore by the new caller's stdio;
+// - so is stdio that is a file of the host (a log the caller redirected to): CRIU
+//   cannot reach it from the container's mounts, so it is an external file (key
+//   "file[MNT_ID:INODE]", in hex, as CRIU names it) at dump, inherited at restore.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,7 +46,13 @@ struct RestoreOptions {
 struct StdioRecord {
     int fd = 0;
     std::string target;  // readlink of /proc/PID/fd/N: "pipe:[123]", "/dev/null", ...
+    // For a file of the host: CRIU's key for it, "file[MNT_ID:INODE]"; else empty.
+    std::string external;
 };
+
+// CRIU's key for an external file: the mount id (from /proc/PID/fdinfo/N) and the
+// inode number, both in hex.
+std::string external_file_key(uint64_t mnt_id, uint64_t inode);
 
 // One hierarchy of the container's cgroup as a "cgroup" mount shows it: the
 // directory name under the mount point ("cpu", "" for v2) and the host directory.
@@ -60,17 +70,23 @@ std::vector<std::pair<std::string, std::string>> external_mounts(
 Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
                                                 const CheckpointOptions& o,
                                                 const std::string& freezer_dir,
-                                                const std::vector<CgroupBind>& cgroups);
+                                                const std::vector<CgroupBind>& cgroups,
+                                                const std::vector<StdioRecord>& stdio = {});
 
 // `criu restore` of the images into `rootfs`; the restored init's pid goes to pid_file.
-// Stdio the checkpoint recorded as pipes or sockets is inherited from CRIU's own fd
-// of the same number. `cgroups` are the new container's.
+// Stdio the checkpoint recorded as pipes, sockets or external files is inherited
+// from CRIU's own fd of the same number. `cgroups` are the new container's.
 Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
                                                    const std::vector<StdioRecord>& stdio,
                                                    const std::string& pid_file,
                                                    const std::vector<CgroupBind>& cgroups);
 
+// runc's descriptors.json: the targets of fd 0, 1 and 2.
 std::string stdio_json(const std::vector<StdioRecord>& stdio);
 Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text);
+// kapsel's addition beside it (external-stdio.json): {"1": "file[...]"} for the fds
+// that were files of the host.
+std::string external_stdio_json(const std::vector<StdioRecord>& stdio);
+Status parse_external_stdio_json(const std::string& text, std::vector<StdioRecord>& stdio);
 
 }  // namespace kapsel::plan

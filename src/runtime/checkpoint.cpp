@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -101,21 +102,23 @@ std::vector<std::string> mount_ids(int pid) {
 }
 
 // A file the init has open as stdio that lives outside the container's mount tree
-// (a log file of the host, say): CRIU cannot dump it, and the checkpoint would fail
-// half-way. Pipes, sockets and the container's own files are fine.
-Status check_stdio_reachable(int pid, const std::vector<plan::StdioRecord>& stdio) {
+// (a log file of the host that the caller redirected to): CRIU cannot reach it by
+// path, so it becomes an external file, handed over again at restore. Pipes,
+// sockets and the container's own files need nothing.
+Status mark_external_stdio(int pid, std::vector<plan::StdioRecord>& stdio) {
     auto ids = mount_ids(pid);
     for (auto& s : stdio) {
         if (s.target.empty() || s.target.front() != '/') continue;
+        std::string fd = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(s.fd);
         std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(s.fd));
         for (std::string line; std::getline(info, line);) {
             if (line.rfind("mnt_id:", 0) != 0) continue;
             std::string id(trim(line.substr(7)));
-            if (std::find(ids.begin(), ids.end(), id) == ids.end())
-                return make_error(
-                    "fd " + std::to_string(s.fd) + " of the container is " + s.target +
-                    ", a file of the host that CRIU cannot take along (give the container pipes, "
-                    "as podman and containerd do)");
+            if (std::find(ids.begin(), ids.end(), id) != ids.end()) break;
+            struct stat st;
+            auto mnt = parse_uint(id);
+            if (!mnt || ::stat(fd.c_str(), &st) < 0) return sys_error("inspect fd " + fd);
+            s.external = plan::external_file_key(*mnt, st.st_ino);
         }
     }
     return {};
@@ -144,13 +147,19 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
         return make_error("cannot checkpoint container \"" + r.id +
                           "\": it has a terminal (process.terminal), which CRIU cannot take along");
 
+    // A `kapsel run IMAGE` container: its monitor would take the dump's end of the
+    // container for its exit (and, with --rm, remove its overlay), and no restore
+    // brings a monitor back yet.
+    if (rec.annotations.count("io.kapsel.rootfs.overlay"))
+        return make_error("cannot checkpoint container \"" + r.id +
+                          "\": containers of `kapsel run IMAGE` cannot be checkpointed yet "
+                          "(those of kapsel run/create --bundle, podman and containerd can)");
+
     plan::CheckpointOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
     auto cg = cgroups::open(layout, rec.cgroup_dirs, rec.cgroup_created);
-    std::vector<std::string> args =
-        KAPSEL_TRY(plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec), binds_of(*cg)));
     std::vector<plan::StdioRecord> stdio;
     for (int fd = 0; fd <= 2; ++fd) {
         char buf[4096];
@@ -158,12 +167,16 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
         ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
         stdio.push_back({fd, n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string()});
     }
-    KAPSEL_TRY(check_stdio_reachable(rec.pid, stdio));
+    KAPSEL_TRY(mark_external_stdio(rec.pid, stdio));
+    std::vector<std::string> args = KAPSEL_TRY(
+        plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec), binds_of(*cg), stdio));
     KAPSEL_TRY(fs::mkdir_p(o.image_dir, 0700));
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(fs::mkdir_p(work, 0700));
     KAPSEL_TRY(
         fs::write_file_atomic(o.image_dir + "/descriptors.json", plan::stdio_json(stdio), 0600));
+    KAPSEL_TRY(fs::write_file_atomic(o.image_dir + "/external-stdio.json",
+                                     plan::external_stdio_json(stdio), 0600));
 
     KAPSEL_TRY(run_criu(g, args, work + "/" + (o.pre_dump ? "pre-dump.log" : "dump.log")));
     if (o.leave_running || o.pre_dump) return {};
@@ -193,6 +206,15 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     std::vector<plan::StdioRecord> stdio;
     if (auto text = fs::read_file(o.image_dir + "/descriptors.json"))
         stdio = KAPSEL_TRY_CTX(plan::parse_stdio_json(*text), o.image_dir + "/descriptors.json");
+    if (auto text = fs::read_file(o.image_dir + "/external-stdio.json"))
+        KAPSEL_TRY_CTX(plan::parse_external_stdio_json(*text, stdio),
+                       o.image_dir + "/external-stdio.json");
+    // Our own fd of the same number takes the place of a file of the old host.
+    for (auto& s : stdio)
+        if (!s.external.empty() && ::fcntl(s.fd, F_GETFD) < 0)
+            return make_error("restore: fd " + std::to_string(s.fd) + " of the container was " +
+                              s.target + ", and kapsel's own fd " + std::to_string(s.fd) +
+                              " that would replace it is closed");
 
     Store store(g.root);
     KAPSEL_TRY(store.create_dir(r.id));
@@ -231,7 +253,8 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         run_criu(g, args, work + "/restore.log", [&] { return cg->add_process(::getpid()); }));
 
     auto pid_text = fs::read_file(pid_file);
-    auto pid = pid_text ? parse_int(std::string(trim(*pid_text))) : std::nullopt;
+    std::optional<int64_t> pid;
+    if (pid_text) pid = parse_int(std::string(trim(*pid_text)));
     if (!pid || *pid <= 0) return make_error("criu restore wrote no pid to " + pid_file);
     Record rec;
     rec.id = r.id;

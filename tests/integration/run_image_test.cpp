@@ -292,6 +292,14 @@ TEST_F(RunImage, RuncVerbsTakeTheContainersName) {
     EXPECT_NE(0, paused_exec.code);
     EXPECT_NE(std::string::npos, paused_exec.err.find("paused")) << paused_exec.err;
     ASSERT_EQ(0, k({"resume", "svc"}).code);
+    // Not yet for containers of `run IMAGE`: refused before anything is written.
+    std::string images = root() + "/ck";
+    Output ck = k({"checkpoint", "--image-path", images, "svc"});
+    EXPECT_EQ(1, ck.code);
+    EXPECT_NE(std::string::npos, ck.err.find("containers of `kapsel run IMAGE` cannot be checkpointed"))
+        << ck.err;
+    EXPECT_FALSE(std::filesystem::exists(images));
+    EXPECT_EQ("running", status_of("svc"));
     ASSERT_EQ(0, k({"kill", "svc", "KILL"}).code);
     EXPECT_TRUE(wait_for_status("svc", "exited"));
     EXPECT_EQ(0, k({"rm", "svc"}).code);

@@ -136,5 +136,44 @@ TEST(StdioRecords, AreRuncsDescriptorsJson) {
     EXPECT_FALSE(parse_stdio_json("[1]").ok());
 }
 
+TEST(StdioRecords, AFileOfTheHostIsAnExternalFileAtDumpAndInheritedAtRestore) {
+    EXPECT_EQ("file[1f:2a]", external_file_key(31, 42)) << "CRIU's key: mount id and inode, hex";
+    std::vector<StdioRecord> stdio = {{0, "/dev/null"}, {1, "/var/log/c1.log", "file[1f:2a]"},
+                                      {2, "pipe:[9]"}};
+    CheckpointOptions d;
+    d.image_dir = "/ck";
+    auto dump = criu_dump_args(with_binds(), 1, d, "", {}, stdio);
+    ASSERT_TRUE(dump.ok()) << dump.error().message;
+    std::vector<std::string> externals;
+    for (size_t i = 0; i + 1 < dump->size(); ++i)
+        if ((*dump)[i] == "--external") externals.push_back((*dump)[i + 1]);
+    EXPECT_THAT(externals, ElementsAre("mnt[/data]:/data", "file[1f:2a]"));
+
+    RestoreOptions r;
+    r.image_dir = "/ck";
+    auto restore = criu_restore_args(with_binds(), r, stdio, "/run/p", {});
+    ASSERT_TRUE(restore.ok());
+    std::vector<std::string> inherited;
+    for (size_t i = 0; i + 1 < restore->size(); ++i)
+        if ((*restore)[i] == "--inherit-fd") inherited.push_back((*restore)[i + 1]);
+    EXPECT_THAT(inherited, ElementsAre("fd[1]:file[1f:2a]", "fd[2]:pipe:[9]"));
+}
+
+TEST(StdioRecords, ExternalKeysTravelBesideDescriptorsJson) {
+    std::vector<StdioRecord> stdio = {{0, "/dev/null"}, {1, "/var/log/c1.log", "file[1f:2a]"},
+                                      {2, "/dev/null"}};
+    EXPECT_EQ(R"({"1":"file[1f:2a]"})", external_stdio_json(stdio));
+    auto back = parse_stdio_json(stdio_json(stdio));
+    ASSERT_TRUE(back.ok());
+    ASSERT_TRUE(parse_external_stdio_json(external_stdio_json(stdio), *back).ok());
+    EXPECT_EQ("file[1f:2a]", (*back)[1].external);
+    EXPECT_EQ("", (*back)[0].external);
+    // The value becomes a CRIU argument: only a well-formed key for fd 0, 1 or 2.
+    EXPECT_FALSE(parse_external_stdio_json(R"({"1":"mnt[/]:/etc"})", *back).ok());
+    EXPECT_FALSE(parse_external_stdio_json(R"({"1":"file[1f:2a] --x"})", *back).ok());
+    EXPECT_FALSE(parse_external_stdio_json(R"({"7":"file[1:2]"})", *back).ok());
+    EXPECT_FALSE(parse_external_stdio_json("[]", *back).ok());
+}
+
 }  // namespace
 }  // namespace kapsel::plan
