@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/strings.hpp"
+
 namespace kapsel::plan {
 
 std::vector<std::pair<std::string, std::string>> external_mounts(
@@ -138,6 +140,31 @@ Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text) {
         out.push_back({static_cast<int>(i), j[i].get<std::string>()});
     }
     return out;
+}
+
+std::string criu_failure_reason(const std::string& log_text) {
+    static const char* const survived[] = {"RLIMIT_NOFILE", "Unable to create tun",
+                                           "already assigned"};
+    std::string generic;
+    size_t from = 0;
+    while (from < log_text.size()) {
+        size_t end = log_text.find('\n', from);
+        if (end == std::string::npos) end = log_text.size();
+        std::string_view line(log_text.data() + from, end - from);
+        from = end + 1;
+        if (line.find("Error") == std::string_view::npos) continue;
+        bool benign = false;
+        for (const char* s : survived) benign |= line.find(s) != std::string_view::npos;
+        if (benign) continue;
+        auto paren = line.find("): ");
+        std::string what(trim(paren == std::string_view::npos ? line : line.substr(paren + 3)));
+        if (what.find("FAILED") != std::string::npos) {
+            if (generic.empty()) generic = what;
+            continue;
+        }
+        return what;
+    }
+    return generic;
 }
 
 std::string external_stdio_json(const std::vector<StdioRecord>& stdio) {

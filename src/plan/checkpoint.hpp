@@ -81,6 +81,12 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
                                                    const std::string& pid_file,
                                                    const std::vector<CgroupBind>& cgroups);
 
+// Why CRIU failed, from its log, for a one-line message: the first error it logged
+// that it does not survive. It logs some errors and carries on (its own RLIMIT_NOFILE
+// without CAP_SYS_RESOURCE, a tun device it may not create, `ip` finding an address
+// already there), and ends with a generic "Restoring FAILED"; neither says why.
+std::string criu_failure_reason(const std::string& log_text);
+
 // runc's descriptors.json: the targets of fd 0, 1 and 2.
 std::string stdio_json(const std::vector<StdioRecord>& stdio);
 Result<std::vector<StdioRecord>> parse_stdio_json(const std::string& text);

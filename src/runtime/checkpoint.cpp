@@ -29,21 +29,6 @@ namespace {
 
 constexpr const char* kPrivateCriu = "/opt/kapsel-criu/bin/criu";
 
-// The first error CRIU logged, for a one-line message that names the log.
-std::string first_criu_error(const std::string& log) {
-    std::ifstream in(log);
-    for (std::string line; std::getline(in, line);) {
-        // CRIU cannot raise its own RLIMIT_NOFILE without CAP_SYS_RESOURCE; it logs
-        // that as an error and carries on.
-        if (line.find("Error") == std::string::npos ||
-            line.find("RLIMIT_NOFILE") != std::string::npos)
-            continue;
-        auto paren = line.find("): ");
-        return std::string(trim(paren == std::string::npos ? line : line.substr(paren + 3)));
-    }
-    return "";
-}
-
 // Runs CRIU and waits for it. `in_child` runs in the child before exec (joining a
 // cgroup); its error ends the child with status 127.
 Status run_criu(const Globals& g, const std::vector<std::string>& args, const std::string& log,
@@ -69,7 +54,8 @@ Status run_criu(const Globals& g, const std::vector<std::string>& args, const st
     if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
         return make_error(verb + ": cannot run " + bin +
                           " (install it with scripts/install-criu, or give --criu PATH)");
-    std::string why = first_criu_error(log);
+    auto text = fs::read_file(log);
+    std::string why = text ? plan::criu_failure_reason(*text) : "";
     return make_error(verb + " failed" + (why.empty() ? "" : ": " + why) + " (log: " + log + ")");
 }
 

@@ -175,5 +175,25 @@ TEST(StdioRecords, ExternalKeysTravelBesideDescriptorsJson) {
     EXPECT_FALSE(parse_external_stdio_json("[]", *back).ok());
 }
 
+TEST(CriuLog, TheReasonIsTheFirstErrorCriuDoesNotSurvive) {
+    // From a restore on this machine: three errors CRIU logs and carries on after, the
+    // one that failed it, what followed from that, and the generic end.
+    const std::string log =
+        "(00.008264) Error (criu/tun.c:85): tun: Unable to create tun: Operation not permitted\n"
+        "(00.043919) Error (criu/util.c:1533): rlimit: Can't setup RLIMIT_NOFILE for self: "
+        "Operation not permitted\n"
+        "Error: ipv4: Address already assigned.\n"
+        "(00.100000) Restoring namespaces\n"
+        "(00.160082)      1: Error (criu/files-reg.c:2294): File fd/1 has bad mode 0100644 "
+        "(expect 0100600)\n"
+        "(00.160090)      1: Error (criu/files.c:1221): Unable to open fd=1 id=0x3\n"
+        "(00.163300) Error (criu/cr-restore.c:2320): Restoring FAILED.\n";
+    EXPECT_EQ("File fd/1 has bad mode 0100644 (expect 0100600)", criu_failure_reason(log));
+    EXPECT_EQ("Restoring FAILED.",
+              criu_failure_reason("(0.1) Error (criu/cr-restore.c:2320): Restoring FAILED.\n"))
+        << "with nothing better, the generic line";
+    EXPECT_EQ("", criu_failure_reason("(0.1) Dumping finished successfully\n"));
+}
+
 }  // namespace
 }  // namespace kapsel::plan
