@@ -17,7 +17,8 @@ int checkpoint_main(const Globals& g, const Args& args) {
         "checkpoint", "kapsel checkpoint [options] <container-id>",
         "Dump a running container's processes with CRIU into an image directory. The container\n"
         "stops and is deleted (unless --leave-running), so `kapsel restore` can bring it back\n"
-        "under the same id, here or on another host with the same bundle.");
+        "under the same id, here or on another host with the same bundle. A container of\n"
+        "`kapsel run IMAGE` (by name) is kept, listed as checkpointed, for `kapsel restore NAME`.");
     f.option({"image-path"}, &o.image_dir,
              "directory for the checkpoint images (default: ./checkpoint)", "dir");
     f.option({"work-path"}, &o.work_dir,
@@ -54,7 +55,9 @@ int checkpoint_main(const Globals& g, const Args& args) {
     auto id = runtime::runtime_id(g, (*pos)[0]);
     if (!id) return fail(id.error());
     r.id = *id;
-    auto st = runtime::checkpoint(g, r);
+    // A container of `kapsel run IMAGE`: its monitor must know the dump from an exit.
+    bool of_image = runtime::is_image_container(g, *id);
+    auto st = of_image ? runtime::checkpoint_container(g, *id, r) : runtime::checkpoint(g, r);
     return st ? 0 : fail(st.error());
 }
 

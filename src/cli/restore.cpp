@@ -4,6 +4,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/containers.hpp"
 
 namespace kapsel::cli {
 
@@ -14,7 +15,9 @@ int restore_main(const Globals& g, const Args& args) {
     Flags f("restore", "kapsel restore [options] <container-id>",
             "Make a container from a bundle and a checkpoint (kapsel checkpoint): its processes\n"
             "continue where they were dumped. Attached (the default) kapsel waits and exits with\n"
-            "the container's exit code, then deletes it; with --detach it returns at once.");
+            "the container's exit code, then deletes it; with --detach it returns at once.\n"
+            "A checkpointed container of `kapsel run IMAGE` comes back by its name (no --bundle),\n"
+            "detached under a new monitor, its log going on.");
     f.option({"image-path"}, &o.image_dir, "the checkpoint images (default: ./checkpoint)", "dir");
     f.option({"work-path"}, &o.work_dir, "directory for CRIU's log (default: the image path)",
              "dir");
@@ -49,6 +52,16 @@ int restore_main(const Globals& g, const Args& args) {
                            "--console-socket: containers with a terminal cannot be restored");
     if (!empty_ns.empty()) o.empty_ns.push_back(empty_ns);
     r.id = (*pos)[0];
+    if (r.bundle.empty()) {
+        // The name or id of a checkpointed container of `kapsel run IMAGE`: it comes
+        // back under a new monitor, detached as it was.
+        if (auto id = runtime::resolve_container(g, r.id); id && runtime::has_checkpoint(g, *id)) {
+            auto rc = runtime::restore_container(g, *id, r);
+            if (!rc) return fail(rc.error());
+            std::printf("%s\n", id->c_str());
+            return 0;
+        }
+    }
     auto rc = runtime::restore(g, r);
     return rc ? *rc : fail(rc.error());
 }

@@ -277,6 +277,27 @@ Result<unique_fd> make_idmap_userns(const plan::Mount& m) {
     return ns;
 }
 
+Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::string& at) {
+    unique_fd target = KAPSEL_TRY(sys.openat2(AT_FDCWD, at, O_PATH | O_DIRECTORY, 0, 0));
+    unique_fd fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
+    bool appended = true;
+    for (auto& l : o.lowers)
+        if (!sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", l)) {
+            appended = false;
+            break;
+        }
+    if (!appended) {
+        // Before Linux 6.8: one colon-separated list.
+        fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
+        KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", join(o.lowers, ":")));
+    }
+    KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", o.upper));
+    KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", o.work));
+    KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""), "mount the overlay root file system");
+    unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), 0));
+    return sys.move_mount(mnt.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
 Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     // Nothing mounted in the container may propagate back to the host unless the
     // config asks for it: rslave by default, as runc does. "shared" keeps the
@@ -297,24 +318,7 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     if (plan.rootfs_overlay) {
         // An image container: its overlay lives only in its own mount namespace,
         // so the host never sees it and nothing has to unmount it.
-        unique_fd target = KAPSEL_TRY(sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0));
-        unique_fd fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
-        bool appended = true;
-        for (auto& l : plan.rootfs_overlay->lowers)
-            if (!sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", l)) {
-                appended = false;
-                break;
-            }
-        if (!appended) {
-            // Before Linux 6.8: one colon-separated list.
-            fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
-            KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", join(plan.rootfs_overlay->lowers, ":")));
-        }
-        KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", plan.rootfs_overlay->upper));
-        KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", plan.rootfs_overlay->work));
-        KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""), "mount the overlay root file system");
-        unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), 0));
-        KAPSEL_TRY(sys.move_mount(mnt.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+        KAPSEL_TRY(mount_overlay_at(sys, *plan.rootfs_overlay, plan.rootfs));
         return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
     }
     auto bound = sys.mount(plan.rootfs, plan.rootfs, "", MS_BIND | MS_REC, "");

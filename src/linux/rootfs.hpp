@@ -36,6 +36,10 @@ Result<unique_fd> make_idmap_userns(const plan::Mount& m);
 // Makes "/" a non-propagating copy (or what rootfsPropagation asks) and binds the
 // rootfs onto itself so it can be pivoted to. Returns an O_PATH fd of the rootfs.
 Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan);
+// Mounts an image container's overlay root at `at` (lowerdir+ per layer, or one
+// list before Linux 6.8). The init does it inside the container's mount namespace;
+// a restore, in a private one of CRIU's, for CRIU to take the root from.
+Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::string& at);
 
 // Applies one planned mount below rootfd (userns_fd: for an idmapped bind).
 Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,

@@ -1,7 +1,9 @@
 #include "runtime/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -14,6 +16,8 @@
 #include "cgroups/cgroup.hpp"
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
+#include "linux/rootfs.hpp"
+#include "linux/sys.hpp"
 #include "runtime/attach.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
@@ -133,14 +137,6 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
         return make_error("cannot checkpoint container \"" + r.id +
                           "\": it has a terminal (process.terminal), which CRIU cannot take along");
 
-    // A `kapsel run IMAGE` container: its monitor would take the dump's end of the
-    // container for its exit (and, with --rm, remove its overlay), and no restore
-    // brings a monitor back yet.
-    if (rec.annotations.count("io.kapsel.rootfs.overlay"))
-        return make_error("cannot checkpoint container \"" + r.id +
-                          "\": containers of `kapsel run IMAGE` cannot be checkpointed yet "
-                          "(those of kapsel run/create --bundle, podman and containerd can)");
-
     plan::CheckpointOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
@@ -235,8 +231,18 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     sigset_t fwd = forwarded_signals(), old;
     if (!r.detach) sigprocmask(SIG_BLOCK, &fwd, &old);
-    KAPSEL_TRY(
-        run_criu(g, args, work + "/restore.log", [&] { return cg->add_process(::getpid()); }));
+    KAPSEL_TRY(run_criu(g, args, work + "/restore.log", [&]() -> Status {
+        if (plan.rootfs_overlay) {
+            // An image container's root is an overlay that lived only in its own mount
+            // namespace; CRIU takes the restored root from --root, so it is mounted
+            // there again, in a mount namespace of CRIU's own that dies with it.
+            linux::RealSys sys;
+            if (::unshare(CLONE_NEWNS) < 0) return sys_error("unshare the mount namespace");
+            KAPSEL_TRY(sys.mount("", "/", "", MS_SLAVE | MS_REC, ""));
+            KAPSEL_TRY(linux::mount_overlay_at(sys, *plan.rootfs_overlay, plan.rootfs));
+        }
+        return cg->add_process(::getpid());
+    }));
 
     auto pid_text = fs::read_file(pid_file);
     std::optional<int64_t> pid;
@@ -262,6 +268,7 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
             fs::write_file_atomic(fs::absolute(r.pid_file), std::to_string(rec.pid), 0644),
             "write pid file");
     remove_dir.armed = remove_cgroup.armed = false;
+    if (r.on_started) r.on_started();
     if (r.detach) return 0;
 
     unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec.pid, 0)));

@@ -3,6 +3,7 @@
 // makes a container of the same config from those images, on this host or another.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "plan/checkpoint.hpp"
@@ -23,6 +24,8 @@ struct RestoreRequest {
     std::string pid_file;
     bool detach = false;
     plan::RestoreOptions criu;
+    // Called once the processes run again (before an attached restore waits).
+    std::function<void()> on_started;
 };
 // Attached: the restored container's exit code (it is deleted afterwards, as with
 // `run`). Detached: 0 once it runs.

@@ -150,6 +150,72 @@ void record_exit(image::Store& store, const std::string& id, int code) {
     (void)write_meta(store, id, *meta);
 }
 
+// Forks the monitor of a detached container, which outlives us: its stdio goes to
+// the container's log, `body` runs the container attached (calling `started` once
+// the program runs), and the monitor records how it ended. We return once the
+// program runs, or with the monitor's error. A checkpoint's end of the container is
+// not an exit: the monitor keeps the container (and its upper layer, --rm or not).
+Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::string& id, bool rm,
+                          const std::function<Result<int>(std::function<void()>)>& body) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe to the container monitor");
+    unique_fd rd(p[0]), wr(p[1]);
+    std::string log_path = image::container_dirs(store, id).dir + "/ctr.log";
+    pid_t monitor = ::fork();
+    if (monitor < 0) return sys_error("fork the container monitor");
+    if (monitor == 0) {
+        rd.reset();
+        ::setsid();
+        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (null < 0 || log < 0) {
+            (void)!::write(wr.get(), "cannot open the container log", 29);
+            ::_exit(1);
+        }
+        ::dup2(null, STDIN_FILENO);
+        ::dup2(log, STDOUT_FILENO);
+        ::dup2(log, STDERR_FILENO);
+        ::close(null);
+        ::close(log);
+        // From here on this process looks after the container (prune tells a --rm
+        // container whose monitor died by this record).
+        if (auto meta = read_meta(store, id)) {
+            (*meta)["monitor"] = monitor_of_self();
+            (void)write_meta(store, id, *meta);
+        }
+        int report = wr.get();
+        auto rc = body([&report] {
+            (void)!::write(report, "ok", 2);
+            ::close(report);
+            report = -1;
+            // The monitor lives as long as its container and then only waits: what
+            // parsing the image and the config took goes back to the system.
+            ::malloc_trim(0);
+        });
+        if (!rc) {
+            if (report >= 0) (void)!::write(report, rc.error().message.data(), rc.error().message.size());
+            auto meta = read_meta(store, id);
+            if (!meta || !meta->contains("checkpoint")) (void)destroy(g, store, id);
+            ::_exit(1);
+        }
+        auto meta = read_meta(store, id);
+        if (meta && meta->contains("checkpoint")) ::_exit(0);
+        record_exit(store, id, *rc);
+        if (rm) (void)destroy(g, store, id);
+        ::_exit(0);
+    }
+    wr.reset();
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+    if (reply != "ok") {
+        ::waitpid(monitor, nullptr, 0);
+        return make_error(reply.empty() ? "the container monitor died" : reply);
+    }
+    return 0;
+}
+
 }  // namespace
 
 Result<json> image_spec(const image::Store& store, const image::ImageRecord& img,
@@ -274,64 +340,85 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
         return *rc;
     }
 
-    // Detached: a monitor (our child, which outlives us) runs the container with
-    // its output going to the log, and tells us once the program runs.
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe to the container monitor");
-    unique_fd rd(p[0]), wr(p[1]);
-    std::string log_path = dirs.dir + "/ctr.log";
-    pid_t monitor = ::fork();
-    if (monitor < 0) return sys_error("fork the container monitor");
-    if (monitor == 0) {
-        rd.reset();
-        ::setsid();
-        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (null < 0 || log < 0) {
-            (void)!::write(wr.get(), "cannot open the container log", 29);
-            ::_exit(1);
-        }
-        ::dup2(null, STDIN_FILENO);
-        ::dup2(log, STDOUT_FILENO);
-        ::dup2(log, STDERR_FILENO);
-        ::close(null);
-        ::close(log);
-        // From here on this process looks after the container (prune tells a --rm
-        // container whose monitor died by this record).
-        if (auto meta = read_meta(store, id)) {
-            (*meta)["monitor"] = monitor_of_self();
-            (void)write_meta(store, id, *meta);
-        }
-        int report = wr.get();
-        ro.on_started = [&report] {
-            (void)!::write(report, "ok", 2);
-            ::close(report);
-            report = -1;
-            // The monitor lives as long as its container and then only waits: what
-            // parsing the image and the config took goes back to the system.
-            ::malloc_trim(0);
-        };
-        auto rc = run(g, ro);
-        if (!rc) {
-            if (report >= 0) (void)!::write(report, rc.error().message.data(), rc.error().message.size());
-            (void)destroy(g, store, id);
-            ::_exit(1);
-        }
-        record_exit(store, id, *rc);
-        if (o.rm) (void)destroy(g, store, id);
-        ::_exit(0);
-    }
-    wr.reset();
+    // Detached: a monitor (our child, which outlives us) runs the container.
     undo.armed = false;
-    std::string reply;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
-    if (reply != "ok") {
-        ::waitpid(monitor, nullptr, 0);
-        return make_error(reply.empty() ? "the container monitor died" : reply);
+    return spawn_monitor(g, store, id, o.rm, [&](std::function<void()> started) {
+        ro.on_started = std::move(started);
+        return run(g, ro);
+    });
+}
+
+Status checkpoint_container(const Globals& g, const std::string& id, CheckpointRequest r) {
+    image::Store store = KAPSEL_TRY(open_store(g));
+    json meta = KAPSEL_TRY(read_meta(store, id));
+    r.id = id;
+    r.criu.image_dir = fs::absolute(r.criu.image_dir.empty() ? "checkpoint" : r.criu.image_dir);
+    bool stops = !r.criu.leave_running && !r.criu.pre_dump;
+    // Before the dump: its monitor then takes the container's end for a checkpoint.
+    if (stops) {
+        meta["checkpoint"] = r.criu.image_dir;
+        KAPSEL_TRY(write_meta(store, id, meta));
     }
-    return 0;
+    auto st = checkpoint(g, r);
+    if (!st && stops) {
+        // CRIU let the processes go on: the container runs as before.
+        if (auto now = read_meta(store, id)) {
+            now->erase("checkpoint");
+            (void)write_meta(store, id, *now);
+        }
+    }
+    return st;
+}
+
+namespace {
+
+// The container's record in the image store, without making a store where there is
+// none (runc's clients ask about ids kapsel never had).
+std::optional<json> image_container_meta(const Globals& g, const std::string& id) {
+    std::string root = g.storage_root.empty() ? image::Store::default_root() : g.storage_root;
+    if (::access(root.c_str(), F_OK) != 0) return std::nullopt;
+    auto store = open_store(g);
+    if (!store) return std::nullopt;
+    auto meta = read_meta(*store, id);
+    if (!meta) return std::nullopt;
+    return std::move(*meta);
+}
+
+}  // namespace
+
+bool is_image_container(const Globals& g, const std::string& id) {
+    return image_container_meta(g, id).has_value();
+}
+
+bool has_checkpoint(const Globals& g, const std::string& id) {
+    auto meta = image_container_meta(g, id);
+    return meta && meta->contains("checkpoint");
+}
+
+Result<int> restore_container(const Globals& g, const std::string& id, RestoreRequest r) {
+    image::Store store = KAPSEL_TRY(open_store(g));
+    json meta = KAPSEL_TRY(read_meta(store, id));
+    if (!meta.contains("checkpoint"))
+        return make_error("container \"" + meta.value("name", id) + "\" has no checkpoint to restore");
+    if (Store(g.root).exists(id))
+        return make_error("container \"" + meta.value("name", id) + "\" is running");
+    r.id = id;
+    r.bundle = image::container_dirs(store, id).dir;
+    if (r.criu.image_dir.empty()) r.criu.image_dir = meta.value("checkpoint", "");
+    r.detach = false;  // the monitor waits for it
+    bool rm = meta.value("rm", false);
+    return spawn_monitor(g, store, id, rm, [&](std::function<void()> started) {
+        r.on_started = [&store, &id, started] {
+            // Running again: its next end is an exit.
+            if (auto now = read_meta(store, id)) {
+                now->erase("checkpoint");
+                now->erase("exit_code");
+                (void)write_meta(store, id, *now);
+            }
+            started();
+        };
+        return restore(g, r);
+    });
 }
 
 Result<std::string> resolve_container(const Globals& g, const std::string& name_or_id) {
@@ -380,6 +467,8 @@ Result<std::vector<ContainerInfo>> list_containers(const Globals& g, bool all) {
             c.status = oci::status_name(s);
             if (s != oci::Status::stopped) c.pid = rec->pid;
             if (s == oci::Status::stopped) c.status = "exited";
+        } else if (meta->contains("checkpoint")) {
+            c.status = "checkpointed";
         } else {
             c.status = c.exit_code ? "exited" : "created";
         }

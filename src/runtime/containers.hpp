@@ -16,6 +16,7 @@
 #include "image/overlay.hpp"
 #include "image/store.hpp"
 #include "plan/container_spec.hpp"
+#include "runtime/checkpoint.hpp"
 #include "runtime/context.hpp"
 #include "util/result.hpp"
 
@@ -47,6 +48,16 @@ Result<std::string> resolve_container(const Globals& g, const std::string& name_
 // then reports it); an ambiguous prefix is an error.
 Result<std::string> runtime_id(const Globals& g, const std::string& name_or_id);
 Status stop_container(const Globals& g, const std::string& name, int timeout_s);
+// checkpoint/restore of a container of run IMAGE: as the runc verbs, and its monitor
+// knows the dump's end from an exit; restore starts a new monitor (stdio: the log),
+// remounts the overlay root for CRIU and takes the images from the checkpoint's
+// --image-path unless given.
+Status checkpoint_container(const Globals& g, const std::string& id, CheckpointRequest r);
+Result<int> restore_container(const Globals& g, const std::string& id, RestoreRequest r);
+// Whether `id` is a container of run IMAGE; and whether it was checkpointed and not
+// restored since.
+bool is_image_container(const Globals& g, const std::string& id);
+bool has_checkpoint(const Globals& g, const std::string& id);
 Status remove_container(const Globals& g, const std::string& name, bool force);
 Status container_logs(const Globals& g, const std::string& name, bool follow,
                       const std::function<void(std::string_view)>& out);
