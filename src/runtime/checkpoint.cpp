@@ -16,6 +16,7 @@
 #include "cgroups/cgroup.hpp"
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
+#include "linux/finish.hpp"
 #include "linux/rootfs.hpp"
 #include "linux/sys.hpp"
 #include "runtime/attach.hpp"
@@ -33,14 +34,16 @@ namespace {
 
 constexpr const char* kPrivateCriu = "/opt/kapsel-criu/bin/criu";
 
-// Runs CRIU and waits for it. `in_child` runs in the child before exec (joining a
-// cgroup); its error ends the child with status 127.
+// Runs CRIU and waits for it, cloned into the cgroup v2 directory `cgroup_fd` when
+// it is valid. `in_child` runs in the child before exec (joining the v1 cgroups);
+// its error ends the child with status 127.
 Status run_criu(const Globals& g, const std::vector<std::string>& args, const std::string& log,
-                const std::function<Status()>& in_child = {}) {
+                const std::function<Status()>& in_child = {}, int cgroup_fd = -1) {
     std::string bin = criu_binary(g);
     log::debug("criu: " + bin + " " + join(args, " "));
-    pid_t pid = ::fork();
-    if (pid < 0) return sys_error("fork for criu");
+    int pidfd_raw = -1;
+    pid_t pid = clone_into_cgroup(0, cgroup_fd, &pidfd_raw);
+    if (pid < 0) return sys_error("start criu");
     if (pid == 0) {
         if (in_child && !in_child()) ::_exit(127);
         std::vector<char*> argv;
@@ -50,6 +53,7 @@ Status run_criu(const Globals& g, const std::vector<std::string>& args, const st
         ::execvp(bin.c_str(), argv.data());
         ::_exit(126);
     }
+    unique_fd pidfd(pidfd_raw);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return sys_error("wait for criu");
@@ -231,7 +235,14 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     sigset_t fwd = forwarded_signals(), old;
     if (!r.detach) sigprocmask(SIG_BLOCK, &fwd, &old);
+    // CRIU joins the container's v1 hierarchies as an init does (see
+    // Cgroup::tasks_files: no cgroup.procs write and its RCU wait) and is cloned
+    // into the v2 one.
+    std::vector<cgroups::TasksFile> tasks = KAPSEL_TRY(cg->tasks_files());
+    std::vector<linux::CgroupTasks> join_tasks;
+    for (auto& t : tasks) join_tasks.push_back({t.path, t.fd.get()});
     KAPSEL_TRY(run_criu(g, args, work + "/restore.log", [&]() -> Status {
+        KAPSEL_TRY(linux::join_cgroups(join_tasks));
         if (plan.rootfs_overlay) {
             // An image container's root is an overlay that lived only in its own mount
             // namespace; CRIU takes the restored root from --root, so it is mounted
@@ -241,8 +252,8 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
             KAPSEL_TRY(sys.mount("", "/", "", MS_SLAVE | MS_REC, ""));
             KAPSEL_TRY(linux::mount_overlay_at(sys, *plan.rootfs_overlay, plan.rootfs));
         }
-        return cg->add_process(::getpid());
-    }));
+        return {};
+    }, cg->clone_fd()));
 
     auto pid_text = fs::read_file(pid_file);
     std::optional<int64_t> pid;
