@@ -107,14 +107,7 @@ Status Store::write_file(const std::string& path, std::string_view data, int mod
             if (!p.empty()) ::unlink(p.c_str());
         }
     } unlink_tmp{tmp};
-    while (!data.empty()) {
-        ssize_t n = ::write(fd.get(), data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("write " + tmp);
-        }
-        data.remove_prefix(static_cast<size_t>(n));
-    }
+    KAPSEL_TRY(fs::write_all(fd.get(), data, tmp));
     if (::fchmod(fd.get(), static_cast<mode_t>(mode)) < 0) return sys_error("chmod " + tmp);
     if (durable && ::fdatasync(fd.get()) < 0) return sys_error("sync " + tmp);
     if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename " + tmp + " to " + path);

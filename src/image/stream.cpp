@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "util/fs.hpp"
+
 namespace kapsel::image {
 
 Status Reader::read_full(char* buf, size_t n, const std::string& what) {
@@ -118,14 +120,7 @@ struct BackgroundHashingReader::Shared {
 
     Status write_out(const std::vector<char>& c) {
         if (fd < 0) return {};
-        for (size_t off = 0; off < c.size();) {
-            ssize_t w = ::write(fd, c.data() + off, c.size() - off);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                return sys_error("write " + name);
-            }
-            off += static_cast<size_t>(w);
-        }
+        KAPSEL_TRY(fs::write_all(fd, std::string_view(c.data(), c.size()), name));
         written += static_cast<off_t>(c.size());
         // The import ends with one syncfs; writing back as we go leaves it little to wait for.
         if (written - flushed >= (8 << 20)) {

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::image {
@@ -177,16 +178,8 @@ Result<bool> TarReader::next(TarEntry& e) {
 }
 
 Status TarWriter::write(const char* buf, size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd_, buf, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("write archive");
-        }
-        buf += w;
-        n -= static_cast<size_t>(w);
-        written_ += static_cast<uint64_t>(w);
-    }
+    KAPSEL_TRY(fs::write_all(fd_, std::string_view(buf, n), "archive"));
+    written_ += n;
     return {};
 }
 

@@ -189,14 +189,7 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
         if (n == 0) break;
         h.update(buf, n);
         total += n;
-        for (size_t off = 0; off < n;) {
-            ssize_t w = ::write(fd.get(), buf + off, n - off);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                return sys_error("write " + e.path);
-            }
-            off += static_cast<size_t>(w);
-        }
+        KAPSEL_TRY(fs::write_all(fd.get(), std::string_view(buf, n), e.path));
     }
     // The key holds what hardlinks share besides content: mode, owner, xattrs.
     char meta[64];

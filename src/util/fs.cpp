@@ -40,33 +40,31 @@ Result<std::string> read_file_at(int dirfd, const std::string& name) {
     return read_all(fd.get(), name);
 }
 
-Status write_file(const std::string& path, std::string_view data, int flags) {
-    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | flags, 0644));
-    if (!fd) return sys_error("open " + path);
+Status write_all(int fd, std::string_view data, const std::string& what) {
     while (!data.empty()) {
-        ssize_t n = ::write(fd.get(), data.data(), data.size());
+        ssize_t n = ::write(fd, data.data(), data.size());
         if (n < 0) {
             if (errno == EINTR) continue;
-            return sys_error("write " + path);
+            return sys_error("write " + what);
         }
         data.remove_prefix(static_cast<size_t>(n));
     }
     return {};
 }
 
+Status write_file(const std::string& path, std::string_view data, int flags) {
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | flags, 0644));
+    if (!fd) return sys_error("open " + path);
+    return write_all(fd.get(), data, path);
+}
+
 Status write_file_atomic(const std::string& path, std::string_view data, int mode) {
     std::string tmp = path + ".tmp" + std::to_string(::getpid());
     unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!fd) return sys_error("create " + tmp);
-    while (!data.empty()) {
-        ssize_t n = ::write(fd.get(), data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            ::unlink(tmp.c_str());
-            return sys_error("write " + tmp, e);
-        }
-        data.remove_prefix(static_cast<size_t>(n));
+    if (auto st = write_all(fd.get(), data, tmp); !st) {
+        ::unlink(tmp.c_str());
+        return st;
     }
     if (::rename(tmp.c_str(), path.c_str()) < 0) {
         int e = errno;

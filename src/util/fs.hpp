@@ -16,6 +16,9 @@ Result<std::string> read_file_at(int dirfd, const std::string& name);
 // then renames it into place, so a reader never sees half a file.
 Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);
 Status write_file(const std::string& path, std::string_view data, int flags = 0);
+// Writes all of `data` to fd (again after EINTR and short writes); the error reads
+// "write WHAT".
+Status write_all(int fd, std::string_view data, const std::string& what);
 Status mkdir_p(const std::string& path, int mode = 0755);
 // Removes a directory tree without following symlinks; missing is not an error.
 Status remove_tree(const std::string& path);
