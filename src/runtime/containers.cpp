@@ -153,10 +153,13 @@ void record_exit(image::Store& store, const std::string& id, int code) {
 // Forks the monitor of a detached container, which outlives us: its stdio goes to
 // the container's log, `body` runs the container attached (calling `started` once
 // the program runs), and the monitor records how it ended. We return once the
-// program runs, or with the monitor's error. A checkpoint's end of the container is
-// not an exit: the monitor keeps the container (and its upper layer, --rm or not).
+// program runs, or with the monitor's error. `forked` runs here once the monitor
+// exists: from then on the monitor, not the caller, removes a container that fails.
+// A checkpoint's end of the container is not an exit: the monitor keeps the
+// container (and its upper layer, --rm or not).
 Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::string& id, bool rm,
-                          const std::function<Result<int>(std::function<void()>)>& body) {
+                          const std::function<Result<int>(std::function<void()>)>& body,
+                          const std::function<void()>& forked = {}) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe to the container monitor");
     unique_fd rd(p[0]), wr(p[1]);
@@ -192,19 +195,20 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
             // parsing the image and the config took goes back to the system.
             ::malloc_trim(0);
         });
+        auto meta = read_meta(store, id);
+        bool checkpointed = meta && meta->contains("checkpoint");
         if (!rc) {
             if (report >= 0) (void)!::write(report, rc.error().message.data(), rc.error().message.size());
-            auto meta = read_meta(store, id);
-            if (!meta || !meta->contains("checkpoint")) (void)destroy(g, store, id);
+            if (!checkpointed) (void)destroy(g, store, id);
             ::_exit(1);
         }
-        auto meta = read_meta(store, id);
-        if (meta && meta->contains("checkpoint")) ::_exit(0);
+        if (checkpointed) ::_exit(0);
         record_exit(store, id, *rc);
         if (rm) (void)destroy(g, store, id);
         ::_exit(0);
     }
     wr.reset();
+    if (forked) forked();
     std::string reply;
     char buf[4096];
     ssize_t n;
@@ -341,11 +345,13 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     }
 
     // Detached: a monitor (our child, which outlives us) runs the container.
-    undo.armed = false;
-    return spawn_monitor(g, store, id, o.rm, [&](std::function<void()> started) {
-        ro.on_started = std::move(started);
-        return run(g, ro);
-    });
+    return spawn_monitor(
+        g, store, id, o.rm,
+        [&](std::function<void()> started) {
+            ro.on_started = std::move(started);
+            return run(g, ro);
+        },
+        [&] { undo.armed = false; });
 }
 
 Status checkpoint_container(const Globals& g, const std::string& id, CheckpointRequest r) {
