@@ -58,6 +58,14 @@ static int64_t now_ms() {
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void exec_argv(const std::vector<std::string>& argv) {
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+}
+
 Output run_program(const std::vector<std::string>& argv, const std::string& input, int timeout_ms,
                    const std::vector<int>& pass_fds, const std::vector<std::string>& extra_env) {
     int in[2], out[2], err[2];

@@ -22,6 +22,9 @@ Output run_program(const std::vector<std::string>& argv, const std::string& inpu
                    int timeout_ms = 30000, const std::vector<int>& pass_fds = {},
                    const std::vector<std::string>& extra_env = {});
 
+// In a forked child: execs argv[0] (a path) with argv; exits 127 if it cannot.
+[[noreturn]] void exec_argv(const std::vector<std::string>& argv);
+
 std::string kapsel_binary();
 std::string fixture_rootfs();  // the shared, never written busybox rootfs
 bool have_root();

@@ -101,11 +101,7 @@ class Daemon {
             int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
             dup2(fd, 1);
             dup2(fd, 2);
-            std::vector<char*> a;
-            for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-            a.push_back(nullptr);
-            execv(a[0], a.data());
-            _exit(127);
+            exec_argv(argv);
         }
     }
     bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }

@@ -126,11 +126,7 @@ pid_t spawn(const std::vector<std::string>& argv) {
         dup2(null, 0);
         dup2(null, 1);
         dup2(null, 2);
-        std::vector<char*> a;
-        for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
+        exec_argv(argv);
     }
     return pid;
 }
@@ -157,11 +153,7 @@ Output run_on_pty(const std::vector<std::string>& argv, const std::string& stdou
             int fd = open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) _exit(126);
         }
-        std::vector<char*> a;
-        for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
+        exec_argv(argv);
     }
     Output o;
     int64_t deadline = now_ms() + timeout_ms;
@@ -570,11 +562,7 @@ void load_killed_mid_pipe(StoreTest& t, const std::string& archive_path, double 
         dup2(null, STDOUT_FILENO);
         dup2(null, STDERR_FILENO);
         auto argv = t.base({"load", "-q", "-i", "-"});
-        std::vector<char*> a;
-        for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
+        exec_argv(argv);
     }
     close(in[0]);
     size_t want = static_cast<size_t>(static_cast<double>(data.size()) * fraction), sent = 0;
