@@ -4,8 +4,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,11 +14,11 @@
 #include <fstream>
 
 #include "cgroups/cgroup.hpp"
-#include "oci/spec.hpp"
-#include "plan/build.hpp"
 #include "linux/finish.hpp"
 #include "linux/rootfs.hpp"
 #include "linux/sys.hpp"
+#include "oci/spec.hpp"
+#include "plan/build.hpp"
 #include "runtime/attach.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
