@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "image/digest.hpp"
@@ -57,10 +58,17 @@ std::string join_components(const std::vector<std::string>& c, size_t n) {
     return out.empty() ? "." : out;
 }
 
+// A directory's mode and times wait until its layer is done (creating its entries
+// changes its mtime). They are kept for the directory the entry made, known by its
+// inode: an entry that removes that directory drops them, and at the end they go only
+// to the same inode, through an fd, never through a name that may have become a symlink.
 struct DirMeta {
-    std::string path;
-    uint32_t mode, uid, gid;
+    std::string path;  // to find it again beneath the layer's root
+    dev_t dev;
+    ino_t ino;
+    uint32_t mode;
     int64_t mtime;
+    bool dropped = false;
 };
 
 class Unpacker {
@@ -74,7 +82,9 @@ public:
 private:
     Result<unique_fd> parent_of(const std::vector<std::string>& comps, const std::string& shown);
     Status remove_existing(int dir, const std::string& name);
-    Status set_meta(int dir, const std::string& name, const TarEntry& e, bool is_link);
+    Status directory(int parent, const std::string& name, const std::string& path, const TarEntry& e);
+    Status special_file(int parent, const std::string& name, const TarEntry& e);
+    Status symlink_meta(int parent, const std::string& name, const TarEntry& e);
     Result<std::string> store_file(const TarEntry& e, Reader& body, LayerResult& res);
     Result<unique_fd> content_file(std::string& unlink_after);
     Result<bool> link_content(int fd, const std::string& named, const std::string& final_path);
@@ -83,6 +93,7 @@ private:
     int root_;
     std::string root_path_;
     std::vector<DirMeta> dirs_;
+    std::map<std::pair<dev_t, ino_t>, size_t> dir_index_;  // inode -> its entry in dirs_
     bool no_tmpfile_ = false;  // the store's file system has no O_TMPFILE
 };
 
@@ -119,25 +130,70 @@ Status Unpacker::remove_existing(int dir, const std::string& name) {
     // A later entry replaces an earlier one of the same name, except that a
     // directory stays a directory (tar semantics).
     if (S_ISDIR(st.st_mode)) {
-        if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOTEMPTY) return {};
+        if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) == 0) {
+            // What was pending for the removed directory dies with it: applied later it
+            // would reach whatever took its name (issue 12: a symlink to a host file).
+            if (auto it = dir_index_.find({st.st_dev, st.st_ino}); it != dir_index_.end()) {
+                dirs_[it->second].dropped = true;
+                dir_index_.erase(it);
+            }
+            return {};
+        }
+        if (errno == ENOTEMPTY) return {};
         return sys_error("replace " + name);
     }
     if (::unlinkat(dir, name.c_str(), 0) < 0) return sys_error("replace " + name);
     return {};
 }
 
-Status Unpacker::set_meta(int dir, const std::string& name, const TarEntry& e, bool is_link) {
-    if (::fchownat(dir, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("chown " + e.path);
-    if (!is_link && ::fchmodat(dir, name.c_str(), e.mode, 0) < 0) return sys_error("chmod " + e.path);
-    if (!e.xattrs.empty() && !is_link) {
-        unique_fd fd = KAPSEL_TRY(openat2(dir, name, O_PATH | O_NOFOLLOW, kBeneath));
-        std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
-        for (auto& [k, v] : e.xattrs)
-            if (::setxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0) < 0)
-                return sys_error("set xattr " + k + " on " + e.path);
-    }
+// Owner and xattrs now, through an fd of the directory itself (O_NOFOLLOW: never a
+// symlink's target); mode and times at the end of the layer (finish).
+Status Unpacker::directory(int parent, const std::string& name, const std::string& path, const TarEntry& e) {
+    unique_fd fd = KAPSEL_TRY_CTX(openat2(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kBeneath),
+                                  "layer entry \"" + e.path + "\"");
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0) return sys_error("stat " + e.path);
+    if (::fchown(fd.get(), e.uid, e.gid) < 0) return sys_error("chown " + e.path);
+    for (auto& [k, v] : e.xattrs)
+        if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0)
+            return sys_error("set xattr " + k + " on " + e.path);
+    // The same directory again: the later entry decides, as tar does.
+    DirMeta m{path, st.st_dev, st.st_ino, e.mode, e.mtime};
+    if (auto it = dir_index_.find({st.st_dev, st.st_ino}); it != dir_index_.end()) dirs_[it->second].dropped = true;
+    dir_index_[{st.st_dev, st.st_ino}] = dirs_.size();
+    dirs_.push_back(std::move(m));
+    return {};
+}
+
+// A device node or fifo must not be opened for real (opening a device has effects, a
+// fifo blocks), so its metadata goes through its O_PATH fd: fchownat with AT_EMPTY_PATH,
+// and for mode and xattrs the fd's /proc/self/fd link, which leads to the node itself.
+// That link would lead on to a symlink's target, so the node is checked to be none.
+Status Unpacker::special_file(int parent, const std::string& name, const TarEntry& e) {
+    unique_fd fd = KAPSEL_TRY(openat2(parent, name, O_PATH | O_NOFOLLOW, kBeneath));
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0) return sys_error("stat " + e.path);
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode))
+        return make_error("layer entry \"" + e.path + "\" changed while it was unpacked");
+    if (::fchownat(fd.get(), "", e.uid, e.gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+        return sys_error("chown " + e.path);
+    std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
+    // chown clears setuid/setgid bits, so the mode comes after it.
+    if (::chmod(proc.c_str(), e.mode & 07777) < 0) return sys_error("chmod " + e.path);
+    for (auto& [k, v] : e.xattrs)
+        if (::setxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0) < 0)
+            return sys_error("set xattr " + k + " on " + e.path);
     timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
-    ::utimensat(dir, name.c_str(), t, AT_SYMLINK_NOFOLLOW);
+    if (::utimensat(AT_FDCWD, proc.c_str(), t, 0) < 0) return sys_error("set the times of " + e.path);
+    return {};
+}
+
+// A symlink's own owner and times (AT_SYMLINK_NOFOLLOW: the link, never its target).
+// Xattrs are not kept on symlinks (user.* cannot be set on them).
+Status Unpacker::symlink_meta(int parent, const std::string& name, const TarEntry& e) {
+    if (::fchownat(parent, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("chown " + e.path);
+    timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
+    if (::utimensat(parent, name.c_str(), t, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("set the times of " + e.path);
     return {};
 }
 
@@ -244,7 +300,7 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
     auto comps = KAPSEL_TRY(entry_components(e.path, "entry"));
     if (comps.empty()) {
         // The layer's root directory itself ("./").
-        if (e.type == EntryType::directory) dirs_.push_back({".", e.mode, e.uid, e.gid, e.mtime});
+        if (e.type == EntryType::directory) return directory(root_, ".", ".", e);
         return {};
     }
     const std::string& base = comps.back();
@@ -273,12 +329,7 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
             if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
                 KAPSEL_TRY(remove_existing(parent.get(), base));
             if (::mkdirat(parent.get(), base.c_str(), 0755) < 0 && errno != EEXIST) return sys_error("mkdir " + e.path);
-            dirs_.push_back({join_components(comps, comps.size()), e.mode, e.uid, e.gid, e.mtime});
-            if (!e.xattrs.empty()) {
-                TarEntry no_time = e;
-                KAPSEL_TRY(set_meta(parent.get(), base, no_time, false));
-            }
-            return {};
+            return directory(parent.get(), base, join_components(comps, comps.size()), e);
         }
         case EntryType::file: {
             std::string stored = KAPSEL_TRY(store_file(e, body, res));
@@ -307,7 +358,7 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
         case EntryType::symlink:
             KAPSEL_TRY(remove_existing(parent.get(), base));
             if (::symlinkat(e.link.c_str(), parent.get(), base.c_str()) < 0) return sys_error("symlink " + e.path);
-            return set_meta(parent.get(), base, e, true);
+            return symlink_meta(parent.get(), base, e);
         case EntryType::chardev:
         case EntryType::blockdev:
         case EntryType::fifo: {
@@ -315,23 +366,31 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
             mode_t type = e.type == EntryType::chardev ? S_IFCHR : e.type == EntryType::blockdev ? S_IFBLK : S_IFIFO;
             if (::mknodat(parent.get(), base.c_str(), type | (e.mode & 07777), makedev(e.devmajor, e.devminor)) < 0)
                 return sys_error("mknod " + e.path);
-            return set_meta(parent.get(), base, e, false);
+            return special_file(parent.get(), base, e);
         }
     }
     return {};
 }
 
 Status Unpacker::finish() {
-    // Directory metadata last and deepest first: creating entries changed the
-    // mtimes, and a read-only directory must not stop its children.
+    // Directory modes and times last and deepest first: creating entries changed the
+    // mtimes, and a read-only directory must not stop its children. Each goes to the
+    // inode its entry made, opened beneath the layer without following a symlink at
+    // the end; a name that now holds anything else is left alone.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-        TarEntry e;
-        e.path = it->path;
-        e.mode = it->mode;
-        e.uid = it->uid;
-        e.gid = it->gid;
-        e.mtime = it->mtime;
-        KAPSEL_TRY(set_meta(root_, it->path, e, false));
+        if (it->dropped) continue;
+        auto fd = openat2(root_, it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kBeneath);
+        if (!fd) {
+            int err = fd.error().code;
+            if (err == ENOENT || err == ENOTDIR || err == ELOOP || err == EXDEV) continue;
+            return std::move(fd).error();
+        }
+        struct stat st;
+        if (::fstat(fd->get(), &st) < 0) return sys_error("stat " + it->path);
+        if (st.st_dev != it->dev || st.st_ino != it->ino) continue;
+        if (::fchmod(fd->get(), it->mode & 07777) < 0) return sys_error("chmod " + it->path);
+        timespec t[2] = {{it->mtime, 0}, {it->mtime, 0}};
+        if (::futimens(fd->get(), t) < 0) return sys_error("set the times of " + it->path);
     }
     return {};
 }

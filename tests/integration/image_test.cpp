@@ -222,6 +222,116 @@ TEST_F(Images, HostileLayersAreRefusedAndLeaveNothing) {
     }
 }
 
+// Issue 12, break 1: a directory's metadata was applied by path at the end of its layer,
+// after a later entry had replaced the directory with a symlink to a host file, so the
+// chmod followed the symlink and made the host file setuid. Each route into the store
+// (load, import, pull) unpacks alike; load and import are the two an attacker's file reaches.
+TEST_F(Images, ADirectoryReplacedByASymlinkDoesNotPassItsModeToTheTarget) {
+    std::string host_file = root() + "/host-file";
+    { std::ofstream(host_file) << "host"; }
+    ASSERT_EQ(0, ::chmod(host_file.c_str(), 0644));
+    ASSERT_EQ(0, ::chown(host_file.c_str(), 0, 0));
+    struct stat before;
+    ASSERT_EQ(0, ::stat(host_file.c_str(), &before));
+    std::string l = tar("evil", {{{"name", "d"}, {"type", "dir"}, {"mode", 04777}, {"uid", 1234}, {"gid", 1234}, {"mtime", 7}},
+                                 {{"name", "d"}, {"type", "symlink"}, {"link", host_file}},
+                                 {{"name", "e"}, {"type", "dir"}, {"mode", 06777}, {"xattrs", {{"user.evil", "x"}}}},
+                                 {{"name", "e"}, {"type", "symlink"}, {"link", host_file}},
+                                 {{"name", "ok"}, {"data", "fine"}}});
+    auto expect_host_file_untouched = [&](const char* how) {
+        struct stat st;
+        ASSERT_EQ(0, ::stat(host_file.c_str(), &st));
+        EXPECT_EQ(before.st_mode, st.st_mode) << how << ": the host file's mode changed to " << std::oct << st.st_mode;
+        EXPECT_EQ(0u, st.st_uid) << how;
+        EXPECT_EQ(before.st_mtime, st.st_mtime) << how;
+        char v[8];
+        EXPECT_LT(::getxattr(host_file.c_str(), "user.evil", v, sizeof v), 0) << how;
+    };
+    auto expect_symlink_in_layer = [&](const char* how) {
+        json list = images();
+        ASSERT_EQ(1u, list.size()) << how;
+        struct stat st;
+        ASSERT_EQ(0, ::lstat((layer_dir(list[0]["layers"][0]) + "/d").c_str(), &st)) << how;
+        EXPECT_TRUE(S_ISLNK(st.st_mode)) << how << ": the later entry wins";
+    };
+
+    std::string dir = root() + "/evil-oci";
+    ASSERT_EQ(0, run_program({"/usr/bin/python3", tools() + "/mkimage.py", dir, "localhost/evil:latest", l}).code);
+    ASSERT_EQ(0, run_program({"/bin/tar", "-C", dir, "-cf", root() + "/evil-oci.tar", "."}).code);
+    Output load = k({"load", "-q", "-i", root() + "/evil-oci.tar"});
+    ASSERT_EQ(0, load.code) << load.err;
+    expect_host_file_untouched("load");
+    expect_symlink_in_layer("load");
+
+    ASSERT_EQ(0, k({"rmi", "localhost/evil"}).code);
+    Output imp = k({"import", "-q", l, "localhost/evil-import"});
+    ASSERT_EQ(0, imp.code) << imp.err;
+    expect_host_file_untouched("import");
+    expect_symlink_in_layer("import");
+    EXPECT_EQ(0, k({"system", "check"}).code);
+}
+
+// A later directory entry for the same directory wins, as with tar; an earlier one that
+// was replaced (the directory removed and made again) leaves nothing behind.
+TEST_F(Images, TheLastEntryForADirectoryDecidesItsMetadata) {
+    std::string l = tar("l", {{{"name", "a"}, {"type", "dir"}, {"mode", 0700}, {"mtime", 100}},
+                              {{"name", "a"}, {"type", "dir"}, {"mode", 0751}, {"mtime", 200}},
+                              {{"name", "b"}, {"type", "dir"}, {"mode", 01777}, {"mtime", 300}},
+                              {{"name", "b"}, {"data", "now a file"}, {"mode", 0600}},
+                              {{"name", "b"}, {"type", "symlink"}, {"link", "a"}},
+                              {{"name", "c"}, {"type", "dir"}, {"mode", 02775}, {"mtime", 400}},
+                              {{"name", ".wh.c"}, {"data", ""}},
+                              {{"name", "c"}, {"type", "dir"}, {"mode", 0705}, {"mtime", 500}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("last", {l})}).code);
+    std::string dir = layer_dir(images()[0]["layers"][0]);
+    struct stat st;
+    ASSERT_EQ(0, ::lstat((dir + "/a").c_str(), &st));
+    EXPECT_EQ(0751u, st.st_mode & 07777);
+    EXPECT_EQ(200, st.st_mtime);
+    ASSERT_EQ(0, ::lstat((dir + "/b").c_str(), &st));
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    ASSERT_EQ(0, ::lstat((dir + "/a").c_str(), &st));
+    EXPECT_EQ(0751u, st.st_mode & 07777) << "b's mode did not reach a through the symlink b -> a";
+    ASSERT_EQ(0, ::lstat((dir + "/c").c_str(), &st));
+    EXPECT_EQ(0705u, st.st_mode & 07777);
+    EXPECT_EQ(500, st.st_mtime);
+}
+
+// Issue 12, break 2: identical files of two images are one inode; image B's layer had a
+// directory entry and then a file of the same name with A's content, and the directory's
+// mode, applied at the end of the layer, landed on the shared inode: A's file became
+// -rwsrwsrwx. A stored inode is never changed once published.
+TEST_F(Images, OneImageCannotChangeTheFilesItSharesWithAnother) {
+    std::string a = image("a", {tar("la", {{{"name", "bin"}, {"type", "dir"}},
+                                           {{"name", "bin/tool"}, {"data", "the same tool"}, {"mode", 0755}}})});
+    ASSERT_EQ(0, k({"pull", "-q", a}).code);
+    std::string a_layer = images()[0]["layers"][0];
+    std::string a_tool = layer_dir(a_layer) + "/bin/tool";
+    struct stat before;
+    ASSERT_EQ(0, ::stat(a_tool.c_str(), &before));
+
+    std::string b = image("b", {tar("lb", {{{"name", "bin"}, {"type", "dir"}},
+                                           {{"name", "bin/tool"}, {"type", "dir"}, {"mode", 06777}, {"uid", 1234}, {"mtime", 99},
+                                            {"xattrs", {{"user.evil", "x"}}}},
+                                           {{"name", "bin/tool"}, {"data", "the same tool"}, {"mode", 0755}}})});
+    ASSERT_EQ(0, k({"pull", "-q", b}).code);
+    std::string b_layer;
+    for (auto& img : images())
+        if (img["layers"][0] != a_layer) b_layer = img["layers"][0];
+    struct stat after, in_b;
+    ASSERT_EQ(0, ::stat(a_tool.c_str(), &after));
+    ASSERT_EQ(0, ::stat((layer_dir(b_layer) + "/bin/tool").c_str(), &in_b));
+    EXPECT_EQ(before.st_ino, in_b.st_ino) << "still shared: B's file is the same file";
+    EXPECT_EQ(0100755u, after.st_mode) << "A's file became " << std::oct << after.st_mode;
+    EXPECT_EQ(0u, after.st_uid);
+    EXPECT_EQ(before.st_mtime, after.st_mtime);
+    char v[8];
+    EXPECT_LT(::getxattr(a_tool.c_str(), "user.evil", v, sizeof v), 0);
+    Output c = k({"system", "check"});
+    EXPECT_EQ(0, c.code) << c.out << c.err;
+    EXPECT_EQ("", c.out);
+}
+
 TEST_F(Images, ALayerWhoseDigestDoesNotMatchIsRefused) {
     std::string ref = image("bad", {tar("l", {{{"name", "f"}, {"data", "x"}}})}, {"--corrupt-layer", "0"});
     Output o = k({"pull", "-q", ref});
