@@ -35,11 +35,14 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr size_t kHeaderLimit = 1 << 20;
+
 struct Transfer {
     CURL* curl = nullptr;
     bool follow = true;
     long status = 0;  // of the response being received
     std::vector<std::pair<std::string, std::string>> headers;
+    size_t header_bytes = 0;  // of all responses, redirects included
     bool head_sent = false;
     bool output_failed = false;
 };
@@ -73,6 +76,9 @@ bool send_head(Transfer& t) {
 size_t on_header(char* data, size_t size, size_t n, void* user) {
     auto& t = *static_cast<Transfer*>(user);
     size_t len = size * n;
+    // The server's headers go to kapsel in one line: a server that sends headers
+    // without end is cut off (0 aborts the transfer).
+    if ((t.header_bytes += len) > kHeaderLimit) return 0;
     std::string line(data, len);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     if (line.rfind("HTTP/", 0) == 0) {
@@ -105,21 +111,68 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     return len;
 }
 
+// A request as kapsel-fetch reads it. Every field is type-checked: nlohmann's value()
+// throws on a member of another type, and an uncaught exception would abort the helper.
+struct Request {
+    std::string url, method = "GET", body, body_file;
+    std::vector<std::string> headers;
+    bool insecure = false, follow = true;
+};
+
+// An error naming the field, or "" when the request is well-formed.
+std::string parse_request(const std::string& line, Request& r) {
+    json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (req.is_discarded() || !req.is_object())
+        return "kapsel-fetch: a request must be a JSON object with a \"url\"";
+    std::string bad;
+    auto text = [&](const char* key, std::string& out) {
+        auto it = req.find(key);
+        if (it == req.end() || it->is_null()) return;
+        if (it->is_string()) out = it->get<std::string>();
+        else if (bad.empty()) bad = key;
+    };
+    auto flag = [&](const char* key, bool& out) {
+        auto it = req.find(key);
+        if (it == req.end() || it->is_null()) return;
+        if (it->is_boolean()) out = it->get<bool>();
+        else if (bad.empty()) bad = key;
+    };
+    text("url", r.url);
+    text("method", r.method);
+    text("body", r.body);
+    text("body_file", r.body_file);
+    flag("insecure", r.insecure);
+    flag("follow", r.follow);
+    if (auto it = req.find("headers"); it != req.end() && !it->is_null()) {
+        if (!it->is_array()) bad = "headers";
+        for (size_t i = 0; bad.empty() && i < it->size(); ++i) {
+            const json& h = (*it)[i];
+            // A line break would end the header early and start one of someone else's.
+            if (!h.is_string() || h.get<std::string>().find_first_of("\r\n") != std::string::npos)
+                bad = "headers[" + std::to_string(i) + "]";
+            else
+                r.headers.push_back(h.get<std::string>());
+        }
+    }
+    if (!bad.empty()) return "kapsel-fetch: the request's \"" + bad + "\" has the wrong type or a line break";
+    if (r.url.empty()) return "kapsel-fetch: a request must be a JSON object with a \"url\"";
+    return "";
+}
+
 // Runs one request; false when stdout is gone.
 bool serve(CURL* curl, const std::string& line) {
     Transfer t;
     t.curl = curl;
-    json req = json::parse(line, nullptr, false);
-    if (req.is_discarded() || !req.is_object() || !req.contains("url") || !req["url"].is_string()) {
-        put_line('E', {{"error", "kapsel-fetch: a request must be a JSON object with a \"url\""},
-                       {"code", -1}});
+    Request req;
+    if (std::string bad = parse_request(line, req); !bad.empty()) {
+        put_line('E', {{"error", bad}, {"code", -1}});
         return std::fflush(stdout) == 0;
     }
-    std::string url = req["url"].get<std::string>();
-    std::string method = req.value("method", "GET");
-    std::string body = req.value("body", "");
-    std::string body_file = req.value("body_file", "");
-    t.follow = req.value("follow", true);
+    const std::string& url = req.url;
+    const std::string& method = req.method;
+    const std::string& body = req.body;
+    const std::string& body_file = req.body_file;
+    t.follow = req.follow;
 
     curl_easy_reset(curl);  // keeps the connection cache
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -141,14 +194,12 @@ bool serve(CURL* curl, const std::string& line) {
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-    if (req.value("insecure", false)) {
+    if (req.insecure) {
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     curl_slist* headers = nullptr;
-    if (req.contains("headers") && req["headers"].is_array())
-        for (auto& h : req["headers"])
-            if (h.is_string()) headers = curl_slist_append(headers, h.get<std::string>().c_str());
+    for (auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
 
     FILE* upload = nullptr;
     std::string open_error;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/digest.hpp"
+#include "oci/json_reader.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::image {
@@ -308,26 +309,31 @@ std::string base64(std::string_view data) {
 }
 
 std::string http_error_text(int status, std::string_view body) {
+    // The body is the server's: it is read only where it has the expected shape (a
+    // message of another type is no message), and whatever it says is shown as one
+    // short line of printable characters.
+    auto text_at = [](const nlohmann::json& obj, const char* key) -> std::string {
+        auto it = obj.find(key);
+        return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+    };
     std::string message;
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.contains("errors") && j["errors"].is_array() &&
-        !j["errors"].empty()) {
-        auto& e = j["errors"][0];
-        if (e.is_object()) {
-            message = e.value("message", "");
-            if (message.empty()) message = to_lower(e.value("code", ""));
+    auto j = oci::JsonReader::parse(body.substr(0, std::min<size_t>(body.size(), 1 << 20)), "");
+    if (j && j->is_object()) {
+        auto errors = j->find("errors");
+        if (errors != j->end() && errors->is_array() && !errors->empty() &&
+            (*errors)[0].is_object()) {
+            message = text_at((*errors)[0], "message");
+            if (message.empty()) message = to_lower(text_at((*errors)[0], "code"));
+        } else {
+            // Token servers answer {"details": "..."} or {"error": "..."}.
+            for (const char* k : {"details", "error_description", "error", "message"})
+                if (message = text_at(*j, k); !message.empty()) break;
         }
-    } else if (!j.is_discarded() && j.is_object()) {
-        // Token servers answer {"details": "..."} or {"error": "..."}.
-        for (const char* k : {"details", "error_description", "error", "message"})
-            if (j.contains(k) && j[k].is_string()) {
-                message = j[k].get<std::string>();
-                break;
-            }
     }
-    // One line, whatever the registry sent.
+    constexpr size_t kShown = 200;
+    if (message.size() > kShown) message = message.substr(0, kShown) + "...";
     for (char& c : message)
-        if (c == '\n' || c == '\r') c = ' ';
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
     if (message.empty()) message = status_text(status);
     return message + " (HTTP " + std::to_string(status) + ")";
 }

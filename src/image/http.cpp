@@ -11,6 +11,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "oci/json_reader.hpp"
 #include "util/log.hpp"
 #include "util/self.hpp"
 #include "util/strings.hpp"
@@ -130,10 +131,14 @@ Result<size_t> HttpClient::read_raw(char* buf, size_t n) {
 // "E {...}": the end of a response, with curl's error if the transfer failed.
 Status HttpClient::end_of_response(const std::string& line) {
     in_body_ = false;
-    auto j = nlohmann::json::parse(line.substr(2), nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-        return make_error("kapsel-fetch: invalid reply \"" + line + "\"");
-    std::string error = j.value("error", "");
+    auto j = oci::JsonReader::parse(std::string_view(line).substr(2), "kapsel-fetch");
+    std::string error;
+    oci::JsonReader r("kapsel-fetch: the end of a response");
+    if (j && r.object(*j, "")) r.opt(*j, "error", "", error);
+    if (!j || r.error()) {
+        stop();
+        return make_error("kapsel-fetch: invalid reply " + oci::JsonReader::quoted(line));
+    }
     if (error.empty()) return {};
     // curl's messages start with a capital ("Failed to connect to ..."); kapsel's do not.
     error[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(error[0])));
@@ -174,18 +179,24 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
         stop();
         return make_error("kapsel-fetch: invalid reply \"" + reply.substr(0, 80) + "\"");
     }
-    auto h = nlohmann::json::parse(reply.substr(2), nullptr, false);
-    if (h.is_discarded() || !h.is_object()) {
-        stop();
-        return make_error("kapsel-fetch: invalid response head");
-    }
+    // The helper writes this line, but from the server's bytes (headers, the URL of a
+    // redirect): read through checked accessors like any document from outside.
+    auto h = oci::JsonReader::parse(std::string_view(reply).substr(2), "kapsel-fetch");
+    oci::JsonReader hr("kapsel-fetch: the response head");
     HttpResponse r;
-    r.status = h.value("status", 0);
-    r.url = h.value("url", req.url);
-    if (h.contains("headers") && h["headers"].is_array())
-        for (auto& kv : h["headers"])
-            if (kv.is_array() && kv.size() == 2 && kv[0].is_string() && kv[1].is_string())
-                r.headers.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
+    r.url = req.url;
+    if (h && hr.object(*h, "")) {
+        hr.req(*h, "status", "", r.status);
+        hr.opt(*h, "url", "", r.url);
+        std::vector<std::vector<std::string>> headers;
+        hr.opt(*h, "headers", "", headers);
+        for (auto& kv : headers)
+            if (kv.size() == 2) r.headers.emplace_back(std::move(kv[0]), std::move(kv[1]));
+    }
+    if (!h || hr.error()) {
+        stop();
+        return h ? *hr.error() : std::move(h).error();
+    }
     chunk_left_ = 0;
     log::debug("kapsel-fetch: HTTP " + std::to_string(r.status) + " from " + r.url);
     return r;

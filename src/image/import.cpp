@@ -2,7 +2,9 @@
 #include "image/import.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <map>
@@ -10,12 +12,15 @@
 #include "image/digest.hpp"
 #include "image/progress.hpp"
 #include "image/tar.hpp"
+#include "oci/json_reader.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::image {
 namespace {
+
+using json = nlohmann::json;
 
 std::string now_rfc3339() {
     time_t t = ::time(nullptr);
@@ -77,6 +82,77 @@ std::string normalize_entry(const std::string& path) {
     std::string out;
     for (auto& p : parts) out += (out.empty() ? "" : "/") + p;
     return out;
+}
+
+// One image of a docker archive's manifest.json:
+// [{"Config": "x.json", "RepoTags": ["name:tag"], "Layers": ["y/layer.tar", ...]}]
+struct DockerImage {
+    std::string config;
+    std::vector<std::string> repo_tags, layers;
+};
+
+Result<std::vector<DockerImage>> parse_docker_manifest(const std::string& text, const std::string& origin) {
+    using R = oci::JsonReader;
+    json list = KAPSEL_TRY(R::parse(text, origin));
+    R r(origin);
+    std::vector<DockerImage> out;
+    if (!r.array(list, "")) return *r.error();
+    if (list.empty()) return make_error(origin + ": lists no image");
+    for (size_t i = 0; i < list.size() && !r.error(); ++i) {
+        std::string p = R::index("", i);
+        DockerImage img;
+        if (!r.object(list[i], p)) break;
+        r.req(list[i], "Config", p, img.config);
+        r.opt(list[i], "RepoTags", p, img.repo_tags);
+        r.opt(list[i], "Layers", p, img.layers);
+        out.push_back(std::move(img));
+    }
+    if (r.error()) return *r.error();
+    return out;
+}
+
+// An OCI layout's oci-layout file: {"imageLayoutVersion": "1.0.0"}.
+Status check_oci_layout(const std::string& text, const std::string& origin) {
+    using R = oci::JsonReader;
+    json j = KAPSEL_TRY(R::parse(text, origin));
+    R r(origin);
+    std::string version;
+    if (r.object(j, "")) r.req(j, "imageLayoutVersion", "", version);
+    if (r.error()) return *r.error();
+    return {};
+}
+
+// The sizes of the documents kapsel reads whole (containerd's limit for manifests and
+// indexes; Store::read_blob's for configs).
+constexpr size_t kManifestLimit = 4 << 20;
+constexpr size_t kConfigLimit = 16 << 20;
+
+// A file of an OCI layout directory, which may have come from anywhere: resolved
+// inside the layout (no symlink leads out of it, to /dev/zero or a secret, say),
+// and only a regular file (no fifo to block on, no device).
+Result<unique_fd> open_in_layout(int root, const std::string& dir, const std::string& name) {
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    unique_fd fd(static_cast<int>(::syscall(SYS_openat2, root, name.c_str(), &how, sizeof how)));
+    if (!fd) return sys_error("open " + dir + "/" + name);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) return sys_error("stat " + dir + "/" + name);
+    if (!S_ISREG(st.st_mode)) return make_error(dir + "/" + name + " is not a regular file");
+    return fd;
+}
+
+bool layout_has(int root, const char* name) {
+    struct stat st {};
+    return ::fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+Result<std::string> read_in_layout(int root, const std::string& dir, const std::string& name, size_t limit) {
+    unique_fd fd = KAPSEL_TRY(open_in_layout(root, dir, name));
+    FdReader r(fd.get(), dir + "/" + name);
+    auto text = r.read_all(limit);
+    if (!text) return std::move(text).error().context(dir + "/" + name);
+    return text;
 }
 
 }  // namespace
@@ -189,34 +265,37 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
 
     std::vector<ImageRecord> out;
     if (docs.count("manifest.json")) {
-        // docker save: [{"Config": "x.json", "RepoTags": [...], "Layers": ["y/layer.tar", ...]}]
-        auto list = nlohmann::json::parse(docs["manifest.json"], nullptr, false);
-        if (list.is_discarded() || !list.is_array() || list.empty()) return make_error(where + ": manifest.json is invalid");
+        // docker save
+        auto list = KAPSEL_TRY(parse_docker_manifest(docs["manifest.json"], where + ": manifest.json"));
         for (auto& item : list) {
-            std::string cfg_name = clean_entry(item.value("Config", ""));
-            if (!docs.count(cfg_name)) return make_error(where + ": image config " + cfg_name + " is missing");
+            std::string cfg_name = clean_entry(item.config);
+            if (!docs.count(cfg_name))
+                return make_error(where + ": image config " + oci::JsonReader::quoted(cfg_name) + " is missing");
             const std::string& cfg_text = docs[cfg_name];
+            KAPSEL_TRY(parse_config(cfg_text, where + ": " + cfg_name));
             Manifest m;
             m.media_type = kMediaManifest;
             m.config = {kMediaConfig, sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};
             std::vector<std::string> diff_ids;
             uint64_t size = 0;
-            for (auto& l : item.value("Layers", std::vector<std::string>{})) {
+            for (auto& l : item.layers) {
                 std::string ln = clean_entry(l);
                 auto it = by_entry.find(ln);
-                if (it == by_entry.end()) return make_error(where + ": layer " + ln + " is missing from the archive");
+                if (it == by_entry.end())
+                    return make_error(where + ": layer " + oci::JsonReader::quoted(ln) + " is missing from the archive");
                 m.layers.push_back({layer_media_type(it->second.compression), it->second.blob_digest, it->second.blob_size, {}, "", "", ""});
                 diff_ids.push_back(it->second.diff_id);
                 size += it->second.unpacked_size;
             }
-            std::vector<std::string> names = item.value("RepoTags", std::vector<std::string>{});
+            std::vector<std::string> names = item.repo_tags;
             names.insert(names.end(), o.names.begin(), o.names.end());
             out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
         }
         return out;
     }
     if (!docs.count("index.json")) return make_error(where + ": neither a docker archive (manifest.json) nor an OCI archive (index.json)");
-    Index idx = KAPSEL_TRY_CTX(parse_index(docs["index.json"]), where);
+    if (docs.count("oci-layout")) KAPSEL_TRY(check_oci_layout(docs["oci-layout"], where + ": oci-layout"));
+    Index idx = KAPSEL_TRY(parse_index(docs["index.json"], where + ": index.json"));
     auto blob_text = [&](const std::string& digest) -> Result<std::string> {
         auto it = docs.find("blobs/sha256/" + digest_hex(digest));
         if (it == docs.end()) return make_error(where + ": blob " + digest + " is missing");
@@ -227,14 +306,15 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         Descriptor md = d;
         if (is_index_media_type(d.media_type)) {
             // A multi-platform image: the host's platform.
-            Index inner = KAPSEL_TRY(parse_index(KAPSEL_TRY(blob_text(d.digest))));
+            Index inner = KAPSEL_TRY(parse_index(KAPSEL_TRY(blob_text(d.digest)), where + ": index " + d.digest));
             bool found = false;
             for (auto& c : inner.manifests)
                 if (c.os == "linux" && c.architecture == host_architecture()) md = c, found = true;
             if (!found) return make_error(where + ": no linux/" + host_architecture() + " image in the index");
         }
-        Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob_text(md.digest))));
+        Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob_text(md.digest)), where + ": manifest " + md.digest));
         std::string cfg_text = KAPSEL_TRY(blob_text(m.config.digest));
+        KAPSEL_TRY(parse_config(cfg_text, where + ": config " + m.config.digest));
         std::vector<std::string> diff_ids;
         uint64_t size = 0;
         for (auto& l : m.layers) {
@@ -256,13 +336,18 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
 }
 
 Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std::string& tag, const ImportOptions& o) {
-    auto index_text = fs::read_file(dir + "/index.json");
-    if (!index_text) return make_error(dir + " is not an OCI image layout (no index.json)");
-    Index idx = KAPSEL_TRY_CTX(parse_index(*index_text), dir + "/index.json");
-    auto blob = [&](const std::string& digest) -> Result<std::string> {
-        std::string p = dir + "/blobs/sha256/" + digest_hex(digest);
-        std::string text = KAPSEL_TRY(fs::read_file(p));
-        if (sha256_digest(text) != digest) return make_error(p + " is corrupt (its digest does not match)");
+    unique_fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return sys_error("open " + dir);
+    if (!layout_has(root.get(), "index.json")) return make_error(dir + " is not an OCI image layout (no index.json)");
+    if (layout_has(root.get(), "oci-layout"))
+        KAPSEL_TRY(check_oci_layout(KAPSEL_TRY(read_in_layout(root.get(), dir, "oci-layout", kManifestLimit)),
+                                    dir + "/oci-layout"));
+    Index idx = KAPSEL_TRY(parse_index(KAPSEL_TRY(read_in_layout(root.get(), dir, "index.json", kManifestLimit)),
+                                       dir + "/index.json"));
+    auto blob = [&](const std::string& digest, size_t limit) -> Result<std::string> {
+        std::string name = "blobs/sha256/" + digest_hex(digest);
+        std::string text = KAPSEL_TRY(read_in_layout(root.get(), dir, name, limit));
+        if (sha256_digest(text) != digest) return make_error(dir + "/" + name + " is corrupt (its digest does not match)");
         return text;
     };
     const Descriptor* chosen = nullptr;
@@ -277,15 +362,15 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
     auto shared = KAPSEL_TRY(store.lock(false));
     Descriptor md = *chosen;
     if (is_index_media_type(md.media_type)) {
-        Index inner = KAPSEL_TRY(parse_index(KAPSEL_TRY(blob(md.digest))));
+        Index inner = KAPSEL_TRY(parse_index(KAPSEL_TRY(blob(md.digest, kManifestLimit)), dir + ": index " + md.digest));
         bool found = false;
         for (auto& c : inner.manifests)
             if (c.os == "linux" && c.architecture == host_architecture()) md = c, found = true;
         if (!found) return make_error(dir + ": no linux/" + host_architecture() + " image in the index");
     }
-    Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob(md.digest))));
-    std::string cfg_text = KAPSEL_TRY(blob(m.config.digest));
-    ImageConfig cfg = KAPSEL_TRY(parse_config(cfg_text));
+    Manifest m = KAPSEL_TRY(parse_manifest(KAPSEL_TRY(blob(md.digest, kManifestLimit)), dir + ": manifest " + md.digest));
+    std::string cfg_text = KAPSEL_TRY(blob(m.config.digest, kConfigLimit));
+    ImageConfig cfg = KAPSEL_TRY(parse_config(cfg_text, dir + ": config " + m.config.digest));
     std::vector<std::string> diff_ids;
     uint64_t size = 0;
     bool progress = progress_wanted(o.quiet);
@@ -297,8 +382,7 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
             continue;
         }
         std::string p = dir + "/blobs/sha256/" + digest_hex(l.digest);
-        unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) return sys_error("open " + p);
+        unique_fd fd = KAPSEL_TRY(open_in_layout(root.get(), dir, "blobs/sha256/" + digest_hex(l.digest)));
         FdReader r(fd.get(), p);
         ProgressReader shown(r, "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()), progress,
                              l.size);
@@ -329,7 +413,8 @@ Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const s
         {"rootfs", {{"type", "layers"}, {"diff_ids", {res.diff_id}}}},
         {"history", {{{"created", now_rfc3339()}, {"created_by", "kapsel import " + fs::basename(path)}}}},
     };
-    std::string cfg_text = cfg.dump();
+    // replace: the file name may be any bytes, and dump() throws on invalid UTF-8.
+    std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     Manifest m;
     m.media_type = kMediaManifest;
     m.config = {kMediaConfig, sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};

@@ -2,93 +2,117 @@
 #include "image/manifest.hpp"
 
 #include "image/digest.hpp"
+#include "oci/json_reader.hpp"
 
 namespace kapsel::image {
 
 using json = nlohmann::json;
+using R = oci::JsonReader;
 
-static Result<Descriptor> descriptor(const json& j, const std::string& where) {
-    if (!j.is_object()) return make_error(where + ": expected a descriptor object");
-    Descriptor d;
-    d.media_type = j.value("mediaType", "");
-    d.digest = j.value("digest", "");
-    if (!valid_digest(d.digest)) return make_error(where + ".digest: \"" + d.digest + "\" is not a sha256 digest");
-    if (j.contains("size") && j["size"].is_number_unsigned()) d.size = j["size"].get<uint64_t>();
-    if (j.contains("annotations") && j["annotations"].is_object())
-        for (auto& [k, v] : j["annotations"].items())
-            if (v.is_string()) d.annotations[k] = v.get<std::string>();
-    if (j.contains("platform") && j["platform"].is_object()) {
-        d.os = j["platform"].value("os", "");
-        d.architecture = j["platform"].value("architecture", "");
-        d.variant = j["platform"].value("variant", "");
+namespace {
+
+// Descriptors, in a manifest (config, layers) and an index (manifests). size is
+// required: it is the cap on what a download of the blob may read, and 0 means empty.
+void read_descriptor(R& r, const json& j, const std::string& path, Descriptor& d) {
+    if (!r.object(j, path)) return;
+    r.opt(j, "mediaType", path, d.media_type);
+    r.req(j, "digest", path, d.digest);
+    r.req(j, "size", path, d.size);
+    r.opt(j, "annotations", path, d.annotations);
+    if (const json* p = r.member(j, "platform", path)) {
+        std::string pp = R::field(path, "platform");
+        if (r.object(*p, pp)) {
+            r.opt(*p, "os", pp, d.os);
+            r.opt(*p, "architecture", pp, d.architecture);
+            r.opt(*p, "variant", pp, d.variant);
+        }
     }
-    return d;
+    if (!r.error() && !valid_digest(d.digest))
+        r.fail(R::field(path, "digest"), R::quoted(d.digest) + " is not a sha256 digest");
 }
+
+void read_descriptors(R& r, const json& j, const std::string& path, std::vector<Descriptor>& out) {
+    if (!r.array(j, path)) return;
+    for (size_t i = 0; i < j.size() && !r.error(); ++i) {
+        Descriptor d;
+        read_descriptor(r, j[i], R::index(path, i), d);
+        out.push_back(std::move(d));
+    }
+}
+
+// The keys of an object whose values do not matter ({"80/tcp": {}}).
+void read_keys(R& r, const json& obj, std::string_view key, const std::string& path,
+               std::vector<std::string>& out) {
+    const json* m = r.member(obj, key, path);
+    if (!m || !r.object(*m, R::field(path, key))) return;
+    for (auto& [k, v] : m->items()) out.push_back(k);
+}
+
+template <class T>
+Result<T> checked(R& r, T value) {
+    if (r.error()) return *r.error();
+    return value;
+}
+
+}  // namespace
 
 bool is_index_media_type(const std::string& mt) { return mt == kMediaIndex || mt == kDockerList; }
 
-Result<Manifest> parse_manifest(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("manifest: invalid JSON");
+Result<Manifest> parse_manifest(const std::string& text, const std::string& origin) {
+    json j = KAPSEL_TRY(R::parse(text, origin));
+    R r(origin);
     Manifest m;
-    m.media_type = j.value("mediaType", std::string(kMediaManifest));
-    if (is_index_media_type(m.media_type)) return make_error("manifest: this is an index, not a manifest");
-    if (!j.contains("config")) return make_error("manifest: no config");
-    m.config = KAPSEL_TRY(descriptor(j["config"], "manifest.config"));
-    if (j.contains("layers")) {
-        if (!j["layers"].is_array()) return make_error("manifest.layers: expected an array");
-        for (size_t i = 0; i < j["layers"].size(); ++i)
-            m.layers.push_back(KAPSEL_TRY(descriptor(j["layers"][i], "manifest.layers[" + std::to_string(i) + "]")));
-    }
-    return m;
+    if (!r.object(j, "")) return *r.error();
+    int64_t schema = 2;
+    r.opt(j, "schemaVersion", "", schema);
+    r.opt(j, "mediaType", "", m.media_type);
+    if (r.error()) return *r.error();
+    if (schema != 2) return make_error(origin + ": schemaVersion " + std::to_string(schema) + " is not 2");
+    if (m.media_type.empty()) m.media_type = kMediaManifest;
+    if (is_index_media_type(m.media_type)) return make_error(origin + ": this is an index, not a manifest");
+    if (r.require(j, "config", "")) read_descriptor(r, j["config"], "config", m.config);
+    if (const json* l = r.member(j, "layers", "")) read_descriptors(r, *l, "layers", m.layers);
+    return checked(r, std::move(m));
 }
 
-Result<Index> parse_index(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("index: invalid JSON");
+Result<Index> parse_index(const std::string& text, const std::string& origin) {
+    json j = KAPSEL_TRY(R::parse(text, origin));
+    R r(origin);
     Index idx;
-    if (!j.contains("manifests") || !j["manifests"].is_array()) return make_error("index: no manifests");
-    for (size_t i = 0; i < j["manifests"].size(); ++i)
-        idx.manifests.push_back(KAPSEL_TRY(descriptor(j["manifests"][i], "index.manifests[" + std::to_string(i) + "]")));
-    return idx;
+    if (!r.object(j, "")) return *r.error();
+    if (r.require(j, "manifests", "")) read_descriptors(r, j["manifests"], "manifests", idx.manifests);
+    return checked(r, std::move(idx));
 }
 
-static std::vector<std::string> strings(const json& j, const char* key) {
-    std::vector<std::string> out;
-    if (j.contains(key) && j[key].is_array())
-        for (auto& v : j[key])
-            if (v.is_string()) out.push_back(v.get<std::string>());
-    return out;
-}
-
-Result<ImageConfig> parse_config(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("image config: invalid JSON");
+Result<ImageConfig> parse_config(const std::string& text, const std::string& origin) {
+    json j = KAPSEL_TRY(R::parse(text, origin));
+    R r(origin);
     ImageConfig c;
-    c.raw = j;
-    c.architecture = j.value("architecture", "");
-    c.os = j.value("os", "");
-    c.created = j.value("created", "");
-    if (j.contains("config") && j["config"].is_object()) {
-        auto& cc = j["config"];
-        c.user = cc.value("User", "");
-        c.env = strings(cc, "Env");
-        c.entrypoint = strings(cc, "Entrypoint");
-        c.cmd = strings(cc, "Cmd");
-        c.working_dir = cc.value("WorkingDir", "");
-        c.stop_signal = cc.value("StopSignal", "");
-        if (cc.contains("ExposedPorts") && cc["ExposedPorts"].is_object())
-            for (auto& [k, v] : cc["ExposedPorts"].items()) c.exposed_ports.push_back(k);
-        if (cc.contains("Volumes") && cc["Volumes"].is_object())
-            for (auto& [k, v] : cc["Volumes"].items()) c.volumes.push_back(k);
-        if (cc.contains("Labels") && cc["Labels"].is_object())
-            for (auto& [k, v] : cc["Labels"].items())
-                if (v.is_string()) c.labels[k] = v.get<std::string>();
+    if (!r.object(j, "")) return *r.error();
+    r.opt(j, "architecture", "", c.architecture);
+    r.opt(j, "os", "", c.os);
+    r.opt(j, "created", "", c.created);
+    if (const json* cc = r.member(j, "config", "")) {
+        const std::string p = "config";
+        if (r.object(*cc, p)) {
+            r.opt(*cc, "User", p, c.user);
+            r.opt(*cc, "Env", p, c.env);
+            r.opt(*cc, "Entrypoint", p, c.entrypoint);
+            r.opt(*cc, "Cmd", p, c.cmd);
+            r.opt(*cc, "WorkingDir", p, c.working_dir);
+            r.opt(*cc, "StopSignal", p, c.stop_signal);
+            read_keys(r, *cc, "ExposedPorts", p, c.exposed_ports);
+            read_keys(r, *cc, "Volumes", p, c.volumes);
+            r.opt(*cc, "Labels", p, c.labels);
+        }
     }
-    if (!j.contains("rootfs") || !j["rootfs"].is_object()) return make_error("image config: no rootfs");
-    c.diff_ids = strings(j["rootfs"], "diff_ids");
-    for (auto& d : c.diff_ids)
-        if (!valid_digest(d)) return make_error("image config: rootfs.diff_ids has \"" + d + "\"");
+    if (r.require(j, "rootfs", "") && r.object(j["rootfs"], "rootfs"))
+        r.req(j["rootfs"], "diff_ids", "rootfs", c.diff_ids);
+    for (size_t i = 0; i < c.diff_ids.size() && !r.error(); ++i)
+        if (!valid_digest(c.diff_ids[i]))
+            r.fail(R::index("rootfs.diff_ids", i), R::quoted(c.diff_ids[i]) + " is not a sha256 digest");
+    if (r.error()) return *r.error();
+    c.raw = std::move(j);
     return c;
 }
 

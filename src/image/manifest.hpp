@@ -53,9 +53,12 @@ struct ImageConfig {
     nlohmann::json raw;  // everything, for inspect
 };
 
-Result<Manifest> parse_manifest(const std::string& text);
-Result<Index> parse_index(const std::string& text);
-Result<ImageConfig> parse_config(const std::string& text);
+// Each document comes from outside (an archive, a layout, a registry): every field is
+// type-checked, and an error names `origin` and the field ("manifest sha256:...:
+// layers[0].size: expected an unsigned integer, got the string "x"").
+Result<Manifest> parse_manifest(const std::string& text, const std::string& origin = "manifest");
+Result<Index> parse_index(const std::string& text, const std::string& origin = "index");
+Result<ImageConfig> parse_config(const std::string& text, const std::string& origin = "image config");
 bool is_index_media_type(const std::string& mt);
 
 nlohmann::json to_json(const Descriptor& d);

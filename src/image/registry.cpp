@@ -22,11 +22,15 @@
 #include "image/distribution.hpp"
 #include "image/http.hpp"
 #include "image/progress.hpp"
+#include "oci/json_reader.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::image {
 namespace {
+
+using json = nlohmann::json;
+using R = oci::JsonReader;
 
 constexpr size_t kManifestLimit = 4 << 20;  // containerd's limit too
 constexpr size_t kConfigLimit = 16 << 20;   // Store::read_blob's
@@ -119,15 +123,21 @@ Status Session::authenticate(const std::string& header) {
             return make_error("get a token from " + realm + ": " + http_error_text(r.status, body) +
                               hint);
         }
-        auto j = nlohmann::json::parse(body, nullptr, false);
+        // {"token": "..."}, or OAuth2's {"access_token": "..."}.
+        std::string origin = "the token server " + realm;
+        json j = KAPSEL_TRY(R::parse(body, origin));
+        R reader(origin);
         std::string token;
-        if (j.is_object()) {
-            if (j.contains("token") && j["token"].is_string())
-                token = j["token"].get<std::string>();
-            if (token.empty() && j.contains("access_token") && j["access_token"].is_string())
-                token = j["access_token"].get<std::string>();
+        if (reader.object(j, "")) {
+            reader.opt(j, "token", "", token);
+            if (token.empty()) reader.opt(j, "access_token", "", token);
         }
-        if (token.empty()) return make_error("the token server " + realm + " sent no token");
+        if (reader.error()) return *reader.error();
+        if (token.empty()) return make_error(origin + " sent no token");
+        // The token goes into a header line to kapsel-fetch: a line break in it would
+        // be a header of the server's choosing.
+        if (token.find_first_of("\r\n") != std::string::npos)
+            return make_error(origin + " sent a token with a line break");
         auth_ = "Authorization: Bearer " + token;
         return {};
     }
@@ -199,17 +209,23 @@ Result<FetchedManifest> get_manifest(Session& s, const std::string& reference,
         valid_digest(said) && said != m.digest)
         return make_error("the registry says manifest " + reference + " is " + said +
                           ", but its content is " + m.digest);
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-        return make_error("manifest " + reference + ": invalid JSON");
-    m.media_type = j.value("mediaType", "");
+    // Only what tells a manifest from an index is read here; parse_manifest and
+    // parse_index check the rest.
+    std::string origin = "manifest " + reference;
+    json j = KAPSEL_TRY(R::parse(body, origin));
+    R reader(origin);
+    int64_t schema = 2;
+    if (reader.object(j, "")) {
+        reader.opt(j, "mediaType", "", m.media_type);
+        reader.opt(j, "schemaVersion", "", schema);
+    }
+    if (reader.error()) return *reader.error();
     if (m.media_type.empty()) {
         std::string ct = r.header("content-type");
         m.media_type = std::string(trim(ct.substr(0, ct.find(';'))));
     }
-    if (m.media_type.find("distribution.manifest.v1") != std::string::npos ||
-        j.value("schemaVersion", 2) == 1)
-        return make_error("manifest " + reference +
+    if (m.media_type.find("distribution.manifest.v1") != std::string::npos || schema == 1)
+        return make_error(origin +
                           " is a Docker schema 1 manifest, which kapsel does not read: push the "
                           "image again with a current tool");
     m.is_index =
@@ -454,7 +470,7 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
     FetchedManifest top = KAPSEL_TRY(get_manifest(s, ref.reference(), ref.digest));
     FetchedManifest mf = top;
     if (top.is_index) {
-        Index idx = KAPSEL_TRY_CTX(parse_index(top.text), "index " + top.digest);
+        Index idx = KAPSEL_TRY(parse_index(top.text, "index " + top.digest));
         const Descriptor* d = choose_platform(idx, host_architecture());
         if (!d)
             return make_error("no linux/" + host_architecture() + " image in the index (it has " +
@@ -464,11 +480,11 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
             return make_error("index " + top.digest + ": its linux/" + host_architecture() +
                               " entry is an index too");
     }
-    Manifest m = KAPSEL_TRY_CTX(parse_manifest(mf.text), "manifest " + mf.digest);
+    Manifest m = KAPSEL_TRY(parse_manifest(mf.text, "manifest " + mf.digest));
     std::string cfg_text = store.has_blob(m.config.digest)
                                ? KAPSEL_TRY(store.read_blob(m.config.digest))
                                : KAPSEL_TRY(get_small_blob(s, m.config.digest));
-    ImageConfig cfg = KAPSEL_TRY_CTX(parse_config(cfg_text), "config " + m.config.digest);
+    ImageConfig cfg = KAPSEL_TRY(parse_config(cfg_text, "config " + m.config.digest));
     if (cfg.diff_ids.size() != m.layers.size())
         return make_error("manifest " + mf.digest + " has " + std::to_string(m.layers.size()) +
                           " layers, its config " + std::to_string(cfg.diff_ids.size()));
@@ -547,7 +563,7 @@ Result<std::string> push(const Store& store, const std::string& image, const Reg
     auto shared = KAPSEL_TRY(store.lock(false));
     ImageRecord rec = KAPSEL_TRY(store.find_image(image));
     std::string manifest_text = KAPSEL_TRY(store.read_blob(rec.manifest));
-    Manifest m = KAPSEL_TRY_CTX(parse_manifest(manifest_text), "manifest " + rec.manifest);
+    Manifest m = KAPSEL_TRY(parse_manifest(manifest_text, "manifest " + rec.manifest));
     Session s(ref, ro, "pull,push");
     KAPSEL_TRY(s.connect());
     std::vector<Descriptor> blobs = m.layers;

@@ -19,7 +19,38 @@ using json = nlohmann::json;
 
 class JsonReader {
   public:
+    // Deeper than any image or runtime document nests (Docker's configs reach 4).
+    static constexpr size_t kMaxDepth = 64;
+
     explicit JsonReader(std::string origin) : origin_(std::move(origin)) {}
+
+    // Parses a document from outside: bad JSON is an error naming `origin`, never an
+    // exception. The nesting is bounded before nlohmann sees the text, since copying,
+    // comparing and dumping a json recurse once per level: a 4 MiB "[[[[..." would
+    // overflow the stack.
+    static Result<json> parse(std::string_view text, const std::string& origin,
+                              size_t max_depth = kMaxDepth) {
+        size_t depth = 0;
+        bool in_string = false, escaped = false;
+        for (char c : text) {
+            if (in_string) {
+                if (escaped) escaped = false;
+                else if (c == '\\') escaped = true;
+                else if (c == '"') in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '[' || c == '{') {
+                if (++depth > max_depth)
+                    return make_error(origin + ": nested deeper than " + std::to_string(max_depth) +
+                                      " levels");
+            } else if ((c == ']' || c == '}') && depth > 0) {
+                --depth;
+            }
+        }
+        json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded()) return make_error(origin + ": invalid JSON");
+        return j;
+    }
 
     void fail(const std::string& path, const std::string& message) {
         if (!error_)
@@ -44,6 +75,18 @@ class JsonReader {
         auto it = obj.find(key);
         if (it == obj.end() || it->is_null()) return nullptr;
         return &*it;
+    }
+
+    // Whether j is an object (or an array); reports it if not.
+    bool object(const json& j, const std::string& path) {
+        if (j.is_object()) return true;
+        fail(path, "expected an object, got " + shown(j));
+        return false;
+    }
+    bool array(const json& j, const std::string& path) {
+        if (j.is_array()) return true;
+        fail(path, "expected an array, got " + shown(j));
+        return false;
     }
 
     bool require(const json& obj, std::string_view key, const std::string& path) {
@@ -105,7 +148,7 @@ class JsonReader {
         if (!j.is_object()) return fail(path, "expected an object, got " + shown(j));
         for (auto& [k, v] : j.items()) {
             std::string s;
-            get(v, field(path, k), s);
+            get(v, field(path, key_shown(k)), s);
             out[k] = s;
         }
     }
@@ -128,14 +171,45 @@ class JsonReader {
             case json::value_t::array:
                 return "an array";
             case json::value_t::string:
-                return "the string " + j.dump();
-            case json::value_t::boolean:
-                return j.dump();
+                return "the string " + quoted(j.get_ref<const std::string&>());
             case json::value_t::null:
                 return "null";
             default:
+                // Numbers and booleans; dump() never throws on them.
                 return j.dump();
         }
+    }
+
+    // A member name from the document in a path: as it is when it is plain, quoted
+    // otherwise.
+    static std::string key_shown(std::string_view k) {
+        bool plain = !k.empty() && k.size() <= 80 && std::all_of(k.begin(), k.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-' || c == '/';
+        });
+        return plain ? std::string(k) : quoted(k);
+    }
+
+    // A string from outside, for an error message: quoted, cut at 80 characters, every
+    // byte that is not printable ASCII as \xNN, so that it stays one line and cannot
+    // send escape sequences to the user's terminal.
+    static std::string quoted(std::string_view s) {
+        constexpr size_t kShown = 80;
+        static const char hex[] = "0123456789abcdef";
+        std::string out = "\"";
+        for (unsigned char c : s.substr(0, std::min(s.size(), kShown))) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+                out += static_cast<char>(c);
+            } else if (c < 0x20 || c >= 0x7f) {
+                out += "\\x";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+        return out + (s.size() > kShown ? "\"..." : "\"");
     }
 
   private:

@@ -14,6 +14,13 @@ usage: fake_registry.py LAYOUT PORTFILE LOGFILE [options]
   --corrupt          layer blobs are served with one byte changed
   --multiarch        the tag is an index: linux/<other> (the image with another config)
                      before linux/<the fixture's architecture>
+  --patch-config JSON    the tag's config with this JSON merge patch (RFC 7386)
+  --patch-manifest JSON  the tag's manifest with this JSON merge patch
+  --layer-size N     the tag's manifest declares its layer N bytes long
+  --manifest-text T  the tag's manifest is the text T
+  --token-body JSON  /token answers 200 with this body (with --bearer)
+  --error-body JSON  every 404 has this body
+  --trickle          layer blobs are sent 2 bytes a second
 Writes its port to PORTFILE once it listens, and a line per request to LOGFILE:
   METHOD PATH range=<Range header or -> auth=<bearer|basic|none>
 """
@@ -27,6 +34,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -35,6 +43,19 @@ MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 def digest(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def merge(target, patch):
+    """RFC 7386: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    target = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge(target.get(k), v)
+    return target
 
 
 class State:
@@ -53,6 +74,24 @@ class State:
         self.tag = {"digest": top["digest"], "type": top.get("mediaType", MT_MANIFEST)}
         manifest = json.loads(self.blobs[top["digest"]])
         self.layers = {l["digest"] for l in manifest["layers"]}
+        if args.patch_config or args.patch_manifest or args.layer_size is not None:
+            edited = dict(manifest)
+            if args.patch_config:
+                config = json.loads(self.blobs[manifest["config"]["digest"]])
+                text = json.dumps(merge(config, json.loads(args.patch_config))).encode()
+                self.blobs[digest(text)] = text
+                edited["config"] = dict(manifest["config"], digest=digest(text), size=len(text))
+            if args.layer_size is not None:
+                edited["layers"] = [dict(manifest["layers"][0], size=args.layer_size)] + manifest["layers"][1:]
+            if args.patch_manifest:
+                edited = merge(edited, json.loads(args.patch_manifest))
+            text = json.dumps(edited).encode()
+            self.blobs[digest(text)] = text
+            self.tag = {"digest": digest(text), "type": MT_MANIFEST}
+        if args.manifest_text is not None:
+            text = args.manifest_text.encode()
+            self.blobs[digest(text)] = text
+            self.tag = {"digest": digest(text), "type": MT_MANIFEST}
         if args.multiarch:
             config = json.loads(self.blobs[manifest["config"]["digest"]])
             arch = config["architecture"]
@@ -102,6 +141,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def error(self, status, code, message, headers=None):
         body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
+        if status == 404 and self.state.args.error_body is not None:
+            body = self.state.args.error_body.encode()
         self.reply(status, body, dict({"Content-Type": "application/json"}, **(headers or {})))
 
     def authorized(self):
@@ -117,6 +158,8 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def token(self):
+        if self.state.args.token_body is not None:
+            return self.reply(200, self.state.args.token_body.encode(), {"Content-Type": "application/json"})
         want = "Basic " + base64.b64encode(self.state.args.bearer.encode()).decode()
         if self.headers.get("Authorization") != want:
             body = json.dumps({"details": "incorrect username or password"}).encode()
@@ -147,6 +190,22 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         body = data[start:]
+        if self.state.args.trickle and d in self.state.layers and self.command == "GET":
+            # Two bytes a second: a connection that is alive but useless.
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 2):
+                    self.wfile.write(body[i:i + 2])
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass  # the client gave up
+            self.close_connection = True
+            return
         cut = None
         with self.state.lock:
             n = self.state.args.drop_after
@@ -215,6 +274,13 @@ def main():
     p.add_argument("--drop-after", type=int, default=0)
     p.add_argument("--corrupt", action="store_true")
     p.add_argument("--multiarch", action="store_true")
+    p.add_argument("--patch-config", default="")
+    p.add_argument("--patch-manifest", default="")
+    p.add_argument("--layer-size", type=int)
+    p.add_argument("--manifest-text")
+    p.add_argument("--token-body")
+    p.add_argument("--error-body")
+    p.add_argument("--trickle", action="store_true")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

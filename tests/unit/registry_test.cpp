@@ -191,6 +191,25 @@ TEST(RegistryErrors, TheRegistrysMessageAndTheStatus) {
               "two lines (HTTP 400)");
 }
 
+TEST(RegistryErrors, WronglyTypedErrorBodiesFallBackToTheStatus) {
+    // Each of these threw nlohmann's type_error, which aborted kapsel.
+    EXPECT_EQ(http_error_text(404, R"({"errors":[{"message":5}]})"), "not found (HTTP 404)");
+    EXPECT_EQ(http_error_text(404, R"({"errors":[{"code":["X"]}]})"), "not found (HTTP 404)");
+    EXPECT_EQ(http_error_text(404, R"({"errors":[5]})"), "not found (HTTP 404)");
+    EXPECT_EQ(http_error_text(404, R"({"errors":"x","message":"said so"})"),
+              "said so (HTTP 404)");
+    EXPECT_EQ(http_error_text(401, R"({"details":{"a":1}})"), "unauthorized (HTTP 401)");
+    EXPECT_EQ(http_error_text(404, "[1]"), "not found (HTTP 404)");
+    EXPECT_EQ(http_error_text(404, std::string(100000, '[')), "not found (HTTP 404)");
+}
+
+TEST(RegistryErrors, TheServersTextIsOneShortPrintableLine) {
+    EXPECT_EQ(http_error_text(400, R"({"errors":[{"message":"a\u001b[2Jb\tc"}]})"),
+              "a [2Jb c (HTTP 400)");
+    std::string said = http_error_text(400, "{\"message\":\"" + std::string(5000, 'x') + "\"}");
+    EXPECT_EQ(said, std::string(200, 'x') + "... (HTTP 400)");
+}
+
 TEST(RegistryPlatforms, PicksLinuxOnTheHostArchitecture) {
     auto d = [](const char* os, const char* arch, const char* variant, char fill) {
         Descriptor x;

@@ -1,0 +1,102 @@
+// Hostile registries (issue 12): tests/integration/fake_registry.py serving wrongly
+// typed manifests, configs, token responses and error bodies. Each pull fails with one
+// line that names the document and the field, never an abort, and adds nothing.
+#include "registry_support.hpp"
+
+namespace kapsel::test {
+namespace {
+
+class RegistryInput : public RegistryTest {
+  protected:
+    // Pulls the fake registry's busybox:latest into store 1 and expects it refused: exit
+    // status 1 (not 134, SIGABRT), one line, `message` in it, no image, a sound store.
+    Output expect_refused_pull(FakeRegistry& reg, const std::string& message,
+                               const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> args = {"pull", "-q"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.push_back(reg.host() + "/busybox:latest");
+        Output o = kapsel(1, args);
+        EXPECT_EQ(o.code, 1) << o.err;
+        EXPECT_FALSE(contains(o.err, "terminate")) << o.err;
+        EXPECT_TRUE(one_line(o.err)) << o.err;
+        EXPECT_TRUE(contains(o.err, message)) << "want: " << message << "\ngot: " << o.err;
+        auto list = images(1);
+        EXPECT_TRUE(list.is_array() && list.empty()) << list.dump();
+        auto check = kapsel(1, {"system", "check"});
+        EXPECT_EQ(check.code, 0) << check.out << check.err;
+        return o;
+    }
+};
+
+TEST_F(RegistryInput, WronglyTypedManifestsAreRefused) {
+    struct Case {
+        std::vector<std::string> options;
+        std::string message;
+    } cases[] = {
+        {{"--patch-manifest", R"({"mediaType": 5})"},
+         "manifest latest: mediaType: expected a string, got 5"},
+        {{"--patch-manifest", R"({"schemaVersion": "2"})"},
+         "manifest latest: schemaVersion: expected an integer, got the string \"2\""},
+        {{"--manifest-text", "[1]"}, "manifest latest: expected an object, got an array"},
+        {{"--patch-manifest", R"({"layers": [5]})"}, ": layers[0]: expected an object, got 5"},
+        {{"--patch-manifest", R"({"config": {"digest": 5}})"},
+         ": config.digest: expected a string, got 5"},
+        {{"--patch-manifest", R"({"layers": null})"}, "has 0 layers, its config 1"},
+    };
+    for (auto& c : cases) {
+        FakeRegistry reg(c.options);
+        REQUIRE_SERVER(reg);
+        expect_refused_pull(reg, c.message);
+    }
+}
+
+TEST_F(RegistryInput, WronglyTypedConfigsAreRefused) {
+    struct Case {
+        std::string patch, message;
+    } cases[] = {
+        {R"({"architecture": 5})", ": architecture: expected a string, got 5"},
+        {R"({"config": {"Cmd": "sh"}})", ": config.Cmd: expected an array, got the string \"sh\""},
+        {R"({"config": {"Labels": {"a": 1}}})", ": config.Labels.a: expected a string, got 1"},
+        {R"({"rootfs": {"diff_ids": [5]}})", ": rootfs.diff_ids[0]: expected a string, got 5"},
+    };
+    for (auto& c : cases) {
+        FakeRegistry reg({"--patch-config", c.patch});
+        REQUIRE_SERVER(reg);
+        Output o = expect_refused_pull(reg, c.message);
+        EXPECT_TRUE(contains(o.err, ": config sha256:")) << "the config is named: " << o.err;
+    }
+}
+
+TEST_F(RegistryInput, WronglyTypedTokenResponsesAreRefused) {
+    struct Case {
+        std::string body, message;
+    } cases[] = {
+        {R"({"token": 5})", "/token: token: expected a string, got 5"},
+        {R"({"access_token": ["x"]})", "/token: access_token: expected a string, got an array"},
+        {"[1]", "/token: expected an object, got an array"},
+        {"{", "/token: invalid JSON"},
+        {R"({"token": "a\r\nX-Injected: 1"})", "/token sent a token with a line break"},
+        {R"({"expires_in": 300})", "/token sent no token"},
+    };
+    for (auto& c : cases) {
+        FakeRegistry reg({"--bearer", "kapsel:t0ken", "--token-body", c.body});
+        REQUIRE_SERVER(reg);
+        expect_refused_pull(reg, "the token server http://" + reg.host() + c.message,
+                            {"--creds", "kapsel:t0ken"});
+    }
+}
+
+TEST_F(RegistryInput, WronglyTypedErrorBodiesStillGiveTheStatus) {
+    for (std::string body : {R"({"errors": [{"message": 5, "code": 7}]})", R"({"errors": [5]})",
+                             R"({"errors": "x"})", "[[[[[[[[", R"({"details": {}})"}) {
+        FakeRegistry reg({"--error-body", body});
+        REQUIRE_SERVER(reg);
+        Output o = kapsel(1, {"pull", "-q", reg.host() + "/busybox:nope"});
+        EXPECT_EQ(o.code, 1) << body << ": " << o.err;
+        EXPECT_EQ(o.err, "kapsel: pull " + reg.host() + "/busybox:nope: not found (HTTP 404)\n")
+            << body;
+    }
+}
+
+}  // namespace
+}  // namespace kapsel::test
