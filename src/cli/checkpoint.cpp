@@ -39,6 +39,10 @@ int checkpoint_main(const Globals& g, const Args& args) {
     f.flag({"auto-dedup"}, &o.auto_dedup, "deduplicate memory pages against the parent images");
     f.option({"manage-cgroups-mode"}, &o.manage_cgroups_mode, "how CRIU dumps cgroup properties",
              "soft|full|strict|ignore");
+    f.option({"criu-timeout"}, &o.timeout_s,
+             "stop CRIU after this many seconds and put the container back as it was\n"
+             "(default: $KAPSEL_CRIU_TIMEOUT, else 300)",
+             "seconds");
     f.option({"empty-ns"}, &empty_ns, "a namespace whose content is not dumped (network)", "ns");
     f.ignored({"status-fd"}, true, "accepted for runc compatibility");
     std::string page_server;

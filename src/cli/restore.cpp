@@ -33,6 +33,10 @@ int restore_main(const Globals& g, const Args& args) {
            "allow a session or terminal that reaches outside the container");
     f.flag({"file-locks"}, &o.file_locks, "restore file locks");
     f.flag({"auto-dedup"}, &o.auto_dedup, "free image pages as they are restored");
+    f.option({"criu-timeout"}, &o.timeout_s,
+             "stop CRIU after this many seconds and put the container back as it was\n"
+             "(default: $KAPSEL_CRIU_TIMEOUT, else 300)",
+             "seconds");
     f.option({"empty-ns"}, &empty_ns, "a namespace that was not dumped (network)", "ns");
     f.ignored({"manage-cgroups-mode"}, true,
               "accepted: kapsel makes the container's cgroup itself");

@@ -90,7 +90,8 @@ std::string default_spec_json(bool rootless, unsigned uid, unsigned gid) {
     return j.dump(1, '\t') + "\n";
 }
 
-std::string features_json(bool apparmor, bool selinux) {
+std::string features_json(bool apparmor, bool selinux,
+                          const std::vector<std::pair<std::string, std::string>>& annotations) {
     ojson j;
     j["ociVersionMin"] = "1.0.0";
     j["ociVersionMax"] = kSpecVersion;
@@ -157,6 +158,7 @@ std::string features_json(bool apparmor, bool selinux) {
                                                      std::to_string(v->minor) + "." +
                                                      std::to_string(v->micro)},
     };
+    for (auto& [k, val] : annotations) j["annotations"][k] = val;
     return j.dump(4) + "\n";
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kapsel::oci {
 
@@ -10,7 +12,9 @@ namespace kapsel::oci {
 // the caller's ids and drops what an unprivileged user cannot have.
 std::string default_spec_json(bool rootless, unsigned uid, unsigned gid);
 
-// runtime-spec features.md: what this kapsel build and host support.
-std::string features_json(bool apparmor, bool selinux);
+// runtime-spec features.md: what this kapsel build and host support; `annotations`
+// are added to its annotations (what the host offers beyond the spec: CRIU).
+std::string features_json(bool apparmor, bool selinux,
+                          const std::vector<std::pair<std::string, std::string>>& annotations = {});
 
 }  // namespace kapsel::oci

@@ -123,6 +123,27 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
     return a;
 }
 
+Result<int> criu_timeout(int option, const char* env) {
+    if (option == 0) return make_error("--criu-timeout 0: expected a number of seconds above 0");
+    if (option > 0) return option;
+    if (!env || !*env) return kDefaultCriuTimeout;
+    auto n = parse_uint(env);
+    if (!n || *n == 0 || *n > 86400)
+        return make_error("KAPSEL_CRIU_TIMEOUT \"" + std::string(env) +
+                          "\": expected a number of seconds from 1 to 86400");
+    return static_cast<int>(*n);
+}
+
+std::vector<std::string> criu_environment(const std::vector<std::string>& env,
+                                          bool breakpoints_fire) {
+    std::vector<std::string> out = env;
+    if (breakpoints_fire) return out;
+    for (auto& e : env)
+        if (e.rfind("CRIU_FAULT=", 0) == 0) return out;
+    out.push_back(kCriuNoBreakpoints);
+    return out;
+}
+
 std::string stdio_json(const std::vector<StdioRecord>& stdio) {
     // runc's descriptors.json: the targets of fd 0, 1, 2 in order.
     nlohmann::json j = nlohmann::json::array();

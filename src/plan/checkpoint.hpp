@@ -33,6 +33,7 @@ struct CheckpointOptions {
          auto_dedup = false;
     std::string manage_cgroups_mode;    // soft (default), full, strict or ignore
     std::vector<std::string> empty_ns;  // namespaces whose content is not dumped (e.g. network)
+    int timeout_s = -1;                 // --criu-timeout; -1: not given
 };
 
 struct RestoreOptions {
@@ -40,6 +41,7 @@ struct RestoreOptions {
     bool tcp_established = false, ext_unix_sk = false, shell_job = false, file_locks = false,
          auto_dedup = false;
     std::vector<std::string> empty_ns;
+    int timeout_s = -1;
 };
 
 // One fd of the container's init at checkpoint (descriptors.json, as runc names it).
@@ -86,6 +88,24 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
 // without CAP_SYS_RESOURCE, a tun device it may not create, `ip` finding an address
 // already there), and ends with a generic "Restoring FAILED"; neither says why.
 std::string criu_failure_reason(const std::string& log_text);
+
+// How long one CRIU run (dump, pre-dump, restore) may take before kapsel stops it
+// and puts the container back as it was: `option` (--criu-timeout; -1 when not
+// given), else $KAPSEL_CRIU_TIMEOUT (`env`, may be null), else kDefaultCriuTimeout.
+// A bad value is an error naming where it came from.
+constexpr int kDefaultCriuTimeout = 300;
+Result<int> criu_timeout(int option, const char* env);
+
+// CRIU's fault-injection code FI_NO_BREAKPOINTS: CRIU then follows a process out
+// of its parasite code by stepping its system calls (PTRACE_SYSCALL) instead of
+// setting a hardware breakpoint on the exit.
+constexpr const char* kCriuNoBreakpoints = "CRIU_FAULT=130";
+// The environment CRIU runs with: the caller's `env`, plus kCriuNoBreakpoints
+// where hardware breakpoints do not fire on this machine (linux::
+// hardware_breakpoints_fire): there CRIU's dump and restore would wait forever for
+// a trap that never comes. A CRIU_FAULT the caller set is left as it is.
+std::vector<std::string> criu_environment(const std::vector<std::string>& env,
+                                          bool breakpoints_fire);
 
 // runc's descriptors.json: the targets of fd 0, 1 and 2.
 std::string stdio_json(const std::vector<StdioRecord>& stdio);

@@ -1,19 +1,24 @@
 #include "runtime/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <fstream>
 
 #include "cgroups/cgroup.hpp"
+#include "linux/breakpoints.hpp"
 #include "linux/finish.hpp"
 #include "linux/rootfs.hpp"
 #include "linux/sys.hpp"
@@ -29,42 +34,122 @@
 #include "util/strings.hpp"
 #include "util/undo.hpp"
 
+extern char** environ;
+
 namespace kapsel::runtime {
 namespace {
 
 constexpr const char* kPrivateCriu = "/opt/kapsel-criu/bin/criu";
 
-// Runs CRIU and waits for it, cloned into the cgroup v2 directory `cgroup_fd` when
-// it is valid. `in_child` runs in the child before exec (joining the v1 cgroups);
-// its error ends the child with status 127.
-Status run_criu(const Globals& g, const std::vector<std::string>& args, const std::string& log,
-                const std::function<Status()>& in_child = {}, int cgroup_fd = -1) {
+// One run of CRIU: its arguments, its log (named in errors and kept), how long it
+// may take, and what its child does before exec.
+struct CriuRun {
+    std::vector<std::string> args;
+    std::string log;
+    int timeout_s = plan::kDefaultCriuTimeout;
+    // Runs in the child before exec (joining the v1 cgroups); its error ends the
+    // child with status 127.
+    std::function<Status()> in_child;
+    int cgroup_fd = -1;  // cloned into this cgroup v2 directory when valid
+};
+
+// Stops a CRIU that overran its deadline or whose caller was interrupted: its
+// whole process group, politely first (CRIU then detaches from the processes it
+// seized), then for good. A tracer's death detaches its tracees in any case.
+void stop_criu(pid_t pid, int pidfd) {
+    ::kill(-pid, SIGTERM);
+    if (!wait_exit(pidfd, 2000)) {
+        ::kill(-pid, SIGKILL);
+        pidfd_signal(pidfd, SIGKILL);
+    }
+}
+
+// Runs CRIU and waits for it, at most r.timeout_s seconds; SIGINT, SIGTERM and
+// SIGHUP to kapsel meanwhile stop it too, so that the caller can put the
+// container back instead of leaving it seized by a CRIU nobody waits for.
+Status run_criu(const Globals& g, const CriuRun& r) {
     std::string bin = criu_binary(g);
-    log::debug("criu: " + bin + " " + join(args, " "));
+    std::string verb = r.args.empty() ? "criu" : "criu " + r.args[0];
+    // Where hardware breakpoints never fire, CRIU would wait forever for the trap
+    // at the end of its parasite code; it is told to step there instead.
+    auto fire = linux::hardware_breakpoints_fire();
+    if (!fire) log::debug("criu: " + fire.error().message + "; breakpoints off");
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+    env_strings = plan::criu_environment(env_strings, fire && *fire);
+    log::debug("criu: " + bin + " " + join(r.args, " ") +
+               (fire && *fire ? "" : std::string(" (") + plan::kCriuNoBreakpoints + ")"));
+    std::vector<char*> argv, envp;
+    argv.push_back(const_cast<char*>(bin.c_str()));
+    for (auto& a : r.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    sigset_t stop_signals, old_mask;
+    sigemptyset(&stop_signals);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, s);
+    sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
+    struct RestoreMask {
+        sigset_t mask;
+        ~RestoreMask() { sigprocmask(SIG_SETMASK, &mask, nullptr); }
+    } restore_mask{old_mask};
+    unique_fd sigfd(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) return sys_error("signalfd for criu");
+
+    pid_t parent = ::getpid();
     int pidfd_raw = -1;
-    pid_t pid = clone_into_cgroup(0, cgroup_fd, &pidfd_raw);
+    pid_t pid = clone_into_cgroup(0, r.cgroup_fd, &pidfd_raw);
     if (pid < 0) return sys_error("start criu");
     if (pid == 0) {
-        if (in_child && !in_child()) ::_exit(127);
-        std::vector<char*> argv;
-        argv.push_back(const_cast<char*>(bin.c_str()));
-        for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execvp(bin.c_str(), argv.data());
+        // Its own process group, so that stop_criu reaches every process of it and
+        // nothing of ours; and it dies with kapsel, whose death would otherwise leave
+        // it holding the container's processes.
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (r.in_child && !r.in_child()) ::_exit(127);
+        ::execvpe(bin.c_str(), argv.data(), envp.data());
         ::_exit(126);
     }
     unique_fd pidfd(pidfd_raw);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(r.timeout_s);
+    std::string stopped_why;
+    while (stopped_why.empty()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) {
+            stopped_why = "did not finish within " + std::to_string(r.timeout_s) +
+                          " s (--criu-timeout or KAPSEL_CRIU_TIMEOUT sets the limit)";
+            break;
+        }
+        pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+        int n = ::poll(p, 2, static_cast<int>(std::min<int64_t>(left, 60000)));
+        if (n < 0 && errno != EINTR) return sys_error("wait for criu");
+        if (n > 0 && (p[0].revents & POLLIN)) break;
+        signalfd_siginfo si{};
+        if (n > 0 && (p[1].revents & POLLIN) && ::read(sigfd.get(), &si, sizeof si) > 0)
+            stopped_why = std::string("was interrupted by SIG") + ::sigabbrev_np(static_cast<int>(si.ssi_signo));
+    }
+    if (!stopped_why.empty()) stop_criu(pid, pidfd.get());
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return sys_error("wait for criu");
+    std::string where = " (log: " + r.log + ")";
+    if (!stopped_why.empty()) return make_error(verb + " " + stopped_why + where);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-    std::string verb = args.empty() ? "criu" : "criu " + args[0];
     if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
         return make_error(verb + ": cannot run " + bin +
                           " (install it with scripts/install-criu, or give --criu PATH)");
-    auto text = fs::read_file(log);
+    auto text = fs::read_file(r.log);
     std::string why = text ? plan::criu_failure_reason(*text) : "";
-    return make_error(verb + " failed" + (why.empty() ? "" : ": " + why) + " (log: " + log + ")");
+    if (why.empty() && WIFSIGNALED(status))
+        why = std::string("killed by SIG") + ::sigabbrev_np(WTERMSIG(status));
+    return make_error(verb + " failed" + (why.empty() ? "" : ": " + why) + where);
 }
 
 Result<plan::Plan> plan_of(const std::string& config_path, const std::string& id,
@@ -118,6 +203,18 @@ Status mark_external_stdio(int pid, std::vector<plan::StdioRecord>& stdio) {
     return {};
 }
 
+// After a failed or stopped dump: CRIU froze the cgroup (--freeze-cgroup) and may
+// have died before thawing it; its tracees were detached when it died. The
+// container goes on as it was: thawed unless it was paused before. Says what
+// became of it, for the error.
+std::string put_back(cgroups::Cgroup& cg, bool was_paused, const Record& rec) {
+    if (!was_paused && cg.frozen())
+        if (auto st = cg.thaw(); !st) return "thawing it failed: " + st.error().message;
+    unique_fd init = open_init(rec);
+    if (!init) return "its init is gone";
+    return was_paused ? "the container stays paused, as it was" : "the container runs on";
+}
+
 }  // namespace
 
 std::string criu_binary(const Globals& g) {
@@ -164,7 +261,13 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
     KAPSEL_TRY(fs::write_file_atomic(o.image_dir + "/external-stdio.json",
                                      plan::external_stdio_json(stdio), 0600));
 
-    KAPSEL_TRY(run_criu(g, args, work + "/" + (o.pre_dump ? "pre-dump.log" : "dump.log")));
+    int timeout = KAPSEL_TRY(plan::criu_timeout(o.timeout_s, ::getenv("KAPSEL_CRIU_TIMEOUT")));
+    auto dumped = run_criu(g, {.args = args,
+                               .log = work + "/" + (o.pre_dump ? "pre-dump.log" : "dump.log"),
+                               .timeout_s = timeout});
+    if (!dumped)
+        return make_error(std::move(dumped).error().message + "; " +
+                          put_back(*cg, status == oci::Status::paused, rec));
     if (o.leave_running || o.pre_dump) return {};
     // CRIU killed the processes it dumped: the container is gone, as with runc, so the
     // id is free for `restore`.
@@ -241,7 +344,8 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     std::vector<cgroups::TasksFile> tasks = KAPSEL_TRY(cg->tasks_files());
     std::vector<linux::CgroupTasks> join_tasks;
     for (auto& t : tasks) join_tasks.push_back({t.path, t.fd.get()});
-    KAPSEL_TRY(run_criu(g, args, work + "/restore.log", [&]() -> Status {
+    int timeout = KAPSEL_TRY(plan::criu_timeout(o.timeout_s, ::getenv("KAPSEL_CRIU_TIMEOUT")));
+    auto in_criu = [&]() -> Status {
         KAPSEL_TRY(linux::join_cgroups(join_tasks));
         if (plan.rootfs_overlay) {
             // An image container's root is an overlay that lived only in its own mount
@@ -253,7 +357,14 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
             KAPSEL_TRY(linux::mount_overlay_at(sys, *plan.rootfs_overlay, plan.rootfs));
         }
         return {};
-    }, cg->clone_fd()));
+    };
+    // On failure the undo steps above kill whatever CRIU restored (it was born in the
+    // container's new cgroup) and remove the cgroup and the state directory.
+    KAPSEL_TRY(run_criu(g, {.args = args,
+                            .log = work + "/restore.log",
+                            .timeout_s = timeout,
+                            .in_child = in_criu,
+                            .cgroup_fd = cg->clone_fd()}));
 
     auto pid_text = fs::read_file(pid_file);
     std::optional<int64_t> pid;

@@ -3,13 +3,17 @@
 // pipes, the same host bind mounts, under another id and root (a migration) too.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -29,17 +33,12 @@ constexpr const char* kPrivateCriu = "/opt/kapsel-criu/bin/criu";
 constexpr const char* kCounter =
     "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done";
 
-class Checkpoint : public KapselTest {
+// A container with a counter and a host directory, and the checkpoint's image path.
+class CheckpointTest : public KapselTest {
   protected:
     void SetUp() override {
         KapselTest::SetUp();
         REQUIRE_ROOT();
-        if (access(kPrivateCriu, X_OK) != 0)
-            GTEST_SKIP() << "skipped: CRIU is missing (" << kPrivateCriu
-                         << "; scripts/install-criu installs it)";
-        Output check = run_program({kPrivateCriu, "check"});
-        if (check.code != 0)
-            GTEST_SKIP() << "skipped: `criu check` fails on this kernel: " << check.err;
         data_ = root() + "/data";
         fsys::create_directory(data_);
         std::ofstream(data_ + "/from-host") << "host\n";
@@ -66,6 +65,21 @@ class Checkpoint : public KapselTest {
     }
     std::string images() { return root() + "/images"; }
     std::string data_;
+};
+
+// With the real CRIU (scripts/install-criu).
+class Checkpoint : public CheckpointTest {
+  protected:
+    void SetUp() override {
+        CheckpointTest::SetUp();
+        if (IsSkipped()) return;
+        if (access(kPrivateCriu, X_OK) != 0)
+            GTEST_SKIP() << "skipped: CRIU is missing (" << kPrivateCriu
+                         << "; scripts/install-criu installs it)";
+        Output check = run_program({kPrivateCriu, "check"});
+        if (check.code != 0)
+            GTEST_SKIP() << "skipped: `criu check` fails on this kernel: " << check.err;
+    }
 };
 
 // Starts argv with the given stdin and stdout/stderr; returns its exit code.
@@ -313,6 +327,187 @@ TEST_F(Checkpoint, AFailedRestoreLeavesNoStateNoCgroupNoProcess) {
     int at_dump = count(b.rootfs());
     std::this_thread::sleep_for(200ms);
     EXPECT_EQ(at_dump, count(b.rootfs())) << "no restored process runs";
+}
+
+TEST_F(Checkpoint, FeaturesSayWhatCriuCanDoHere) {
+    Output f = kapsel({"features"});
+    ASSERT_EQ(0, f.code) << f.err;
+    json a = json::parse(f.out)["annotations"];
+    Output version = run_program({kPrivateCriu, "--version"});
+    EXPECT_NE(std::string::npos,
+              version.out.find("Version: " + a.value("io.github.kapsel.criu.version", "?")))
+        << version.out;
+    EXPECT_EQ("ok", a["io.github.kapsel.criu.check"]);
+    // The kernel's own answers: with CONFIG_MEM_SOFT_DIRTY a page written after the
+    // bits were cleared ("4" to clear_refs) has bit 55 in its pagemap entry; and
+    // userfaultfd exists or not.
+    static volatile char page[4096] __attribute__((aligned(4096)));
+    int refs = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(refs, 0);
+    ASSERT_EQ(1, write(refs, "4", 1));
+    close(refs);
+    page[0] = 1;
+    uint64_t entry = 0;
+    int map = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(map, 0);
+    off_t at = static_cast<off_t>(reinterpret_cast<uintptr_t>(page) / 4096 * 8);
+    ASSERT_EQ(8, pread(map, &entry, 8, at));
+    close(map);
+    bool soft_dirty = entry & (1ULL << 55);
+    EXPECT_EQ(soft_dirty ? "true" : "false", a["io.github.kapsel.criu.memory-tracking"]);
+    int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+    bool have_uffd = uffd >= 0 || errno != ENOSYS;
+    if (uffd >= 0) close(uffd);
+    EXPECT_EQ(have_uffd ? "true" : "false", a["io.github.kapsel.criu.lazy-pages"]);
+    EXPECT_TRUE(a.contains("io.github.kapsel.criu.hardware-breakpoints"));
+}
+
+// What kapsel does when CRIU hangs or dies: a stand-in CRIU
+// (tools/criu_standin.cpp) freezes the container and seizes its processes with
+// ptrace, as CRIU does, then hangs or dies. kapsel must stop it, put the container
+// back exactly as it was, and say so in one line naming CRIU's log.
+class CriuFailure : public CheckpointTest {
+  protected:
+    // `--criu` for a stand-in that hangs or dies.
+    std::string criu(const std::string& mode) {
+        std::string path = root() + "/criu-" + mode;
+        std::ofstream(path) << "#!/bin/sh\nexec " << KAPSEL_TEST_CRIU_STANDIN << " " << mode
+                            << " \"$@\"\n";
+        fsys::permissions(path, fsys::perms::owner_all);
+        return path;
+    }
+    static int tracer_of(int pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("TracerPid:", 0) == 0) return std::stoi(line.substr(10));
+        return -1;
+    }
+    // Running as before: thawed in every hierarchy, no process held by a tracer, and
+    // the counter moves.
+    void expect_running_as_before(const std::string& id, const std::string& rootfs) {
+        EXPECT_EQ("running", state(id)["status"]);
+        auto dirs = cgroup_dirs(id);
+        ASSERT_FALSE(dirs.empty());
+        for (auto& d : dirs) {
+            std::string f;
+            if (fsys::exists(d + "/freezer.state")) {
+                std::ifstream(d + "/freezer.state") >> f;
+                EXPECT_EQ("THAWED", f) << d;
+            } else if (fsys::exists(d + "/cgroup.freeze")) {
+                std::ifstream(d + "/cgroup.freeze") >> f;
+                EXPECT_EQ("0", f) << d;
+            }
+        }
+        std::ifstream procs(dirs.front() + "/cgroup.procs");
+        for (int pid; procs >> pid;) EXPECT_EQ(0, tracer_of(pid)) << "process " << pid;
+        int n = count(rootfs);
+        EXPECT_GT(wait_count_at_least(rootfs, n + 3), n) << "the counter does not move";
+    }
+};
+
+TEST_F(CriuFailure, AHangingDumpIsStoppedAtTheDeadlineAndTheContainerRunsOn) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 3);
+    auto t0 = std::chrono::steady_clock::now();
+    Output ck = kapsel({"--criu", criu("hang"), "checkpoint", "--criu-timeout", "2",
+                        "--image-path", images(), "c1"});
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(1, ck.code);
+    EXPECT_NE(std::string::npos, ck.err.find("criu dump did not finish within 2 s")) << ck.err;
+    EXPECT_NE(std::string::npos, ck.err.find("log: " + images() + "/dump.log")) << ck.err;
+    EXPECT_NE(std::string::npos, ck.err.find("the container runs on")) << ck.err;
+    EXPECT_EQ(1, std::count(ck.err.begin(), ck.err.end(), '\n')) << "one line: " << ck.err;
+    EXPECT_LT(took, 6s) << "2 s, and at most 2 s more to stop CRIU";
+    EXPECT_TRUE(fsys::exists(images() + "/dump.log")) << "CRIU's log is kept";
+    expect_running_as_before("c1", b.rootfs());
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+}
+
+TEST_F(CriuFailure, ADumpThatDiesMidwayLeavesTheContainerThawedAndRunning) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 3);
+    Output ck = kapsel({"--criu", criu("die"), "checkpoint", "--image-path", images(), "c1"});
+    EXPECT_EQ(1, ck.code);
+    // The stand-in left the cgroup frozen when it died.
+    EXPECT_NE(std::string::npos, ck.err.find("the parasite died")) << ck.err;
+    EXPECT_NE(std::string::npos, ck.err.find("the container runs on")) << ck.err;
+    expect_running_as_before("c1", b.rootfs());
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+}
+
+TEST_F(CriuFailure, APausedContainerStaysPausedAfterAFailedDump) {
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 3);
+    ASSERT_EQ(0, kapsel({"pause", "c1"}).code);
+    Output ck = kapsel({"--criu", criu("die"), "checkpoint", "--image-path", images(), "c1"});
+    EXPECT_EQ(1, ck.code);
+    EXPECT_NE(std::string::npos, ck.err.find("stays paused")) << ck.err;
+    EXPECT_EQ("paused", state("c1")["status"]);
+    ASSERT_EQ(0, kapsel({"resume", "c1"}).code);
+    expect_running_as_before("c1", b.rootfs());
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+}
+
+TEST_F(CriuFailure, InterruptingACheckpointStopsCriuAndPutsTheContainerBack) {
+    // Ctrl-C, or a caller's kill after its own deadline: kapsel must not leave the
+    // container seized by a CRIU that nobody waits for.
+    Bundle b;
+    prepare(b, kCounter);
+    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+    wait_count_at_least(b.rootfs(), 3);
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_argv({kapsel_binary(), "--root", root() + "/state", "--criu", criu("hang"),
+                   "checkpoint", "--image-path", images(), "c1"});
+    std::string log = images() + "/dump.log";
+    auto seized = [&] {
+        std::ifstream in(log);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str().find("waiting for a trap") != std::string::npos;
+    };
+    for (int i = 0; i < 500 && !seized(); ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(seized()) << "the stand-in never seized the container";
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    expect_running_as_before("c1", b.rootfs());
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+}
+
+TEST_F(CriuFailure, AHangingOrDyingRestoreLeavesNothingBehind) {
+    Bundle b;
+    prepare(b, "sleep 100");
+    fsys::create_directories(images());
+    std::ofstream(images() + "/inventory.img") << "stand-in";
+    for (std::string mode : {"hang", "die"}) {
+        SCOPED_TRACE(mode);
+        Output rs = kapsel({"--criu", criu(mode), "restore", "-d", "--criu-timeout", "2",
+                            "--image-path", images(), "--bundle", b.dir(), "c1"});
+        EXPECT_EQ(1, rs.code);
+        EXPECT_NE(std::string::npos, rs.err.find("restore.log")) << rs.err;
+        if (mode == "hang")
+            EXPECT_NE(std::string::npos, rs.err.find("did not finish within 2 s")) << rs.err;
+        else
+            EXPECT_NE(std::string::npos, rs.err.find("restore failed midway")) << rs.err;
+        // The process the stand-in "restored" in the new cgroup is gone with it.
+        std::ifstream in(images() + "/restore.log");
+        int restored = 0;
+        for (std::string line; std::getline(in, line);)
+            if (auto at = line.find("restored pid "); at != std::string::npos)
+                restored = std::stoi(line.substr(at + 13));
+        ASSERT_GT(restored, 0);
+        for (int i = 0; i < 100 && process_alive(restored); ++i) std::this_thread::sleep_for(20ms);
+        EXPECT_FALSE(process_alive(restored));
+        expect_nothing_left("c1", b);
+    }
 }
 
 }  // namespace

@@ -195,5 +195,30 @@ TEST(CriuLog, TheReasonIsTheFirstErrorCriuDoesNotSurvive) {
     EXPECT_EQ("", criu_failure_reason("(0.1) Dumping finished successfully\n"));
 }
 
+TEST(CriuEnvironment, BreakpointsAreTurnedOffOnlyWhereTheyDoNotFire) {
+    std::vector<std::string> env = {"PATH=/usr/bin", "HOME=/root"};
+    EXPECT_EQ(env, criu_environment(env, true));
+    EXPECT_THAT(criu_environment(env, false), ElementsAre("PATH=/usr/bin", "HOME=/root",
+                                                          "CRIU_FAULT=130"));
+    // A caller's own fault injection is theirs: not replaced, not doubled.
+    std::vector<std::string> own = {"CRIU_FAULT=5"};
+    EXPECT_EQ(own, criu_environment(own, false));
+}
+
+TEST(CriuTimeout, TheFlagThenTheEnvironmentThenTheDefault) {
+    EXPECT_EQ(7, *criu_timeout(7, "99"));
+    EXPECT_EQ(99, *criu_timeout(-1, "99"));
+    EXPECT_EQ(kDefaultCriuTimeout, *criu_timeout(-1, nullptr));
+    EXPECT_EQ(kDefaultCriuTimeout, *criu_timeout(-1, ""));
+    auto zero = criu_timeout(0, nullptr);
+    ASSERT_FALSE(zero.ok());
+    EXPECT_THAT(zero.error().message, HasSubstr("--criu-timeout 0"));
+    for (const char* bad : {"0", "-3", "ten", "100000"}) {
+        auto r = criu_timeout(-1, bad);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_THAT(r.error().message, HasSubstr("KAPSEL_CRIU_TIMEOUT")) << bad;
+    }
+}
+
 }  // namespace
 }  // namespace kapsel::plan
