@@ -53,7 +53,8 @@ class Session {
     // answered once by authenticating (again) and retrying; a second one is an
     // error. The body is left to read through client().
     Result<HttpResponse> send(HttpRequest req);
-    // send() and the whole body.
+    // send() and the whole body: at most `limit` bytes of a 2xx answer, kSmallLimit of
+    // any other (an error's text).
     Result<std::pair<HttpResponse, std::string>> fetch(HttpRequest req, size_t limit);
 
     HttpClient& client() { return http_; }
@@ -183,7 +184,8 @@ Result<HttpResponse> Session::send(HttpRequest req) {
 
 Result<std::pair<HttpResponse, std::string>> Session::fetch(HttpRequest req, size_t limit) {
     HttpResponse r = KAPSEL_TRY(send(std::move(req)));
-    std::string body = KAPSEL_TRY(http_.read_all(limit));
+    // `limit` is for the document asked for; an error's body has its own.
+    std::string body = KAPSEL_TRY(http_.read_all(r.status / 100 == 2 ? limit : kSmallLimit));
     return std::pair{std::move(r), std::move(body)};
 }
 
@@ -194,13 +196,19 @@ struct FetchedManifest {
     bool is_index = false;
 };
 
-// GET a manifest or index by tag or digest; `expected` (a digest) must match.
+// GET a manifest or index by tag or digest; `expected` (a digest) must match, and
+// `limit` is the size its descriptor declared, if one did.
 Result<FetchedManifest> get_manifest(Session& s, const std::string& reference,
-                                     const std::string& expected) {
-    auto [r, body] =
-        KAPSEL_TRY(s.fetch({.url = manifest_url(s.base(), s.ref().repository, reference),
-                            .headers = {kAcceptManifests}},
-                           kManifestLimit));
+                                     const std::string& expected, uint64_t limit = kManifestLimit) {
+    if (limit > kManifestLimit)
+        return make_error("manifest " + reference + " is " + std::to_string(limit) +
+                          " bytes, more than kapsel reads for a manifest (" +
+                          std::to_string(kManifestLimit) + ")");
+    auto [r, body] = KAPSEL_TRY_CTX(
+        s.fetch({.url = manifest_url(s.base(), s.ref().repository, reference),
+                 .headers = {kAcceptManifests}},
+                static_cast<size_t>(limit)),
+        "manifest " + reference);
     if (r.status != 200) return make_error(http_error_text(r.status, body));
     FetchedManifest m{.text = body, .digest = sha256_digest(body)};
     if (!expected.empty() && m.digest != expected)
@@ -233,10 +241,15 @@ Result<FetchedManifest> get_manifest(Session& s, const std::string& reference,
     return m;
 }
 
-// A small blob (the image config), verified.
-Result<std::string> get_small_blob(Session& s, const std::string& digest) {
-    auto [r, body] =
-        KAPSEL_TRY(s.fetch({.url = blob_url(s.base(), s.ref().repository, digest)}, kConfigLimit));
+// A small blob (the image config) of the size its descriptor declared, verified.
+Result<std::string> get_small_blob(Session& s, const std::string& digest, uint64_t size) {
+    if (size > kConfigLimit)
+        return make_error("blob " + digest + " is " + std::to_string(size) +
+                          " bytes, more than kapsel reads for a config (" +
+                          std::to_string(kConfigLimit) + ")");
+    auto [r, body] = KAPSEL_TRY_CTX(
+        s.fetch({.url = blob_url(s.base(), s.ref().repository, digest)}, static_cast<size_t>(size)),
+        "blob " + digest);
     if (r.status != 200)
         return make_error("blob " + digest + ": " + http_error_text(r.status, body));
     if (std::string got = sha256_digest(body); got != digest)
@@ -261,7 +274,7 @@ class BlobReader final : public Reader {
         url_ = blob_url(s.base(), s.ref().repository, d.digest);
         struct stat st {};
         if (::fstat(fd_, &st) == 0) on_disk_ = static_cast<uint64_t>(st.st_size);
-        if (d_.size > 0 && on_disk_ > d_.size) {
+        if (on_disk_ > d_.size) {
             // Not a prefix of this blob: start over.
             if (::ftruncate(fd_, 0) == 0) on_disk_ = 0;
         }
@@ -306,7 +319,7 @@ Status BlobReader::open_response() {
         }
     } else if (r.status == 200) {
         skip_ = on_disk_;
-    } else if (r.status == 416 && d_.size > 0 && on_disk_ == d_.size) {
+    } else if (r.status == 416 && on_disk_ == d_.size) {
         // We had every byte already.
         KAPSEL_TRY(s_.client().read_all(kSmallLimit));
         done_ = true;
@@ -365,7 +378,7 @@ Result<size_t> BlobReader::read(char* buf, size_t n) {
         size_t k = *got;
         if (k == 0) {
             open_ = false;
-            if (d_.size > 0 && on_disk_ < d_.size) {
+            if (on_disk_ < d_.size) {
                 // A server that closes early without saying so (no Content-Length).
                 KAPSEL_TRY(
                     retry(make_error("the connection closed after " + std::to_string(on_disk_) +
@@ -382,7 +395,9 @@ Result<size_t> BlobReader::read(char* buf, size_t n) {
             k -= drop;
             if (k == 0) continue;
         }
-        if (d_.size > 0 && on_disk_ + k > d_.size) {
+        // The manifest's size is a hard cap, 0 included (an empty blob): it is the
+        // only bound on what a server may send before the digest can be checked.
+        if (on_disk_ + k > d_.size) {
             s_.client().stop();
             return make_error("blob " + d_.digest + " is larger than the " +
                               std::to_string(d_.size) + " bytes the manifest says");
@@ -475,7 +490,7 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
         if (!d)
             return make_error("no linux/" + host_architecture() + " image in the index (it has " +
                               platforms_of(idx) + ")");
-        mf = KAPSEL_TRY(get_manifest(s, d->digest, d->digest));
+        mf = KAPSEL_TRY(get_manifest(s, d->digest, d->digest, d->size));
         if (mf.is_index)
             return make_error("index " + top.digest + ": its linux/" + host_architecture() +
                               " entry is an index too");
@@ -483,7 +498,7 @@ Result<ImageRecord> pull(Store& store, const RegistryRef& ref, const RegistryOpt
     Manifest m = KAPSEL_TRY(parse_manifest(mf.text, "manifest " + mf.digest));
     std::string cfg_text = store.has_blob(m.config.digest)
                                ? KAPSEL_TRY(store.read_blob(m.config.digest))
-                               : KAPSEL_TRY(get_small_blob(s, m.config.digest));
+                               : KAPSEL_TRY(get_small_blob(s, m.config.digest, m.config.size));
     ImageConfig cfg = KAPSEL_TRY(parse_config(cfg_text, "config " + m.config.digest));
     if (cfg.diff_ids.size() != m.layers.size())
         return make_error("manifest " + mf.digest + " has " + std::to_string(m.layers.size()) +

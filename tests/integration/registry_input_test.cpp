@@ -98,5 +98,30 @@ TEST_F(RegistryInput, WronglyTypedErrorBodiesStillGiveTheStatus) {
     }
 }
 
+TEST_F(RegistryInput, ADeclaredLayerSizeIsAHardCap) {
+    json m = fixture_manifest();
+    std::string layer = m["layers"][0]["digest"];
+    // 0 is an empty blob, not "unknown": it once switched the bound off, and a server
+    // could stream without end before the digest check.
+    for (uint64_t declared : {uint64_t{0}, uint64_t{1000}}) {
+        FakeRegistry reg({"--layer-size", std::to_string(declared)});
+        REQUIRE_SERVER(reg);
+        expect_refused_pull(reg, "layer " + layer + ": blob " + layer + " is larger than the " +
+                                     std::to_string(declared) + " bytes the manifest says");
+        expect_empty_store(1, layer);
+        int requests = 0;
+        for (auto& l : reg.request_lines())
+            requests += l.rfind("GET /v2/busybox/blobs/" + layer + " ", 0) == 0;
+        EXPECT_EQ(requests, 1) << "refused at once, not retried: " << read_text(reg.requests());
+    }
+}
+
+TEST_F(RegistryInput, ADeclaredConfigSizeIsAHardCap) {
+    FakeRegistry reg({"--patch-manifest", R"({"config": {"size": 3}})"});
+    REQUIRE_SERVER(reg);
+    std::string config = fixture_manifest()["config"]["digest"];
+    expect_refused_pull(reg, "blob " + config + ": the response is larger than 3 bytes");
+}
+
 }  // namespace
 }  // namespace kapsel::test
