@@ -13,6 +13,7 @@
 #include <set>
 
 #include "image/digest.hpp"
+#include "image/filestore.hpp"
 #include "image/manifest.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -38,14 +39,12 @@ std::vector<std::string> list_dir(const std::string& path) {
     return out;
 }
 
-Result<std::string> file_digest(const std::string& path) {
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return sys_error("open " + path);
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+Result<std::string> fd_digest(int fd, const std::string& path) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     Sha256 h;
     std::vector<char> buf(1 << 20);
     while (true) {
-        ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+        ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;
             return sys_error("read " + path);
@@ -54,6 +53,29 @@ Result<std::string> file_digest(const std::string& path) {
         h.update(buf.data(), static_cast<size_t>(n));
     }
     return h.digest();
+}
+
+Result<std::string> file_digest(const std::string& path) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path);
+    return fd_digest(fd.get(), path);
+}
+
+// What is wrong with a stored file ("" when nothing): its content against the digest
+// its name states, and everything else the inode carries against the rest of the name.
+std::string stored_file_problem(const std::string& path, const FileKey& want) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return sys_error("open " + path).message;
+    auto digest = fd_digest(fd.get(), path);
+    if (!digest) return digest.error().message;
+    if (*digest != "sha256:" + want.content) return "its content does not match its digest";
+    auto have = key_of(fd.get(), want.content, path);
+    if (!have) return have.error().message;
+    if (have->mode != want.mode || have->uid != want.uid || have->gid != want.gid)
+        return "its mode or owner does not match its name";
+    if (have->mtime != want.mtime) return "its mtime does not match its name";
+    if (have->xattrs != want.xattrs) return "its xattrs do not match its name";
+    return "";
 }
 
 // Removes a file or tree; returns the disk space given back: the blocks of every
@@ -174,31 +196,6 @@ uint64_t remove_unlinked_files(Store& store, size_t* count) {
     return freed;
 }
 
-// "<sha256 hex>-<mode octal>-<uid>-<gid>[-<xattr hash>]": what a stored file must be.
-struct FileKey {
-    std::string hex;
-    unsigned mode = 0, uid = 0, gid = 0;
-};
-
-bool parse_key(const std::string& name, FileKey& k) {
-    auto parts = split(name, '-');
-    if (parts.size() != 4 && parts.size() != 5) return false;
-    if (!is_hex64(parts[0])) return false;
-    k.hex = parts[0];
-    try {
-        size_t used = 0;
-        k.mode = static_cast<unsigned>(std::stoul(parts[1], &used, 8));
-        if (used != parts[1].size()) return false;
-        k.uid = static_cast<unsigned>(std::stoul(parts[2], &used, 10));
-        if (used != parts[2].size()) return false;
-        k.gid = static_cast<unsigned>(std::stoul(parts[3], &used, 10));
-        if (used != parts[3].size()) return false;
-    } catch (...) {
-        return false;
-    }
-    return true;
-}
-
 // Unpacks a layer again from its blob (verified against both digests) and marks it.
 Status reimport_layer(Store& store, const std::string& diff_id, const std::string& blob) {
     ::unlink(store.layer_marker(diff_id).c_str());
@@ -259,8 +256,8 @@ Result<CheckResult> check_store(Store& store, const std::vector<ContainerRef>& c
         }
     }
 
-    // Stored files: content against the key, and the metadata the key names.
-    std::set<std::pair<dev_t, ino_t>> bad_inodes;
+    // Stored files: content and all inode metadata against the key their name states.
+    std::set<std::pair<dev_t, ino_t>> bad_inodes, stored_inodes;
     size_t unused_files = 0;
     uint64_t unused_bytes = 0;
     for (auto& sub : list_dir(root + "/files")) {
@@ -269,17 +266,18 @@ Result<CheckResult> check_store(Store& store, const std::vector<ContainerRef>& c
             std::string p = d + "/" + n;
             std::string shown = "files/" + sub + "/" + n;
             struct stat st;
-            FileKey k;
-            if (::lstat(p.c_str(), &st) < 0 || !S_ISREG(st.st_mode) || !parse_key(n, k) ||
+            auto key = parse_file_key(n);
+            bool legacy = !key && is_legacy_file_key(n);
+            if (::lstat(p.c_str(), &st) < 0 || !S_ISREG(st.st_mode) || (!key && !legacy) ||
                 n.substr(0, 2) != sub) {
                 report(shown, "not a stored file (a leftover)", true);
                 continue;
             }
-            std::string why;
-            if ((st.st_mode & 07777) != k.mode || st.st_uid != k.uid || st.st_gid != k.gid)
-                why = "its mode or owner does not match its name";
-            else if (auto dg = file_digest(p); !dg || *dg != "sha256:" + k.hex)
-                why = "its content does not match its digest";
+            stored_inodes.insert({st.st_dev, st.st_ino});
+            // A name of the older form does not say all that its inode shares, so the
+            // inode cannot be checked: its layers are unpacked again (--repair).
+            std::string why = legacy ? "stored under an older name that does not state its mtime and xattrs"
+                                     : stored_file_problem(p, *key);
             if (!why.empty()) {
                 report(shown, why + " (the layers using it are damaged)", false);
                 bad_inodes.insert({st.st_dev, st.st_ino});
@@ -298,15 +296,19 @@ Result<CheckResult> check_store(Store& store, const std::vector<ContainerRef>& c
         report("files/", std::to_string(unused_files) + " stored files (" + human_bytes(unused_bytes) +
                              ") that no layer uses", true);
 
-    // Layers holding a corrupt file are damaged too.
-    std::set<std::string> damaged_layers;
-    if (!bad_inodes.empty())
-        for (auto& n : list_dir(root + "/layers"))
-            if (is_hex64(n))
-                walk(root + "/layers/" + n, [&](const std::string&, const struct stat& st) {
-                    if (S_ISREG(st.st_mode) && bad_inodes.count({st.st_dev, st.st_ino}))
-                        damaged_layers.insert("sha256:" + n);
-                });
+    // Layers holding a corrupt file are damaged too, and so are those holding a regular
+    // file that is not in the file store (every layer file is a link to a stored one;
+    // one that is not was replaced there as damaged, or put in behind the store's back).
+    std::map<std::string, std::string> damaged_layers;  // diff id -> why
+    for (auto& n : list_dir(root + "/layers"))
+        if (is_hex64(n))
+            walk(root + "/layers/" + n, [&](const std::string&, const struct stat& st) {
+                if (!S_ISREG(st.st_mode) || damaged_layers.count("sha256:" + n)) return;
+                if (bad_inodes.count({st.st_dev, st.st_ino}))
+                    damaged_layers["sha256:" + n] = "holds a corrupt file";
+                else if (!stored_inodes.count({st.st_dev, st.st_ino}))
+                    damaged_layers["sha256:" + n] = "holds a file that is not in the file store";
+            });
 
     // Images: manifest -> config and layer blobs -> layers.
     auto images = store.images();
@@ -354,8 +356,8 @@ Result<CheckResult> check_store(Store& store, const std::vector<ContainerRef>& c
                 state = "is missing";
             else if (!fs::exists(store.layer_marker(diff)))
                 state = "is incomplete (no marker)";
-            else if (damaged_layers.count(diff))
-                state = "holds a corrupt file";
+            else if (auto it = damaged_layers.find(diff); it != damaged_layers.end())
+                state = it->second;
             if (state.empty()) continue;
             if (!repair) {
                 problem("its layer " + diff + " " + state, false);

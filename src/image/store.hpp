@@ -5,9 +5,10 @@
 //   layers/<diffid hex>.json  the layer's completion marker, written last (after the
 //                           data is on disk): a layer without one is not there
 //   files/<xx>/<key>        every regular file of every layer, once per content and
-//                           hardlink metadata (mode, owner, xattrs); layer files are
-//                           hardlinks here, so equal files are one inode on disk
-//                           and one copy in the page cache
+//                           inode metadata (mode, owner, mtime, xattrs: filestore.hpp);
+//                           layer files are hardlinks here, so equal files are one
+//                           inode on disk and one copy in the page cache; a stored
+//                           inode is never changed once it has its name
 //   images.json             names and tags -> images
 //   containers/<id>/        a container's copy-on-write upper, work dir and mount
 //   tmp/                    everything is written here first, then renamed in; what

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "image/digest.hpp"
+#include "image/filestore.hpp"
 #include "image/store.hpp"
 #include "image/tar.hpp"
 #include "util/fs.hpp"
@@ -226,6 +227,13 @@ Result<bool> Unpacker::link_content(int fd, const std::string& named, const std:
     return sys_error("store " + final_path);
 }
 
+// Whether a stored file is what its key says, as far as stat tells (the xattrs and the
+// content are `system check`'s to verify): a name whose file differs is damage.
+bool matches(const struct stat& st, const FileKey& k, uint64_t size) {
+    return S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == size && (st.st_mode & 07777) == k.mode &&
+           st.st_uid == k.uid && st.st_gid == k.gid && st.st_mtim.tv_sec == k.mtime && st.st_mtim.tv_nsec == 0;
+}
+
 // Writes the content to the file store (or finds it there) and returns the store path.
 Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerResult& res) {
     std::string files = store_.root() + "/files";
@@ -247,36 +255,34 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
         total += n;
         KAPSEL_TRY(fs::write_all(fd.get(), std::string_view(buf, n), e.path));
     }
-    // The key holds what hardlinks share besides content: mode, owner, xattrs.
-    char meta[64];
-    std::snprintf(meta, sizeof meta, "-%o-%u-%u", e.mode, e.uid, e.gid);
-    std::string key = digest_hex(h.digest()) + meta;
-    if (!e.xattrs.empty()) {
-        std::string x;
-        for (auto& [k, v] : e.xattrs) x += k + '\0' + v + '\0';
-        key += "-" + digest_hex(sha256_digest(x)).substr(0, 16);
-    }
-    std::string dir = files + "/" + key.substr(0, 2);
-    std::string final_path = dir + "/" + key;
     res.unpacked_size += total;
-    // A stored file of another size is damage (a power cut before its data reached the
-    // disk leaves an empty file): this import's copy replaces it.
+    // Everything the inode carries is set now, while it has no name: once linked into
+    // the store it is shared, and nothing may change it (issue 12, break 2). chown
+    // clears setuid bits and file capabilities, so it comes first.
+    if (::fchown(fd.get(), e.uid, e.gid) < 0) return sys_error("chown " + e.path);
+    for (auto& [k, v] : e.xattrs)
+        if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0) return sys_error("set xattr " + k + " on " + e.path);
+    if (::fchmod(fd.get(), e.mode & 07777) < 0) return sys_error("chmod " + e.path);
+    timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
+    if (::futimens(fd.get(), t) < 0) return sys_error("set the times of " + e.path);
+    // The key is read back from the inode rather than taken from the entry: what the
+    // kernel made of it (an ACL's mode bits, a capability's format) is what is shared.
+    FileKey key = KAPSEL_TRY(key_of(fd.get(), digest_hex(h.digest()), e.path));
+    std::string name = key.name();
+    std::string dir = files + "/" + name.substr(0, 2);
+    std::string final_path = dir + "/" + name;
+    // A stored file that is not what its name says is damage (a power cut before its
+    // data reached the disk leaves an empty file; an older kapsel changed shared
+    // inodes): this import's copy replaces it.
     bool damaged = false;
-    if (struct stat st; ::stat(final_path.c_str(), &st) == 0) {
-        if (static_cast<uint64_t>(st.st_size) == total) {
+    if (struct stat st; ::lstat(final_path.c_str(), &st) == 0) {
+        if (matches(st, key, total)) {
             ++res.shared_files;
             return final_path;
         }
         damaged = true;
     }
     if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) return sys_error("create " + dir);
-    // chown clears setuid bits, so the mode comes after it.
-    if (::fchown(fd.get(), e.uid, e.gid) < 0) return sys_error("chown " + e.path);
-    if (::fchmod(fd.get(), e.mode) < 0) return sys_error("chmod " + e.path);
-    for (auto& [k, v] : e.xattrs)
-        if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0) return sys_error("set xattr " + k + " on " + e.path);
-    timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
-    ::futimens(fd.get(), t);
     if (damaged) {
         // Under a temporary name beside it first: rename replaces in one step.
         std::string aside = final_path + ".new";

@@ -332,6 +332,35 @@ TEST_F(Images, OneImageCannotChangeTheFilesItSharesWithAnother) {
     EXPECT_EQ("", c.out);
 }
 
+// What a hard link shares is the whole inode: files that differ in any of it are not one.
+TEST_F(Images, FilesDifferingInMtimeOrXattrsAreNotShared) {
+    std::string a = image("a", {tar("la", {{{"name", "f"}, {"data", "same"}, {"mtime", 1000}},
+                                           {{"name", "g"}, {"data", "same"}, {"mtime", 1000}, {"xattrs", {{"user.k", "1"}}}}})});
+    std::string b = image("b", {tar("lb", {{{"name", "f"}, {"data", "same"}, {"mtime", 2000}},
+                                           {{"name", "g"}, {"data", "same"}, {"mtime", 1000}, {"xattrs", {{"user.k", "2"}}}}})});
+    ASSERT_EQ(0, k({"pull", "-q", a}).code);
+    ASSERT_EQ(0, k({"pull", "-q", b}).code);
+    json list = images();
+    ASSERT_EQ(2u, list.size());
+    std::string la = layer_dir(list[0]["layers"][0]), lb = layer_dir(list[1]["layers"][0]);
+    struct stat fa, fb, ga, gb;
+    ASSERT_EQ(0, ::stat((la + "/f").c_str(), &fa));
+    ASSERT_EQ(0, ::stat((lb + "/f").c_str(), &fb));
+    ASSERT_EQ(0, ::stat((la + "/g").c_str(), &ga));
+    ASSERT_EQ(0, ::stat((lb + "/g").c_str(), &gb));
+    EXPECT_NE(fa.st_ino, fb.st_ino);
+    EXPECT_EQ(1000, fa.st_mtime);
+    EXPECT_EQ(2000, fb.st_mtime);
+    EXPECT_NE(ga.st_ino, gb.st_ino);
+    char v[4] = {};
+    EXPECT_EQ(1, ::getxattr((la + "/g").c_str(), "user.k", v, sizeof v));
+    EXPECT_EQ('1', v[0]);
+    EXPECT_EQ(1, ::getxattr((lb + "/g").c_str(), "user.k", v, sizeof v));
+    EXPECT_EQ('2', v[0]);
+    Output c = k({"system", "check"});
+    EXPECT_EQ(0, c.code) << c.out << c.err;
+}
+
 TEST_F(Images, ALayerWhoseDigestDoesNotMatchIsRefused) {
     std::string ref = image("bad", {tar("l", {{{"name", "f"}, {"data", "x"}}})}, {"--corrupt-layer", "0"});
     Output o = k({"pull", "-q", ref});

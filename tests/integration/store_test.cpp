@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,6 +320,90 @@ TEST_F(StoreTest, CheckFindsDamageAndRepairMendsIt) {
     ASSERT_EQ(0, k({"system", "prune"}).code);
     expect_check_clean("after prune");
     expect_empty("layers");
+}
+
+// A stored inode is shared by every layer that has the file, so all it carries is in
+// its key; a change to any of it behind the store's back is damage, which --repair mends.
+TEST_F(StoreTest, CheckFindsAStoredFileWhoseMetadataNoLongerMatchesItsKey) {
+    std::string l = tar("l", {{{"name", "m"}, {"data", "mode"}, {"mode", 0755}, {"mtime", 1000}},
+                              {{"name", "t"}, {"data", "time"}, {"mtime", 1000}},
+                              {{"name", "x"}, {"data", "xattr"}, {"mtime", 1000}, {"xattrs", {{"user.k", "v"}}}},
+                              {{"name", "o"}, {"data", "owner"}, {"mtime", 1000}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("meta", {l})}).code);
+    std::string layer = images()[0]["layers"][0];
+    std::string dir = layer_dir(layer);
+    expect_check_clean("after pull");
+
+    ASSERT_EQ(0, ::chmod((dir + "/m").c_str(), 04777));
+    timespec t[2] = {{2000, 0}, {2000, 0}};
+    ASSERT_EQ(0, ::utimensat(AT_FDCWD, (dir + "/t").c_str(), t, 0));
+    ASSERT_EQ(0, ::setxattr((dir + "/x").c_str(), "user.k", "w", 1, 0));
+    ASSERT_EQ(0, ::chown((dir + "/o").c_str(), 1234, 1234));
+    Output c = k({"system", "check"});
+    EXPECT_EQ(1, c.code);
+    EXPECT_NE(std::string::npos, c.out.find("its mode or owner does not match its name (the layers using it are damaged)")) << c.out;
+    EXPECT_NE(std::string::npos, c.out.find("its mtime does not match its name")) << c.out;
+    EXPECT_NE(std::string::npos, c.out.find("its xattrs do not match its name")) << c.out;
+    EXPECT_EQ(4, std::count(c.out.begin(), c.out.end(), '\n') - 1) << "four files and the layer:\n" << c.out;
+    EXPECT_NE(std::string::npos, c.out.find("its layer " + layer + " holds a corrupt file")) << c.out;
+
+    Output r = k({"system", "check", "--repair"});
+    EXPECT_EQ(0, r.code) << r.out << r.err;
+    struct stat st;
+    ASSERT_EQ(0, ::stat((dir + "/m").c_str(), &st));
+    EXPECT_EQ(0755u, st.st_mode & 07777);
+    ASSERT_EQ(0, ::stat((dir + "/t").c_str(), &st));
+    EXPECT_EQ(1000, st.st_mtime);
+    ASSERT_EQ(0, ::stat((dir + "/o").c_str(), &st));
+    EXPECT_EQ(0u, st.st_uid);
+    char v[4] = {};
+    EXPECT_EQ(1, ::getxattr((dir + "/x").c_str(), "user.k", v, sizeof v));
+    EXPECT_EQ('v', v[0]);
+    expect_check_clean("after repair");
+}
+
+// Every regular file of a layer is a link into the file store. One that is not (a
+// stored file replaced there, the layer keeping the old inode) is damage too, and so
+// is a stored file under the older name, which did not state the mtime and xattrs.
+TEST_F(StoreTest, CheckFindsLayerFilesOutsideTheFileStoreAndOlderNames) {
+    std::string l = tar("l", {{{"name", "a"}, {"data", "a"}}, {{"name", "b"}, {"data", "b"}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("old", {l})}).code);
+    std::string layer = images()[0]["layers"][0];
+    std::string dir = layer_dir(layer);
+    struct stat sa, sb;
+    ASSERT_EQ(0, ::stat((dir + "/a").c_str(), &sa));
+    ASSERT_EQ(0, ::stat((dir + "/b").c_str(), &sb));
+    std::string stored_a, stored_b;
+    for (auto& e : fsys::recursive_directory_iterator(store() + "/files")) {
+        struct stat st;
+        if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == sa.st_ino) stored_a = e.path();
+        if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == sb.st_ino) stored_b = e.path();
+    }
+    ASSERT_FALSE(stored_a.empty());
+    ASSERT_FALSE(stored_b.empty());
+    // a: the layer's link goes its own way; b: its stored name takes the older form.
+    ASSERT_EQ(0, ::unlink((dir + "/a").c_str()));
+    { std::ofstream(dir + "/a") << "a"; }
+    std::string name_b = fsys::path(stored_b).filename();
+    std::string legacy = name_b.substr(0, 64) + "-644-0-0";
+    ASSERT_EQ(0, ::rename(stored_b.c_str(), (fsys::path(stored_b).parent_path() / legacy).c_str()));
+
+    Output c = k({"system", "check"});
+    EXPECT_EQ(1, c.code);
+    EXPECT_NE(std::string::npos, c.out.find(legacy + ": stored under an older name that does not state its mtime and xattrs")) << c.out;
+    EXPECT_NE(std::string::npos, c.out.find("its layer " + layer + " holds")) << c.out;
+    Output r = k({"system", "check", "--repair"});
+    EXPECT_EQ(0, r.code) << r.out << r.err;
+    Output again = k({"system", "check"});
+    expect_only_garbage(again, "after repair");
+    ASSERT_EQ(0, k({"system", "prune"}).code);
+    expect_check_clean("after prune");
+    // Without b's older name the layer is still damaged by a alone.
+    ASSERT_EQ(0, ::unlink((dir + "/a").c_str()));
+    { std::ofstream(dir + "/a") << "a"; }
+    c = k({"system", "check"});
+    EXPECT_EQ(1, c.code);
+    EXPECT_NE(std::string::npos, c.out.find("its layer " + layer + " holds a file that is not in the file store")) << c.out;
 }
 
 TEST_F(StoreTest, AStoredFileOfTheWrongSizeIsReplacedByTheNextImportOfIt) {
