@@ -10,6 +10,7 @@ namespace kapsel::cli {
 
 int pull_main(const Globals& g, const Args& args) {
     image::ImportOptions o;
+    image::RegistryOptions ro;
     bool tls_verify = true;
     std::string creds;
     Flags f("pull", "kapsel pull [options] (oci:DIR[:TAG] | [REGISTRY/]NAME[:TAG|@DIGEST])",
@@ -17,6 +18,9 @@ int pull_main(const Globals& g, const Args& args) {
     f.flag({"quiet", "q"}, &o.quiet, "no progress display");
     f.flag({"tls-verify"}, &tls_verify, "verify the registry's certificate (--tls-verify=false: plain HTTP or any certificate)");
     f.option({"creds"}, &creds, "USER:PASSWORD for the registry", "user:password");
+    f.option({"stall-timeout"}, &ro.stall_timeout,
+             "end a transfer that moves less than 1 KiB/s for this many seconds (default 30; 0: never)",
+             "seconds");
     auto pos = f.parse(args);
     if (!pos) return usage_error("pull", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
@@ -37,7 +41,6 @@ int pull_main(const Globals& g, const Args& args) {
         std::printf("%s\n", rec->id.c_str());
         return 0;
     }
-    image::RegistryOptions ro;
     ro.tls_verify = tls_verify;
     ro.credentials = creds;
     auto rec = image::pull_registry(*store, ref, ro, o);

@@ -7,9 +7,12 @@
 //
 // Protocol (src/image/http.hpp is the other end). One JSON request per line on stdin:
 //   {"method": "GET", "url": "https://host/v2/", "headers": ["Accept: ..."],
-//    "insecure": false, "follow": true, "body": "...", "body_file": "/path"}
+//    "insecure": false, "follow": true, "body": "...", "body_file": "/path",
+//    "stall_speed": 1024, "stall_timeout": 30}
 // method is GET (default), HEAD, PUT, POST or PATCH; a body comes from "body" or
-// "body_file". Each request is answered on stdout by
+// "body_file". A transfer that moves fewer than stall_speed bytes a second for
+// stall_timeout seconds (defaults 1024 and 30; a timeout of 0 is none) ends with the
+// error "the transfer stalled: ...". Each request is answered on stdout by
 //   H {"status": 200, "url": "final url", "headers": [["content-type", "..."], ...]}\n
 //   B <n>\n<n bytes of body>         (any number of these)
 //   E {"error": "", "code": 0}\n     (curl's error text and code when the transfer failed)
@@ -23,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -117,6 +121,7 @@ struct Request {
     std::string url, method = "GET", body, body_file;
     std::vector<std::string> headers;
     bool insecure = false, follow = true;
+    long stall_speed = 1024, stall_timeout = 30;
 };
 
 // An error naming the field, or "" when the request is well-formed.
@@ -137,7 +142,15 @@ std::string parse_request(const std::string& line, Request& r) {
         if (it->is_boolean()) out = it->get<bool>();
         else if (bad.empty()) bad = key;
     };
+    auto number = [&](const char* key, long& out) {
+        auto it = req.find(key);
+        if (it == req.end() || it->is_null()) return;
+        if (it->is_number_unsigned() && it->get<uint64_t>() <= 1'000'000'000) out = it->get<long>();
+        else if (bad.empty()) bad = key;
+    };
     text("url", r.url);
+    number("stall_speed", r.stall_speed);
+    number("stall_timeout", r.stall_timeout);
     text("method", r.method);
     text("body", r.body);
     text("body_file", r.body_file);
@@ -186,9 +199,12 @@ bool serve(CURL* curl, const std::string& line) {
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-    // A stalled transfer (under 1 byte/s for a minute) fails; kapsel resumes it.
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+    // A stalled transfer fails (kapsel resumes a blob's): a server that trickles a
+    // byte now and then must not hold a pull for ever.
+    if (req.stall_timeout > 0) {
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, std::max(req.stall_speed, 1L));
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, req.stall_timeout);
+    }
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "kapsel/" KAPSEL_VERSION);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
@@ -239,6 +255,11 @@ bool serve(CURL* curl, const std::string& line) {
                         : rc == CURLE_OK    ? ""
                         : errbuf[0]         ? errbuf
                                             : curl_easy_strerror(rc);
+    // curl's "Operation too slow. Less than 1024 bytes/sec transferred the last 30
+    // seconds" (a timeout of another kind, as a connect's, starts otherwise).
+    if (rc == CURLE_OPERATION_TIMEDOUT && error.rfind("Operation too slow", 0) == 0)
+        error = "the transfer stalled: less than " + std::to_string(std::max(req.stall_speed, 1L)) +
+                " bytes/s for " + std::to_string(req.stall_timeout) + " s";
     if (!put_line('E',
                   {{"error", error}, {"code", open_error.empty() ? static_cast<int>(rc) : -1}}))
         return false;

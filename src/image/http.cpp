@@ -1,6 +1,7 @@
 // The kapsel-fetch helper process and its line protocol (see src/fetch/main.cpp).
 #include "image/http.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -94,6 +96,15 @@ Status HttpClient::fill() {
     }
     char tmp[1 << 16];
     while (true) {
+        if (wait_hook_) {
+            pollfd p{sock_.get(), POLLIN, 0};
+            int ready = ::poll(&p, 1, 500);
+            if (ready < 0 && errno != EINTR) return sys_error("wait for kapsel-fetch");
+            if (ready <= 0) {
+                if (ready == 0) wait_hook_();
+                continue;
+            }
+        }
         ssize_t n = ::read(sock_.get(), tmp, sizeof tmp);
         if (n > 0) {
             buf_.append(tmp, static_cast<size_t>(n));
@@ -154,7 +165,9 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
                         {"url", req.url},
                         {"headers", req.headers},
                         {"insecure", req.insecure},
-                        {"follow", req.follow}};
+                        {"follow", req.follow},
+                        {"stall_speed", static_cast<unsigned>(kStallSpeed)},
+                        {"stall_timeout", static_cast<unsigned>(std::max(stall_timeout_, 0))}};
     if (!req.body.empty()) j["body"] = req.body;
     if (!req.body_file.empty()) j["body_file"] = req.body_file;
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

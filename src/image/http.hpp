@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cerrno>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,11 @@
 namespace kapsel::image {
 
 inline constexpr int kTransportError = EIO;
+
+// A transfer slower than this many bytes a second for the stall timeout is ended by
+// kapsel-fetch ("the transfer stalled: ..."), a transport error like a dropped line.
+inline constexpr int kStallSpeed = 1024;
+inline constexpr int kDefaultStallTimeout = 30;  // seconds
 
 struct HttpRequest {
     std::string method = "GET";  // GET, HEAD, PUT, POST, PATCH
@@ -58,6 +64,12 @@ class HttpClient {
     Result<std::string> read_all(size_t limit);
     // Stops the helper (it restarts with the next request).
     void stop();
+    // Seconds under kStallSpeed after which a transfer ends (0: never), for the
+    // requests from now on.
+    void set_stall_timeout(int seconds) { stall_timeout_ = seconds; }
+    // Called about twice a second while a response is awaited and nothing arrives
+    // (a progress display shows the stall); empty: none.
+    void set_wait_hook(std::function<void()> hook) { wait_hook_ = std::move(hook); }
 
   private:
     Status start();
@@ -72,6 +84,8 @@ class HttpClient {
     size_t pos_ = 0;
     bool in_body_ = false;     // a response's frames are still coming
     uint64_t chunk_left_ = 0;  // bytes left in the current body frame
+    int stall_timeout_ = kDefaultStallTimeout;
+    std::function<void()> wait_hook_;
 };
 
 }  // namespace kapsel::image

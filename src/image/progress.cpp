@@ -8,6 +8,10 @@
 
 namespace kapsel::image {
 
+// The line shows a stall when not even this much arrived for two seconds (kapsel-fetch
+// ends a transfer slower than http.hpp's kStallSpeed after the stall timeout).
+static constexpr uint64_t kStallBytes = 1024;
+
 static int64_t now_ms() {
     timespec t{};
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -19,7 +23,8 @@ static int64_t now_ms() {
 bool progress_wanted(bool quiet) { return !quiet && ::isatty(STDERR_FILENO) && ::isatty(STDOUT_FILENO); }
 
 ProgressReader::ProgressReader(Reader& inner, std::string label, bool enabled, uint64_t total)
-    : inner_(inner), label_(std::move(label)), enabled_(enabled), total_(total), start_ms_(now_ms()), last_ms_(start_ms_) {}
+    : inner_(inner), label_(std::move(label)), enabled_(enabled), total_(total), start_ms_(now_ms()), last_ms_(start_ms_),
+      mark_ms_(start_ms_) {}
 
 ProgressReader::~ProgressReader() {
     if (enabled_) draw(true);
@@ -28,8 +33,16 @@ ProgressReader::~ProgressReader() {
 Result<size_t> ProgressReader::read(char* buf, size_t n) {
     size_t got = KAPSEL_TRY(inner_.read(buf, n));
     bytes_ += got;
+    if (bytes_ - mark_bytes_ >= kStallBytes) {
+        mark_bytes_ = bytes_;
+        mark_ms_ = now_ms();
+    }
     if (enabled_ && now_ms() - last_ms_ >= 100) draw(false);
     return got;
+}
+
+void ProgressReader::waiting() {
+    if (enabled_ && now_ms() - last_ms_ >= 100) draw(false);
 }
 
 void ProgressReader::draw(bool final) {
@@ -38,8 +51,13 @@ void ProgressReader::draw(bool final) {
     double mb = static_cast<double>(bytes_) / 1e6;
     char of[32] = "";
     if (total_ > 0) std::snprintf(of, sizeof of, " of %.1f", static_cast<double>(total_) / 1e6);
-    std::fprintf(stderr, "\r%s: %.1f%s MB, %.0f MB/s\033[K%s", label_.c_str(), mb, of, secs > 0 ? mb / secs : 0.0,
-                 final ? "\n" : "");
+    char speed[48];
+    int64_t stalled_s = (last_ms_ - mark_ms_) / 1000;
+    if (!final && stalled_s >= 2)
+        std::snprintf(speed, sizeof speed, "stalled for %lld s", static_cast<long long>(stalled_s));
+    else
+        std::snprintf(speed, sizeof speed, "%.0f MB/s", secs > 0 ? mb / secs : 0.0);
+    std::fprintf(stderr, "\r%s: %.1f%s MB, %s\033[K%s", label_.c_str(), mb, of, speed, final ? "\n" : "");
     std::fflush(stderr);
 }
 

@@ -44,7 +44,9 @@ class Session {
   public:
     // `actions`: "pull", or "pull,push": the scope of the tokens it asks for.
     Session(RegistryRef ref, const RegistryOptions& o, const std::string& actions)
-        : ref_(std::move(ref)), o_(o), scope_("repository:" + ref_.repository + ":" + actions) {}
+        : ref_(std::move(ref)), o_(o), scope_("repository:" + ref_.repository + ":" + actions) {
+        http_.set_stall_timeout(o.stall_timeout);
+    }
 
     // Finds the API: https first; plain http when TLS fails and the registry is on
     // the loopback interface or --tls-verify=false (podman does the same).
@@ -459,6 +461,12 @@ Result<LayerResult> download_layer(Session& s, Store& store, const Descriptor& l
     }
     BlobReader blob(s, l, fd.get());
     ProgressReader shown(blob, label, progress, l.size);
+    // While the registry sends nothing, the line is redrawn to show the stall.
+    s.client().set_wait_hook([&shown] { shown.waiting(); });
+    struct Unhook {
+        HttpClient& c;
+        ~Unhook() { c.set_wait_hook({}); }
+    } unhook{s.client()};
     // The partial file becomes the stored blob: import_layer need not copy it.
     auto res = store.import_layer(shown, l.digest, diff_id, /*keep_blob=*/false);
     if (!res) {

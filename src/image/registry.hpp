@@ -16,6 +16,9 @@ struct RegistryOptions {
     // TLS (as plain HTTP is always tried for a registry on the loopback interface).
     bool tls_verify = true;
     std::string credentials;  // "user:password", sent only when the registry asks
+    // A transfer that moves less than kStallSpeed (1 KiB) a second for this many
+    // seconds ends (a blob's is resumed, up to its attempts); 0: never.
+    int stall_timeout = 30;
 };
 
 // REGISTRY/NAME[:TAG|@DIGEST] ("busybox" is docker.io/library/busybox:latest):

@@ -20,7 +20,7 @@ usage: fake_registry.py LAYOUT PORTFILE LOGFILE [options]
   --manifest-text T  the tag's manifest is the text T
   --token-body JSON  /token answers 200 with this body (with --bearer)
   --error-body JSON  every 404 has this body
-  --trickle          layer blobs are sent 2 bytes a second
+  --trickle N        layer blobs are sent N bytes a second (0: nothing after the head)
 Writes its port to PORTFILE once it listens, and a line per request to LOGFILE:
   METHOD PATH range=<Range header or -> auth=<bearer|basic|none>
 """
@@ -34,7 +34,6 @@ import secrets
 import socket
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -190,20 +189,30 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         body = data[start:]
-        if self.state.args.trickle and d in self.state.layers and self.command == "GET":
-            # Two bytes a second: a connection that is alive but useless.
+        rate = self.state.args.trickle
+        if rate is not None and d in self.state.layers and self.command == "GET":
+            # A connection that is alive but useless, until the client hangs up.
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.flush()
+            self.connection.settimeout(1)
+            sent = 0
             try:
-                for i in range(0, len(body), 2):
-                    self.wfile.write(body[i:i + 2])
-                    self.wfile.flush()
-                    time.sleep(1)
+                for _ in range(300):
+                    if rate:
+                        self.wfile.write(body[sent:sent + rate])
+                        self.wfile.flush()
+                        sent += rate
+                    try:
+                        if self.connection.recv(1) == b"":
+                            break
+                    except socket.timeout:
+                        pass
             except OSError:
-                pass  # the client gave up
+                pass
             self.close_connection = True
             return
         cut = None
@@ -280,7 +289,7 @@ def main():
     p.add_argument("--manifest-text")
     p.add_argument("--token-body")
     p.add_argument("--error-body")
-    p.add_argument("--trickle", action="store_true")
+    p.add_argument("--trickle", type=int)
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

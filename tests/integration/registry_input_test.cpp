@@ -123,5 +123,44 @@ TEST_F(RegistryInput, ADeclaredConfigSizeIsAHardCap) {
     expect_refused_pull(reg, "blob " + config + ": the response is larger than 3 bytes");
 }
 
+// A server that answers and then sends two bytes a second (or nothing) held a pull
+// for ever: curl's old low-speed limit was one byte a second.
+TEST_F(RegistryInput, AStalledTransferEndsAfterTheStallTimeout) {
+    json m = fixture_manifest();
+    std::string layer = m["layers"][0]["digest"];
+    for (const char* rate : {"2", "0"}) {
+        FakeRegistry reg({"--trickle", rate});
+        REQUIRE_SERVER(reg);
+        std::string ref = reg.host() + "/busybox:latest";
+        int64_t start = monotonic_ms();
+        // On a terminal, for the progress line.
+        Output o = run_on_pty(
+            {kapsel_binary(), "--storage-root", store(1), "pull", "--stall-timeout", "2", ref},
+            120000);
+        int64_t took = monotonic_ms() - start;
+        EXPECT_EQ(o.code, 1) << rate << ": " << o.out;
+        // Five attempts of about two seconds, and the pauses between them.
+        EXPECT_LT(took, 40000) << rate;
+        EXPECT_TRUE(contains(o.out, "kapsel: pull " + ref + ": layer " + layer +
+                                        ": the transfer stalled: less than 1024 bytes/s for 2 s, "
+                                        "5 attempts"))
+            << rate << ": " << o.out;
+        EXPECT_TRUE(contains(o.out, "\rlayer 1/1: 0.0 of ")) << rate << ": " << o.out;
+        EXPECT_TRUE(contains(o.out, " MB, stalled for 2 s")) << "the progress line shows the stall ("
+                                                             << rate << "): " << o.out;
+        EXPECT_TRUE(images(1).empty());
+    }
+}
+
+TEST_F(RegistryInput, TheStallTimeoutIsAnOption) {
+    auto bad = kapsel(1, {"pull", "--stall-timeout", "soon", "127.0.0.1:1/x"});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_TRUE(contains(bad.err, "--stall-timeout")) << bad.err;
+    auto help = kapsel(1, {"pull", "--help"});
+    EXPECT_TRUE(contains(help.out, "--stall-timeout")) << help.out;
+    std::string page = read_text(source_dir() + "/docs/man/kapsel-pull.8");
+    EXPECT_TRUE(contains(page, "stall\\-timeout")) << "documented in kapsel-pull.8";
+}
+
 }  // namespace
 }  // namespace kapsel::test

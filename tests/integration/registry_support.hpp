@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -219,6 +221,37 @@ class FakeRegistry {
     int port_ = 0;
     std::string why_;
 };
+
+inline int64_t monotonic_ms() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+// Runs a program on a pseudo-terminal (stdin, stdout and stderr, so that kapsel draws
+// its progress lines); returns what it wrote there and its exit status.
+inline Output run_on_pty(const std::vector<std::string>& argv, int timeout_ms = 60000) {
+    int master = -1;
+    winsize ws{24, 160, 0, 0};
+    pid_t pid = forkpty(&master, nullptr, nullptr, &ws);
+    if (pid == 0) exec_argv(argv);
+    Output o;
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    char buf[4096];
+    while (monotonic_ms() < deadline) {
+        pollfd p{master, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0) continue;
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0) break;  // EIO: the program and its children closed the terminal
+        o.out.append(buf, static_cast<size_t>(n));
+    }
+    close(master);
+    if (monotonic_ms() >= deadline) kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return o;
+}
 
 #define REQUIRE_SERVER(s) \
     if (!(s).unavailable().empty()) GTEST_SKIP() << "skipped: " << (s).unavailable()
