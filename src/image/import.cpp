@@ -122,6 +122,27 @@ Status check_oci_layout(const std::string& text, const std::string& origin) {
     return {};
 }
 
+// What load keeps in memory of an archive's metadata: all documents together, and one.
+constexpr uint64_t kMetadataLimit = 64 << 20;
+constexpr size_t kDocumentLimit = 16 << 20;
+// What an entry kept costs beyond its name and content (map node, string headers),
+// counted so that a million empty entries do not pass as nothing.
+constexpr uint64_t kEntryCost = 256;
+
+// The entries of an archive load may need as documents: a docker archive's
+// manifest.json and configs (<id>.json, or blobs of an OCI layout inside it), an OCI
+// archive's index.json, oci-layout and blobs (manifests, indexes, configs).
+bool may_be_metadata(const std::string& name) {
+    return name == "oci-layout" || !digest_of_entry(name).empty() ||
+           (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0);
+}
+
+Error metadata_overflow(const std::string& where, const std::string& name) {
+    return make_error(where + ": more than " + std::to_string(kMetadataLimit >> 20) +
+                      " MiB of metadata (manifests, configs, links) by entry " + oci::JsonReader::quoted(name) +
+                      ": not an image archive kapsel can load");
+}
+
 // The sizes of the documents kapsel reads whole (containerd's limit for manifests and
 // indexes; Store::read_blob's for configs).
 constexpr size_t kManifestLimit = 4 << 20;
@@ -213,7 +234,8 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
     FdReader file(fd.get(), where);
     Decompressor outer(file);  // a compressed archive (.tar.gz) is accepted too
     TarReader tar(outer);
-    std::map<std::string, std::string> docs;         // small JSON entries by name
+    std::map<std::string, std::string> docs;         // metadata entries by name ...
+    uint64_t kept = 0;                               // ... and their bytes, links' too
     std::map<std::string, LayerResult> by_entry;     // layer entries by name
     std::map<std::string, LayerResult> by_digest;    // ... and by blob digest
     TarEntry e;
@@ -230,6 +252,9 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
                 auto slash = name.rfind('/');
                 target = (slash == std::string::npos ? "" : name.substr(0, slash + 1)) + target;
             }
+            // Counted with the metadata: an archive of nothing but links is bounded too.
+            kept += kEntryCost + name.size() + target.size();
+            if (kept > kMetadataLimit) return metadata_overflow(where, name);
             links[name] = normalize_entry(target);
             continue;
         }
@@ -237,16 +262,18 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         std::string name = clean_entry(e.path);
         // Blobs of an OCI layout inside the archive are JSON documents or layers, told
         // apart by their first 512 bytes (a tar header, or gzip/zstd magic); a docker
-        // archive's layers are <id>/layer.tar or <digest>.tar; everything else
-        // (VERSION, json, repositories, manifests) is small and kept in memory.
-        std::string blob_digest = digest_of_entry(name);
+        // archive's layers are <id>/layer.tar or <digest>.tar. The documents load may
+        // need are kept in memory, kMetadataLimit in all (a crafted archive of many
+        // small entries once took 940 MB); anything else (VERSION, <id>/json,
+        // repositories, what kapsel does not know) is skipped unread.
         bool layer_name = name.size() >= 9 && name.compare(name.size() - 9, 9, "layer.tar") == 0;
         std::string head;
         head.resize(std::min<uint64_t>(e.size, 512));
         KAPSEL_TRY(tar.body().read_full(head.data(), head.size(), name));
         if (!layer_name && !looks_like_layer(head)) {
-            if (e.size > (16u << 20)) continue;  // not ours to understand, and too large to be metadata
-            std::string rest = KAPSEL_TRY(tar.body().read_all(16u << 20));
+            if (!may_be_metadata(name) || e.size > kDocumentLimit) continue;
+            if ((kept += kEntryCost + name.size() + e.size) > kMetadataLimit) return metadata_overflow(where, name);
+            std::string rest = KAPSEL_TRY(tar.body().read_all(kDocumentLimit));
             docs[name] = head + rest;
             continue;
         }
@@ -258,20 +285,26 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         by_digest[res->blob_digest] = *res;
     }
 
-    for (auto& [name, target] : links) {
+    for (auto& [name, target] : links)
         if (auto it = by_entry.find(target); it != by_entry.end()) by_entry.emplace(name, it->second);
-        else if (auto d = docs.find(target); d != docs.end()) docs.emplace(name, d->second);
-    }
+    // A document under its own name or a link's; not copied per link (a thousand links
+    // to one 16 MiB entry would be 16 GB).
+    auto doc = [&](const std::string& name) -> const std::string* {
+        auto d = docs.find(name);
+        if (d == docs.end())
+            if (auto l = links.find(name); l != links.end()) d = docs.find(l->second);
+        return d == docs.end() ? nullptr : &d->second;
+    };
 
     std::vector<ImageRecord> out;
-    if (docs.count("manifest.json")) {
+    if (const std::string* docker_manifest = doc("manifest.json")) {
         // docker save
-        auto list = KAPSEL_TRY(parse_docker_manifest(docs["manifest.json"], where + ": manifest.json"));
+        auto list = KAPSEL_TRY(parse_docker_manifest(*docker_manifest, where + ": manifest.json"));
         for (auto& item : list) {
             std::string cfg_name = clean_entry(item.config);
-            if (!docs.count(cfg_name))
-                return make_error(where + ": image config " + oci::JsonReader::quoted(cfg_name) + " is missing");
-            const std::string& cfg_text = docs[cfg_name];
+            const std::string* cfg = doc(cfg_name);
+            if (!cfg) return make_error(where + ": image config " + oci::JsonReader::quoted(cfg_name) + " is missing");
+            const std::string& cfg_text = *cfg;
             KAPSEL_TRY(parse_config(cfg_text, where + ": " + cfg_name));
             Manifest m;
             m.media_type = kMediaManifest;
@@ -293,14 +326,15 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         }
         return out;
     }
-    if (!docs.count("index.json")) return make_error(where + ": neither a docker archive (manifest.json) nor an OCI archive (index.json)");
-    if (docs.count("oci-layout")) KAPSEL_TRY(check_oci_layout(docs["oci-layout"], where + ": oci-layout"));
-    Index idx = KAPSEL_TRY(parse_index(docs["index.json"], where + ": index.json"));
+    const std::string* index = doc("index.json");
+    if (!index) return make_error(where + ": neither a docker archive (manifest.json) nor an OCI archive (index.json)");
+    if (const std::string* layout = doc("oci-layout")) KAPSEL_TRY(check_oci_layout(*layout, where + ": oci-layout"));
+    Index idx = KAPSEL_TRY(parse_index(*index, where + ": index.json"));
     auto blob_text = [&](const std::string& digest) -> Result<std::string> {
-        auto it = docs.find("blobs/sha256/" + digest_hex(digest));
-        if (it == docs.end()) return make_error(where + ": blob " + digest + " is missing");
-        if (sha256_digest(it->second) != digest) return make_error(where + ": blob " + digest + " is corrupt");
-        return it->second;
+        const std::string* text = doc("blobs/sha256/" + digest_hex(digest));
+        if (!text) return make_error(where + ": blob " + digest + " is missing");
+        if (sha256_digest(*text) != digest) return make_error(where + ": blob " + digest + " is corrupt");
+        return *text;
     };
     for (auto& d : idx.manifests) {
         Descriptor md = d;

@@ -2,7 +2,10 @@
 // wrongly typed, oversized or names images with control characters. Each is refused
 // with one line naming the document and the field, never an abort, and leaves the
 // store consistent (`system check` passes, no image is added).
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -169,6 +172,41 @@ TEST_F(ImageInput, LayoutFilesAreReadInsideTheLayoutAndBounded) {
     ASSERT_EQ(0, mkfifo((dir + "/index.json").c_str(), 0644));
     o = k({"pull", "-q", "oci:" + dir}, 20000);
     expect_refused(o, dir + "/index.json is not a regular file", "fifo");
+}
+
+// Runs a program with its output to /dev/null; returns its exit status and its peak
+// resident set in KiB.
+std::pair<int, long> run_measured(const std::vector<std::string>& argv) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        exec_argv(argv);
+    }
+    int status = 0;
+    rusage ru{};
+    wait4(pid, &status, 0, &ru);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ru.ru_maxrss};
+}
+
+// load kept every entry that was not a layer in memory, up to 16 MiB each and with no
+// limit on their number (940 MB for a crafted archive).
+TEST_F(ImageInput, EntriesNoImageNeedsAreSkippedUnread) {
+    std::string archive = rearchive("docker-archive.tar", {"--junk", "100", "1048576", "junk/%03d"});
+    auto [code, rss_kib] = run_measured(
+        {kapsel_binary(), "--storage-root", store(), "load", "-q", "-i", archive});
+    EXPECT_EQ(0, code);
+    EXPECT_LT(rss_kib, 60 * 1024) << "100 MiB of entries that are neither layers nor metadata";
+    ASSERT_EQ(1u, images().size());
+}
+
+TEST_F(ImageInput, MetadataBeyondItsBoundIsRefused) {
+    std::string archive =
+        rearchive("docker-archive.tar", {"--junk", "70", "1048576", "extra-%03d.json"});
+    Output o = k({"load", "-q", "-i", archive});
+    expect_refused(o, "more than 64 MiB of metadata (manifests, configs, links) by entry", "70 MiB");
+    EXPECT_NE(std::string::npos, o.err.find("extra-06")) << "names the entry: " << o.err;
 }
 
 }  // namespace
