@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -359,6 +360,36 @@ TEST_F(Images, FilesDifferingInMtimeOrXattrsAreNotShared) {
     EXPECT_EQ('2', v[0]);
     Output c = k({"system", "check"});
     EXPECT_EQ(0, c.code) << c.out << c.err;
+}
+
+// overlayfs interprets its own xattrs on lower layers (a redirect sends a lookup
+// elsewhere, metacopy takes a file's data from elsewhere): a layer's own are dropped,
+// its other xattrs kept, and its whiteouts still become overlay xattrs.
+TEST_F(Images, OverlayXattrsFromALayerAreDroppedAndOthersKept) {
+    json overlay_and_mine = {{"trusted.overlay.redirect", "/etc"}, {"trusted.overlay.metacopy", ""},
+                             {"trusted.overlay.opaque", "y"}, {"user.overlay.redirect", "/etc"},
+                             {"user.overlay.origin", "x"}, {"user.foo", "kept"}};
+    std::string l = tar("l", {{{"name", "d"}, {"type", "dir"}, {"xattrs", overlay_and_mine}},
+                              {{"name", "d/f"}, {"data", "file"}, {"xattrs", overlay_and_mine}},
+                              {{"name", "w"}, {"type", "dir"}},
+                              {{"name", "w/.wh..wh..opq"}, {"data", ""}}});
+    ASSERT_EQ(0, k({"pull", "-q", image("ovl", {l})}).code);
+    std::string dir = layer_dir(images()[0]["layers"][0]);
+    for (std::string path : {dir + "/d", dir + "/d/f"}) {
+        char names[4096];
+        ssize_t n = ::llistxattr(path.c_str(), names, sizeof names);
+        ASSERT_GE(n, 0) << path;
+        for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(names + i)) + 1) {
+            std::string name(names + i);
+            EXPECT_EQ(std::string::npos, name.find(".overlay.")) << path << " carries " << name;
+        }
+        char v[8] = {};
+        EXPECT_EQ(4, ::lgetxattr(path.c_str(), "user.foo", v, sizeof v)) << path;
+        EXPECT_EQ("kept", std::string(v, 4));
+    }
+    char v[4] = {};
+    EXPECT_EQ(1, ::lgetxattr((dir + "/w").c_str(), "trusted.overlay.opaque", v, sizeof v)) << "the whiteout's own";
+    EXPECT_EQ(0, k({"system", "check"}).code);
 }
 
 TEST_F(Images, ALayerWhoseDigestDoesNotMatchIsRefused) {
