@@ -27,8 +27,10 @@ void erase_below(std::map<std::string, Source>& m, const std::string& path) {
 Result<FlattenResult> write_flat_tar(const std::vector<std::string>& dirs, int fd,
                                      const FlattenOptions& o) {
     std::map<std::string, Source> merged;
+    std::vector<Tree> trees;
+    for (auto& d : dirs) trees.push_back(KAPSEL_TRY(Tree::open(d)));
     for (size_t i = 0; i < dirs.size(); ++i) {
-        KAPSEL_TRY(walk_tree(dirs[i], [&](const std::string& p, const struct stat& st) -> Status {
+        KAPSEL_TRY(trees[i].walk([&](const std::string& p, const struct stat& st) -> Status {
             if (o.whiteouts && is_whiteout(st)) {
                 merged.erase(p);
                 erase_below(merged, p);
@@ -38,7 +40,7 @@ Result<FlattenResult> write_flat_tar(const std::vector<std::string>& dirs, int f
             bool was_dir = it != merged.end() && S_ISDIR(it->second.st.st_mode);
             // A directory hides what lower layers had below it when it is opaque; a
             // non-directory hides a lower directory's whole subtree.
-            if (S_ISDIR(st.st_mode) ? (o.whiteouts && is_opaque(dirs[i] + "/" + p)) : was_dir)
+            if (S_ISDIR(st.st_mode) ? (o.whiteouts && trees[i].is_opaque(p)) : was_dir)
                 erase_below(merged, p);
             merged[p] = {i, st};
             return {};
@@ -50,7 +52,6 @@ Result<FlattenResult> write_flat_tar(const std::vector<std::string>& dirs, int f
     std::map<std::pair<dev_t, ino_t>, std::string> written;  // inode -> first path
     for (auto& [p, src] : merged) {
         const struct stat& st = src.st;
-        std::string full = dirs[src.layer] + "/" + p;
         if (S_ISSOCK(st.st_mode)) continue;
         if (o.skip_special &&
             (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode))) {
@@ -84,7 +85,7 @@ Result<FlattenResult> write_flat_tar(const std::vector<std::string>& dirs, int f
             ++res.files;
             res.bytes += static_cast<uint64_t>(st.st_size);
         }
-        KAPSEL_TRY(write_from_disk(tar, full, e, st));
+        KAPSEL_TRY(trees[src.layer].write_entry(tar, p, e, st));
         ++res.entries;
     }
     KAPSEL_TRY(tar.finish());

@@ -82,15 +82,18 @@ Status unmount_rootfs(const Store& store, const std::string& id) {
 
 Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers) {
     ContainerDirs d = container_dirs(store, id);
+    Tree upper = KAPSEL_TRY(Tree::open(d.upper));
+    std::vector<Tree> lowers;
+    for (auto& l : layers) lowers.push_back(KAPSEL_TRY(Tree::open(store.layer_path(l))));
     std::vector<ChangeEntry> out;
     auto in_lower = [&](const std::string& p) {
-        for (auto& l : layers) {
+        for (auto& l : lowers) {
             struct stat st;
-            if (::lstat((store.layer_path(l) + "/" + p).c_str(), &st) == 0 && !is_whiteout(st)) return true;
+            if (l.lstat(p, st) && !is_whiteout(st)) return true;
         }
         return false;
     };
-    KAPSEL_TRY(walk_tree(d.upper, [&](const std::string& p, const struct stat& st) -> Status {
+    KAPSEL_TRY(upper.walk([&](const std::string& p, const struct stat& st) -> Status {
         if (is_whiteout(st))
             out.push_back({Change::deleted, "/" + p});
         else
@@ -102,9 +105,9 @@ Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::stri
 
 Status write_upper_tar(const Store& store, const std::string& id, int fd) {
     ContainerDirs d = container_dirs(store, id);
+    Tree upper = KAPSEL_TRY(Tree::open(d.upper));
     TarWriter tar(fd);
-    KAPSEL_TRY(walk_tree(d.upper, [&](const std::string& p, const struct stat& st) -> Status {
-        std::string full = d.upper + "/" + p;
+    KAPSEL_TRY(upper.walk([&](const std::string& p, const struct stat& st) -> Status {
         std::string dir = fs::dirname(p), base = fs::basename(p);
         std::string prefix = dir == "." ? "" : dir + "/";
         if (is_whiteout(st)) {
@@ -116,8 +119,8 @@ Status write_upper_tar(const Store& store, const std::string& id, int fd) {
             KAPSEL_TRY(tar.header(e));
             return tar.end_entry();
         }
-        KAPSEL_TRY(write_from_disk(tar, full, entry_from_stat(p, st), st));
-        if (S_ISDIR(st.st_mode) && is_opaque(full)) {
+        KAPSEL_TRY(upper.write_entry(tar, p, entry_from_stat(p, st), st));
+        if (S_ISDIR(st.st_mode) && upper.is_opaque(p)) {
             TarEntry o = entry_from_stat(p + "/.wh..wh..opq", st);
             o.type = EntryType::file;
             o.mode = 0;

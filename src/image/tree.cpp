@@ -1,8 +1,10 @@
-// Walking layer directories and writing their entries into tars.
+// Walking layer and upper directories through fds, and writing their entries into
+// tars (see tree.hpp for why nothing here takes a path).
 #include "image/tree.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -10,25 +12,51 @@
 #include <algorithm>
 #include <vector>
 
-#include "util/fd.hpp"
+#include "util/fs.hpp"
 
 namespace kapsel::image {
+namespace {
+
+// No symlink in any component, no magic link: what a walk found as a directory
+// must still be a directory below the root when it is entered.
+constexpr uint64_t kStrict = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+bool same_object(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+           (a.st_mode & S_IFMT) == (b.st_mode & S_IFMT);
+}
+
+}  // namespace
 
 bool is_whiteout(const struct stat& st) {
     return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
 }
 
-bool is_opaque(const std::string& dir) {
-    char v[4] = {};
-    ssize_t n = ::lgetxattr(dir.c_str(), "trusted.overlay.opaque", v, sizeof v);
-    return n == 1 && v[0] == 'y';
+Result<Tree> Tree::open(const std::string& root) {
+    unique_fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return sys_error("open " + root);
+    return Tree(std::move(fd), root);
 }
 
-static Status walk(const std::string& root, const std::string& rel,
-                   const std::function<Status(const std::string&, const struct stat&)>& fn) {
-    std::string here = rel.empty() ? root : root + "/" + rel;
-    DIR* d = ::opendir(here.c_str());
-    if (!d) return sys_error("open " + here);
+Result<unique_fd> Tree::open_below(const std::string& rel, uint64_t flags) const {
+    auto fd = fs::openat2(fd_.get(), rel, flags | O_NOFOLLOW, kStrict);
+    if (!fd) return make_error("open " + path_ + "/" + rel + ": " +
+                               (fd.error().code == ELOOP || fd.error().code == ENOTDIR
+                                    ? std::string("changed while it was read")
+                                    : errno_text(fd.error().code)));
+    return fd;
+}
+
+Status Tree::walk_dir(int dirfd, const std::string& rel,
+                      const std::function<Status(const std::string&, const struct stat&)>& fn) const {
+    // fdopendir takes the fd it is given; ours stays open for the fstatat calls.
+    int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return sys_error("dup " + path_ + "/" + rel);
+    DIR* d = ::fdopendir(dup);
+    if (!d) {
+        ::close(dup);
+        return sys_error("open " + path_ + "/" + rel);
+    }
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d))
         if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..")
@@ -38,16 +66,37 @@ static Status walk(const std::string& root, const std::string& rel,
     for (auto& n : names) {
         std::string p = rel.empty() ? n : rel + "/" + n;
         struct stat st;
-        if (::lstat((root + "/" + p).c_str(), &st) < 0) return sys_error("stat " + root + "/" + p);
+        if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT) continue;  // removed since readdir: not there to archive
+            return sys_error("stat " + path_ + "/" + p);
+        }
         KAPSEL_TRY(fn(p, st));
-        if (S_ISDIR(st.st_mode)) KAPSEL_TRY(walk(root, p, fn));
+        if (!S_ISDIR(st.st_mode)) continue;
+        auto sub = fs::openat2(dirfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kStrict);
+        if (!sub) return make_error("open " + path_ + "/" + p + ": changed while it was read");
+        struct stat now;
+        if (::fstat(sub->get(), &now) < 0 || !same_object(st, now))
+            return make_error("open " + path_ + "/" + p + ": changed while it was read");
+        KAPSEL_TRY(walk_dir(sub->get(), p, fn));
     }
     return {};
 }
 
-Status walk_tree(const std::string& root,
-                 const std::function<Status(const std::string&, const struct stat&)>& fn) {
-    return walk(root, "", fn);
+Status Tree::walk(const std::function<Status(const std::string&, const struct stat&)>& fn) const {
+    return walk_dir(fd_.get(), "", fn);
+}
+
+bool Tree::lstat(const std::string& rel, struct stat& st) const {
+    auto fd = fs::openat2(fd_.get(), rel, O_PATH | O_NOFOLLOW, kStrict);
+    return fd && ::fstat(fd->get(), &st) == 0;
+}
+
+bool Tree::is_opaque(const std::string& rel) const {
+    auto fd = fs::openat2(fd_.get(), rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kStrict);
+    if (!fd) return false;
+    char v[4] = {};
+    ssize_t n = ::fgetxattr(fd->get(), "trusted.overlay.opaque", v, sizeof v);
+    return n == 1 && v[0] == 'y';
 }
 
 TarEntry entry_from_stat(const std::string& name, const struct stat& st) {
@@ -60,16 +109,22 @@ TarEntry entry_from_stat(const std::string& name, const struct stat& st) {
     return e;
 }
 
-Status write_from_disk(TarWriter& tar, const std::string& full, TarEntry e, const struct stat& st) {
+Status Tree::write_entry(TarWriter& tar, const std::string& rel, TarEntry e,
+                         const struct stat& st) const {
+    std::string shown = path_ + "/" + rel;
     if (S_ISDIR(st.st_mode)) {
         e.type = EntryType::directory;
         KAPSEL_TRY(tar.header(e));
         return tar.end_entry();
     }
     if (S_ISLNK(st.st_mode)) {
+        unique_fd fd = KAPSEL_TRY(open_below(rel, O_PATH));
+        struct stat now;
+        if (::fstat(fd.get(), &now) < 0 || !same_object(st, now))
+            return make_error(shown + " changed while it was read");
         char buf[4096];
-        ssize_t n = ::readlink(full.c_str(), buf, sizeof buf - 1);
-        if (n < 0) return sys_error("readlink " + full);
+        ssize_t n = ::readlinkat(fd.get(), "", buf, sizeof buf - 1);
+        if (n < 0) return sys_error("readlink " + shown);
         e.type = EntryType::symlink;
         e.link.assign(buf, static_cast<size_t>(n));
         KAPSEL_TRY(tar.header(e));
@@ -87,16 +142,19 @@ Status write_from_disk(TarWriter& tar, const std::string& full, TarEntry e, cons
     if (!S_ISREG(st.st_mode)) return {};
     e.type = EntryType::file;
     e.size = static_cast<uint64_t>(st.st_size);
-    unique_fd in(::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!in) return sys_error("open " + full);
+    // O_NONBLOCK: a fifo swapped in since the walk must not block the open.
+    unique_fd in = KAPSEL_TRY(open_below(rel, O_RDONLY | O_NONBLOCK));
+    struct stat now;
+    if (::fstat(in.get(), &now) < 0 || !same_object(st, now))
+        return make_error(shown + " changed while it was read");
     KAPSEL_TRY(tar.header(e));
     char buf[65536];
     uint64_t left = e.size;
     while (left > 0) {
         ssize_t n = ::read(in.get(), buf, std::min<uint64_t>(sizeof buf, left));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys_error("read " + full);
-        if (n == 0) return make_error(full + " changed while it was being archived");
+        if (n < 0) return sys_error("read " + shown);
+        if (n == 0) return make_error(shown + " changed while it was read");
         KAPSEL_TRY(tar.data(buf, static_cast<size_t>(n)));
         left -= static_cast<uint64_t>(n);
     }

@@ -3,8 +3,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
@@ -27,10 +27,12 @@
 #include "plan/default_seccomp.hpp"
 #include "plan/names.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/manage.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
+#include "util/undo.hpp"
 
 namespace kapsel::runtime {
 namespace {
@@ -571,30 +573,58 @@ Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const s
     return image::diff_rootfs(store, id, meta.value("layers", std::vector<std::string>{}));
 }
 
-Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name, const std::string& image_name) {
+Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name,
+                                            const std::string& image_name, bool pause) {
     std::string id = KAPSEL_TRY(resolve_container(g, name));
     image::Store store = KAPSEL_TRY(open_store(g));
     json meta = KAPSEL_TRY(read_meta(store, id));
     image::ImageRecord base = KAPSEL_TRY(store.find_image(meta.value("image_id", "")));
     json cfg = json::parse(KAPSEL_TRY(store.read_blob(base.id)));
+    // Frozen, the container cannot change its upper dir while it is read (the read
+    // itself never follows a symlink either way: image/tree.hpp).
+    Store rs(g.root);
+    bool paused_here = false;
+    if (auto rec = rs.load(id); pause && rec && current_status(rs, *rec) == oci::Status::running) {
+        KAPSEL_TRY_CTX(runtime::pause(g, id), "commit " + name);
+        paused_here = true;
+    }
+    Undo thaw{[&] {
+        if (auto st = runtime::resume(g, id); !st) log::warn("commit " + name + ": " + st.error().message);
+    }};
+    thaw.armed = paused_here;
     // The upper dir as a layer: written by a child into a pipe, imported as it streams.
-    int p[2];
+    // The child's error, if any, comes back on a second pipe: it is the cause, and
+    // the import's complaint about a cut-off archive only follows from it.
+    int p[2], e[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe");
     unique_fd rd(p[0]), wr(p[1]);
+    if (::pipe2(e, O_CLOEXEC) < 0) return sys_error("pipe");
+    unique_fd err_rd(e[0]), err_wr(e[1]);
     pid_t writer = ::fork();
+    if (writer < 0) return sys_error("fork");
     if (writer == 0) {
         rd.reset();
         auto st = image::write_upper_tar(store, id, wr.get());
+        if (!st) (void)fs::write_all(err_wr.get(), st.error().message, "error");
         ::_exit(st ? 0 : 1);
     }
     wr.reset();
+    err_wr.reset();
     image::FdReader in(rd.get(), "container changes");
     auto shared = KAPSEL_TRY(store.lock(false));
     auto layer = store.import_layer(in);
+    rd.reset();  // a writer still writing gets EPIPE, not a wait
     int status = 0;
-    ::waitpid(writer, &status, 0);
+    while (::waitpid(writer, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char buf[1024];
+        ssize_t n = ::read(err_rd.get(), buf, sizeof buf);
+        return make_error("commit " + name + ": " +
+                          (n > 0 ? std::string(buf, static_cast<size_t>(n))
+                                 : std::string("reading its changes failed")));
+    }
     if (!layer) return std::move(layer).error().context("commit " + name);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return make_error("commit " + name + ": reading its changes failed");
 
     cfg["rootfs"]["diff_ids"].push_back(layer->diff_id);
     cfg["created"] = now_rfc3339();

@@ -63,7 +63,10 @@ Status container_logs(const Globals& g, const std::string& name, bool follow,
                       const std::function<void(std::string_view)>& out);
 Result<nlohmann::json> inspect(const Globals& g, const std::string& name_or_image);
 Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const std::string& name);
-Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name, const std::string& image_name);
+// With `pause` (the default, as podman's), a running container is frozen while its
+// changes are read, so that they are read as one consistent state.
+Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name,
+                                            const std::string& image_name, bool pause = true);
 
 Result<image::Store> open_store(const Globals& g);
 

@@ -3,7 +3,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <climits>
@@ -38,6 +40,15 @@ Result<std::string> read_file_at(int dirfd, const std::string& name) {
     unique_fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return sys_error("open " + name);
     return read_all(fd.get(), name);
+}
+
+Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
+    open_how how{};
+    how.flags = flags | O_CLOEXEC;
+    how.resolve = resolve;
+    int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
+    if (fd < 0) return sys_error("open " + path);
+    return unique_fd(fd);
 }
 
 Status write_all(int fd, std::string_view data, const std::string& what) {

@@ -2,6 +2,7 @@
 // container's rootfs: those go through linux/path.hpp, which never leaves the root).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,9 @@ namespace kapsel::fs {
 
 Result<std::string> read_file(const std::string& path);
 Result<std::string> read_file_at(int dirfd, const std::string& name);
+// openat2(2): `path` below `dirfd`, resolved as `resolve` says (RESOLVE_BENEATH,
+// RESOLVE_NO_SYMLINKS, ...); O_CLOEXEC is added. The error reads "open PATH".
+Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve);
 // Writes to a temporary name beside `path`, fsyncs nothing (state lives on tmpfs),
 // then renames it into place, so a reader never sees half a file.
 Status write_file_atomic(const std::string& path, std::string_view data, int mode = 0644);

@@ -372,5 +372,48 @@ TEST_F(RunImage, InteractiveWithoutATerminalPassesStdin) {
     EXPECT_EQ("got:piped\n", o.out) << o.err;
 }
 
+// Issue 12, break 3: a running container swaps one of its directories for a symlink
+// to a host directory while commit (or diff) reads its changes from the host. Read
+// by path, the walk followed the symlink and put a root-only host file into the
+// image. Read through fds below the upper dir, a swap is at worst an error.
+TEST_F(RunImage, CommitAndDiffNeverReadTheHostThroughASymlinkTheContainerSwapsIn) {
+    std::string host_dir = root() + "/host-only";
+    fsys::create_directory(host_dir);
+    // Content that appears nowhere else: not in the image, not in any path.
+    std::ofstream(host_dir + "/key") << "HOST" << "-ONLY-" << getpid() << "\n";
+    fsys::permissions(host_dir + "/key", fsys::perms::owner_read);
+    // /a/d is a directory of the container's and /a/l a symlink to the host directory;
+    // the two names swap places as fast as the kernel allows. The container's key has
+    // the host key's size, so that a read through the symlink is not cut short.
+    std::string tool = KAPSEL_TEST_RENAME_EXCHANGER;
+    ASSERT_EQ(0, k({"run", "-d", "--name", "racer", "-v",
+                    fsys::path(tool).parent_path().string() + ":/tools:ro", kImage, "sh", "-c",
+                    "mkdir -p /a/d; echo MINE-ONLY-" + std::to_string(getpid()) +
+                        " > /a/d/key; ln -s " + host_dir +
+                        " /a/l; exec /tools/" + fsys::path(tool).filename().string() +
+                        " /a/d /a/l"})
+                     .code);
+    int committed = 0;
+    for (int i = 0; i < 60; ++i) {
+        Output c = k({"commit", "--pause=false", "racer", "localhost/race:" + std::to_string(i)});
+        if (c.code == 0) {
+            ++committed;
+        } else {
+            // Caught mid-swap: refused, in one line naming what changed.
+            EXPECT_NE(std::string::npos, c.err.find("changed while it was read")) << c.err;
+        }
+        k({"diff", "racer"});
+    }
+    // Paused (the default), the container cannot swap anything while it is read.
+    Output paused = k({"commit", "racer", "localhost/race:paused"});
+    EXPECT_EQ(0, paused.code) << paused.err;
+    EXPECT_EQ("running", status_of("racer")) << "thawed after the commit";
+    Output found = run_program({"/bin/grep", "-rl", "--binary-files=text",
+                                "HOST-ONLY-" + std::to_string(getpid()), store()});
+    EXPECT_EQ("", found.out) << "the host file's content reached the store (" << committed
+                             << " commits succeeded)";
+    k({"rm", "-f", "racer"});
+}
+
 }  // namespace
 }  // namespace kapsel::test
