@@ -30,7 +30,8 @@ Result<RmiResult> remove_images(const Globals& g, const std::vector<std::string>
         }
         auto [img, name] = *match;
         auto list = KAPSEL_TRY(store.images());
-        auto it = std::find_if(list.begin(), list.end(), [&](auto& r) { return r.id == img.id; });
+        // A copy of the id: clang 14 cannot capture a structured binding.
+        auto it = std::find_if(list.begin(), list.end(), [id = img.id](auto& r) { return r.id == id; });
         if (it == list.end()) {
             fail(Error{ENOENT, "image \"" + ref + "\" is not in the store"});
             continue;
