@@ -44,6 +44,9 @@ Result<Identity> resolve_user(const std::string& spec, const std::string& passwd
         if (f[0] == user || std::to_string(*uid) == user) {
             id.uid = static_cast<uint32_t>(*uid);
             id.gid = static_cast<uint32_t>(parse_uint(f[3]).value_or(0));
+            // The home becomes HOME= in config.json, which holds only UTF-8 text.
+            if (!valid_utf8(f[5]))
+                return make_error("user \"" + user + "\": its home directory in the image's /etc/passwd is not valid UTF-8");
             id.home = f[5];
             user_name = f[0];
             found = true;
@@ -108,6 +111,23 @@ static Result<std::vector<std::string>> capability_set(const RunRequest& run) {
         if (std::find(caps.begin(), caps.end(), n) == caps.end()) caps.push_back(n);
     }
     return caps;
+}
+
+// The first string of `j` (a key or a value) that is not UTF-8, by its path: the image
+// config's strings are checked by the JSON parser, but -e, --env-file, -v, -w, the
+// command and kapsel's own environment are bytes, and dump() would throw on them.
+static std::optional<std::string> non_utf8(const json& j, const std::string& path) {
+    if (j.is_string()) return valid_utf8(j.get_ref<const std::string&>()) ? std::nullopt : std::optional(path);
+    if (j.is_array())
+        for (size_t i = 0; i < j.size(); ++i)
+            if (auto p = non_utf8(j[i], path + "[" + std::to_string(i) + "]")) return p;
+    if (j.is_object())
+        for (auto& [k, v] : j.items()) {
+            std::string p = path.empty() ? k : path + "." + k;
+            if (!valid_utf8(k)) return path.empty() ? std::string("a key") : path + ": a key";
+            if (auto bad = non_utf8(v, p)) return bad;
+        }
+    return std::nullopt;
 }
 
 Result<json> container_spec(const ImageDefaults& image, const RunRequest& run, const Identity& user,
@@ -220,6 +240,7 @@ Result<json> container_spec(const ImageDefaults& image, const RunRequest& run, c
         {"linux", linux},
     };
     if (!run.annotations.empty()) spec["annotations"] = run.annotations;
+    if (auto bad = non_utf8(spec, "")) return make_error("the container's config: " + *bad + " is not valid UTF-8");
     return spec;
 }
 

@@ -19,6 +19,9 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::optional<int64_t> parse_int(std::string_view s, int base = 10);
 std::optional<uint64_t> parse_uint(std::string_view s, int base = 10);
 
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
+// what a JSON document may hold. nlohmann's dump() throws on anything else.
+bool valid_utf8(std::string_view s);
 // A JSON string literal, quotes included.
 std::string json_quote(std::string_view s);
 // "EPERM"-style symbolic name, or the number.

@@ -211,5 +211,27 @@ TEST(ResolveUser, NamesComeFromTheImagesFilesAndNumbersNeedNone) {
     EXPECT_THAT(bad_group.error().message, HasSubstr("\"wheel\" is not in the image's /etc/group"));
 }
 
+// Found by tests/fuzz/image_run: a home directory that is not UTF-8 became HOME= in
+// the config, whose dump() threw nlohmann's type_error out of `kapsel run` (SIGABRT).
+TEST(ResolveUser, AHomeThatIsNotUtf8IsAnErrorNamingThePasswdFile) {
+    auto r = resolve_user("root", "root:x:0:0:root:/ro\x98ot:/bin/sh\n", "");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ("user \"root\": its home directory in the image's /etc/passwd is not valid UTF-8",
+              r.error().message);
+    EXPECT_TRUE(resolve_user("root", "root:x:0:0:root:/r\xc3\xb6\xc3\xb6t:/bin/sh\n", "").ok());
+}
+
+TEST(ContainerSpec, BytesThatAreNotUtf8FromTheCommandLineAreAnErrorNamingTheField) {
+    RunRequest run;
+    run.env = {"GOOD=1", "BAD=\xff"};
+    EXPECT_EQ("the container's config: process.env[3] is not valid UTF-8", error_of(busybox(), run));
+    RunRequest cmd;
+    cmd.command = {"echo", "caf\xc3"};  // cut off in the middle of a character
+    EXPECT_EQ("the container's config: process.args[1] is not valid UTF-8", error_of(busybox(), cmd));
+    RunRequest fine;
+    fine.env = {"NAME=Gr\xc3\xbc\xc3\x9f \xf0\x9f\x90\xb3"};
+    spec_of(busybox(), fine);
+}
+
 }  // namespace
 }  // namespace kapsel::plan
