@@ -312,6 +312,16 @@ Result<Process> build_process(const oci::Process& p, bool in_user_ns) {
     if (p.cwd.empty() || p.cwd.front() != '/')
         return make_error("process.cwd: must be an absolute path, got \"" + p.cwd + "\"");
     out.cwd = p.cwd;
+    // (uid_t)-1 is no id: setresuid/setresgid take it as "leave unchanged", so the
+    // process would go on as whatever kapsel's init is (root). runc refuses it too.
+    constexpr uint32_t kNoId = 4294967295u;
+    if (p.user.uid == kNoId)
+        return make_error("process.user.uid: 4294967295 is not a valid id (it means \"unchanged\": the process would stay root)");
+    if (p.user.gid == kNoId)
+        return make_error("process.user.gid: 4294967295 is not a valid id (it means \"unchanged\": the process would keep group root)");
+    for (auto g : p.user.additional_gids)
+        if (g == kNoId)
+            return make_error("process.user.additionalGids: 4294967295 is not a valid id");
     out.uid = p.user.uid;
     out.gid = p.user.gid;
     out.additional_gids = p.user.additional_gids;

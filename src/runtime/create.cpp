@@ -61,6 +61,23 @@ Status check_against_host(const plan::Plan& plan) {
     struct stat st;
     if (::stat(plan.rootfs.c_str(), &st) < 0) return sys_error("root.path " + plan.rootfs);
     if (!S_ISDIR(st.st_mode)) return make_error("root.path " + plan.rootfs + " is not a directory");
+    // A joined network namespace may be the host's own (a path to /proc/1/ns/net, or
+    // a bind of it): a net.* sysctl there would change the host, as runc also refuses.
+    for (auto& ns : plan.namespaces) {
+        if (ns.type != plan::NsType::net || ns.path.empty()) continue;
+        struct stat joined, host, ours;
+        if (::stat(ns.path.c_str(), &joined) < 0) continue;  // open_namespace says why later
+        auto same = [&](const struct stat& o) {
+            return joined.st_dev == o.st_dev && joined.st_ino == o.st_ino;
+        };
+        bool hosts = (::stat("/proc/1/ns/net", &host) == 0 && same(host)) ||
+                     (::stat("/proc/self/ns/net", &ours) == 0 && same(ours));
+        if (!hosts) continue;
+        for (auto& [key, value] : plan.sysctl)
+            if (key.rfind("net/", 0) == 0)
+                return make_error("linux.sysctl: \"" + key + "\" would change the host: the network namespace " +
+                                  ns.path + " is the host's");
+    }
     if (plan.process) KAPSEL_TRY(linux::check_process_on_host(*plan.process));
     return {};
 }

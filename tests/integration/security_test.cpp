@@ -145,6 +145,23 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
          "createRuntime"},
         {"missing rootfs", [](Bundle& b) { b.config["root"]["path"] = "/nonexistent/rootfs"; },
          "root.path"},
+        // (uid_t)-1 means "unchanged" to setresuid: the process would stay root.
+        {"uid -1", [](Bundle& b) { b.config["process"]["user"]["uid"] = 4294967295u; },
+         "process.user.uid: 4294967295 is not a valid id"},
+        {"gid -1", [](Bundle& b) { b.config["process"]["user"]["gid"] = 4294967295u; },
+         "process.user.gid: 4294967295 is not a valid id"},
+        // A net.* sysctl in the host's own network namespace would change the host.
+        // (The value asked for is the host's own, so that not even a regression
+        // changes the host.)
+        {"net sysctl in the host's network namespace",
+         [](Bundle& b) {
+             std::string now;
+             std::ifstream("/proc/sys/net/ipv4/ip_forward") >> now;
+             b.drop_namespace("network");
+             b.add_namespace("network", "/proc/self/ns/net");
+             b.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", now}};
+         },
+         "the network namespace /proc/self/ns/net is the host's"},
     };
     for (auto& c : cases) {
         Bundle b("true");
