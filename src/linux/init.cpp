@@ -35,7 +35,16 @@ namespace kapsel::linux {
 namespace {
 
 [[noreturn]] void die(int sync_fd, const Error& e) {
-    (void)send_msg(sync_fd, Msg::error, e.message);
+    // One line, and one that fits a message: an error that quotes a 1 MiB value
+    // (an argument, a hostname) would not go through the socket at all, and the
+    // parent would know nothing.
+    std::string line = e.message.size() > 4000
+                           ? e.message.substr(0, 4000) + "... (" + std::to_string(e.message.size()) +
+                                 " bytes)"
+                           : e.message;
+    for (auto& c : line)
+        if (c == '\n' || c == '\r') c = ' ';
+    (void)send_msg(sync_fd, Msg::error, line);
     ::_exit(1);
 }
 

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "cgroups/cgroup.hpp"
@@ -80,6 +82,24 @@ Status check_against_host(const plan::Plan& plan) {
     }
     if (plan.process) KAPSEL_TRY(linux::check_process_on_host(*plan.process));
     return {};
+}
+
+// The init closed its end without a word: it was killed (the OOM killer, when the
+// memory limit cannot even hold it) or died before it could report. Its exit
+// status says which, instead of a bare "exited unexpectedly".
+Error why_init_ended(pid_t child, const cgroups::Cgroup& cg, Error e) {
+    int status = 0;
+    pid_t r;
+    for (int i = 0; i < 200 && (r = ::waitpid(child, &status, WNOHANG)) == 0; ++i) ::usleep(5000);
+    if (r != child) return e;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && cg.oom_kills() > 0)
+        return make_error("the container init was killed by the OOM killer while it was set up: "
+                          "linux.resources.memory.limit is too small");
+    if (WIFSIGNALED(status))
+        return make_error(std::string("the container init was killed by SIG") +
+                          ::sigabbrev_np(WTERMSIG(status)) + " while it was set up");
+    return make_error("the container init exited with status " + std::to_string(WEXITSTATUS(status)) +
+                      " before it could report why");
 }
 
 // Opens a namespace path and checks it is a namespace of the expected type.
@@ -302,7 +322,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
 
     while (true) {
         auto msg = linux::recv_msg(parent_sock.get());
-        if (!msg) return std::move(msg).error().context("create container " + o.id);
+        if (!msg) return why_init_ended(child, *cg, std::move(msg).error()).context("create container " + o.id);
         switch (msg->type) {
             case linux::Msg::error:
                 return make_error(msg->payload);

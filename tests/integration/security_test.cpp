@@ -162,6 +162,13 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
              b.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", now}};
          },
          "the network namespace /proc/self/ns/net is the host's"},
+        // The init's own errors reach the parent however long the value they quote...
+        {"1 MiB hostname", [](Bundle& b) { b.config["hostname"] = std::string(1 << 20, 'x'); },
+         "sethostname"},
+        // ... and when it is killed before it can say anything, its end is the error.
+        {"1-byte memory limit",
+         [](Bundle& b) { b.config["linux"]["resources"]["memory"] = {{"limit", 1}}; },
+         "the container init was killed by the OOM killer"},
     };
     for (auto& c : cases) {
         Bundle b("true");
@@ -173,6 +180,7 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
         EXPECT_NE(std::string::npos, o.err.find(c.message)) << c.what << ": " << o.err;
         EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n'))
             << c.what << ": one line: " << o.err;
+        EXPECT_LT(o.err.size(), 8192u) << c.what << ": a line a terminal can show";
         expect_nothing_left("c1", b);
     }
 }
