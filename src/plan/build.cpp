@@ -20,7 +20,6 @@
 
 namespace kapsel::plan {
 
-static std::string json_string_default() { return ""; }
 
 const char* ns_name(NsType t) {
     switch (t) {
@@ -399,9 +398,18 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
 
     if (auto ov = spec.annotations.find("io.kapsel.rootfs.overlay"); ov != spec.annotations.end()) {
         auto j = nlohmann::json::parse(ov->second, nullptr, false);
+        auto is_path = [&](const char* k) {
+            return j.contains(k) && j[k].is_string() && !j[k].get<std::string>().empty();
+        };
         if (j.is_discarded() || !j.is_object() || !j.contains("lowerdir") || !j["lowerdir"].is_array() ||
-            !j.value("upperdir", json_string_default()).size() || !j.value("workdir", json_string_default()).size())
+            !is_path("upperdir") || !is_path("workdir"))
             return make_error("annotations.io.kapsel.rootfs.overlay: expected {\"lowerdir\": [...], \"upperdir\": ..., \"workdir\": ...}");
+        // overlayfs stacks at most 500 lower layers (OVL_MAX_STACK); past that the
+        // mount fails deep in the init. Said here, before anything is made.
+        if (j["lowerdir"].size() > kMaxOverlayLayers)
+            return make_error("the image has " + std::to_string(j["lowerdir"].size()) +
+                              " layers; overlayfs stacks at most " + std::to_string(kMaxOverlayLayers) +
+                              " (squash the image into fewer layers)");
         Plan::Overlay o;
         for (auto& l : j["lowerdir"]) {
             if (!l.is_string() || l.get<std::string>().empty() || l.get<std::string>().front() != '/')

@@ -14,6 +14,9 @@
 
 namespace kapsel::plan {
 
+// The most lower layers overlayfs stacks in one mount (the kernel's OVL_MAX_STACK).
+inline constexpr size_t kMaxOverlayLayers = 500;
+
 enum class NsType { user, pid, mount, uts, ipc, net, cgroup, time };
 inline constexpr NsType kAllNamespaces[] = {NsType::user,   NsType::pid, NsType::mount,
                                             NsType::uts,    NsType::ipc, NsType::net,
@@ -140,7 +143,7 @@ struct Plan {
     // per-container upper dir, mounted inside the container's own mount namespace
     // (from the "io.kapsel.rootfs.overlay" annotation).
     struct Overlay {
-        std::vector<std::string> lowers;  // top first
+        std::vector<std::string> lowers;  // top first; at most kMaxOverlayLayers
         std::string upper, work;
     };
     std::optional<Overlay> rootfs_overlay;

@@ -80,6 +80,25 @@ TEST(BuildPlan, RootIsRequired) {
               "root.path: the container needs a root filesystem");
 }
 
+TEST(BuildPlan, AnOverlayRootHasAtMostTheLayersOverlayfsStacks) {
+    auto overlay = [](size_t layers) {
+        json lowers = json::array();
+        for (size_t i = 0; i < layers; ++i) lowers.push_back("/store/layers/" + std::to_string(i));
+        json o = {{"lowerdir", lowers}, {"upperdir", "/c/upper"}, {"workdir", "/c/work"}};
+        return json{{"annotations", {{"io.kapsel.rootfs.overlay", o.dump()}}}};
+    };
+    auto ok = build_with(overlay(kMaxOverlayLayers));
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(kMaxOverlayLayers, ok->rootfs_overlay->lowers.size());
+    EXPECT_THAT(error_of(build_with(overlay(kMaxOverlayLayers + 1))),
+                HasSubstr("the image has 501 layers; overlayfs stacks at most 500"));
+    // Wrongly typed members are an error, not an exception.
+    json bad = {{"annotations",
+                 {{"io.kapsel.rootfs.overlay",
+                   R"({"lowerdir": ["/l"], "upperdir": 5, "workdir": "/w"})"}}}};
+    EXPECT_THAT(error_of(build_with(bad)), HasSubstr("annotations.io.kapsel.rootfs.overlay"));
+}
+
 TEST(BuildPlan, OciVersionMustBeOneDotSomething) {
     EXPECT_TRUE(build_with({{"ociVersion", "1.0.0"}}));
     EXPECT_TRUE(build_with({{"ociVersion", "1.3.0-rc.1"}}));
