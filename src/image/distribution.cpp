@@ -16,26 +16,40 @@ bool is_alnum_lower(char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-// One path component of a repository: [a-z0-9]+ joined by '.', '_', "__" or '-'s.
+// One path component of a repository, as the distribution reference grammar has it:
+// [a-z0-9]+ runs joined by one separator each, '.', '_', "__" or a run of '-'.
 bool valid_component(std::string_view c) {
-    if (c.empty() || !is_alnum_lower(c.front()) || !is_alnum_lower(c.back())) return false;
-    for (size_t i = 0; i < c.size(); ++i) {
-        char ch = c[i];
-        if (is_alnum_lower(ch) || ch == '-') continue;
-        if (ch != '.' && ch != '_') return false;
-        // A separator other than '-' runs is one character, or "__".
-        bool double_underscore = ch == '_' && i + 1 < c.size() && c[i + 1] == '_';
-        if (double_underscore) ++i;
-        if (!is_alnum_lower(c[i + 1])) return false;
+    size_t i = 0;
+    auto alnum_run = [&] {
+        size_t start = i;
+        while (i < c.size() && is_alnum_lower(c[i])) ++i;
+        return i > start;
+    };
+    if (!alnum_run()) return false;
+    while (i < c.size()) {
+        if (c[i] == '.') {
+            ++i;
+        } else if (c[i] == '_') {
+            i += c.substr(i, 2) == "__" ? 2 : 1;
+        } else if (c[i] == '-') {
+            while (i < c.size() && c[i] == '-') ++i;
+        } else {
+            return false;
+        }
+        if (!alnum_run()) return false;
     }
     return true;
 }
 
+bool is_ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// [\w][\w.-]{0,127}
 bool valid_tag(std::string_view t) {
     if (t.empty() || t.size() > 128 || t.front() == '.' || t.front() == '-') return false;
     for (char c : t)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
-            return false;
+        if (!(is_ascii_alnum(c) || c == '_' || c == '.' || c == '-')) return false;
     return true;
 }
 
@@ -60,12 +74,13 @@ bool valid_registry(std::string_view r) {
             port = r.substr(colon + 1);
             if (port.empty()) return false;
         }
-        if (host.empty() || host.front() == '-' || host.front() == '.' || host.back() == '-' ||
-            host.back() == '.')
-            return false;
-        for (char c : host)
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-                return false;
+        // Dot-separated labels of letters, digits and inner '-'s.
+        if (host.empty()) return false;
+        for (auto& label : split(host, '.')) {
+            if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+            for (char c : label)
+                if (!(is_ascii_alnum(c) || c == '-')) return false;
+        }
     }
     return port.find_first_not_of("0123456789") == std::string_view::npos && port.size() <= 5;
 }
@@ -116,19 +131,25 @@ std::string RegistryRef::name() const {
     return registry + "/" + repository + (digest.empty() ? ":" + tag : "@" + digest);
 }
 
-Result<RegistryRef> parse_registry_reference(std::string_view text) {
+namespace {
+
+// [REGISTRY/]NAME[:TAG][@DIGEST] by the distribution reference grammar; with
+// `transport`, skopeo's "docker://" prefix is allowed too.
+Result<RegistryRef> parse_reference(std::string_view text, bool transport, const char* what) {
+    // The text may come from an archive: it is shown escaped, never as it is.
     auto invalid = [&](const std::string& why) {
-        return make_error("invalid reference \"" + std::string(text) + "\": " + why);
+        return make_error(std::string("invalid ") + what + " " + oci::JsonReader::quoted(text) + ": " + why);
     };
     std::string s(text);
-    if (s.rfind("docker://", 0) == 0) s = s.substr(9);
+    if (transport && s.rfind("docker://", 0) == 0) s = s.substr(9);
     RegistryRef r;
     if (auto at = s.find('@'); at != std::string::npos) {
         r.digest = s.substr(at + 1);
         s = s.substr(0, at);
         if (r.digest.rfind("sha256:", 0) != 0 && r.digest.find(':') != std::string::npos)
             return invalid("only sha256 digests are supported");
-        if (!valid_digest(r.digest)) return invalid("\"" + r.digest + "\" is not a sha256 digest");
+        if (!valid_digest(r.digest))
+            return invalid(oci::JsonReader::quoted(r.digest) + " is not a sha256 digest");
     }
     std::string rest = s;
     if (auto slash = s.find('/'); slash != std::string::npos) {
@@ -140,7 +161,8 @@ Result<RegistryRef> parse_registry_reference(std::string_view text) {
         }
     }
     if (!r.registry.empty() && !valid_registry(r.registry))
-        return invalid("\"" + r.registry + "\" is not a valid registry host");
+        return invalid(oci::JsonReader::quoted(r.registry) + " is not a valid registry host");
+    std::string written_registry = r.registry;
     if (r.registry.empty() || r.registry == "index.docker.io" ||
         r.registry == "registry-1.docker.io")
         r.registry = "docker.io";
@@ -148,21 +170,36 @@ Result<RegistryRef> parse_registry_reference(std::string_view text) {
         colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
         r.tag = rest.substr(colon + 1);
         rest = rest.substr(0, colon);
-        if (!valid_tag(r.tag)) return invalid("\"" + r.tag + "\" is not a valid tag");
+        if (!valid_tag(r.tag)) return invalid(oci::JsonReader::quoted(r.tag) + " is not a valid tag");
     }
     if (r.tag.empty()) r.tag = "latest";
     if (rest.empty()) return invalid("no repository name");
     for (auto& c : split(rest, '/')) {
         if (!valid_component(c)) {
-            if (to_lower(c) != c) return invalid("repository names must be lower case");
-            return invalid("\"" + c + "\" is not a valid repository name component");
+            if (to_lower(c) != c && valid_component(to_lower(c)))
+                return invalid("repository names must be lower case");
+            return invalid(oci::JsonReader::quoted(c) + " is not a valid repository name component");
         }
     }
-    if (rest.size() > 255) return invalid("the repository name is longer than 255 characters");
+    // The grammar's bound is on the name as written, registry included.
+    if ((written_registry.empty() ? 0 : written_registry.size() + 1) + rest.size() > 255)
+        return invalid("the name is longer than 255 characters");
     r.repository = rest;
     if (r.registry == "docker.io" && rest.find('/') == std::string::npos)
         r.repository = "library/" + rest;
     return r;
+}
+
+}  // namespace
+
+Result<RegistryRef> parse_registry_reference(std::string_view text) {
+    return parse_reference(text, /*transport=*/true, "reference");
+}
+
+Status check_image_name(std::string_view name) {
+    auto r = parse_reference(name, /*transport=*/false, "image name");
+    if (!r) return std::move(r).error();
+    return {};
 }
 
 std::vector<AuthChallenge> parse_www_authenticate(std::string_view h) {

@@ -32,6 +32,14 @@ struct RegistryRef {
 // the registry is docker.io, where a one-component name is in "library/".
 Result<RegistryRef> parse_registry_reference(std::string_view text);
 
+// Checks a name that comes from outside (an archive's RepoTags, a layout's or
+// archive's ref.name annotation, import's and commit's NAME) before it enters the
+// image index: the distribution reference grammar ([DOMAIN[:PORT]/]PATH[:TAG]
+// [@sha256:HEX], lower-case path components, tags [\w][\w.-]{0,127}, a name of at
+// most 255 characters), so that no control character or line of someone else's
+// choosing reaches `kapsel images`. The error shows the name escaped.
+Status check_image_name(std::string_view name);
+
 // One challenge of a WWW-Authenticate header: `Bearer realm="...",service="..."`.
 struct AuthChallenge {
     std::string scheme;                         // lower case: "bearer", "basic"

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "image/digest.hpp"
+#include "image/distribution.hpp"
 #include "image/progress.hpp"
 #include "image/tar.hpp"
 #include "oci/json_reader.hpp"
@@ -181,6 +182,8 @@ Result<std::string> read_in_layout(int root, const std::string& dir, const std::
 Result<ImageRecord> register_image(Store& store, const std::string& config_text, const Manifest& manifest,
                                    const std::vector<std::string>& diff_ids, const std::vector<std::string>& names,
                                    uint64_t size) {
+    // Names come from archives and layouts too: checked before anything is written.
+    for (auto& n : names) KAPSEL_TRY(check_image_name(n));
     ImageConfig cfg = KAPSEL_TRY(parse_config(config_text));
     if (cfg.diff_ids != diff_ids) {
         for (size_t i = 0; i < std::max(cfg.diff_ids.size(), diff_ids.size()); ++i) {
@@ -260,6 +263,8 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         }
         if (e.type != EntryType::file) continue;
         std::string name = clean_entry(e.path);
+        // For messages: the archive's name for the entry, escaped when it is not plain.
+        const std::string shown_name = where + ": " + oci::JsonReader::key_shown(name);
         // Blobs of an OCI layout inside the archive are JSON documents or layers, told
         // apart by their first 512 bytes (a tar header, or gzip/zstd magic); a docker
         // archive's layers are <id>/layer.tar or <digest>.tar. The documents load may
@@ -269,18 +274,18 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         bool layer_name = name.size() >= 9 && name.compare(name.size() - 9, 9, "layer.tar") == 0;
         std::string head;
         head.resize(std::min<uint64_t>(e.size, 512));
-        KAPSEL_TRY(tar.body().read_full(head.data(), head.size(), name));
+        KAPSEL_TRY_CTX(tar.body().read_full(head.data(), head.size(), "the entry"), shown_name);
         if (!layer_name && !looks_like_layer(head)) {
             if (!may_be_metadata(name) || e.size > kDocumentLimit) continue;
             if ((kept += kEntryCost + name.size() + e.size) > kMetadataLimit) return metadata_overflow(where, name);
-            std::string rest = KAPSEL_TRY(tar.body().read_all(kDocumentLimit));
+            std::string rest = KAPSEL_TRY_CTX(tar.body().read_all(kDocumentLimit), shown_name);
             docs[name] = head + rest;
             continue;
         }
         PrefixReader body(head, tar.body());
         ProgressReader shown(body, "layer " + std::to_string(++layer_no), progress, e.size);
         auto res = store.import_layer(shown, digest_of_entry(name));
-        if (!res) return std::move(res).error().context(where + ": " + name);
+        if (!res) return std::move(res).error().context(shown_name);
         by_entry[name] = *res;
         by_digest[res->blob_digest] = *res;
     }
@@ -300,12 +305,15 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
     if (const std::string* docker_manifest = doc("manifest.json")) {
         // docker save
         auto list = KAPSEL_TRY(parse_docker_manifest(*docker_manifest, where + ": manifest.json"));
+        // Every name first: an archive with one bad name adds no image.
+        for (auto& item : list)
+            for (auto& n : item.repo_tags) KAPSEL_TRY_CTX(check_image_name(n), where + ": manifest.json");
         for (auto& item : list) {
             std::string cfg_name = clean_entry(item.config);
             const std::string* cfg = doc(cfg_name);
             if (!cfg) return make_error(where + ": image config " + oci::JsonReader::quoted(cfg_name) + " is missing");
             const std::string& cfg_text = *cfg;
-            KAPSEL_TRY(parse_config(cfg_text, where + ": " + cfg_name));
+            KAPSEL_TRY(parse_config(cfg_text, where + ": " + oci::JsonReader::key_shown(cfg_name)));
             Manifest m;
             m.media_type = kMediaManifest;
             m.config = {kMediaConfig, sha256_digest(cfg_text), cfg_text.size(), {}, "", "", ""};
@@ -322,7 +330,7 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             }
             std::vector<std::string> names = item.repo_tags;
             names.insert(names.end(), o.names.begin(), o.names.end());
-            out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
+            out.push_back(KAPSEL_TRY_CTX(register_image(store, cfg_text, m, diff_ids, names, size), where));
         }
         return out;
     }
@@ -336,6 +344,20 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
         if (sha256_digest(*text) != digest) return make_error(where + ": blob " + digest + " is corrupt");
         return *text;
     };
+    // An image's name is its full reference in ref.name (a bare tag names nothing on
+    // its own) or containerd's annotation; every name is checked first, so that an
+    // archive with one bad name adds no image.
+    auto names_of = [&](const Descriptor& d) {
+        std::vector<std::string> names;
+        if (auto ref = d.annotations.find("org.opencontainers.image.ref.name"); ref != d.annotations.end())
+            if (ref->second.find('/') != std::string::npos || ref->second.find(':') != std::string::npos)
+                names.push_back(ref->second);
+        if (auto ref = d.annotations.find("io.containerd.image.name"); ref != d.annotations.end())
+            names.push_back(ref->second);
+        return names;
+    };
+    for (auto& d : idx.manifests)
+        for (auto& n : names_of(d)) KAPSEL_TRY_CTX(check_image_name(n), where + ": index.json");
     for (auto& d : idx.manifests) {
         Descriptor md = d;
         if (is_index_media_type(d.media_type)) {
@@ -358,13 +380,8 @@ Result<std::vector<ImageRecord>> load_archive(Store& store, const std::string& p
             size += it->second.unpacked_size;
         }
         std::vector<std::string> names = o.names;
-        if (auto ref = d.annotations.find("org.opencontainers.image.ref.name"); ref != d.annotations.end()) {
-            // A bare tag ("latest") names nothing on its own; a full reference does.
-            if (ref->second.find('/') != std::string::npos || ref->second.find(':') != std::string::npos)
-                names.push_back(ref->second);
-        }
-        if (auto ref = d.annotations.find("io.containerd.image.name"); ref != d.annotations.end()) names.push_back(ref->second);
-        out.push_back(KAPSEL_TRY(register_image(store, cfg_text, m, diff_ids, names, size)));
+        for (auto& n : names_of(d)) names.push_back(n);
+        out.push_back(KAPSEL_TRY_CTX(register_image(store, cfg_text, m, diff_ids, names, size), where));
     }
     return out;
 }
@@ -393,6 +410,12 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
     if (!chosen)
         return make_error(tag.empty() ? dir + " holds several images: name one with oci:DIR:TAG"
                                       : "no image tagged \"" + tag + "\" in " + dir);
+    // Its name: ref.name when it is a full reference, else localhost/<dir>:<ref.name>.
+    // Checked before any layer is read.
+    std::vector<std::string> names = o.names;
+    if (auto ref = chosen->annotations.find("org.opencontainers.image.ref.name"); ref != chosen->annotations.end())
+        names.push_back(ref->second.find('/') != std::string::npos ? ref->second : "localhost/" + fs::basename(fs::clean(dir)) + ":" + ref->second);
+    for (auto& n : names) KAPSEL_TRY_CTX(check_image_name(n), dir + "/index.json");
     auto shared = KAPSEL_TRY(store.lock(false));
     Descriptor md = *chosen;
     if (is_index_media_type(md.media_type)) {
@@ -425,14 +448,11 @@ Result<ImageRecord> pull_layout(Store& store, const std::string& dir, const std:
         diff_ids.push_back(res->diff_id);
         size += res->unpacked_size;
     }
-    std::vector<std::string> names = o.names;
-    auto ref = chosen->annotations.find("org.opencontainers.image.ref.name");
-    if (ref != chosen->annotations.end())
-        names.push_back(ref->second.find('/') != std::string::npos ? ref->second : "localhost/" + fs::basename(fs::clean(dir)) + ":" + ref->second);
     return register_image(store, cfg_text, m, diff_ids, names, size);
 }
 
 Result<ImageRecord> import_rootfs(Store& store, const std::string& path, const std::string& name, const ImportOptions& o) {
+    KAPSEL_TRY(check_image_name(name));
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return sys_error("open " + path);
     auto shared = KAPSEL_TRY(store.lock(false));

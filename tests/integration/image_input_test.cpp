@@ -174,6 +174,56 @@ TEST_F(ImageInput, LayoutFilesAreReadInsideTheLayoutAndBounded) {
     expect_refused(o, dir + "/index.json is not a regular file", "fifo");
 }
 
+// Names with line breaks or escape sequences were stored as they were, and `kapsel
+// images` printed lines of the archive's choosing.
+TEST_F(ImageInput, ImageNamesOutsideTheReferenceGrammarAreRefused) {
+    struct Case {
+        std::string from;
+        std::vector<std::string> edits;
+        std::string message;
+    } cases[] = {
+        {"docker-archive.tar", {"--merge-docker", R"({"RepoTags": ["a\nb"]})"},
+         "manifest.json: invalid image name \"a\\x0ab\": "},
+        {"docker-archive.tar",
+         {"--merge-docker", R"({"RepoTags": ["ok:1", "x:1\n\u001b[2Jlocalhost/fake:latest"]})"},
+         "manifest.json: invalid image name \"x:1\\x0a\\x1b[2Jlocalhost/fake:latest\": "},
+        {"docker-archive.tar", {"--merge-docker", R"({"RepoTags": ["UPPER/case"]})"},
+         "must be lower case"},
+        {"oci-archive.tar",
+         {"--merge-index-entry",
+          R"({"annotations": {"org.opencontainers.image.ref.name": "localhost/x:1\nb"}})"},
+         "index.json: invalid image name \"localhost/x:1\\x0ab\": "},
+        {"oci-archive.tar",
+         {"--merge-index-entry", R"({"annotations": {"io.containerd.image.name": "x\ty"}})"},
+         "index.json: invalid image name \"x\\x09y\": "},
+    };
+    for (auto& c : cases) {
+        Output o = k({"load", "-q", "-i", rearchive(c.from, c.edits)});
+        expect_refused(o, c.message, c.edits.back());
+        EXPECT_EQ(std::string::npos, o.err.find('\x1b')) << "no escape sequence reaches the terminal";
+        Output list = k({"images"});
+        EXPECT_EQ(1, std::count(list.out.begin(), list.out.end(), '\n')) << "the header only: " << list.out;
+    }
+
+    // An OCI layout's bare tag becomes localhost/<dir>:<tag>. (The refused loads left
+    // their streamed layers as garbage: pruned, to see that this leaves none.)
+    ASSERT_EQ(0, k({"system", "prune"}).code);
+    std::string dir = root() + "/layout";
+    fsys::copy(fixture("oci"), dir, fsys::copy_options::recursive);
+    json index = json::parse(std::ifstream(dir + "/index.json"));
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = "v1\nfake";
+    std::ofstream(dir + "/index.json", std::ios::trunc) << index.dump();
+    expect_refused(k({"pull", "-q", "oci:" + dir}),
+                   dir + "/index.json: invalid image name \"localhost/layout:v1\\x0afake\": ",
+                   "layout ref.name");
+    EXPECT_FALSE(fsys::exists(store() + "/layers") && !fsys::is_empty(store() + "/layers"))
+        << "refused before any layer was read";
+
+    // import's name is checked before the tar is read.
+    Output imp = k({"import", "-q", fixture("oci") + "/index.json", "bad\nname"});
+    expect_refused(imp, "invalid image name \"bad\\x0aname\": ", "import");
+}
+
 // Runs a program with its output to /dev/null; returns its exit status and its peak
 // resident set in KiB.
 std::pair<int, long> run_measured(const std::vector<std::string>& argv) {

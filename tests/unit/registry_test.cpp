@@ -90,6 +90,37 @@ TEST(RegistryReference, InvalidReferencesSayWhy) {
         << ref_error("Busybox");
 }
 
+std::string name_error(const std::string& name) {
+    auto r = check_image_name(name);
+    return r ? "(valid)" : r.error().message;
+}
+
+TEST(ImageNames, TheDistributionReferenceGrammarIsAccepted) {
+    const std::string d = "sha256:" + std::string(64, 'e');
+    for (const std::string& ok : std::vector<std::string>{
+             "busybox", "busybox:latest", "library/busybox:1.36.1", "localhost/kapsel-busybox:latest",
+          "quay.io/org/sub/app:v2_rc.1", "127.0.0.1:5000/x", "Registry.Example.COM/a/b", "[::1]:5000/x:y",
+          "a/b__c-d.e---f", "a_b.c-d:_tag", "x@" + d, "x:tag@" + d, "docker.io/library/busybox:" + std::string(128, 'T'),
+          std::string(255, 'a'), "reg.io/" + std::string(248, 'a')})
+        EXPECT_EQ(name_error(ok), "(valid)") << ok;
+}
+
+TEST(ImageNames, HostileNamesAreRefusedAndShownEscaped) {
+    EXPECT_EQ(name_error("a\nb"),
+              "invalid image name \"a\\x0ab\": \"a\\x0ab\" is not a valid repository name component");
+    EXPECT_EQ(name_error("evil:latest\n\x1b[31mfake line"),
+              "invalid image name \"evil:latest\\x0a\\x1b[31mfake line\": \"latest\\x0a\\x1b[31mfake line\" is "
+              "not a valid tag");
+    EXPECT_NE(name_error("reg\r.io/x").find("is not a valid registry host"), std::string::npos);
+    for (const std::string& bad : std::vector<std::string>{
+             "", "a\tb", "x y", "UPPER", "a/B", "a//b", "a/-b", "a-/b", "a.", "_a", "a..b", "a._b", "a-_b",
+          "a___b", "a:", "a:.tag", "a:-tag", "a:" + std::string(129, 't'), "a@sha256:xyz", "a@md5:abc",
+          "-reg.io/x", "reg-.io/x", "re..g.io/x", "reg.io:port/x", "reg.io:/x", "reg.io/", "docker://busybox",
+          "a\x7f", "caf\xc3\xa9", std::string(256, 'a'), "reg.io/" + std::string(249, 'a')})
+        EXPECT_NE(name_error(bad), "(valid)") << bad;
+    EXPECT_NE(name_error("a/B").find("must be lower case"), std::string::npos) << name_error("a/B");
+}
+
 TEST(WwwAuthenticate, BearerWithQuotedParameters) {
     auto c = parse_www_authenticate(
         R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push")");
