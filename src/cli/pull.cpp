@@ -4,6 +4,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "image/import.hpp"
+#include "image/space.hpp"
 #include "image/registry.hpp"
 
 namespace kapsel::cli {
@@ -16,6 +17,8 @@ int pull_main(const Globals& g, const Args& args) {
     Flags f("pull", "kapsel pull [options] (oci:DIR[:TAG] | [REGISTRY/]NAME[:TAG|@DIGEST])",
             "Add an image to the store from an OCI image layout directory or a registry.");
     f.flag({"quiet", "q"}, &o.quiet, "no progress display");
+    std::string max_size;
+    f.option({"max-size"}, &max_size, "refuse the image when its layers' files unpack to more than this (512m, 2g)", "size");
     f.flag({"tls-verify"}, &tls_verify, "verify the registry's certificate (--tls-verify=false: plain HTTP or any certificate)");
     f.option({"creds"}, &creds, "USER:PASSWORD for the registry", "user:password");
     f.option({"stall-timeout"}, &ro.stall_timeout,
@@ -24,9 +27,12 @@ int pull_main(const Globals& g, const Args& args) {
     auto pos = f.parse(args);
     if (!pos) return usage_error("pull", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    auto max_unpacked = image::parse_max_size(max_size);
+    if (!max_unpacked) return usage_error("pull", "--max-size: " + max_unpacked.error().message);
     if (pos->size() != 1) return usage_error("pull", "expects one image reference");
     auto store = image::Store::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
     if (!store) return fail(store.error());
+    store->set_max_unpacked(*max_unpacked);
     const std::string& ref = (*pos)[0];
     if (ref.rfind("oci:", 0) == 0) {
         std::string rest = ref.substr(4), dir = rest, tag;

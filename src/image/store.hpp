@@ -83,8 +83,13 @@ public:
     // Streams a layer (tar, gzip or zstd): stores the blob as given, unpacks it with
     // file deduplication, and checks `expected_blob`/`expected_diff_id` if given.
     // A hostile entry or a digest mismatch fails and leaves nothing behind.
+    // Refused when the store's file system would fall below its free-space reserve
+    // (space.hpp), or the content this Store object unpacked would pass its maximum.
     Result<LayerResult> import_layer(Reader& in, const std::string& expected_blob = "",
                                      const std::string& expected_diff_id = "", bool keep_blob = true);
+    // The most file content this Store object's imports may unpack, all layers
+    // together (--max-size of load, pull and import); 0: no maximum.
+    void set_max_unpacked(uint64_t bytes) { max_unpacked_ = bytes; }
 
     // Flushes the store's file system (syncfs: one call for a whole import instead of an
     // fsync per file) when this Store object wrote anything since the last sync.
@@ -115,6 +120,7 @@ private:
     explicit Store(std::string root) : root_(std::move(root)) {}
     std::string root_;
     bool dirty_ = false;
+    uint64_t max_unpacked_ = 0, unpacked_ = 0;
 };
 
 // "busybox" -> "docker.io/library/busybox:latest"; "localhost/x" -> "localhost/x:latest".

@@ -20,6 +20,7 @@
 
 #include "image/digest.hpp"
 #include "image/filestore.hpp"
+#include "image/space.hpp"
 #include "image/store.hpp"
 #include "image/tar.hpp"
 #include "util/fs.hpp"
@@ -89,8 +90,8 @@ struct DirMeta {
 
 class Unpacker {
 public:
-    Unpacker(Store& store, int root, std::string root_path)
-        : store_(store), root_(root), root_path_(std::move(root_path)) {}
+    Unpacker(Store& store, int root, std::string root_path, SpaceGuard& space)
+        : store_(store), root_(root), root_path_(std::move(root_path)), space_(space) {}
 
     Status entry(const TarEntry& e, Reader& body, LayerResult& res);
     Status finish();
@@ -108,6 +109,7 @@ private:
     Store& store_;
     int root_;
     std::string root_path_;
+    SpaceGuard& space_;
     std::vector<DirMeta> dirs_;
     std::map<std::pair<dev_t, ino_t>, size_t> dir_index_;  // inode -> its entry in dirs_
     bool no_tmpfile_ = false;  // the store's file system has no O_TMPFILE
@@ -266,6 +268,7 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
     while (true) {
         size_t n = KAPSEL_TRY(body.read(buf, sizeof buf));
         if (n == 0) break;
+        KAPSEL_TRY(space_.add(n));
         h.update(buf, n);
         total += n;
         KAPSEL_TRY(fs::write_all(fd.get(), std::string_view(buf, n), e.path));
@@ -318,6 +321,7 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
 }
 
 Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
+    KAPSEL_TRY(space_.add(0, /*entry=*/true));
     auto comps = KAPSEL_TRY(entry_components(e.path, "entry"));
     if (comps.empty()) {
         // The layer's root directory itself ("./").
@@ -421,6 +425,10 @@ Status Unpacker::finish() {
 Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_blob,
                                         const std::string& expected_diff_id, bool keep_blob) {
     dirty_ = true;  // whatever this writes must reach the disk before a marker names it
+    // A layer is refused before it starts when the store's file system is down to its
+    // reserve, and stops when it would get there or pass the command's maximum.
+    SpaceGuard space(root_, max_unpacked_, unpacked_);
+    KAPSEL_TRY(space.start());
     std::string tmp = KAPSEL_TRY(make_temp("layer"));
     struct Cleanup {
         std::string dir, blob;
@@ -444,7 +452,7 @@ Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_
     Decompressor plain(as_given);
     HashingReader uncompressed(plain, [&] { return plain.compression() != Compression::none; });
     TarReader tar(uncompressed);
-    Unpacker unpacker(*this, root.get(), tmp);
+    Unpacker unpacker(*this, root.get(), tmp, space);
     LayerResult res;
     TarEntry e;
     while (KAPSEL_TRY(tar.next(e))) {

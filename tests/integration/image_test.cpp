@@ -1,6 +1,8 @@
 // The image store: archives and layouts in, file-level sharing between images,
 // every layer feature, and hostile layers refused without a trace.
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -390,6 +392,95 @@ TEST_F(Images, OverlayXattrsFromALayerAreDroppedAndOthersKept) {
     char v[4] = {};
     EXPECT_EQ(1, ::lgetxattr((dir + "/w").c_str(), "trusted.overlay.opaque", v, sizeof v)) << "the whiteout's own";
     EXPECT_EQ(0, k({"system", "check"}).code);
+}
+
+// A layer tar holding one file of `bytes` zeros (gzip-compressed when the name ends in .gz):
+// a few kilobytes that unpack to as much as a test wants.
+std::string zeros_tar(const std::string& path, const std::string& file, uint64_t bytes) {
+    const char* script = R"(
+import io, sys, tarfile
+out, name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+class Zeros(io.RawIOBase):
+    def __init__(self, n): self.n = n
+    def readable(self): return True
+    def readinto(self, b):
+        k = min(len(b), self.n); b[:k] = bytes(k); self.n -= k; return k
+with tarfile.open(out, "w:gz" if out.endswith(".gz") else "w", format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo(name); i.size = size; t.addfile(i, Zeros(size))
+)";
+    Output o = run_program({"/usr/bin/python3", "-c", script, path, file, std::to_string(bytes)}, "", 120000);
+    EXPECT_EQ(0, o.code) << o.err;
+    return path;
+}
+
+// --max-size: a command stops unpacking once its layers' files pass the maximum, says so
+// in one line naming the layer, and leaves no image and no layer (only garbage for prune).
+TEST_F(Images, AMaximumUnpackedSizeRefusesALargerImageAndLeavesNothing) {
+    std::string small = tar("small", {{{"name", "s"}, {"data", "small"}}});
+    std::string big = zeros_tar(root() + "/big.tar", "big", 3 << 20);
+    std::string dir = root() + "/max-oci";
+    ASSERT_EQ(0, run_program({"/usr/bin/python3", tools() + "/mkimage.py", dir, "localhost/max:latest", small, big}).code);
+    ASSERT_EQ(0, run_program({"/bin/tar", "-C", dir, "-cf", root() + "/max-oci.tar", "."}).code);
+    auto expect_refused = [&](const Output& o, const std::string& how, const std::string& layer_named) {
+        EXPECT_EQ(1, o.code) << how;
+        EXPECT_NE(std::string::npos, o.err.find("the image's files pass the maximum unpacked size of 2.1 MB (--max-size)"))
+            << how << ": " << o.err;
+        EXPECT_NE(std::string::npos, o.err.find(layer_named)) << how << ": names the layer: " << o.err;
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << how << ": one line: " << o.err;
+        EXPECT_TRUE(images().empty()) << how;
+        Output c = k({"system", "check"});
+        EXPECT_EQ(0, c.code) << how << ": garbage only:\n" << c.out;
+        ASSERT_EQ(0, k({"system", "prune"}).code);
+        EXPECT_EQ("", k({"system", "check"}).out) << how;
+    };
+    std::string big_layer = "blobs/sha256/" + run_program({"/bin/sh", "-c", "sha256sum " + big + " | cut -c1-64"}).out.substr(0, 64);
+    expect_refused(k({"load", "-q", "--max-size", "2m", "-i", root() + "/max-oci.tar"}), "load", big_layer);
+    expect_refused(k({"pull", "-q", "--max-size", "2m", "oci:" + dir + ":localhost/max:latest"}), "pull", big_layer);
+    expect_refused(k({"import", "-q", "--max-size", "2m", big, "localhost/big"}), "import", big);
+
+    // Within the maximum, or without one, the same image loads.
+    Output ok = k({"load", "-q", "--max-size", "4m", "-i", root() + "/max-oci.tar"});
+    EXPECT_EQ(0, ok.code) << ok.err;
+    for (const char* bad : {"0", "lots", "-1"}) {
+        Output o = k({"load", "-q", "--max-size", bad, "-i", root() + "/max-oci.tar"});
+        EXPECT_EQ(1, o.code) << bad;
+        EXPECT_NE(std::string::npos, o.err.find("--max-size")) << bad << ": " << o.err;
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
+    }
+    EXPECT_NE(std::string::npos, k({"pull", "--help"}).out.find("--max-size"));
+    EXPECT_NE(std::string::npos, k({"import", "--help"}).out.find("--max-size"));
+}
+
+// A layer that would fill the store's file system is refused before it gets there: the
+// file system keeps 5% (at most 1 GiB) free. Here the store is on a 64 MiB tmpfs and
+// the layer is 100 MB of zeros in 100 kB of gzip.
+TEST_F(Images, ALayerThatWouldFillTheStoresFileSystemIsRefused) {
+    if (!have_root()) GTEST_SKIP() << "skipped: needs root (mounts a small tmpfs for the store)";
+    std::string small = root() + "/small";
+    fsys::create_directories(small);
+    ASSERT_EQ(0, ::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=64m,mode=0700")) << strerror(errno);
+    std::string big = zeros_tar(root() + "/huge.tar.gz", "huge", 100u << 20);
+    std::vector<std::string> on_small = {"--storage-root", small + "/store"};
+    auto ks = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), on_small.begin(), on_small.end());
+        return kapsel(args);
+    };
+    Output o = ks({"import", "-q", big, "localhost/huge"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find(big + ": the file system of " + small + "/store has ")) << o.err;
+    EXPECT_NE(std::string::npos, o.err.find("(5%, at most 1 GiB) free: the layer does not fit")) << o.err;
+    EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
+    EXPECT_EQ("[]\n", ks({"images", "--format", "json"}).out);
+    Output c = ks({"system", "check"});
+    EXPECT_EQ(0, c.code) << c.out;
+    ASSERT_EQ(0, ks({"system", "prune"}).code);
+    EXPECT_EQ("", ks({"system", "check"}).out);
+    struct statvfs v;
+    ASSERT_EQ(0, ::statvfs(small.c_str(), &v));
+    EXPECT_GT(v.f_bavail * v.f_frsize, 60u << 20) << "all of it given back";
+    // What fits still loads.
+    Output fine = ks({"import", "-q", zeros_tar(root() + "/fine.tar", "fine", 1 << 20), "localhost/fine"});
+    EXPECT_EQ(0, fine.code) << fine.err;
 }
 
 TEST_F(Images, ALayerWhoseDigestDoesNotMatchIsRefused) {
