@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -492,7 +493,13 @@ Result<LayerResult> Store::import_layer(Reader& in, const std::string& expected_
     if (has_layer(res.diff_id)) return res;
     // One without its marker was left by an import that was killed or lost its data
     // in a power cut: ours, known to be whole, takes its place. A concurrent import's
-    // unmarked copy is as good as ours, and nothing uses a layer before its marker.
+    // unmarked copy is as good as ours, and nothing uses a layer before its marker;
+    // but that import checks that its layer is there before it marks it, so the two
+    // swap places in one step (RENAME_EXCHANGE): the layer is never missing. The old
+    // copy is then where ours was, and goes with the temporary directory.
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) return res;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOENT) return sys_error("store layer " + res.diff_id);
+    // A file system without RENAME_EXCHANGE (or the old copy gone meanwhile): in two steps.
     std::string stale = KAPSEL_TRY(make_temp("stale"));
     if (::rename(final_dir.c_str(), (stale + "/layer").c_str()) < 0 && errno != ENOENT)
         return sys_error("move aside the incomplete layer " + final_dir);
