@@ -82,8 +82,12 @@ Result<FileKey> key_of(int fd, const std::string& content, const std::string& sh
     // A time the store never sets (it sets whole seconds) is a change made since.
     if (st.st_mtim.tv_nsec != 0) k.mtime = INT64_MIN;
 
+    // Most files have none: one call that says so, and nothing to allocate.
+    ssize_t n = ::flistxattr(fd, nullptr, 0);
+    if (n < 0) return sys_error("list the xattrs of " + shown);
+    if (n == 0) return k;
     std::string list(kXattrMax, '\0');
-    ssize_t n = ::flistxattr(fd, list.data(), list.size());
+    n = ::flistxattr(fd, list.data(), list.size());
     if (n < 0) return sys_error("list the xattrs of " + shown);
     list.resize(static_cast<size_t>(n));
     std::vector<std::string> names;
