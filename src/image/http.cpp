@@ -152,7 +152,10 @@ Status HttpClient::end_of_response(const std::string& line) {
     }
     if (error.empty()) return {};
     // curl's messages start with a capital ("Failed to connect to ..."); kapsel's do not.
+    // They may quote what a server sent (a redirect's scheme, say): one printable line.
     error[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(error[0])));
+    for (char& c : error)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
     return Error{kTransportError, error};
 }
 
@@ -190,7 +193,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& req) {
     }
     if (reply.rfind("H ", 0) != 0) {
         stop();
-        return make_error("kapsel-fetch: invalid reply \"" + reply.substr(0, 80) + "\"");
+        return make_error("kapsel-fetch: invalid reply " + oci::JsonReader::quoted(reply));
     }
     // The helper writes this line, but from the server's bytes (headers, the URL of a
     // redirect): read through checked accessors like any document from outside.
@@ -228,14 +231,14 @@ Result<size_t> HttpClient::read_body(char* buf, size_t n) {
             auto len = parse_uint(line.substr(2));
             if (!len) {
                 stop();
-                return make_error("kapsel-fetch: invalid body frame \"" + line + "\"");
+                return make_error("kapsel-fetch: invalid body frame " + oci::JsonReader::quoted(line));
             }
             chunk_left_ = *len;
         } else if (line.rfind("E ", 0) == 0) {
             KAPSEL_TRY(end_of_response(line));
         } else {
             stop();
-            return make_error("kapsel-fetch: invalid reply \"" + line.substr(0, 80) + "\"");
+            return make_error("kapsel-fetch: invalid reply " + oci::JsonReader::quoted(line));
         }
     }
     return size_t{0};

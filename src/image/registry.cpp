@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -111,6 +112,14 @@ Status Session::authenticate(const std::string& header) {
         // repository from the realm, with the user's credentials if there are any.
         std::string realm = c.params["realm"];
         if (realm.empty()) return make_error("the registry's Bearer challenge names no realm");
+        // The realm is the server's: it goes into messages and is fetched, so it must
+        // be an http(s) URL of printable characters.
+        bool printable = std::all_of(realm.begin(), realm.end(), [](char ch) {
+            return static_cast<unsigned char>(ch) > 0x20 && ch != 0x7f;
+        });
+        if (!printable || (realm.rfind("https://", 0) != 0 && realm.rfind("http://", 0) != 0))
+            return make_error("the registry's Bearer challenge names the realm " + R::quoted(realm) +
+                              ", which is not an http(s) URL");
         std::string scope = c.params.count("scope") ? c.params["scope"] : scope_;
         HttpRequest req{.url = token_url(realm, c.params["service"], scope),
                         .insecure = !o_.tls_verify};
@@ -154,8 +163,8 @@ Status Session::authenticate(const std::string& header) {
         return {};
     }
     return make_error(ref_.registry +
-                      " asks for an authentication kapsel does not support (HTTP 401, \"" +
-                      header.substr(0, 60) + "\")");
+                      " asks for an authentication kapsel does not support (HTTP 401, " +
+                      R::quoted(header.substr(0, 60)) + ")");
 }
 
 Error Session::refused(const std::string& body) const {

@@ -19,6 +19,7 @@ usage: fake_registry.py LAYOUT PORTFILE LOGFILE [options]
   --layer-size N     the tag's manifest declares its layer N bytes long
   --manifest-text T  the tag's manifest is the text T
   --token-body JSON  /token answers 200 with this body (with --bearer)
+  --realm TEXT       the Bearer challenge names this realm (with --bearer)
   --error-body JSON  every 404 has this body
   --trickle N        layer blobs are sent N bytes a second (0: nothing after the head)
 Writes its port to PORTFILE once it listens, and a line per request to LOGFILE:
@@ -152,7 +153,8 @@ class Handler(BaseHTTPRequestHandler):
             return True
         port = self.server.server_address[1]
         scope = f"repository:{self.state.args.repo}:pull"
-        challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="fake-registry",scope="{scope}"'
+        realm = self.state.args.realm or f"http://127.0.0.1:{port}/token"
+        challenge = f'Bearer realm="{realm}",service="fake-registry",scope="{scope}"'
         self.error(401, "UNAUTHORIZED", "authentication required", {"WWW-Authenticate": challenge})
         return False
 
@@ -288,6 +290,7 @@ def main():
     p.add_argument("--layer-size", type=int)
     p.add_argument("--manifest-text")
     p.add_argument("--token-body")
+    p.add_argument("--realm", default="")
     p.add_argument("--error-body")
     p.add_argument("--trickle", type=int)
     args = p.parse_args()

@@ -86,6 +86,22 @@ TEST_F(RegistryInput, WronglyTypedTokenResponsesAreRefused) {
     }
 }
 
+TEST_F(RegistryInput, ARealmThatIsNoHttpUrlIsRefused) {
+    struct Case {
+        std::string realm, shown;
+    } cases[] = {
+        {"file:///etc/passwd", "\"file:///etc/passwd\""},
+        {"http://127.0.0.1:1/\x1b[2Jtoken", "\"http://127.0.0.1:1/\\x1b[2Jtoken\""},
+    };
+    for (auto& c : cases) {
+        FakeRegistry reg({"--bearer", "kapsel:t0ken", "--realm", c.realm});
+        REQUIRE_SERVER(reg);
+        Output o = expect_refused_pull(
+            reg, "the registry's Bearer challenge names the realm " + c.shown + ", which is not an http(s) URL");
+        EXPECT_FALSE(contains(o.err, "\x1b")) << "no escape sequence reaches the terminal";
+    }
+}
+
 TEST_F(RegistryInput, WronglyTypedErrorBodiesStillGiveTheStatus) {
     for (std::string body : {R"({"errors": [{"message": 5, "code": 7}]})", R"({"errors": [5]})",
                              R"({"errors": "x"})", "[[[[[[[[", R"({"details": {}})"}) {
