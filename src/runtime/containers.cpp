@@ -668,8 +668,11 @@ std::vector<std::string> abandoned_containers(const Globals& g, const image::Sto
             dead = !rs.exists(id);  // run writes container.json before any runtime state
         } else if (meta->value("rm", false) && !monitor_alive(*meta)) {
             // Its monitor would have removed it; whether it still runs is the runtime's to say.
+            // A created one waits for a start that its dead monitor (or the killed
+            // attached run) will never give.
             auto rec = rs.load(id);
-            dead = !rec || current_status(rs, *rec) == oci::Status::stopped;
+            auto s = rec ? current_status(rs, *rec) : oci::Status::stopped;
+            dead = s == oci::Status::stopped || s == oci::Status::created;
         }
         if (dead) out.push_back(id);
     }

@@ -189,8 +189,20 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         }
     }};
 
-    auto cg =
-        KAPSEL_TRY(cgroups::create(layout, cgroups::resolve_dirs(layout, plan.cgroups_path, o.id)));
+    auto cg_dirs = cgroups::resolve_dirs(layout, plan.cgroups_path, o.id);
+    {
+        // Until the record is written this file says which cgroup directories will be
+        // the container's and which of them existed already, so that a delete (or
+        // system prune) after a create that was killed, even halfway through making
+        // them, removes what it made and nothing else (delete.cpp).
+        nlohmann::json existed = nlohmann::json::array();
+        for (auto& d : cg_dirs)
+            if (fs::exists(d)) existed.push_back(d);
+        KAPSEL_TRY(fs::write_file_atomic(
+            dir + "/cgroup.json", nlohmann::json{{"dirs", cg_dirs}, {"existed", existed}}.dump(),
+            0600));
+    }
+    auto cg = KAPSEL_TRY(cgroups::create(layout, cg_dirs));
     Undo remove_cgroup{[&] { (void)cg->destroy(); }};
     // Limits hold before the init's first instruction: it is cloned into a
     // cgroup that already has them.

@@ -2,6 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
 #include "cgroups/cgroup.hpp"
 #include "linux/hooks.hpp"
 #include "linux/rootfs.hpp"
@@ -14,12 +18,54 @@
 
 namespace kapsel::runtime {
 
+namespace {
+
+// A create killed before it wrote its record leaves the cgroup directories it made
+// (cgroup.json beside config.json names them, and those that existed before). Its
+// init leaves by itself: its end of the sync socket closed with the killed create.
+// Only directories kapsel made are emptied and removed: a cgroup the config joined
+// is someone else's.
+Status remove_unrecorded_cgroup(const std::string& state_dir) {
+    auto text = fs::read_file(state_dir + "/cgroup.json");
+    if (!text) return {};
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    auto strings = [&](const char* key) {
+        std::vector<std::string> out;
+        if (j.is_object() && j.contains(key) && j[key].is_array())
+            for (auto& v : j[key])
+                if (v.is_string()) out.push_back(v.get<std::string>());
+        return out;
+    };
+    std::vector<std::string> dirs = strings("dirs"), existed = strings("existed"), ours;
+    for (auto& d : dirs)
+        if (std::find(existed.begin(), existed.end(), d) == existed.end() && fs::exists(d))
+            ours.push_back(d);
+    if (ours.empty()) return {};
+    auto layout = KAPSEL_TRY(cgroups::detect());
+    if (ours.size() != dirs.size() || dirs.size() != layout.hierarchies.size()) {
+        // Some hierarchies were joined, or not made yet: the empty ones we made go.
+        for (auto& d : ours) ::rmdir(d.c_str());
+        return {};
+    }
+    auto cg = cgroups::open(layout, ours);
+    for (int i = 0; i < 100; ++i) {
+        auto left = cg->pids();
+        if (!left || left->empty()) break;
+        if (i == 50) (void)cg->kill_all(SIGKILL);
+        ::usleep(10000);
+    }
+    return cg->destroy();
+}
+
+}  // namespace
+
 Status remove(const Globals& g, const std::string& id, bool force) {
     Store store(g.root);
     auto loaded = store.load(id);
     if (!loaded) {
         // A create that died before writing its state leaves only a directory.
         if (loaded.error().code == ENOENT && store.exists(id) && Store::validate_id(id)) {
+            KAPSEL_TRY(remove_unrecorded_cgroup(store.dir(id)));
             KAPSEL_TRY(store.remove(id));
             return {};
         }

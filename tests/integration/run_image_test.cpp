@@ -2,7 +2,9 @@
 // run option reaches the container, detached containers have logs, stop and rm, names
 // are unique, and runc's verbs (exec, kill, pause, state) take the names too.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -413,6 +415,40 @@ TEST_F(RunImage, CommitAndDiffNeverReadTheHostThroughASymlinkTheContainerSwapsIn
     EXPECT_EQ("", found.out) << "the host file's content reached the store (" << committed
                              << " commits succeeded)";
     k({"rm", "-f", "racer"});
+}
+
+// Issue 12: kill -9 of an attached `run --rm` in its first milliseconds left a
+// created container (or a cgroup without a record) that system prune kept forever.
+TEST_F(RunImage, PruneRemovesWhatARunKilledEarlyLeft) {
+    std::vector<std::string> dirs_before;
+    for (int i = 0; i < 16; ++i) {
+        pid_t pid = fork();
+        if (pid == 0)
+            exec_argv({kapsel_binary(), "--root", root() + "/state", "--storage-root", store(),
+                       "run", "--rm", kImage, "sleep", "10"});
+        // Spread over create's milliseconds: before, during and after the record.
+        std::this_thread::sleep_for(std::chrono::microseconds(2000 + i * 1500));
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    }
+    std::vector<std::string> ids;
+    for (auto& e : fsys::directory_iterator(store() + "/containers"))
+        ids.push_back(e.path().filename());
+    Output prune = k({"system", "prune"});
+    EXPECT_EQ(0, prune.code) << prune.err;
+    // What prune keeps runs: a run killed after start leaves its program running, as
+    // a podman run killed after start does; rm -f removes those.
+    for (auto& c : containers()) {
+        EXPECT_EQ("running", c["State"]) << c.dump();
+        k({"rm", "-f", c["Id"]});
+    }
+    expect_no_container_left();
+    for (auto& id : ids) {
+        Output cg = run_program(
+            {"/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", id});
+        EXPECT_EQ("", cg.out) << "cgroup left for " << id;
+        EXPECT_FALSE(fsys::exists(root() + "/state/" + id)) << "state left for " << id;
+    }
 }
 
 }  // namespace

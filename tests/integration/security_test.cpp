@@ -2,7 +2,9 @@
 // kapsel binary cannot be overwritten from inside (CVE-2019-5736), mount targets
 // resolve inside the rootfs, a failed create leaves nothing behind.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -183,6 +185,30 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
         EXPECT_LT(o.err.size(), 8192u) << c.what << ": a line a terminal can show";
         expect_nothing_left("c1", b);
     }
+}
+
+TEST_F(Security, DeleteAfterACreateKilledMidwayLeavesNothing) {
+    // kill -9 of create while its createRuntime hook runs: the cgroup exists, the
+    // record does not yet. delete must still find and remove the cgroup.
+    Bundle b("true");
+    b.own_rootfs();
+    std::string mark = root() + "/hook-ran";
+    b.config["hooks"]["createRuntime"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "touch " + mark + "; sleep 20"}}}};
+    b.write();
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_argv({kapsel_binary(), "--root", root() + "/state", "create", "--bundle", b.dir(), "c1"});
+    for (int i = 0; i < 500 && access(mark.c_str(), F_OK) != 0; ++i) usleep(10000);
+    ASSERT_EQ(0, access(mark.c_str(), F_OK)) << "the hook never ran";
+    Output cgroups = run_program(
+        {"/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", "c1"});
+    ASSERT_NE("", cgroups.out) << "the create had made its cgroup";
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    Output del = kapsel({"delete", "-f", "c1"});
+    EXPECT_EQ(0, del.code) << del.err;
+    expect_nothing_left("c1", b);
 }
 
 TEST_F(Security, MalformedConfigIsOneLineNamingThePlaceAndLeavesNothing) {
