@@ -168,11 +168,9 @@ int run_image_main(const Globals& g, const Args& args) {
         r.pids_limit = *n;
     }
     if (!cpus.empty()) {
-        try {
-            r.cpus = std::stod(cpus);
-        } catch (...) {
-            return usage_error("run", "--cpus: \"" + cpus + "\" is not a number");
-        }
+        auto n = parse_decimal(cpus);
+        if (!n) return usage_error("run", "--cpus: \"" + cpus + "\" is not a number");
+        r.cpus = *n;
     }
     std::string id;
     auto rc = runtime::run_image(g, o, &id);

@@ -26,7 +26,9 @@ Result<int> parse_duration_ms(const std::string& text) {
         size_t start = i;
         while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
         if (start == i) return make_error("\"" + text + "\" is not a duration (like 5s or 500ms)");
-        double n = std::stod(t.substr(start, i - start));
+        auto parsed = parse_decimal(t.substr(start, i - start));
+        if (!parsed) return make_error("\"" + text + "\" is not a duration (like 5s or 500ms)");
+        double n = *parsed;
         size_t ustart = i;
         while (i < t.size() && std::isalpha(static_cast<unsigned char>(t[i]))) ++i;
         std::string unit = t.substr(ustart, i - ustart);
@@ -38,6 +40,7 @@ Result<int> parse_duration_ms(const std::string& text) {
         else return make_error("\"" + text + "\" has an unknown unit (ms, s, m or h)");
     }
     if (total < 1) return make_error("duration \"" + text + "\" is too short");
+    if (total > 86400000.0 * 365) return make_error("duration \"" + text + "\" is too long");
     return static_cast<int>(total);
 }
 

@@ -16,7 +16,9 @@ Result<int64_t> parse_bytes(const std::string& text) {
     size_t i = 0;
     while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
     if (i == 0) return make_error("\"" + text + "\" is not a size (like 512m or 1g)");
-    double num = std::stod(t.substr(0, i));
+    auto parsed = parse_decimal(t.substr(0, i));
+    if (!parsed) return make_error("\"" + text + "\" is not a size (like 512m or 1g)");
+    double num = *parsed;
     std::string unit = std::string(trim(t.substr(i)));
     if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();   // "mb", "kib" -> "m", "ki"
     if (unit.size() > 1 && unit.back() == 'i') unit.pop_back();
@@ -28,6 +30,8 @@ Result<int64_t> parse_bytes(const std::string& text) {
     else if (unit == "t") mult = 1024.0 * 1024 * 1024 * 1024;
     else if (unit == "p") mult = 1024.0 * 1024 * 1024 * 1024 * 1024;
     else return make_error("\"" + text + "\" has an unknown unit (k, m, g, t or p)");
+    // Past 2^63 the conversion below would be undefined, and no limit is that large.
+    if (num * mult >= 9.2e18) return make_error("\"" + text + "\" is too large a size");
     return static_cast<int64_t>(num * mult);
 }
 

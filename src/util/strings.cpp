@@ -1,8 +1,11 @@
 // String helpers.
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace kapsel {
@@ -119,6 +122,27 @@ std::string json_quote(std::string_view s) {
 std::string errno_name(int err) {
     const char* name = strerrorname_np(err);
     return name ? name : std::to_string(err);
+}
+
+}  // namespace kapsel
+
+namespace kapsel {
+
+std::optional<double> parse_decimal(std::string_view s) {
+    if (s.empty() || s.size() > 64) return std::nullopt;
+    bool digit = false;
+    for (char c : s) {
+        if (c >= '0' && c <= '9')
+            digit = true;
+        else if (c != '.')
+            return std::nullopt;
+    }
+    if (!digit || std::count(s.begin(), s.end(), '.') > 1) return std::nullopt;
+    std::string t(s);
+    char* end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (end != t.c_str() + t.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
 }
 
 }  // namespace kapsel

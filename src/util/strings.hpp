@@ -18,6 +18,9 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 // Whole-string integer parsing; nullopt on junk, overflow or empty input.
 std::optional<int64_t> parse_int(std::string_view s, int base = 10);
 std::optional<uint64_t> parse_uint(std::string_view s, int base = 10);
+// "1.5", "2", ".5": a finite, non-negative decimal number, all of `s`; never throws
+// (std::stod does, on ".").
+std::optional<double> parse_decimal(std::string_view s);
 
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
 // what a JSON document may hold. nlohmann's dump() throws on anything else.
