@@ -156,14 +156,31 @@ Result<std::vector<ImageRecord>> Store::images() const {
     }
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_discarded() || !j.is_array()) return make_error(root_ + "/images.json is corrupt");
-    for (auto& e : j) {
+    // kapsel wrote it, but a damaged file must be an error, not an exception.
+    auto str = [](const nlohmann::json& e, const char* k, std::string& out) {
+        if (!e.contains(k)) return true;
+        if (!e[k].is_string()) return false;
+        out = e[k].get<std::string>();
+        return true;
+    };
+    auto strs = [](const nlohmann::json& e, const char* k, std::vector<std::string>& out) {
+        if (!e.contains(k)) return true;
+        if (!e[k].is_array()) return false;
+        for (auto& v : e[k]) {
+            if (!v.is_string()) return false;
+            out.push_back(v.get<std::string>());
+        }
+        return true;
+    };
+    for (size_t i = 0; i < j.size(); ++i) {
+        auto& e = j[i];
         ImageRecord r;
-        r.id = e.value("id", "");
-        r.manifest = e.value("manifest", "");
-        r.names = e.value("names", std::vector<std::string>{});
-        r.layers = e.value("layers", std::vector<std::string>{});
-        r.created = e.value("created", "");
-        r.size = e.value("size", uint64_t{0});
+        bool ok = e.is_object() && str(e, "id", r.id) && str(e, "manifest", r.manifest) &&
+                  strs(e, "names", r.names) && strs(e, "layers", r.layers) &&
+                  str(e, "created", r.created) &&
+                  (!e.contains("size") || e["size"].is_number_unsigned());
+        if (!ok) return make_error(root_ + "/images.json is corrupt (entry " + std::to_string(i) + ")");
+        if (e.contains("size")) r.size = e["size"].get<uint64_t>();
         out.push_back(std::move(r));
     }
     return out;

@@ -579,7 +579,13 @@ Result<image::ImageRecord> commit_container(const Globals& g, const std::string&
     image::Store store = KAPSEL_TRY(open_store(g));
     json meta = KAPSEL_TRY(read_meta(store, id));
     image::ImageRecord base = KAPSEL_TRY(store.find_image(meta.value("image_id", "")));
-    json cfg = json::parse(KAPSEL_TRY(store.read_blob(base.id)));
+    // The stored config came from outside (an import before its types were checked):
+    // read without exceptions, and only an object with an array of diff ids is built on.
+    json cfg = json::parse(KAPSEL_TRY(store.read_blob(base.id)), nullptr, false);
+    if (!cfg.is_object() || !cfg.contains("rootfs") || !cfg["rootfs"].is_object() ||
+        !cfg["rootfs"].contains("diff_ids") || !cfg["rootfs"]["diff_ids"].is_array())
+        return make_error("commit " + name + ": the image's config " + base.id +
+                          " has no rootfs.diff_ids array");
     // Frozen, the container cannot change its upper dir while it is read (the read
     // itself never follows a symlink either way: image/tree.hpp).
     Store rs(g.root);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -449,6 +450,26 @@ TEST_F(RunImage, PruneRemovesWhatARunKilledEarlyLeft) {
         EXPECT_EQ("", cg.out) << "cgroup left for " << id;
         EXPECT_FALSE(fsys::exists(root() + "/state/" + id)) << "state left for " << id;
     }
+}
+
+// A damaged store record is an error naming the file, never an uncaught exception.
+TEST_F(RunImage, ADamagedImageListIsAnErrorNotACrash) {
+    std::string list = store() + "/images.json";
+    std::string good;
+    {
+        std::ifstream in(list);
+        std::stringstream text;
+        text << in.rdbuf();
+        good = text.str();
+    }
+    for (const char* bad : {R"([{"id": 5}])", R"([{"names": [1]}])", R"([7])", R"([{"size": "x"}])"}) {
+        std::ofstream(list, std::ios::trunc) << bad;
+        Output o = k({"images"});
+        EXPECT_EQ(1, o.code) << bad;
+        EXPECT_NE(std::string::npos, o.err.find("images.json is corrupt")) << bad << ": " << o.err;
+    }
+    std::ofstream(list, std::ios::trunc) << good;
+    EXPECT_EQ(0, k({"images"}).code);
 }
 
 }  // namespace
