@@ -4,6 +4,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "oci/templates.hpp"
+#include "plan/names.hpp"
 #include "runtime/criu_info.hpp"
 #include "util/fs.hpp"
 
@@ -20,6 +21,7 @@ int features_main(const Globals& g, const Args& args) {
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     std::fputs(oci::features_json(fs::exists("/sys/kernel/security/apparmor"),
                                   fs::exists("/sys/fs/selinux/enforce"),
+                                  plan::all_capability_names(),
                                   runtime::criu_annotations(runtime::criu_info(g)))
                    .c_str(),
                stdout);

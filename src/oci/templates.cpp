@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/spec.hpp"
-#include "plan/names.hpp"
 
 namespace kapsel::oci {
 
@@ -90,7 +89,7 @@ std::string default_spec_json(bool rootless, unsigned uid, unsigned gid) {
     return j.dump(1, '\t') + "\n";
 }
 
-std::string features_json(bool apparmor, bool selinux,
+std::string features_json(bool apparmor, bool selinux, const std::vector<std::string>& capabilities,
                           const std::vector<std::pair<std::string, std::string>>& annotations) {
     ojson j;
     j["ociVersionMin"] = "1.0.0";
@@ -120,7 +119,7 @@ std::string features_json(bool apparmor, bool selinux,
                          "tmpcopyup",     "unbindable"};
     ojson linux;
     linux["namespaces"] = {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"};
-    linux["capabilities"] = plan::all_capability_names();
+    linux["capabilities"] = capabilities;
     linux["cgroup"] = {
         {"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}};
     auto* v = seccomp_version();

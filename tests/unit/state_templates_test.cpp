@@ -8,6 +8,7 @@
 #include "oci/state.hpp"
 #include "oci/templates.hpp"
 #include "plan/build.hpp"
+#include "plan/names.hpp"
 
 namespace kapsel::oci {
 namespace {
@@ -149,7 +150,7 @@ TEST(DefaultSpec, IsTabIndentedWithATrailingNewline) {
 // --- features ---
 
 TEST(Features, IsValidJsonWithTheSupportedVersions) {
-    json j = json::parse(features_json(false, false));
+    json j = json::parse(features_json(false, false, plan::all_capability_names()));
     EXPECT_EQ(j["ociVersionMin"], "1.0.0");
     EXPECT_EQ(j["ociVersionMax"], "1.3.0");
     EXPECT_THAT(j["hooks"].get<std::vector<std::string>>(),
@@ -158,7 +159,7 @@ TEST(Features, IsValidJsonWithTheSupportedVersions) {
 }
 
 TEST(Features, ListsAllFortyOneCapabilities) {
-    json j = json::parse(features_json(false, false));
+    json j = json::parse(features_json(false, false, plan::all_capability_names()));
     auto caps = j["linux"]["capabilities"].get<std::vector<std::string>>();
     EXPECT_EQ(caps.size(), 41u);
     EXPECT_EQ(caps.front(), "CAP_CHOWN");
@@ -166,7 +167,7 @@ TEST(Features, ListsAllFortyOneCapabilities) {
 }
 
 TEST(Features, ListsEveryNamespaceAndTheSecurityModules) {
-    json j = json::parse(features_json(true, false));
+    json j = json::parse(features_json(true, false, plan::all_capability_names()));
     EXPECT_THAT(j["linux"]["namespaces"].get<std::vector<std::string>>(),
                 ElementsAre("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"));
     EXPECT_EQ(j["linux"]["apparmor"]["enabled"], true);
@@ -177,7 +178,7 @@ TEST(Features, ListsEveryNamespaceAndTheSecurityModules) {
 }
 
 TEST(Features, EveryAdvertisedMountOptionIsUnderstood) {
-    json j = json::parse(features_json(false, false));
+    json j = json::parse(features_json(false, false, plan::all_capability_names()));
     for (auto& opt : j["mountOptions"].get<std::vector<std::string>>()) {
         oci::Mount m{.destination = "/m", .type = "bind", .source = "/s", .options = {opt}};
         if (opt == "idmap" || opt == "ridmap") m.uid_mappings = m.gid_mappings = {{0, 1000, 1}};
