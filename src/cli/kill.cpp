@@ -15,7 +15,7 @@ int kill_main(const Globals& g, const Args& args) {
     bool all = false;
     Flags f("kill", "kapsel kill [options] <container-id> [signal]",
             "Send a signal (a name like TERM or SIGTERM, or a number; default SIGTERM) to the\n"
-            "container's init process.");
+            "container's init process. Signal 0 only checks that it is alive.");
     f.flag({"all", "a"}, &all, "send the signal to every process in the container's cgroup");
     auto pos = f.parse(args);
     if (!pos) return usage_error("kill", pos.error().message);
@@ -23,7 +23,10 @@ int kill_main(const Globals& g, const Args& args) {
     if (pos->empty() || pos->size() > 2)
         return usage_error("kill", "expects a container id and an optional signal");
     int sig = SIGTERM;
-    if (pos->size() == 2) {
+    if (pos->size() == 2 && (*pos)[1] == "0") {
+        // Signal 0 delivers nothing: "is it alive?", exit 0 when it is (as runc).
+        sig = 0;
+    } else if (pos->size() == 2) {
         auto n = plan::signal_number((*pos)[1]);
         if (!n) return usage_error("kill", "unknown signal \"" + (*pos)[1] + "\"");
         sig = *n;

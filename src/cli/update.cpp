@@ -25,7 +25,7 @@ int update_main(const Globals& g, const Args& args) {
     f.option({"memory-reservation"}, &reservation, "memory soft limit", "bytes");
     f.option({"kernel-memory"}, &kmem, "deprecated; ignored by current kernels", "bytes");
     f.option({"kernel-memory-tcp"}, &kmem_tcp, "kernel TCP buffer limit (cgroup v1)", "bytes");
-    f.option({"cpu-shares"}, &shares, "CPU shares (relative weight)", "n");
+    f.option({"cpu-shares", "cpu-share"}, &shares, "CPU shares (relative weight; --cpu-share is runc's spelling)", "n");
     f.option({"cpu-quota"}, &quota, "CPU time per period, in microseconds (-1: none)", "us");
     f.option({"cpu-period"}, &period, "CFS period, in microseconds", "us");
     f.option({"cpu-rt-runtime"}, &rt_runtime, "real-time runtime per period, in microseconds",

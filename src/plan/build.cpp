@@ -338,6 +338,11 @@ Result<Process> build_process(const oci::Process& p, bool in_user_ns) {
             KAPSEL_TRY(cap_mask(c.inheritable, "process.capabilities.inheritable"));
         out.caps.permitted = KAPSEL_TRY(cap_mask(c.permitted, "process.capabilities.permitted"));
         out.caps.ambient = KAPSEL_TRY(cap_mask(c.ambient, "process.capabilities.ambient"));
+        // The kernel raises an ambient capability only when it is permitted and
+        // inheritable too. runc's own template lists ambient capabilities that are not
+        // inheritable, and runc and crun skip those (runc with a warning in its log):
+        // so does kapsel, rather than refuse every tutorial's first bundle.
+        out.caps.ambient &= out.caps.permitted & out.caps.inheritable;
     }
     std::set<int> seen;
     for (size_t i = 0; i < p.rlimits.size(); ++i) {
@@ -432,9 +437,16 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         std::string where = "linux.namespaces[" + std::to_string(i) + "]";
         auto t = ns_type(lx.namespaces[i].type);
         if (!t) return std::move(t).error().context(where + ".type");
-        if (!seen.insert(*t).second)
+        if (!seen.insert(*t).second) {
+            // A caller that appends its own namespace to a template that has it
+            // already (runc 1.1's template lacks the cgroup one) gets the same entry
+            // twice: one meaning, taken once. Two different paths are a conflict.
+            auto first = std::find_if(plan.namespaces.begin(), plan.namespaces.end(),
+                                      [&](const Namespace& n) { return n.type == *t; });
+            if (first != plan.namespaces.end() && first->path == lx.namespaces[i].path) continue;
             return make_error(where + ": namespace \"" + lx.namespaces[i].type +
-                              "\" is listed twice");
+                              "\" is listed twice, with different paths");
+        }
         if (!lx.namespaces[i].path.empty() && lx.namespaces[i].path.front() != '/')
             return make_error(where + ".path: must be absolute");
         plan.namespaces.push_back({*t, lx.namespaces[i].path});

@@ -85,7 +85,8 @@ Status events(const Globals& g, const std::string& id, const EventsOptions& o,
     auto cg = cgroups::open(layout, rec.cgroup_dirs);
     auto stats_event = [&]() -> Status {
         nlohmann::json data = KAPSEL_TRY(cg->stats());
-        nlohmann::json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
+        // runc's key order (type, id, data): tools match these lines literally.
+        nlohmann::ordered_json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
         emit(ev.dump());
         return {};
     };
@@ -116,13 +117,13 @@ Status events(const Globals& g, const std::string& id, const EventsOptions& o,
             }
             // v2 memory.events changes for other counters too: report real kills only.
             uint64_t kills = cg->oom_kills();
-            if (!oom.v2 || kills > oom_seen) emit(nlohmann::json({{"type", "oom"}, {"id", id}}).dump());
+            if (!oom.v2 || kills > oom_seen) emit(nlohmann::ordered_json({{"type", "oom"}, {"id", id}}).dump());
             oom_seen = kills;
         }
         if (n > 0 && (fds[0].revents & POLLIN)) {
             // The container stopped; an OOM kill that ended it may not have
             // reached the watch yet.
-            if (cg->oom_kills() > oom_seen) emit(nlohmann::json({{"type", "oom"}, {"id", id}}).dump());
+            if (cg->oom_kills() > oom_seen) emit(nlohmann::ordered_json({{"type", "oom"}, {"id", id}}).dump());
             return {};
         }
         if (now_ms() >= due) {

@@ -28,7 +28,7 @@ Status kill(const Globals& g, const std::string& id, int signal, bool all) {
     // A created container's init is kapsel's own waiting process, which any fatal
     // signal ends at once, and SIGKILL ends anything: wait for that, so that a
     // `delete` right after `kill` (containerd's order) finds the container stopped.
-    bool fatal = signal == SIGKILL || (status == oci::Status::created && signal != SIGCHLD &&
+    bool fatal = signal == SIGKILL || (status == oci::Status::created && signal != 0 && signal != SIGCHLD &&
                                        signal != SIGCONT && signal != SIGURG && signal != SIGWINCH);
     if (pidfd && fatal) wait_exit(pidfd.get(), 5000);
     return {};

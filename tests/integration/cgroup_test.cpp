@@ -277,6 +277,10 @@ TEST_F(Cgroup, UpdateWithRuncsFlagsAndAResourcesFile) {
     json stored = json::parse(cfg);
     EXPECT_EQ(99, stored["linux"]["resources"]["pids"]["limit"]) << "the stored config follows";
     EXPECT_EQ(128 << 20, stored["linux"]["resources"]["memory"]["limit"]);
+    // runc's own spelling of the flag.
+    Output share = kapsel({"update", "--cpu-share", "512", "u1"});
+    EXPECT_EQ(0, share.code) << share.err;
+    if (!v2()) EXPECT_EQ("512", cg_read("u1", {"cpu.shares"}));
     Output bad = kapsel({"update", "--memory", "lots", "u1"});
     EXPECT_EQ(1, bad.code);
     EXPECT_NE(std::string::npos, bad.err.find("--memory")) << bad.err;
@@ -341,6 +345,8 @@ TEST_F(Cgroup, EventsStatsHasRuncsFields) {
     create_started(b, "e1");
     Output o = kapsel({"events", "--stats", "e1"});
     ASSERT_EQ(0, o.code) << o.err;
+    // runc's key order, for tools that match the line literally.
+    EXPECT_EQ(0u, o.out.rfind(R"({"type":"stats","id":"e1","data":{)", 0)) << o.out.substr(0, 80);
     json e = json::parse(o.out);
     EXPECT_EQ("stats", e["type"]);
     EXPECT_EQ("e1", e["id"]);

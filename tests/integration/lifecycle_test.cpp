@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -170,6 +171,24 @@ TEST_F(Lifecycle, KillOfAStoppedContainerSaysContainerNotRunning) {
     EXPECT_NE(std::string::npos, o.err.find("container not running")) << o.err;
     EXPECT_EQ(0, kapsel({"kill", "--all", "c1", "KILL"}).code)
         << "runc: kill --all of a stopped container succeeds";
+}
+
+TEST_F(Lifecycle, KillWithSignalZeroAsksWhetherTheInitIsAlive) {
+    // runc's `kill ID 0`: nothing is delivered; the exit code says alive or not.
+    Bundle b("sleep 30");
+    b.write();
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code);
+    auto t0 = std::chrono::steady_clock::now();
+    Output created = kapsel({"kill", "c1", "0"});
+    EXPECT_EQ(0, created.code) << created.err;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2))
+        << "signal 0 is not a fatal signal to wait for";
+    EXPECT_EQ("created", state("c1")["status"]) << "nothing was delivered";
+    EXPECT_EQ(0, kapsel({"kill", "c1", "KILL"}).code);
+    Output gone = kapsel({"kill", "c1", "0"});
+    EXPECT_EQ(1, gone.code);
+    EXPECT_NE(std::string::npos, gone.err.find("container not running")) << gone.err;
+    EXPECT_EQ(0, kapsel({"delete", "c1"}).code);
 }
 
 TEST_F(Lifecycle, DeleteRemovesTheCgroup) {

@@ -1,5 +1,9 @@
 // plan/build.cpp: the rules a config must satisfy before anything is created, and
 // the plan it turns into (namespaces, id maps, devices, process, sysctl, seccomp...).
+#include <linux/capability.h>
+
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/ioprio.h>
@@ -138,11 +142,36 @@ TEST(BuildNamespaces, UnknownTypeNamesTheEntry) {
               "linux.namespaces[2].type: unknown namespace type \"sound\"");
 }
 
-TEST(BuildNamespaces, DuplicateIsRefused) {
-    EXPECT_EQ(error_of(build_with(namespaces({"pid", "mount", "pid"}))),
-              "linux.namespaces[2]: namespace \"pid\" is listed twice");
-    EXPECT_EQ(error_of(build_with(namespaces({"network", "net"}))),
-              "linux.namespaces[1]: namespace \"net\" is listed twice");
+TEST(BuildNamespaces, AnIdenticalDuplicateIsOneAndAConflictingOneIsRefused) {
+    // A caller that appends "cgroup" to a template that has it already (kapsel's, not
+    // runc 1.1's) means one namespace.
+    auto twice = build_with(namespaces({"pid", "mount", "cgroup", "cgroup", "network", "net"}));
+    ASSERT_TRUE(twice) << twice.error().message;
+    EXPECT_EQ(1, std::count_if(twice->namespaces.begin(), twice->namespaces.end(),
+                               [](const Namespace& n) { return n.type == NsType::cgroup; }));
+    EXPECT_TRUE(twice->creates(NsType::net));
+    json conflict = {{"linux",
+                      {{"namespaces",
+                        {{{"type", "pid"}}, {{"type", "mount"}},
+                         {{"type", "network"}, {"path", "/run/netns/a"}},
+                         {{"type", "network"}}}}}}};
+    EXPECT_EQ(error_of(build_with(conflict)),
+              "linux.namespaces[3]: namespace \"network\" is listed twice, with different paths");
+}
+
+TEST(BuildProcess, AmbientCapabilitiesThatAreNotInheritableAreSkippedAsRuncDoes) {
+    // runc spec's template: ambient CAP_KILL, inheritable empty.
+    json caps = {{"process",
+                  {{"capabilities",
+                    {{"bounding", {"CAP_KILL", "CAP_CHOWN"}},
+                     {"effective", {"CAP_KILL", "CAP_CHOWN"}},
+                     {"permitted", {"CAP_KILL", "CAP_CHOWN"}},
+                     {"inheritable", {"CAP_CHOWN"}},
+                     {"ambient", {"CAP_KILL", "CAP_CHOWN"}}}}}}};
+    auto p = build_with(caps);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(p->process->caps.ambient, uint64_t{1} << CAP_CHOWN)
+        << "CAP_KILL is not inheritable: the kernel would refuse to raise it";
 }
 
 TEST(BuildNamespaces, JoinedByAbsolutePath) {
