@@ -281,6 +281,13 @@ TEST(ParseSpec, InvalidJsonShowsWhereItBroke) {
                 AllOf(StartsWith("config.json: invalid JSON: parse error"), HasSubstr("line 3")));
 }
 
+// Found by tests/fuzz/spec_plan: nlohmann reports a number beyond a double as
+// out_of_range, not parse_error, and that exception escaped parse_spec (SIGABRT).
+TEST(ParseSpec, ANumberTooLargeForADoubleIsInvalidJsonNotACrash) {
+    auto r = parse_spec(R"({"ociVersion": "1.0.0", "process": {"oomScoreAdj": 9E339}})");
+    EXPECT_EQ(error_of(r), "config.json: invalid JSON: number overflow parsing '9E339'");
+}
+
 TEST(ParseSpec, TopLevelMustBeAnObject) {
     EXPECT_EQ(error_of(parse_spec("[1, 2]")), "config.json: expected a JSON object");
 }
