@@ -93,7 +93,12 @@ Result<Pty> open_pty(Sys& sys, std::optional<std::pair<unsigned, unsigned>> size
         ws.ws_col = static_cast<unsigned short>(size->second);
         ::ioctl(slave.get(), TIOCSWINSZ, &ws);
     }
-    if (::fchown(slave.get(), uid, gid) < 0 && errno != EINVAL) return sys_error("chown pty slave");
+    // The process's user owns its terminal; the group stays what devpts gave it (the
+    // mount's gid=5, "tty"), as with runc, so that mesg, write and script work as
+    // on any Linux system.
+    (void)gid;
+    if (::fchown(slave.get(), uid, static_cast<gid_t>(-1)) < 0 && errno != EINVAL)
+        return sys_error("chown pty slave");
     ::fchmod(slave.get(), 0620);
     return Pty{std::move(master), std::move(slave)};
 }

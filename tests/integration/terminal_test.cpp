@@ -57,6 +57,26 @@ TEST_F(Terminal, ConsoleSocketReceivesThePtyMaster) {
     EXPECT_NE(std::string::npos, out.find("done\r\n")) << "the pty translates newlines: " << out;
 }
 
+TEST_F(Terminal, ThePtyBelongsToTheUserAndKeepsTheTtyGroup) {
+    // devpts is mounted with gid=5: the terminal's group is "tty", whatever the
+    // process's own group, as runc leaves it (mesg, write and script rely on it).
+    FdListener sock;
+    Bundle b("stat -c '%u:%g:%a' $(tty); echo done");
+    b.config["process"]["terminal"] = true;
+    b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    b.write();
+    int master = -1;
+    std::thread receiver([&] { master = sock.receive(); });
+    Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path(), "c1"});
+    receiver.join();
+    ASSERT_EQ(0, c.code) << c.err;
+    ASSERT_GE(master, 0) << "no pty master arrived";
+    ASSERT_EQ(0, kapsel({"start", "c1"}).code);
+    std::string out = read_until_eof(master, 5000);
+    close(master);
+    EXPECT_NE(std::string::npos, out.find("1000:5:620")) << out;
+}
+
 TEST_F(Terminal, RunAttachedWithATerminalProxiesIt) {
     if (access("/usr/bin/script", X_OK) != 0)
         GTEST_SKIP() << "skipped: script(1) from util-linux is missing";
