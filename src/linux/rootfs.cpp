@@ -330,10 +330,26 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {
     return sys.openat2(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY, 0, 0);
 }
 
+// proc and sysfs go on ordinary directories only: an image whose /proc is a symlink
+// would otherwise get a full procfs wherever the link points inside the root (where
+// masked paths do not follow it). runc refuses the same.
+static Status refuse_symlinked(Sys& sys, int rootfd, const plan::Mount& m) {
+    std::string r = m.destination;
+    while (!r.empty() && r.front() == '/') r.erase(0, 1);
+    if (r.empty()) return {};
+    // Without O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a final symlink too (ELOOP).
+    auto fd = sys.openat2(rootfd, r, O_PATH, 0, kInRoot | 0x04 /*RESOLVE_NO_SYMLINKS*/);
+    if (!fd && fd.error().code == ELOOP)
+        return make_error("mount " + m.fstype + " at " + m.destination +
+                          ": it is a symlink in the rootfs; it must be an ordinary directory");
+    return {};
+}
+
 Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,
                    int userns_fd) {
     switch (m.kind) {
         case plan::MountKind::filesystem: {
+            if (m.fstype == "proc" || m.fstype == "sysfs") KAPSEL_TRY(refuse_symlinked(sys, rootfd, m));
             unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
             unique_fd below;
             if (m.tmpcopyup)

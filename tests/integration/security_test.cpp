@@ -164,6 +164,15 @@ TEST_F(Security, AFailedCreateLeavesNothingBehind) {
              b.config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", now}};
          },
          "the network namespace /proc/self/ns/net is the host's"},
+        // proc and sysfs go on ordinary directories only, as runc requires: through a
+        // symlink a full procfs would land where masked paths do not reach.
+        {"/proc is a symlink in the rootfs",
+         [](Bundle& b) {
+             std::filesystem::remove_all(b.rootfs() + "/proc");
+             std::filesystem::create_directory(b.rootfs() + "/elsewhere");
+             std::filesystem::create_directory_symlink("elsewhere", b.rootfs() + "/proc");
+         },
+         "mount proc at /proc: it is a symlink in the rootfs"},
         // The init's own errors reach the parent however long the value they quote...
         {"1 MiB hostname", [](Bundle& b) { b.config["hostname"] = std::string(1 << 20, 'x'); },
          "sethostname"},

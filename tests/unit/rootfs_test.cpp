@@ -245,8 +245,10 @@ TEST_F(RootfsTest, MountAllAppliesMountsInOrderThenDevices) {
     p.mounts = {planned("proc", "proc", "/proc", {}), planned("tmpfs", "tmpfs", "/dev", {})};
     ASSERT_TRUE(mount_all(sys, root, p, opts));
     EXPECT_THAT(sys.calls_of({"fsopen", "move_mount"}),
-                ElementsAre("fsopen proc -> 102", "move_mount 103 -> 101", "fsopen tmpfs -> 105",
-                            "move_mount 106 -> 104"));
+                ElementsAre("fsopen proc -> 103", "move_mount 104 -> 102", "fsopen tmpfs -> 106",
+                            "move_mount 107 -> 105"));
+    EXPECT_EQ(sys.calls_of({"openat2"}).front(), "openat2 100 proc path resolve=0x16 -> 101")
+        << "proc's destination is checked first: in the root, no symlink anywhere";
     EXPECT_THAT(sys.calls_of({"symlinkat"}), ::testing::SizeIs(5))
         << "the /dev links follow the mounts";
 }
