@@ -2,12 +2,17 @@
 
 #include "plan/build.hpp"
 #include "util/fs.hpp"
+#include "util/strings.hpp"
 
 namespace kapsel::runtime {
 
 Result<Bundle> load_bundle(const std::string& dir, const std::string& id) {
     Bundle b;
     b.dir = fs::absolute(dir.empty() ? "." : dir);
+    // The bundle's path goes into the OCI state and the hooks' stdin, which are JSON:
+    // a path JSON cannot carry is refused here, before anything is made.
+    if (!valid_utf8(b.dir))
+        return make_error("bundle path is not valid UTF-8 (the OCI state, JSON, cannot hold it)");
     std::string path = b.dir + "/config.json";
     auto text = fs::read_file(path);
     if (!text) {

@@ -220,6 +220,21 @@ TEST_F(Security, DeleteAfterACreateKilledMidwayLeavesNothing) {
     expect_nothing_left("c1", b);
 }
 
+TEST_F(Security, ABundlePathThatIsNotUtf8IsAnErrorNotACrash) {
+    // The path goes into the state JSON; it aborted kapsel (an uncaught type_error)
+    // after the cgroup was made.
+    TempDir parent;
+    std::string dir = parent.path() + "/b\xff";
+    ASSERT_TRUE(std::filesystem::create_directory(dir));
+    Bundle b("true");
+    b.write();
+    std::filesystem::copy_file(b.dir() + "/config.json", dir + "/config.json");
+    Output o = kapsel({"create", "--bundle", dir, "c1"});
+    EXPECT_EQ(1, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.err.find("bundle path is not valid UTF-8")) << o.err;
+    expect_nothing_left("c1", b);
+}
+
 TEST_F(Security, MalformedConfigIsOneLineNamingThePlaceAndLeavesNothing) {
     Bundle b;
     b.write();
