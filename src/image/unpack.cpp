@@ -30,14 +30,7 @@
 namespace kapsel::image {
 namespace {
 
-Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {
-    open_how how{};
-    how.flags = flags | O_CLOEXEC;
-    how.resolve = resolve;
-    int fd = static_cast<int>(::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
-    if (fd < 0) return sys_error("open " + path);
-    return unique_fd(fd);
-}
+using fs::openat2;
 
 constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 
