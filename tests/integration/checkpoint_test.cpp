@@ -382,6 +382,12 @@ class CriuFailure : public CheckpointTest {
             if (line.rfind("TracerPid:", 0) == 0) return std::stoi(line.substr(10));
         return -1;
     }
+    // c1: the counter, detached, counting.
+    void start_counter(Bundle& b) {
+        prepare(b, kCounter);
+        ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
+        wait_count_at_least(b.rootfs(), 3);
+    }
     // Running as before: thawed in every hierarchy, no process held by a tracer, and
     // the counter moves.
     void expect_running_as_before(const std::string& id, const std::string& rootfs) {
@@ -407,9 +413,7 @@ class CriuFailure : public CheckpointTest {
 
 TEST_F(CriuFailure, AHangingDumpIsStoppedAtTheDeadlineAndTheContainerRunsOn) {
     Bundle b;
-    prepare(b, kCounter);
-    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
-    wait_count_at_least(b.rootfs(), 3);
+    ASSERT_NO_FATAL_FAILURE(start_counter(b));
     auto t0 = std::chrono::steady_clock::now();
     Output ck = kapsel({"--criu", criu("hang"), "checkpoint", "--criu-timeout", "2",
                         "--image-path", images(), "c1"});
@@ -427,9 +431,7 @@ TEST_F(CriuFailure, AHangingDumpIsStoppedAtTheDeadlineAndTheContainerRunsOn) {
 
 TEST_F(CriuFailure, ADumpThatDiesMidwayLeavesTheContainerThawedAndRunning) {
     Bundle b;
-    prepare(b, kCounter);
-    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
-    wait_count_at_least(b.rootfs(), 3);
+    ASSERT_NO_FATAL_FAILURE(start_counter(b));
     Output ck = kapsel({"--criu", criu("die"), "checkpoint", "--image-path", images(), "c1"});
     EXPECT_EQ(1, ck.code);
     // The stand-in left the cgroup frozen when it died.
@@ -441,9 +443,7 @@ TEST_F(CriuFailure, ADumpThatDiesMidwayLeavesTheContainerThawedAndRunning) {
 
 TEST_F(CriuFailure, APausedContainerStaysPausedAfterAFailedDump) {
     Bundle b;
-    prepare(b, kCounter);
-    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
-    wait_count_at_least(b.rootfs(), 3);
+    ASSERT_NO_FATAL_FAILURE(start_counter(b));
     ASSERT_EQ(0, kapsel({"pause", "c1"}).code);
     Output ck = kapsel({"--criu", criu("die"), "checkpoint", "--image-path", images(), "c1"});
     EXPECT_EQ(1, ck.code);
@@ -458,9 +458,7 @@ TEST_F(CriuFailure, InterruptingACheckpointStopsCriuAndPutsTheContainerBack) {
     // Ctrl-C, or a caller's kill after its own deadline: kapsel must not leave the
     // container seized by a CRIU that nobody waits for.
     Bundle b;
-    prepare(b, kCounter);
-    ASSERT_EQ(0, kapsel({"run", "-d", "--bundle", b.dir(), "c1"}).code);
-    wait_count_at_least(b.rootfs(), 3);
+    ASSERT_NO_FATAL_FAILURE(start_counter(b));
     pid_t pid = fork();
     if (pid == 0)
         exec_argv({kapsel_binary(), "--root", root() + "/state", "--criu", criu("hang"),

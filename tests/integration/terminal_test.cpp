@@ -13,7 +13,6 @@
 namespace kapsel::test {
 namespace {
 
-using Terminal = KapselTest;
 
 std::string read_until_eof(int fd, int timeout_ms) {
     std::string out;
@@ -27,6 +26,26 @@ std::string read_until_eof(int fd, int timeout_ms) {
     return out;
 }
 
+class Terminal : public KapselTest {
+  protected:
+    // Creates c1 from `b` (with a terminal) over a console socket, starts it, and
+    // returns what the pty master read until the process ended.
+    void output_through_console(Bundle& b, std::string& out) {
+        FdListener sock;
+        b.config["process"]["terminal"] = true;
+        b.write();
+        int master = -1;
+        std::thread receiver([&] { master = sock.receive(); });
+        Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path(), "c1"});
+        receiver.join();
+        ASSERT_EQ(0, c.code) << c.err;
+        ASSERT_GE(master, 0) << "no pty master arrived";
+        ASSERT_EQ(0, kapsel({"start", "c1"}).code);
+        out = read_until_eof(master, 5000);
+        close(master);
+    }
+};
+
 TEST_F(Terminal, TerminalNeedsAConsoleSocket) {
     Bundle b("tty");
     b.config["process"]["terminal"] = true;
@@ -38,19 +57,9 @@ TEST_F(Terminal, TerminalNeedsAConsoleSocket) {
 }
 
 TEST_F(Terminal, ConsoleSocketReceivesThePtyMaster) {
-    FdListener sock;
     Bundle b("tty; stat -c '%t:%T' /dev/console; echo done");
-    b.config["process"]["terminal"] = true;
-    b.write();
-    int master = -1;
-    std::thread receiver([&] { master = sock.receive(); });
-    Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path(), "c1"});
-    receiver.join();
-    ASSERT_EQ(0, c.code) << c.err;
-    ASSERT_GE(master, 0) << "no pty master arrived";
-    ASSERT_EQ(0, kapsel({"start", "c1"}).code);
-    std::string out = read_until_eof(master, 5000);
-    close(master);
+    std::string out;
+    ASSERT_NO_FATAL_FAILURE(output_through_console(b, out));
     EXPECT_NE(std::string::npos, out.find("/dev/pts/0")) << out;
     EXPECT_NE(std::string::npos, out.find("88:0"))
         << "/dev/console is the pty slave (major 136 = 0x88): " << out;
@@ -60,20 +69,10 @@ TEST_F(Terminal, ConsoleSocketReceivesThePtyMaster) {
 TEST_F(Terminal, ThePtyBelongsToTheUserAndKeepsTheTtyGroup) {
     // devpts is mounted with gid=5: the terminal's group is "tty", whatever the
     // process's own group, as runc leaves it (mesg, write and script rely on it).
-    FdListener sock;
     Bundle b("stat -c '%u:%g:%a' $(tty); echo done");
-    b.config["process"]["terminal"] = true;
     b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
-    b.write();
-    int master = -1;
-    std::thread receiver([&] { master = sock.receive(); });
-    Output c = kapsel({"create", "--bundle", b.dir(), "--console-socket", sock.path(), "c1"});
-    receiver.join();
-    ASSERT_EQ(0, c.code) << c.err;
-    ASSERT_GE(master, 0) << "no pty master arrived";
-    ASSERT_EQ(0, kapsel({"start", "c1"}).code);
-    std::string out = read_until_eof(master, 5000);
-    close(master);
+    std::string out;
+    ASSERT_NO_FATAL_FAILURE(output_through_console(b, out));
     EXPECT_NE(std::string::npos, out.find("1000:5:620")) << out;
 }
 
