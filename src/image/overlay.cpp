@@ -20,50 +20,6 @@ ContainerDirs container_dirs(const Store& store, const std::string& id) {
     return {d, d + "/upper", d + "/work", d + "/merged"};
 }
 
-static Status fsconfig(int fd, unsigned cmd, const char* key, const std::string& value) {
-    if (::syscall(SYS_fsconfig, fd, cmd, key, cmd == FSCONFIG_SET_STRING ? value.c_str() : nullptr, 0) < 0)
-        return sys_error(std::string("overlay option ") + (key ? key : "create"));
-    return {};
-}
-
-Status mount_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers) {
-    ContainerDirs d = container_dirs(store, id);
-    for (auto* p : {&d.upper, &d.work, &d.merged}) KAPSEL_TRY(fs::mkdir_p(*p, 0755));
-    std::vector<std::string> lowers;
-    for (auto it = layers.rbegin(); it != layers.rend(); ++it) lowers.push_back(store.layer_path(*it));  // top first
-    if (lowers.empty()) {
-        // overlay wants a lower layer; an image without layers has an empty one.
-        std::string empty = store.root() + "/layers/empty";
-        KAPSEL_TRY(fs::mkdir_p(empty, 0755));
-        lowers.push_back(empty);
-    }
-    int fs = static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC));
-    if (fs < 0) return sys_error("overlay is not available in this kernel (fsopen overlay)");
-    unique_fd fsfd(fs);
-    // "lowerdir+" (Linux 6.8) takes one layer per call with no length limit; older
-    // kernels get the classic colon-separated list.
-    bool appended = true;
-    for (auto& l : lowers) {
-        if (!fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", l)) {
-            appended = false;
-            break;
-        }
-    }
-    if (!appended) {
-        fsfd.reset(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
-        KAPSEL_TRY(fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", join(lowers, ":")));
-    }
-    KAPSEL_TRY(fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", d.upper));
-    KAPSEL_TRY(fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", d.work));
-    KAPSEL_TRY(fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, ""));
-    int mnt = static_cast<int>(::syscall(SYS_fsmount, fsfd.get(), FSMOUNT_CLOEXEC, 0));
-    if (mnt < 0) return sys_error("fsmount overlay");
-    unique_fd mntfd(mnt);
-    if (::syscall(SYS_move_mount, mntfd.get(), "", AT_FDCWD, d.merged.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return sys_error("mount the root file system at " + d.merged);
-    return {};
-}
-
 bool rootfs_mounted(const Store& store, const std::string& id) {
     ContainerDirs d = container_dirs(store, id);
     struct statx a{}, b{};

@@ -16,9 +16,6 @@ struct ContainerDirs {
 };
 ContainerDirs container_dirs(const Store& store, const std::string& id);
 
-// Creates upper/work/merged and mounts the overlay at merged (in the caller's
-// mount namespace). `layers` are diff ids, bottom first.
-Status mount_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers);
 // Unmounts merged if mounted (detaching lazily when busy).
 Status unmount_rootfs(const Store& store, const std::string& id);
 bool rootfs_mounted(const Store& store, const std::string& id);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "util/fs.hpp"
@@ -26,7 +27,42 @@ bool same_object(const struct stat& a, const struct stat& b) {
            (a.st_mode & S_IFMT) == (b.st_mode & S_IFMT);
 }
 
+// The xattrs of the object behind `fd` (any kind of fd, O_PATH too: its /proc link
+// leads to the object itself, a symlink included), overlayfs's own left out. The
+// kernel bounds them (64 KiB of names, 64 KiB per value).
+Result<std::map<std::string, std::string>> xattrs_of(int fd, const std::string& shown) {
+    std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    std::map<std::string, std::string> out;
+    std::vector<char> names(65536);
+    ssize_t n = ::listxattr(proc.c_str(), names.data(), names.size());
+    if (n < 0) {
+        if (errno == ENOTSUP) return out;  // a file system without xattrs has none to keep
+        return sys_error("list the xattrs of " + shown);
+    }
+    std::vector<char> value(65536);
+    for (size_t i = 0; i < static_cast<size_t>(n);) {
+        std::string name(names.data() + i);
+        i += name.size() + 1;
+        if (name == "trusted.overlay.redirect" || name == "trusted.overlay.metacopy" ||
+            name == "user.overlay.redirect" || name == "user.overlay.metacopy")
+            return make_error(shown + " carries overlayfs's " + name +
+                              " (its data or children live elsewhere): it cannot be written as a layer");
+        if (is_overlay_xattr(name)) continue;
+        ssize_t v = ::getxattr(proc.c_str(), name.c_str(), value.data(), value.size());
+        if (v < 0) {
+            if (errno == ENODATA) continue;  // removed since the list
+            return sys_error("read xattr " + name + " of " + shown);
+        }
+        out[name].assign(value.data(), static_cast<size_t>(v));
+    }
+    return out;
+}
+
 }  // namespace
+
+bool is_overlay_xattr(std::string_view name) {
+    return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+}
 
 bool is_whiteout(const struct stat& st) {
     return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
@@ -112,16 +148,22 @@ TarEntry entry_from_stat(const std::string& name, const struct stat& st) {
 Status Tree::write_entry(TarWriter& tar, const std::string& rel, TarEntry e,
                          const struct stat& st) const {
     std::string shown = path_ + "/" + rel;
+    if (S_ISSOCK(st.st_mode)) return {};
+    // The object itself, for its xattrs (and below, its content); no other kind of
+    // object may have taken its name since the walk saw it.
+    unique_fd fd = KAPSEL_TRY(open_below(
+        rel, S_ISREG(st.st_mode) ? O_RDONLY | O_NONBLOCK  // a fifo swapped in must not block
+                                 : O_PATH));
+    struct stat now;
+    if (::fstat(fd.get(), &now) < 0 || !same_object(st, now))
+        return make_error(shown + " changed while it was read");
+    e.xattrs = KAPSEL_TRY(xattrs_of(fd.get(), shown));
     if (S_ISDIR(st.st_mode)) {
         e.type = EntryType::directory;
         KAPSEL_TRY(tar.header(e));
         return tar.end_entry();
     }
     if (S_ISLNK(st.st_mode)) {
-        unique_fd fd = KAPSEL_TRY(open_below(rel, O_PATH));
-        struct stat now;
-        if (::fstat(fd.get(), &now) < 0 || !same_object(st, now))
-            return make_error(shown + " changed while it was read");
         char buf[4096];
         ssize_t n = ::readlinkat(fd.get(), "", buf, sizeof buf - 1);
         if (n < 0) return sys_error("readlink " + shown);
@@ -142,16 +184,11 @@ Status Tree::write_entry(TarWriter& tar, const std::string& rel, TarEntry e,
     if (!S_ISREG(st.st_mode)) return {};
     e.type = EntryType::file;
     e.size = static_cast<uint64_t>(st.st_size);
-    // O_NONBLOCK: a fifo swapped in since the walk must not block the open.
-    unique_fd in = KAPSEL_TRY(open_below(rel, O_RDONLY | O_NONBLOCK));
-    struct stat now;
-    if (::fstat(in.get(), &now) < 0 || !same_object(st, now))
-        return make_error(shown + " changed while it was read");
     KAPSEL_TRY(tar.header(e));
     char buf[65536];
     uint64_t left = e.size;
     while (left > 0) {
-        ssize_t n = ::read(in.get(), buf, std::min<uint64_t>(sizeof buf, left));
+        ssize_t n = ::read(fd.get(), buf, std::min<uint64_t>(sizeof buf, left));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return sys_error("read " + shown);
         if (n == 0) return make_error(shown + " changed while it was read");

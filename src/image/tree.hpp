@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "image/tar.hpp"
 #include "util/fd.hpp"
@@ -22,6 +23,14 @@
 namespace kapsel::image {
 
 bool is_whiteout(const struct stat& st);
+
+// overlayfs reads its own xattrs on a layer's or an upper dir's files:
+// trusted.overlay.redirect sends a directory lookup to another path, metacopy makes a
+// file's data come from elsewhere, opaque hides what is below (user.overlay.* is the
+// same with the userxattr mount option). In an OCI layer none of them has a meaning
+// (deletions are ".wh." entries), so they never go into a layer tar and are dropped
+// from one on unpack; every other xattr (security.capability, user.*) is kept.
+bool is_overlay_xattr(std::string_view name);
 
 class Tree {
 public:
@@ -42,8 +51,11 @@ public:
     bool is_opaque(const std::string& rel) const;
 
     // Writes the directory, symlink, device, fifo or regular file at `rel` as `e`
-    // (content read from disk), provided it is still the object `st` describes.
-    // Sockets are skipped: they do not go into images.
+    // (content and xattrs read from disk, overlayfs's own xattrs left out), provided
+    // it is still the object `st` describes. Sockets are skipped: they do not go into
+    // images. An object overlayfs keeps by reference (a redirect or metacopy xattr:
+    // its data or children live elsewhere) is an error: written as it is, the layer
+    // would silently lose them.
     Status write_entry(TarWriter& tar, const std::string& rel, TarEntry e,
                        const struct stat& st) const;
 

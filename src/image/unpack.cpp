@@ -24,6 +24,7 @@
 #include "image/space.hpp"
 #include "image/store.hpp"
 #include "image/tar.hpp"
+#include "image/tree.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -54,25 +55,15 @@ std::string join_components(const std::vector<std::string>& c, size_t n) {
     return out.empty() ? "." : out;
 }
 
-// A directory's mode and times wait until its layer is done (creating its entries
-// changes its mtime). They are kept for the directory the entry made, known by its
-// inode: an entry that removes that directory drops them, and at the end they go only
-// to the same inode, through an fd, never through a name that may have become a symlink.
-// overlayfs reads its own xattrs on a lower layer's files: trusted.overlay.redirect
-// sends a directory lookup to another path, metacopy makes a file's data come from
-// elsewhere, opaque hides what is below (user.overlay.* is the same with the userxattr
-// mount option). An image's layer has no business saying any of that: OCI layers
-// express deletions with whiteout entries, which become these xattrs only here, so
-// what a layer carries itself is dropped. Other xattrs (security.capability,
-// user.*) are kept.
-bool is_overlay_xattr(const std::string& name) {
-    return name.rfind("trusted.overlay.", 0) == 0 || name.rfind("user.overlay.", 0) == 0;
-}
-
+// A layer's own overlay xattrs would steer overlayfs (tree.hpp): dropped.
 void drop_overlay_xattrs(TarEntry& e) {
     std::erase_if(e.xattrs, [](const auto& kv) { return is_overlay_xattr(kv.first); });
 }
 
+// A directory's mode and times wait until its layer is done (creating its entries
+// changes its mtime). They are kept for the directory the entry made, known by its
+// inode: an entry that removes that directory drops them, and at the end they go only
+// to the same inode, through an fd, never through a name that may have become a symlink.
 struct DirMeta {
     std::string path;  // to find it again beneath the layer's root
     dev_t dev;

@@ -293,6 +293,12 @@ Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::strin
     }
     KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", o.upper));
     KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", o.work));
+    // Renamed directories and metadata-only copy-ups are kept by reference in the
+    // upper dir (redirect/metacopy xattrs), which `commit` cannot write as a layer; some
+    // kernels turn them on by default. Off, a renamed directory is copied up whole.
+    // Kernels before 4.19 do not know metacopy and have nothing to turn off.
+    for (const char* opt : {"redirect_dir", "metacopy"})
+        (void)sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, opt, "off");
     KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""), "mount the overlay root file system");
     unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), 0));
     return sys.move_mount(mnt.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -416,6 +417,45 @@ TEST_F(RunImage, CommitAndDiffNeverReadTheHostThroughASymlinkTheContainerSwapsIn
     EXPECT_EQ("", found.out) << "the host file's content reached the store (" << committed
                              << " commits succeeded)";
     k({"rm", "-f", "racer"});
+}
+
+// Issue 12: commit writes the container's xattrs into the layer (a `setcap` or a
+// user.* note survives, as with podman) but never overlayfs's own: the opaque marker of
+// a directory the container replaced becomes a ".wh..wh..opq" entry, and an object
+// overlayfs keeps by reference (a redirect) is refused instead of committed empty.
+TEST_F(RunImage, CommitKeepsXattrsButNeverOverlaysOwn) {
+    ASSERT_EQ(0, k({"run", "-d", "--name", "x", kImage, "sh", "-c",
+                    "mkdir -p /data/d; echo hi > /data/d/f; rm -rf /etc; mkdir /etc;"
+                    " echo new > /etc/only; sleep 1000"})
+                     .code);
+    std::string id = json::parse(k({"inspect", "x"}).out)[0]["Id"];
+    std::string upper = store() + "/containers/" + id + "/upper";
+    for (int i = 0; i < 100 && !fsys::exists(upper + "/etc/only"); ++i)
+        std::this_thread::sleep_for(50ms);
+    // What a `setfattr` or `setcap` in the container leaves in its upper dir.
+    ASSERT_EQ(0, ::setxattr((upper + "/data/d/f").c_str(), "user.note", "kept", 4, 0));
+    ASSERT_EQ(0, ::setxattr((upper + "/data/d").c_str(), "trusted.label", "dir", 3, 0));
+    Output c = k({"commit", "x", "localhost/xa:1"});
+    ASSERT_EQ(0, c.code) << c.err;
+
+    json img = json::parse(k({"inspect", "localhost/xa:1"}).out)[0];
+    std::string layer = store() + "/layers/" + std::string(img["Layers"].back()).substr(7);
+    char v[16] = {};
+    ASSERT_EQ(4, ::getxattr((layer + "/data/d/f").c_str(), "user.note", v, sizeof v));
+    EXPECT_EQ("kept", std::string(v, 4));
+    ASSERT_EQ(3, ::getxattr((layer + "/data/d").c_str(), "trusted.label", v, sizeof v));
+    // The replaced /etc hides the image's /etc in the committed image too.
+    Output listed = k({"run", "--rm", "localhost/xa:1", "ls", "/etc"});
+    EXPECT_EQ("only\n", listed.out) << listed.err;
+
+    // A directory overlayfs would find elsewhere (redirect_dir=on): its children are not
+    // in the upper dir, so writing it as it is would lose them.
+    ASSERT_EQ(0, ::setxattr((upper + "/data/d").c_str(), "trusted.overlay.redirect", "/x", 2, 0));
+    Output refused = k({"commit", "x", "localhost/xa:2"});
+    EXPECT_NE(0, refused.code);
+    EXPECT_NE(std::string::npos, refused.err.find("trusted.overlay.redirect")) << refused.err;
+    EXPECT_NE(0, k({"inspect", "localhost/xa:2"}).code) << "no image for the refused commit";
+    k({"rm", "-f", "x"});
 }
 
 // Issue 12: kill -9 of an attached `run --rm` in its first milliseconds left a
