@@ -12,6 +12,7 @@
 
 #include "cgroups/apply.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::cgroups {
@@ -253,6 +254,28 @@ Status init_cpuset(const std::string& mount, const std::string& dir) {
     return {};
 }
 
+// Why a process put into these directories now would be stopped at once, or "" when
+// it would not: a v1 freezer.state other than THAWED (it also reports a frozen
+// parent), or a cgroup.freeze of 1 on a v2 directory or on any of its parents (the
+// unified hierarchy of a hybrid host freezes as well).
+std::string frozen_by(const Layout& layout, const std::vector<std::string>& dirs) {
+    for (size_t i = 0; i < layout.hierarchies.size() && i < dirs.size(); ++i) {
+        auto& h = layout.hierarchies[i];
+        if (h.v2) {
+            for (std::string d = dirs[i]; d.size() > h.mount_point.size(); d = fs::dirname(d)) {
+                auto t = fs::read_file(d + "/cgroup.freeze");
+                if (t && trim(*t) == "1") return d + "/cgroup.freeze is 1";
+            }
+            continue;
+        }
+        if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") == h.controllers.end())
+            continue;
+        auto t = fs::read_file(dirs[i] + "/freezer.state");
+        if (t && trim(*t) != "THAWED") return dirs[i] + "/freezer.state is " + std::string(trim(*t));
+    }
+    return "";
+}
+
 }  // namespace
 
 std::vector<std::string> resolve_dirs(const Layout& layout, const std::string& cgroups_path,
@@ -299,7 +322,24 @@ Result<std::unique_ptr<Cgroup>> create(const Layout& layout, const std::vector<s
             }
         }
     }
-    return std::unique_ptr<Cgroup>(new CgroupImpl(layout, dirs, created));
+    // The init would be frozen before its first instruction and create would wait for
+    // it forever. runc refuses with this text (and hangs on a frozen unified hierarchy).
+    if (std::string why = frozen_by(layout, dirs); !why.empty()) {
+        undo();
+        return make_error("container's cgroup unexpectedly frozen: " + why +
+                          "; thaw it or choose another cgroupsPath");
+    }
+    auto cg = std::make_unique<CgroupImpl>(layout, dirs, created);
+    // Joining a cgroup that other processes use is allowed (the spec lets a runtime
+    // share one); runc 1.1 warns with this text, which callers look for.
+    bool existed = std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
+        return std::find(created.begin(), created.end(), d) == created.end();
+    });
+    if (existed)
+        if (auto pids = cg->pids(); pids && !pids->empty())
+            log::warn("container's cgroup is not empty: " + std::to_string(pids->size()) +
+                      " process(es) found");
+    return std::unique_ptr<Cgroup>(std::move(cg));
 }
 
 std::unique_ptr<Cgroup> open(const Layout& layout, const std::vector<std::string>& dirs,
