@@ -6,6 +6,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "image/space.hpp"
 #include "image/store.hpp"
 #include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
@@ -48,6 +49,7 @@ bool is_image_run(const Globals& g, const Args& args) {
                                        "--cap-add",
                                        "--cap-drop",
                                        "--security-opt",
+                                       "--storage-opt",
                                        "--interactive",
                                        "--tty",
                                        "-dt",
@@ -80,7 +82,7 @@ int run_image_main(const Globals& g, const Args& args) {
     runtime::ImageRunOptions o;
     auto& r = o.request;
     bool it = false, dit = false, dt = false;
-    std::vector<std::string> env, env_files, volumes, security;
+    std::vector<std::string> env, env_files, volumes, security, storage;
     std::string memory, pids, cpus, workdir, entrypoint, network = "private";
     bool entrypoint_set = false, quiet = false;
     Flags f(
@@ -118,6 +120,9 @@ int run_image_main(const Globals& g, const Args& args) {
     f.list({"cap-add"}, &r.cap_add, "add a capability (or ALL)", "cap");
     f.list({"cap-drop"}, &r.cap_drop, "drop a capability (or ALL)", "cap");
     f.list({"security-opt"}, &security, "no-new-privileges", "opt");
+    f.list({"storage-opt"}, &storage,
+           "size=SIZE: limit the container's writable layer (512m, 2g; needs project quotas)",
+           "opt");
     f.flag({"quiet", "q"}, &quiet, "accepted for podman compatibility");
     auto pos = f.parse(args, /*stop_at_positional=*/true);
     if (!pos) return usage_error("run", pos.error().message);
@@ -156,6 +161,14 @@ int run_image_main(const Globals& g, const Args& args) {
         else
             return usage_error(
                 "run", "--security-opt \"" + s + "\" is not supported (no-new-privileges is)");
+    }
+    for (auto& s : storage) {
+        if (s.rfind("size=", 0) != 0)
+            return usage_error("run", "--storage-opt \"" + s + "\" is not supported (size= is)");
+        auto n = image::parse_size(s.substr(5));
+        if (!n || *n == 0)
+            return usage_error("run", "--storage-opt size: \"" + s.substr(5) + "\" is not a size above 0");
+        o.writable_size = *n;
     }
     if (!memory.empty()) {
         auto m = runtime::parse_bytes(memory);

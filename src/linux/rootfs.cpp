@@ -277,31 +277,43 @@ Result<unique_fd> make_idmap_userns(const plan::Mount& m) {
     return ns;
 }
 
-Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::string& at) {
-    unique_fd target = KAPSEL_TRY(sys.openat2(AT_FDCWD, at, O_PATH | O_DIRECTORY, 0, 0));
+namespace {
+
+// An overlay ready to mount: the layers one per "lowerdir+" (Linux 6.8, no length
+// limit) or as one colon-separated "lowerdir" list.
+Result<unique_fd> create_overlay(Sys& sys, const plan::Plan::Overlay& o, bool one_per_layer) {
     unique_fd fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
-    bool appended = true;
-    for (auto& l : o.lowers)
-        if (!sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", l)) {
-            appended = false;
-            break;
-        }
-    if (!appended) {
-        // Before Linux 6.8: one colon-separated list.
-        fsfd = KAPSEL_TRY(sys.fsopen("overlay"));
+    if (one_per_layer)
+        for (auto& l : o.lowers)
+            KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir+", l));
+    else
         KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", join(o.lowers, ":")));
-    }
     KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "upperdir", o.upper));
     KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "workdir", o.work));
     // Renamed directories and metadata-only copy-ups are kept by reference in the
     // upper dir (redirect/metacopy xattrs), which `commit` cannot write as a layer; some
     // kernels turn them on by default. Off, a renamed directory is copied up whole.
-    // Kernels before 4.19 do not know metacopy and have nothing to turn off.
     for (const char* opt : {"redirect_dir", "metacopy"})
         (void)sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, opt, "off");
-    KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""), "mount the overlay root file system");
-    unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd.get(), 0));
-    return sys.move_mount(mnt.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""),
+                   "mount the overlay root file system");
+    return fsfd;
+}
+
+}  // namespace
+
+Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::string& at) {
+    unique_fd target = KAPSEL_TRY(sys.openat2(AT_FDCWD, at, O_PATH | O_DIRECTORY, 0, 0));
+    // Before Linux 6.5 overlay took its options the legacy way: fsconfig accepts any
+    // key then, and an unknown "lowerdir+" fails only at create. So a failed create
+    // with one option per layer is tried once more with the list (which, before 6.8,
+    // is the only way).
+    auto fsfd = create_overlay(sys, o, true);
+    if (!fsfd) fsfd = create_overlay(sys, o, false);
+    if (!fsfd) return std::move(fsfd).error();
+    unique_fd mnt = KAPSEL_TRY(sys.fsmount(fsfd->get(), 0));
+    return sys.move_mount(mnt.get(), "", target.get(), "",
+                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
 Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan) {

@@ -22,6 +22,7 @@
 #include "image/digest.hpp"
 #include "image/import.hpp"
 #include "image/manifest.hpp"
+#include "image/quota.hpp"
 #include "linux/identity.hpp"
 #include "linux/seccomp.hpp"
 #include "plan/default_seccomp.hpp"
@@ -131,6 +132,10 @@ Status destroy(const Globals& g, image::Store& store, const std::string& id, boo
     KAPSEL_TRY(image::unmount_rootfs(store, id));
     std::string dir = store.container_dir(id);
     if (!fs::exists(dir)) return {};
+    uint32_t project = 0;  // the writable layer's size limit, lifted once its files are gone
+    if (auto meta = read_meta(store, id); meta && meta->is_object())
+        if (auto p = meta->find("quota_project"); p != meta->end() && p->is_number_unsigned())
+            project = p->get<uint32_t>();
     unique_fd lock;
     if (!store_locked) lock = KAPSEL_TRY(store.lock(false));
     std::string aside = KAPSEL_TRY(store.make_temp("rm"));
@@ -141,7 +146,9 @@ Status destroy(const Globals& g, image::Store& store, const std::string& id, boo
         return sys_error("move " + dir + " out of the store", e);
     }
     lock.reset();
-    return fs::remove_tree(aside);
+    KAPSEL_TRY(fs::remove_tree(aside));
+    if (project) return image::release_project(store.root(), project);
+    return {};
 }
 
 void record_exit(image::Store& store, const std::string& id, int code) {
@@ -293,6 +300,14 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
 
     image::ContainerDirs dirs = image::container_dirs(store, id);
     for (auto* p : {&dirs.upper, &dirs.work, &dirs.merged}) KAPSEL_TRY(fs::mkdir_p(*p, 0755));
+    if (o.writable_size) {
+        uint32_t project = KAPSEL_TRY(
+            image::limit_directories(store.root(), {dirs.upper, dirs.work}, o.writable_size));
+        json meta = KAPSEL_TRY(read_meta(store, id));
+        meta["quota_project"] = project;
+        meta["storage_size"] = o.writable_size;
+        KAPSEL_TRY(write_meta(store, id, meta));
+    }
     // The overlay is mounted by the container's init inside its own mount
     // namespace (the annotation below): no host mount to leak or to unmount.
     json overlay = {{"lowerdir", json::array()}, {"upperdir", dirs.upper}, {"workdir", dirs.work}};

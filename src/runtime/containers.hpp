@@ -27,6 +27,7 @@ struct ImageRunOptions {
     std::string name;
     std::string user;  // -u, overrides the image's User
     bool detach = false, rm = false;
+    uint64_t writable_size = 0;  // --storage-opt size=: the writable layer's limit (0: none)
     plan::RunRequest request;  // everything that shapes the config (rootfs is filled in)
 };
 
