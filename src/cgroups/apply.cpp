@@ -80,7 +80,9 @@ Status apply_plan(const Layout& layout, const std::vector<std::string>& dirs, co
             std::string quota = cur ? split(std::string(trim(*cur)), ' ')[0] : "max";
             value = quota + value.substr(5);
         }
-        KAPSEL_TRY(write_value(path, value));
+        auto st = write_value(path, value);
+        if (!st && st.error().code == EINVAL && w.again_later) continue;
+        KAPSEL_TRY(std::move(st));
     }
     if (plan.device_hierarchy) {
         unique_fd dir(::open(dirs[*plan.device_hierarchy].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

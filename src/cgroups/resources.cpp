@@ -70,6 +70,12 @@ Result<std::string> hugepage_size(const std::string& page_size) {
     return page_size;
 }
 
+void complete_update(oci::Resources& update, const oci::Resources& before) {
+    if (!update.memory || !update.memory->limit || update.memory->swap) return;
+    if (!before.memory || !before.memory->swap) return;
+    update.memory->swap = *update.memory->limit == -1 ? -1 : *before.memory->swap;
+}
+
 Result<ResourcePlan> plan_resources(const oci::Resources& r, const Layout& layout, PlanMode mode) {
     ResourcePlan plan;
     auto with = [&](const char* controller, const char* field, bool wanted, auto&& v1_fn, auto&& v2_fn) -> Status {

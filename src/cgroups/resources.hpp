@@ -19,6 +19,9 @@ struct Write {
     size_t hierarchy = 0;  // index into Layout::hierarchies
     std::string file;      // "memory.limit_in_bytes"
     std::string value;
+    // The kernel may refuse this write (EINVAL) until a later write of the plan
+    // is done, and the plan writes it again after that one: not an error here.
+    bool again_later = false;
 };
 
 struct DeviceRule {
@@ -47,6 +50,12 @@ std::vector<DeviceRule> default_device_rules();
 std::vector<DeviceRule> device_rules(const std::vector<oci::DeviceCgroup>& rules);
 
 Result<ResourcePlan> plan_resources(const oci::Resources& r, const Layout& layout, PlanMode mode);
+
+// What `update` applies besides what it was given, from the container's
+// resources before it (runc's rules): a new memory limit keeps the old swap
+// limit, and lifting the memory limit (-1) lifts a swap limit too, since
+// memory+swap below an unlimited memory limit is refused.
+void complete_update(oci::Resources& update, const oci::Resources& before);
 
 // One function per controller and driver. Each appends to the plan; an error
 // names the config field or the controller the host lacks.

@@ -52,8 +52,13 @@ Status update(const Globals& g, const std::string& id, const nlohmann::json& giv
     if (config.is_discarded()) return make_error("stored config of container \"" + id + "\" is corrupt");
     nlohmann::json& current = config["linux"]["resources"];
     if (!current.is_object()) current = nlohmann::json::object();
+    oci::Resources before = KAPSEL_TRY(oci::parse_resources(current.dump(), "stored linux.resources"));
+    cgroups::complete_update(r, before);
+    // The stored config records what was applied, the completed swap included.
+    nlohmann::json applied = given;
+    if (r.memory && r.memory->swap) applied["memory"]["swap"] = *r.memory->swap;
     nlohmann::json merged = current;
-    merged.update(given, /*merge_objects=*/true);
+    merged.update(applied, /*merge_objects=*/true);
     oci::Resources all = KAPSEL_TRY(oci::parse_resources(merged.dump(), "resources"));
 
     if (r.memory && r.memory->limit && *r.memory->limit > 0 && all.memory &&
@@ -66,8 +71,6 @@ Status update(const Globals& g, const std::string& id, const nlohmann::json& giv
                                   std::to_string(usage) + " (memory.checkBeforeUpdate)");
         }
     }
-    // On v1, memory.swap is memory+swap: a new limit with the old swap must still fit.
-    if (r.memory && r.memory->limit && !r.memory->swap && all.memory && all.memory->swap) r.memory->swap = all.memory->swap;
     KAPSEL_TRY(cg->apply(r, cgroups::PlanMode::update));
     current = merged;
     return fs::write_file_atomic(config_path, config.dump(), 0600);

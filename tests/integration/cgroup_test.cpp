@@ -286,6 +286,75 @@ TEST_F(Cgroup, UpdateWithRuncsFlagsAndAResourcesFile) {
     EXPECT_NE(std::string::npos, bad.err.find("--memory")) << bad.err;
 }
 
+TEST_F(Cgroup, UpdateMemoryMinusOneLiftsASwapLimitToo) {
+    Bundle b("sleep 30");
+    b.config["linux"]["resources"]["memory"] = {{"limit", 64 << 20}, {"swap", 96 << 20}};
+    b.write();
+    Output c = kapsel({"create", "--bundle", b.dir(), "m1"});
+    if (c.code != 0 && c.err.find("memsw") != std::string::npos) GTEST_SKIP() << "skipped: no swap accounting: " << c.err;
+    ASSERT_EQ(0, c.code) << c.err;
+    // As runc: no memory+swap below an unlimited memory limit, so both are lifted.
+    Output o = kapsel({"update", "--memory", "-1", "m1"});
+    ASSERT_EQ(0, o.code) << o.err;
+    if (v2()) {
+        EXPECT_EQ("max", cg_read("m1", {"memory.max"}));
+        EXPECT_EQ("max", cg_read("m1", {"memory.swap.max"}));
+    } else {
+        // "Unlimited" reads back as the largest page-aligned value.
+        EXPECT_GT(std::stoull(cg_read("m1", {"memory.limit_in_bytes"})), 1ull << 60);
+        EXPECT_GT(std::stoull(cg_read("m1", {"memory.memsw.limit_in_bytes"})), 1ull << 60);
+    }
+    std::ifstream cfg(root() + "/state/m1/config.json");
+    json stored = json::parse(cfg);
+    EXPECT_EQ(-1, stored["linux"]["resources"]["memory"]["limit"]);
+    EXPECT_EQ(-1, stored["linux"]["resources"]["memory"]["swap"]) << "the stored config says what was applied";
+    // And back: a limit again keeps the swap lifted (it was lifted, not forgotten).
+    Output again = kapsel({"update", "--memory", "32m", "--memory-swap", "48m", "m1"});
+    EXPECT_EQ(0, again.code) << again.err;
+    EXPECT_EQ(std::to_string(32 << 20), cg_read("m1", {"memory.limit_in_bytes", "memory.max"}));
+}
+
+TEST_F(Cgroup, UpdateCpuPeriodAndQuotaInsideAParentWithItsOwnQuota) {
+    if (v2()) GTEST_SKIP() << "skipped: cgroup v2 clamps a child to its parent's quota instead of refusing the write";
+    const std::string cpu = "/sys/fs/cgroup/cpu";
+    REQUIRE_PATH("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "CFS bandwidth control on cgroup v1");
+    // A parent allowing half a CPU, made by the test (as a pod's cgroup would be).
+    std::string parent = "kapsel-test-quota-" + std::to_string(getpid());
+    ASSERT_EQ(0, mkdir((cpu + "/" + parent).c_str(), 0755));
+    struct Rmdir {
+        std::string path;
+        ~Rmdir() { rmdir(path.c_str()); }
+    } cleanup{cpu + "/" + parent};
+    std::ofstream(cpu + "/" + parent + "/cpu.cfs_quota_us") << "50000";
+    ASSERT_EQ("50000", [&] {
+        std::ifstream in(cpu + "/" + parent + "/cpu.cfs_quota_us");
+        std::string v;
+        in >> v;
+        return v;
+    }());
+    Bundle b("sleep 30");
+    b.config["linux"]["cgroupsPath"] = "/" + parent + "/ctr";
+    b.config["linux"]["resources"]["cpu"] = {{"quota", 50000}, {"period", 100000}};
+    create_started(b, "q1");
+    // 20000/50000 fits the parent's half, but the period first (the old quota
+    // 50000 over 50000) would be a whole CPU: refused. runc then writes the quota
+    // and the period again.
+    Output o = kapsel({"update", "--cpu-period", "50000", "--cpu-quota", "20000", "q1"});
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("50000", cg_read("q1", {"cpu.cfs_period_us"}));
+    EXPECT_EQ("20000", cg_read("q1", {"cpu.cfs_quota_us"}));
+    // And back up: the period first passes (20000 over 100000), then the quota.
+    Output up = kapsel({"update", "--cpu-period", "100000", "--cpu-quota", "50000", "q1"});
+    EXPECT_EQ(0, up.code) << up.err;
+    EXPECT_EQ("100000", cg_read("q1", {"cpu.cfs_period_us"}));
+    EXPECT_EQ("50000", cg_read("q1", {"cpu.cfs_quota_us"}));
+    // More than the parent allows stays an error naming the file.
+    Output over = kapsel({"update", "--cpu-quota", "80000", "q1"});
+    EXPECT_EQ(1, over.code);
+    EXPECT_NE(std::string::npos, over.err.find("cpu.cfs_quota_us")) << over.err;
+    ASSERT_EQ(0, kapsel({"delete", "--force", "q1"}).code);
+}
+
 TEST_F(Cgroup, UpdateBelowUsageIsRefusedOrHonouredAsTheKernelDecides) {
     // 40 MB in a tmpfs file are charged to the container and cannot be reclaimed without swap.
     Bundle b("head -c 40000000 /dev/zero > /dev/shm/fill; sleep 30");

@@ -30,7 +30,9 @@ Layout v2_layout() {
 // "hierarchy-name:file=value" for each write, to compare as text.
 std::vector<std::string> writes(const ResourcePlan& p, const Layout& l) {
     std::vector<std::string> out;
-    for (auto& w : p.writes) out.push_back(l.hierarchies[w.hierarchy].name + ":" + w.file + "=" + w.value);
+    for (auto& w : p.writes)
+        out.push_back(l.hierarchies[w.hierarchy].name + ":" + w.file + "=" + w.value +
+                      (w.again_later ? " (EINVAL: again later)" : ""));
     return out;
 }
 
@@ -64,7 +66,8 @@ TEST(CgroupPlan, CpuOnBothDrivers) {
     auto l1 = v1_layout();
     auto p1 = plan_resources(r, l1, PlanMode::update);
     ASSERT_TRUE(p1);
-    EXPECT_EQ((std::vector<std::string>{"cpu:cpu.shares=1024", "cpu:cpu.cfs_period_us=100000", "cpu:cpu.cfs_quota_us=50000",
+    EXPECT_EQ((std::vector<std::string>{"cpu:cpu.shares=1024", "cpu:cpu.cfs_period_us=100000 (EINVAL: again later)",
+                                        "cpu:cpu.cfs_quota_us=50000", "cpu:cpu.cfs_period_us=100000",
                                         "cpuset:cpuset.cpus=0-1"}),
               writes(*p1, l1));
     auto l2 = v2_layout();
@@ -72,6 +75,58 @@ TEST(CgroupPlan, CpuOnBothDrivers) {
     ASSERT_TRUE(p2);
     EXPECT_EQ((std::vector<std::string>{"unified:cpu.weight=39", "unified:cpu.max=50000 100000", "unified:cpuset.cpus=0-1"}),
               writes(*p2, l2));
+}
+
+// Inside a parent with its own quota, v1 refuses a period write whose old quota
+// would then exceed the parent's ratio; the quota first would pass, and the
+// other way round. The plan tries the period, then the quota and the period again.
+TEST(CgroupPlan, V1PeriodAndQuotaPassWhicheverWayTheyMoveUnderAParentQuota) {
+    auto l = v1_layout();
+    auto both = plan_resources(parse(R"({"cpu": {"quota": 20000, "period": 50000}})"), l, PlanMode::update);
+    ASSERT_TRUE(both);
+    EXPECT_EQ((std::vector<std::string>{"cpu:cpu.cfs_period_us=50000 (EINVAL: again later)",
+                                        "cpu:cpu.cfs_quota_us=20000", "cpu:cpu.cfs_period_us=50000"}),
+              writes(*both, l));
+    auto period = plan_resources(parse(R"({"cpu": {"period": 50000}})"), l, PlanMode::update);
+    ASSERT_TRUE(period);
+    EXPECT_EQ(std::vector<std::string>{"cpu:cpu.cfs_period_us=50000"}, writes(*period, l))
+        << "a period alone has no later write to wait for: its refusal is the error";
+}
+
+// v2 writes quota and period at once (and clamps a child to its parent rather
+// than refusing it): one cpu.max write, no order to get wrong.
+TEST(CgroupPlan, V2PeriodAndQuotaAreOneWrite) {
+    auto l = v2_layout();
+    auto p = plan_resources(parse(R"({"cpu": {"quota": 20000, "period": 50000}})"), l, PlanMode::update);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(std::vector<std::string>{"unified:cpu.max=20000 50000"}, writes(*p, l));
+}
+
+TEST(CgroupUpdate, LiftingTheMemoryLimitLiftsSwapTooAndANewLimitKeepsTheOldSwap) {
+    auto before = parse(R"({"memory": {"limit": 67108864, "swap": 100663296}})");
+    auto lifted = parse(R"({"memory": {"limit": -1}})");
+    complete_update(lifted, before);
+    EXPECT_EQ(-1, lifted.memory->swap.value_or(0)) << "runc: memory -1 without swap means both unlimited";
+    auto raised = parse(R"({"memory": {"limit": 83886080}})");
+    complete_update(raised, before);
+    EXPECT_EQ(100663296, raised.memory->swap.value_or(0));
+    auto explicit_swap = parse(R"({"memory": {"limit": -1, "swap": 134217728}})");
+    complete_update(explicit_swap, before);
+    EXPECT_EQ(134217728, explicit_swap.memory->swap.value_or(0)) << "a given swap stays";
+    auto no_swap_before = parse(R"({"memory": {"limit": -1}})");
+    complete_update(no_swap_before, parse(R"({"memory": {"limit": 67108864}})"));
+    EXPECT_FALSE(no_swap_before.memory->swap) << "no swap limit to lift: memsw is not touched";
+
+    // Planned: v1 lifts memsw before the limit and leaves it lifted; v2 lifts both files.
+    auto l1 = v1_layout();
+    auto p1 = plan_resources(lifted, l1, PlanMode::update);
+    ASSERT_TRUE(p1) << p1.error().message;
+    EXPECT_EQ((std::vector<std::string>{"memory:memory.memsw.limit_in_bytes=-1", "memory:memory.limit_in_bytes=-1"}),
+              writes(*p1, l1));
+    auto l2 = v2_layout();
+    auto p2 = plan_resources(lifted, l2, PlanMode::update);
+    ASSERT_TRUE(p2) << p2.error().message;
+    EXPECT_EQ((std::vector<std::string>{"unified:memory.max=max", "unified:memory.swap.max=max"}), writes(*p2, l2));
 }
 
 TEST(CgroupPlan, WeightConversionsMatchRunc) {

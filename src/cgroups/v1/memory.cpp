@@ -11,10 +11,11 @@ Status memory(const oci::Resources& r, size_t h, PlanMode mode, ResourcePlan& pl
         return make_error("linux.resources.memory.swap: " + std::to_string(*m.swap) +
                           " is below memory.limit; swap is memory plus swap on cgroup v1");
     // memsw must never be below the memory limit, whichever way both move:
-    // lift it first, then set the limit, then the final memsw.
+    // lift it first, then set the limit, then the final memsw (unless that is
+    // the lifted value already: `update --memory -1` lifts both).
     if (m.swap) add("memory.memsw.limit_in_bytes", -1);
     if (m.limit) add("memory.limit_in_bytes", *m.limit);
-    if (m.swap) add("memory.memsw.limit_in_bytes", *m.swap);
+    if (m.swap && *m.swap != -1) add("memory.memsw.limit_in_bytes", *m.swap);
     if (m.reservation) add("memory.soft_limit_in_bytes", *m.reservation);
     // memory.kernel is deprecated by the runtime-spec and not settable on current
     // kernels (the kmem limit was removed in Linux 5.16): it is ignored.
