@@ -1,6 +1,7 @@
 // seccomp with libseccomp.
 #include "linux/seccomp.hpp"
 
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -9,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -69,6 +72,94 @@ struct Ctx {
     ~Ctx() { seccomp_release(ctx); }
 };
 
+// runc's -ENOSYS stub. A profile allow-lists the syscalls its authors knew; a
+// newer one (clone3, statx, faccessat2, ...) would get the default action, say
+// EPERM, and programs take EPERM as "forbidden" where ENOSYS makes them fall back
+// (glibc: clone3 -> clone). So a syscall numbered above every syscall the profile
+// names, on that architecture, gets ENOSYS. Not for permissive defaults (allow,
+// log, trace: a tracer handles new syscalls itself), nor when the default errno
+// is ENOSYS already.
+bool wants_enosys_stub(const plan::Seccomp& s) {
+    switch (s.default_action) {
+        case plan::SeccompAction::allow:
+        case plan::SeccompAction::log:
+        case plan::SeccompAction::trace:
+            return false;
+        case plan::SeccompAction::errno_ret:
+            return s.default_errno_ret != ENOSYS;
+        default:
+            return true;
+    }
+}
+
+// The architectures of the filter (the native one is always in it) with the
+// highest syscall number the profile names on each. x32 shares x86_64's audit
+// architecture and is left to libseccomp's filter; so are architectures on which
+// the profile names nothing.
+std::vector<std::pair<uint32_t, uint32_t>> last_syscalls(const plan::Seccomp& s) {
+    std::vector<uint32_t> arches = {seccomp_arch_native()};
+    for (uint32_t a : s.architectures)
+        if (std::find(arches.begin(), arches.end(), a) == arches.end()) arches.push_back(a);
+    std::vector<std::pair<uint32_t, uint32_t>> out;
+    for (uint32_t arch : arches) {
+        if (arch == SCMP_ARCH_X32) continue;
+        int last = -1;
+        for (auto& r : s.rules)
+            for (auto& name : r.names) last = std::max(last, seccomp_syscall_resolve_name_arch(arch, name.c_str()));
+        // libseccomp's negative numbers are pseudo-syscalls (multiplexed on this
+        // architecture), not entries of the table.
+        if (last > 0) out.emplace_back(arch, static_cast<uint32_t>(last));
+    }
+    return out;
+}
+
+// The stub, put in front of libseccomp's program: per architecture
+//   ld arch; jeq ARCH ? next : skip; ld nr; [x86_64: jset X32 -> filter];
+//   jgt LAST -> enosys; ja filter
+// then `ret ERRNO(ENOSYS)`. Every jump is forward, offsets from the next
+// instruction. Only numbers in the table's range count: a number with the x32
+// bit set is x32's (x86_64), and the filter decides as before.
+std::vector<sock_filter> enosys_stub(const std::vector<std::pair<uint32_t, uint32_t>>& last) {
+    constexpr uint32_t kX32Bit = 0x40000000;
+    std::vector<std::vector<sock_filter>> blocks;
+    for (auto [arch, nr] : last) {
+        std::vector<sock_filter> b;
+        b.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+        b.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 0));  // jf patched below
+        b.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+        if (arch == AUDIT_ARCH_X86_64) b.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 0));
+        b.push_back(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, nr, 0, 0));
+        b.push_back(BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0));
+        blocks.push_back(std::move(b));
+    }
+    size_t total = 0;
+    for (auto& b : blocks) total += b.size();
+    // Layout: blocks..., `ja filter` (falls through when no architecture matched), `ret ENOSYS`, filter.
+    size_t enosys_at = total + 1, filter_at = total + 2;
+    std::vector<sock_filter> out;
+    for (auto& b : blocks) {
+        size_t start = out.size(), next_block = start + b.size();
+        for (size_t i = 0; i < b.size(); ++i) {
+            sock_filter ins = b[i];
+            size_t here = start + i + 1;  // jumps count from the next instruction
+            uint16_t code = ins.code;
+            if (code == (BPF_JMP | BPF_JEQ | BPF_K)) {
+                ins.jf = static_cast<uint8_t>(next_block - here);
+            } else if (code == (BPF_JMP | BPF_JSET | BPF_K)) {
+                ins.jt = static_cast<uint8_t>(filter_at - here);
+            } else if (code == (BPF_JMP | BPF_JGT | BPF_K)) {
+                ins.jt = static_cast<uint8_t>(enosys_at - here);
+            } else if (code == (BPF_JMP | BPF_JA | BPF_K)) {
+                ins.k = static_cast<uint32_t>(filter_at - here);
+            }
+            out.push_back(ins);
+        }
+    }
+    out.push_back(BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 1, 0, 0));
+    out.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)));
+    return out;
+}
+
 }  // namespace
 
 Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
@@ -126,6 +217,16 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
     prog.filter.resize(static_cast<size_t>(size) / sizeof(sock_filter));
     if (::pread(mem.get(), prog.filter.data(), static_cast<size_t>(size), 0) != size)
         return sys_error("seccomp: read filter");
+    if (wants_enosys_stub(s)) {
+        auto last = last_syscalls(s);
+        // A jump offset is 8 bits: a handful of architectures fit many times over.
+        if (!last.empty() && last.size() <= 16) {
+            auto stub = enosys_stub(last);
+            log::debug("seccomp: ENOSYS for syscalls newer than the profile (" + std::to_string(stub.size()) +
+                       " instructions before the filter)");
+            prog.filter.insert(prog.filter.begin(), stub.begin(), stub.end());
+        }
+    }
     prog.notify = s.uses_notify();
     prog.flags = s.flags;
     if (prog.notify) prog.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
@@ -138,7 +239,7 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
 // Everything that decides the compiled program, as text.
 static std::string cache_key(const plan::Seccomp& s) {
     auto* v = seccomp_version();
-    std::string k = "kapsel-seccomp-1 " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+    std::string k = "kapsel-seccomp-2 " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                     std::to_string(v->micro) + " " + std::to_string(seccomp_arch_native()) + " ";
     k += std::to_string(static_cast<int>(s.default_action)) + " " + std::to_string(s.default_errno_ret) + " " +
          std::to_string(s.flags) + " |";

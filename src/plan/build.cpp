@@ -239,6 +239,18 @@ Result<Seccomp> build_seccomp(const oci::Seccomp& s) {
     }
     if (out.uses_notify() && out.listener_path.empty())
         return make_error("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath");
+    // Refused as runc refuses them: the init still reports to create with
+    // write(2) after its filter is loaded (linux/sync.cpp), and the runtime's own
+    // steps must not wait on an agent that may not answer (or may not have the
+    // listener yet). A notify default action covers write too.
+    if (out.default_action == SeccompAction::notify)
+        return make_error("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action");
+    for (size_t i = 0; i < out.rules.size(); ++i)
+        if (out.rules[i].action == SeccompAction::notify)
+            for (auto& name : out.rules[i].names)
+                if (name == "write")
+                    return make_error("linux.seccomp.syscalls[" + std::to_string(i) +
+                                      "]: SCMP_ACT_NOTIFY cannot be used for the write syscall");
     return out;
 }
 

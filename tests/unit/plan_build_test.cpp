@@ -791,6 +791,20 @@ TEST(BuildSeccomp, RuleMustNameASyscall) {
               "linux.seccomp.syscalls[0].names: must name at least one syscall");
 }
 
+TEST(BuildSeccomp, NotifyIsRefusedForWriteAndAsTheDefaultAsRuncRefusesIt) {
+    json profile = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                    {"listenerPath", "/run/agent.sock"},
+                    {"syscalls",
+                     {{{"names", {"mount"}}, {"action", "SCMP_ACT_NOTIFY"}},
+                      {{"names", {"read", "write"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    EXPECT_EQ(error_of(with_seccomp(profile)),
+              "linux.seccomp.syscalls[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall");
+    profile["syscalls"][1]["action"] = "SCMP_ACT_ERRNO";
+    EXPECT_TRUE(with_seccomp(profile)) << "write may have any other action";
+    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_NOTIFY"}, {"listenerPath", "/run/agent.sock"}})),
+              "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action");
+}
+
 TEST(BuildSeccomp, NotifyNeedsAListenerPath) {
     json notify_rule = {{"defaultAction", "SCMP_ACT_ALLOW"},
                         {"syscalls", {{{"names", {"mount"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
