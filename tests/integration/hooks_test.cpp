@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 
 #include "harness.hpp"
 
@@ -62,6 +63,68 @@ TEST_F(Hooks, AllSixRunInOrderWithTheStateOnStdin) {
     EXPECT_EQ(got.size() - std::string("poststop stopped\n").size(),
               got.rfind("poststop stopped\n"))
         << got;
+}
+
+// What the OCI validation suite's hooks_stdin checks: each hook reads the state on
+// stdin with the container's id, bundle, annotations and (but for poststop) the
+// init's pid; prestart sees "created", poststart "running" even when the program
+// (here `true`) has already exited, poststop a status.
+TEST_F(Hooks, EachHookGetsTheStateAsOfItsMomentOnStdin) {
+    TempDir out;
+    Bundle b("true");
+    b.config["process"]["args"] = {"true"};
+    b.config["annotations"] = {{"org.opencontainers.runtime-tools", "hook stdin test"}};
+    for (std::string kind : {"prestart", "poststart", "poststop"})
+        b.config["hooks"][kind] = {{{"path", "/bin/sh"},
+                                    {"args", {"sh", "-c", "cat > " + out.path() + "/" + kind}},
+                                    {"timeout", 1}}};
+    b.write();
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "hs"}).code);
+    int pid = state("hs")["pid"].get<int>();
+    ASSERT_EQ(0, kapsel({"start", "hs"}).code);
+    for (int i = 0; i < 500 && state("hs")["status"] != "stopped"; ++i) usleep(20000);
+    ASSERT_EQ(0, kapsel({"delete", "hs"}).code);
+    std::map<std::string, std::string> expected_status = {
+        {"prestart", "created"}, {"poststart", "running"}, {"poststop", "stopped"}};
+    for (auto& [kind, status] : expected_status) {
+        json got = json::parse(read_all(out.path() + "/" + kind), nullptr, false);
+        ASSERT_TRUE(got.is_object()) << kind << ": " << read_all(out.path() + "/" + kind);
+        EXPECT_EQ("hs", got["id"]) << kind;
+        EXPECT_EQ(b.dir(), got["bundle"]) << kind;
+        EXPECT_EQ(status, got["status"]) << kind;
+        if (kind != "poststop") {
+            EXPECT_EQ(pid, got["pid"]) << kind;
+        }
+        EXPECT_EQ(json({{"org.opencontainers.runtime-tools", "hook stdin test"}}), got["annotations"]) << kind;
+    }
+}
+
+TEST_F(Hooks, PoststartSeesRunningEvenWhenTheProgramDiedAtOnce) {
+    // The program is killed by seccomp at its first syscall after execve, before
+    // `start` gets to the poststart hooks: their state is still the start's.
+    TempDir out;
+    for (int i = 0; i < 5; ++i) {
+        Bundle b("true");
+        b.config["process"]["args"] = {"/bin/true"};
+        b.config["linux"]["seccomp"] = {
+            {"defaultAction", "SCMP_ACT_KILL_PROCESS"},
+            {"syscalls",
+             {{{"names", {"write", "read", "close", "close_range", "execve", "exit_group", "rt_sigprocmask",
+                          "rt_sigaction", "fcntl"}},
+               {"action", "SCMP_ACT_ALLOW"}}}}};
+        b.config["hooks"]["poststart"] = {
+            {{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + out.path() + "/poststart"}}}};
+        b.write();
+        std::string id = "d" + std::to_string(i);
+        ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), id}).code);
+        int pid = state(id)["pid"].get<int>();
+        Output s = kapsel({"start", id});
+        ASSERT_EQ(0, s.code) << s.err;
+        json got = json::parse(read_all(out.path() + "/poststart"), nullptr, false);
+        EXPECT_EQ("running", got["status"]) << i;
+        EXPECT_EQ(pid, got["pid"]) << i;
+        ASSERT_EQ(0, kapsel({"delete", "--force", id}).code);
+    }
 }
 
 TEST_F(Hooks, HookGetsItsEnvAndArgs) {
@@ -133,6 +196,18 @@ TEST_F(Hooks, FailingStartContainerHookStopsTheContainer) {
     Output o = run(b);
     EXPECT_NE(0, o.code);
     EXPECT_EQ("", o.out) << "the program never ran";
+}
+
+TEST_F(Hooks, CreateContainerHooksRunFromTheRootfsAsWithRunc) {
+    // runc runs them with the rootfs as their working directory, so a relative path
+    // names a file of the container's file system.
+    Bundle b("cat /tmp/hook-cwd");
+    b.own_rootfs();
+    b.config["hooks"]["createContainer"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "pwd > tmp/hook-cwd"}}}};
+    Output o = run(b);
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ(b.rootfs() + "\n", o.out) << o.err;
 }
 
 }  // namespace
