@@ -305,7 +305,9 @@ Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,
         return make_error("linux.seccomp.listenerPath: path is too long for a unix socket");
     std::strcpy(addr.sun_path, s.listener_path.c_str());
     if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        return sys_error("connect to seccomp listener " + s.listener_path);
+        // runc's words: containerd and CRI-O users search for them.
+        return sys_error("failed to connect with seccomp agent specified in the seccomp profile: connect to " +
+                         s.listener_path);
     std::string msg =
         "{\"ociVersion\":\"" + std::string(oci::kSpecVersion) +
         "\",\"fds\":[\"seccompFd\"],\"pid\":" + std::to_string(pid) +

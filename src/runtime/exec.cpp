@@ -154,8 +154,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     if (status == oci::Status::stopped)
         return make_error("cannot exec in container \"" + o.id + "\": it is stopped");
     if (status == oci::Status::paused && !o.ignore_paused)
-        return make_error("cannot exec in container \"" + o.id +
-                          "\": it is paused (use --ignore-paused to override)");
+        // runc's text, which callers match, with the container's name.
+        return make_error("cannot exec in a paused container \"" + o.id + "\" (use --ignore-paused to override)");
 
     // --- decide: the container's plan (seccomp, personality, ...) and the process ---
     oci::Spec spec = KAPSEL_TRY(oci::load_spec(store.dir(o.id) + "/config.json"));

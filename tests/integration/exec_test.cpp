@@ -470,8 +470,8 @@ TEST_F(Exec, StoppedAndPausedContainersAreRefusedCreatedOnesJoined) {
     ASSERT_EQ("paused", state(id)["status"]);
     Output paused = exec({"true"});
     EXPECT_EQ(255, paused.code);
-    EXPECT_EQ("kapsel: cannot exec in container \"" + id +
-                  "\": it is paused (use --ignore-paused to override)\n",
+    // runc's words, which callers match.
+    EXPECT_EQ("kapsel: cannot exec in a paused container \"" + id + "\" (use --ignore-paused to override)\n",
               paused.err);
     // With --ignore-paused the process starts once the container is resumed.
     std::thread resumer([&] {

@@ -222,5 +222,21 @@ TEST_F(Seccomp, NotifyForWriteOrAsTheDefaultIsRefusedAtCreate) {
     }
 }
 
+TEST_F(Seccomp, AnAgentThatCannotBeReachedFailsCreateInRuncsWords) {
+    TempDir nowhere;
+    Bundle b("echo ran");
+    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                    {"listenerPath", nowhere.path() + "/agent.sock"},
+                                    {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    b.write();
+    Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos,
+              o.err.find("failed to connect with seccomp agent specified in the seccomp profile: connect to " +
+                         nowhere.path() + "/agent.sock: "))
+        << o.err;
+    expect_nothing_left("c1", b);
+}
+
 }  // namespace
 }  // namespace kapsel::test
