@@ -80,6 +80,7 @@ Status apply_plan(const Layout& layout, const std::vector<std::string>& dirs, co
             std::string quota = cur ? split(std::string(trim(*cur)), ' ')[0] : "max";
             value = quota + value.substr(5);
         }
+        log::debug("cgroup: write \"" + value + "\" to " + path);
         auto st = write_value(path, value);
         if (!st && st.error().code == EINVAL && w.again_later) continue;
         KAPSEL_TRY(std::move(st));

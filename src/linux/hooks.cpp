@@ -42,6 +42,7 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json) {
     for (auto& e : hook.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
+    log::debug("hook: run " + hook.path + (hook.timeout ? " (timeout " + std::to_string(*hook.timeout) + "s)" : ""));
     pid_t pid = ::fork();
     if (pid < 0) return sys_error("fork hook " + hook.path);
     if (pid == 0) {

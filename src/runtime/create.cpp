@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -139,6 +140,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
             "--systemd-cgroup: systemd is not running on this host; use the cgroupfs driver (drop "
             "the flag)");
     Bundle loaded = KAPSEL_TRY(load_bundle(o.bundle, o.id));
+    log::debug("create: container " + o.id + " from bundle " + loaded.dir);
     const std::string& bundle = loaded.dir;
     const std::string& config_text = loaded.config_text;
     const oci::Spec& spec = loaded.spec;
@@ -204,6 +206,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     }
     auto cg = KAPSEL_TRY(cgroups::create(layout, cg_dirs));
     Undo remove_cgroup{[&] { (void)cg->destroy(); }};
+    log::debug("create: cgroup " + (cg_dirs.empty() ? std::string("(none)") : cg_dirs.front()) + " and " +
+               std::to_string(cg_dirs.size() > 0 ? cg_dirs.size() - 1 : 0) + " more hierarchies");
     // Limits hold before the init's first instruction: it is cloned into a
     // cgroup that already has them.
     const oci::Resources no_resources;
@@ -302,6 +306,11 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     pid_t child = clone_into_cgroup(static_cast<uint64_t>(clone_flags), cg->clone_fd(), &pidfd_raw);
     if (child < 0) return sys_error("clone the container init");
     if (child == 0) linux::run_init(args);
+    if (log::debug_enabled()) {
+        char flags[16];
+        std::snprintf(flags, sizeof flags, "%#x", static_cast<unsigned>(clone_flags));
+        log::debug("create: cloned the init (pid " + std::to_string(child) + ", clone flags " + flags + ")");
+    }
     unique_fd pidfd(pidfd_raw);
     child_sock.reset();
     fifo_fd.reset();
@@ -395,6 +404,7 @@ ready:
     rec.pid_start = process_start_time(init_pid);
     rec.created = now_rfc3339();
     KAPSEL_TRY(store.save(rec));
+    log::debug("create: container " + o.id + " created, init pid " + std::to_string(init_pid));
     if (!o.pid_file.empty()) {
         std::string pf = fs::absolute(o.pid_file);
         KAPSEL_TRY_CTX(fs::write_file_atomic(pf, std::to_string(init_pid), 0644), "write pid file");

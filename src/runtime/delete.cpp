@@ -83,6 +83,8 @@ Status remove(const Globals& g, const std::string& id, bool force) {
         return make_error("cannot delete container \"" + id + "\": it is " +
                           oci::status_name(status) + " (stop it first, or use --force)");
 
+    log::debug("delete: container " + id + " (" + oci::status_name(status) + ", init pid " + std::to_string(rec.pid) +
+               ")");
     auto layout = KAPSEL_TRY(cgroups::detect());
     auto cg = cgroups::open(layout, rec.cgroup_dirs, rec.cgroup_created);
     unique_fd pidfd = open_init(rec);
@@ -96,6 +98,7 @@ Status remove(const Globals& g, const std::string& id, bool force) {
     // its init: the cgroup finds them.
     (void)cg->kill_all(SIGKILL);
     KAPSEL_TRY(cg->destroy());
+    log::debug("delete: removed the cgroup of " + id);
     if (!rec.mount_ns) KAPSEL_TRY(linux::unmount_below(rec.rootfs));
 
     auto spec = oci::load_spec(store.dir(id) + "/config.json");

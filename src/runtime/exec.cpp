@@ -29,6 +29,7 @@
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "util/undo.hpp"
+#include "util/log.hpp"
 
 namespace kapsel::runtime {
 namespace {
@@ -245,6 +246,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     }
     if (child < 0) return sys_error("clone the exec process into cgroup " + dirs.front());
     if (child == 0) linux::run_tenant(args);
+    log::debug("exec: process " + std::to_string(child) + " joins container " + o.id + " (init pid " +
+               std::to_string(rec.pid) + ")");
     unique_fd pidfd(pidfd_raw);
     child_sock.reset();
     console.reset();

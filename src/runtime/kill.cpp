@@ -5,6 +5,7 @@
 #include "runtime/lifecycle.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
+#include "util/log.hpp"
 
 namespace kapsel::runtime {
 
@@ -17,6 +18,8 @@ Status kill(const Globals& g, const std::string& id, int signal, bool all) {
     if (status == oci::Status::stopped && !all)
         return make_error("kill " + id + ": container not running");
     unique_fd pidfd = open_init(rec);
+    log::debug("kill: signal " + std::to_string(signal) + (all ? " to every process of " : " to the init of ") + id +
+               " (pid " + std::to_string(rec.pid) + ", " + oci::status_name(status) + ")");
     if (all) {
         auto layout = KAPSEL_TRY(cgroups::detect());
         auto cg = cgroups::open(layout, rec.cgroup_dirs);

@@ -8,6 +8,7 @@
 #include "runtime/lifecycle.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 
 namespace kapsel::runtime {
 
@@ -30,6 +31,7 @@ Status start(const Globals& g, const std::string& id) {
         return sys_error("open " + fifo);
     }
     if (::write(fd.get(), "0", 1) != 1) return sys_error("write " + fifo);
+    log::debug("start: released the init of " + id + " (pid " + std::to_string(rec.pid) + ")");
     rec.started = true;
     KAPSEL_TRY(store.save(rec));
     // The init holds the fifo open until its execve closes it (O_CLOEXEC): the
