@@ -11,7 +11,7 @@ namespace kapsel::cli {
 int restore_main(const Globals& g, const Args& args) {
     runtime::RestoreRequest r;
     auto& o = r.criu;
-    std::string empty_ns, console_socket;
+    std::string empty_ns;
     Flags f("restore", "kapsel restore [options] <container-id>",
             "Make a container from a bundle and a checkpoint (kapsel checkpoint): its processes\n"
             "continue where they were dumped. Attached (the default) kapsel waits and exits with\n"
@@ -25,7 +25,9 @@ int restore_main(const Globals& g, const Args& args) {
              "dir");
     f.flag({"detach", "d"}, &r.detach, "do not wait for the container");
     f.option({"pid-file"}, &r.pid_file, "write the restored init's pid to this file", "path");
-    f.option({"console-socket"}, &console_socket, "not supported (containers with a terminal)",
+    f.option({"console-socket"}, &r.console_socket,
+             "send the master of the container's new terminal here (a checkpoint with a\n"
+             "terminal; attached, kapsel relays it itself)",
              "path");
     f.flag({"tcp-established"}, &o.tcp_established, "restore open TCP connections");
     f.flag({"ext-unix-sk"}, &o.ext_unix_sk, "allow unix sockets connected to the outside");
@@ -51,9 +53,6 @@ int restore_main(const Globals& g, const Args& args) {
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("restore", "expects exactly one container id");
     if (lazy_pages) return usage_error("restore", "--lazy-pages is not supported");
-    if (!console_socket.empty())
-        return usage_error("restore",
-                           "--console-socket: containers with a terminal cannot be restored");
     if (!empty_ns.empty()) o.empty_ns.push_back(empty_ns);
     r.id = (*pos)[0];
     if (r.bundle.empty()) {

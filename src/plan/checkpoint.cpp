@@ -1,5 +1,6 @@
 #include "plan/checkpoint.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +47,15 @@ std::string external_file_key(uint64_t mnt_id, uint64_t inode) {
     return key;
 }
 
+std::string external_tty_key(uint64_t rdev, uint64_t dev) {
+    char key[64];
+    std::snprintf(key, sizeof key, "tty[%llx:%llx]", static_cast<unsigned long long>(rdev),
+                  static_cast<unsigned long long>(dev));
+    return key;
+}
+
+bool is_tty_key(const std::string& key) { return key.rfind("tty[", 0) == 0; }
+
 Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
                                                 const CheckpointOptions& o,
                                                 const std::string& freezer_dir,
@@ -82,15 +92,24 @@ Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
         (void)source;
         a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + dest});
     }
+    // fds 0-2 on one terminal are one external object: named once. The terminal is
+    // also bound at /dev/console, a mount of a pty whose master CRIU does not see.
+    std::vector<std::string> named;
     for (auto& s : stdio)
-        if (!s.external.empty()) a.insert(a.end(), {"--external", s.external});
+        if (!s.external.empty() && std::find(named.begin(), named.end(), s.external) == named.end()) {
+            named.push_back(s.external);
+            a.insert(a.end(), {"--external", s.external});
+            if (is_tty_key(s.external))
+                a.insert(a.end(), {"--external", "mnt[/dev/console]:/dev/console"});
+        }
     return a;
 }
 
 Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
                                                    const std::vector<StdioRecord>& stdio,
                                                    const std::string& pid_file,
-                                                   const std::vector<CgroupBind>& cgroups) {
+                                                   const std::vector<CgroupBind>& cgroups,
+                                                   int tty_fd, const std::string& tty_path) {
     KAPSEL_TRY(check_dir("--image-path", o.image_dir));
     std::string work = o.work_dir.empty() ? o.image_dir : o.work_dir;
     KAPSEL_TRY(check_dir("--work-path", work));
@@ -113,12 +132,24 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
     common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
     for (auto& [dest, source] : external_mounts(plan, cgroups))
         a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + source});
+    std::vector<std::string> ttys;
     for (auto& s : stdio) {
         bool from_caller = s.target.rfind("pipe:[", 0) == 0 || s.target.rfind("socket:[", 0) == 0;
-        if (from_caller)
+        if (from_caller) {
             a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(s.fd) + "]:" + s.target});
-        else if (!s.external.empty())
+        } else if (is_tty_key(s.external)) {
+            // The old terminal is gone with the old container: a new pty's slave,
+            // CRIU's fd tty_fd, takes its place wherever the processes had it open.
+            if (tty_fd < 0 || tty_path.empty())
+                return make_error("the checkpoint's stdio is a terminal (" + s.external +
+                                  "), and no new terminal was given for it");
+            if (std::find(ttys.begin(), ttys.end(), s.external) != ttys.end()) continue;
+            ttys.push_back(s.external);
+            a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(tty_fd) + "]:" + s.external,
+                               "--external", "mnt[/dev/console]:" + tty_path});
+        } else if (!s.external.empty()) {
             a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(s.fd) + "]:" + s.external});
+        }
     }
     return a;
 }
@@ -200,10 +231,14 @@ Status parse_external_stdio_json(const std::string& text, std::vector<StdioRecor
     if (!j.is_object()) return make_error("external-stdio.json is not a JSON object");
     for (auto& [fd, key] : j.items()) {
         std::string k = key.is_string() ? key.get<std::string>() : "";
-        // Only CRIU's external-file keys: the value becomes a CRIU argument.
-        if (k.rfind("file[", 0) != 0 || k.back() != ']' ||
-            k.find_first_not_of("0123456789abcdef:", 5) != k.size() - 1)
-            return make_error("external-stdio.json: fd " + fd + " has no file[MNT:INODE] key");
+        // Only CRIU's keys for an external file or terminal: the value becomes a CRIU
+        // argument.
+        bool file = k.rfind("file[", 0) == 0, tty = is_tty_key(k);
+        if ((!file && !tty) || k.size() < 8 || k.back() != ']' ||
+            k.find_first_not_of("0123456789abcdef:", 5) != k.size() - 1 ||
+            std::count(k.begin(), k.end(), ':') != 1)
+            return make_error("external-stdio.json: fd " + fd +
+                              " has no file[MNT:INODE] or tty[RDEV:DEV] key");
         bool found = false;
         for (auto& s : stdio)
             if (std::to_string(s.fd) == fd) s.external = k, found = true;

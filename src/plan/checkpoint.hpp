@@ -48,13 +48,22 @@ struct RestoreOptions {
 struct StdioRecord {
     int fd = 0;
     std::string target;  // readlink of /proc/PID/fd/N: "pipe:[123]", "/dev/null", ...
-    // For a file of the host: CRIU's key for it, "file[MNT_ID:INODE]"; else empty.
+    // For a file of the host: CRIU's key for it, "file[MNT_ID:INODE]"; for the
+    // container's terminal "tty[RDEV:DEV]"; else empty.
     std::string external;
 };
 
 // CRIU's key for an external file: the mount id (from /proc/PID/fdinfo/N) and the
 // inode number, both in hex.
 std::string external_file_key(uint64_t mnt_id, uint64_t inode);
+
+// CRIU's key for an external terminal: the pty slave's device number and that of its
+// devpts, in hex. A container's terminal is a pty whose master the caller holds, so
+// CRIU cannot dump it; the slave is named external at dump and a new pty's slave is
+// inherited in its place at restore (runc asks CRIU for the same through its RPC's
+// orphan-pts-master; the command line has --external and --inherit-fd for it).
+std::string external_tty_key(uint64_t rdev, uint64_t dev);
+bool is_tty_key(const std::string& key);
 
 // One hierarchy of the container's cgroup as a "cgroup" mount shows it: the
 // directory name under the mount point ("cpu", "" for v2) and the host directory.
@@ -77,11 +86,16 @@ Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
 
 // `criu restore` of the images into `rootfs`; the restored init's pid goes to pid_file.
 // Stdio the checkpoint recorded as pipes, sockets or external files is inherited
-// from CRIU's own fd of the same number. `cgroups` are the new container's.
+// from CRIU's own fd of the same number; a terminal from CRIU's fd `tty_fd` (a new
+// pty's slave, bound at /dev/console from `tty_path`; an error when the checkpoint
+// has a terminal and there is none).
+// `cgroups` are the new container's.
 Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const RestoreOptions& o,
                                                    const std::vector<StdioRecord>& stdio,
                                                    const std::string& pid_file,
-                                                   const std::vector<CgroupBind>& cgroups);
+                                                   const std::vector<CgroupBind>& cgroups,
+                                                   int tty_fd = -1,
+                                                   const std::string& tty_path = "");
 
 // Why CRIU failed, from its log, for a one-line message: the first error it logged
 // that it does not survive. It logs some errors and carries on (its own RLIMIT_NOFILE

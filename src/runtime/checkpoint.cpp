@@ -4,11 +4,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 
 #include "cgroups/cgroup.hpp"
 #include "linux/breakpoints.hpp"
+#include "linux/console.hpp"
 #include "linux/finish.hpp"
 #include "linux/rootfs.hpp"
 #include "linux/sys.hpp"
@@ -184,11 +187,17 @@ std::vector<std::string> mount_ids(int pid) {
 // (a log file of the host that the caller redirected to): CRIU cannot reach it by
 // path, so it becomes an external file, handed over again at restore. Pipes,
 // sockets and the container's own files need nothing.
-Status mark_external_stdio(int pid, std::vector<plan::StdioRecord>& stdio) {
+Status mark_external_stdio(int pid, bool terminal, std::vector<plan::StdioRecord>& stdio) {
     auto ids = mount_ids(pid);
     for (auto& s : stdio) {
         if (s.target.empty() || s.target.front() != '/') continue;
         std::string fd = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(s.fd);
+        if (struct stat st; terminal && ::stat(fd.c_str(), &st) == 0 && S_ISCHR(st.st_mode) &&
+                            major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143) {
+            // The container's terminal: its master is the caller's (plan/checkpoint.hpp).
+            s.external = plan::external_tty_key(st.st_rdev, st.st_dev);
+            continue;
+        }
         std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(s.fd));
         for (std::string line; std::getline(info, line);) {
             if (line.rfind("mnt_id:", 0) != 0) continue;
@@ -207,6 +216,26 @@ Status mark_external_stdio(int pid, std::vector<plan::StdioRecord>& stdio) {
 // have died before thawing it; its tracees were detached when it died. The
 // container goes on as it was: thawed unless it was paused before. Says what
 // became of it, for the error.
+// A pty of the host's devpts for a restored container's terminal; the slave opened
+// from the master's fd (TIOCGPTPEER), not by a path under /dev/pts.
+struct HostPty {
+    unique_fd master, slave;
+    std::string path;  // the slave's, for the /dev/console bind
+};
+Result<HostPty> new_host_pty() {
+    HostPty p;
+    p.master.reset(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.master) return sys_error("open /dev/ptmx");
+    int unlock = 0;
+    if (::ioctl(p.master.get(), TIOCSPTLCK, &unlock) < 0) return sys_error("unlock the new pty");
+    p.slave.reset(::ioctl(p.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.slave) return sys_error("open the new pty's slave");
+    unsigned n = 0;
+    if (::ioctl(p.master.get(), TIOCGPTN, &n) < 0) return sys_error("number the new pty");
+    p.path = "/dev/pts/" + std::to_string(n);
+    return p;
+}
+
 std::string put_back(cgroups::Cgroup& cg, bool was_paused, const Record& rec) {
     if (!was_paused && cg.frozen())
         if (auto st = cg.thaw(); !st) return "thawing it failed: " + st.error().message;
@@ -233,11 +262,6 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
         return make_error("cannot checkpoint container \"" + r.id + "\": it is " +
                           oci::status_name(status));
     plan::Plan plan = KAPSEL_TRY(plan_of(store.dir(r.id) + "/config.json", r.id, rec.bundle));
-    // The pty master lives outside the container, with whoever holds the console.
-    if (plan.process && plan.process->terminal && !r.criu.shell_job)
-        return make_error("cannot checkpoint container \"" + r.id +
-                          "\": it has a terminal (process.terminal), which CRIU cannot take along");
-
     plan::CheckpointOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
@@ -250,7 +274,10 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
         ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
         stdio.push_back({fd, n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string()});
     }
-    KAPSEL_TRY(mark_external_stdio(rec.pid, stdio));
+    // The pty master lives outside the container, with whoever holds the console: the
+    // terminal is external (unless --shell-job hands it to CRIU's own handling).
+    bool terminal = plan.process && plan.process->terminal && !r.criu.shell_job;
+    KAPSEL_TRY(mark_external_stdio(rec.pid, terminal, stdio));
     std::vector<std::string> args = KAPSEL_TRY(
         plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec), binds_of(*cg), stdio));
     KAPSEL_TRY(fs::mkdir_p(o.image_dir, 0700));
@@ -281,11 +308,6 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     const std::string& bundle = loaded.dir;
     const oci::Spec& spec = loaded.spec;
     const plan::Plan& plan = loaded.plan;
-    if (plan.process && plan.process->terminal && !r.criu.shell_job)
-        return make_error(
-            "cannot restore with a terminal (process.terminal): checkpoints of containers with "
-            "a terminal are not supported");
-
     plan::RestoreOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
@@ -299,11 +321,42 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         KAPSEL_TRY_CTX(plan::parse_external_stdio_json(*text, stdio),
                        o.image_dir + "/external-stdio.json");
     // Our own fd of the same number takes the place of a file of the old host.
-    for (auto& s : stdio)
+    bool terminal = false;
+    for (auto& s : stdio) {
+        if (plan::is_tty_key(s.external)) {
+            terminal = true;
+            continue;
+        }
         if (!s.external.empty() && ::fcntl(s.fd, F_GETFD) < 0)
             return make_error("restore: fd " + std::to_string(s.fd) + " of the container was " +
                               s.target + ", and kapsel's own fd " + std::to_string(s.fd) +
                               " that would replace it is closed");
+    }
+    // A new terminal in place of the old one: its master goes where a console goes at
+    // create (the console socket), or, attached, kapsel relays it as `run` does.
+    HostPty tty;
+    unique_fd console;
+    if (terminal) {
+        if (r.console_socket.empty() && r.detach)
+            return make_error("restore: the checkpoint has a terminal, and --detach needs "
+                              "--console-socket for its new master");
+        if (!r.console_socket.empty())
+            console = KAPSEL_TRY(linux::connect_console_socket(r.console_socket));
+        tty = KAPSEL_TRY(new_host_pty());
+        // As at create: the process's user owns its terminal (in a user namespace of
+        // its own the ids are the namespace's: the pty stays root's), the group stays
+        // devpts' tty group, and the size is the config's.
+        if (plan.process && !plan.creates(plan::NsType::user) &&
+            ::fchown(tty.slave.get(), plan.process->uid, static_cast<gid_t>(-1)) < 0)
+            return sys_error("chown the new terminal " + tty.path);
+        ::fchmod(tty.slave.get(), 0620);
+        if (plan.process && plan.process->console_size) {
+            winsize ws{};
+            ws.ws_row = static_cast<unsigned short>(plan.process->console_size->first);
+            ws.ws_col = static_cast<unsigned short>(plan.process->console_size->second);
+            ::ioctl(tty.slave.get(), TIOCSWINSZ, &ws);
+        }
+    }
 
     Store store(g.root);
     KAPSEL_TRY(store.create_dir(r.id));
@@ -331,7 +384,8 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
                   cgroups::PlanMode::create),
         "apply linux.resources");
     std::vector<std::string> args =
-        KAPSEL_TRY(plan::criu_restore_args(plan, o, stdio, pid_file, binds_of(*cg)));
+        KAPSEL_TRY(plan::criu_restore_args(plan, o, stdio, pid_file, binds_of(*cg),
+                                           tty.slave ? tty.slave.get() : -1, tty.path));
 
     // The restored tree is forked by CRIU, so it is born in CRIU's cgroup: the
     // container's. It is re-parented to us when CRIU exits (we are a subreaper).
@@ -346,6 +400,9 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     for (auto& t : tasks) join_tasks.push_back({t.path, t.fd.get()});
     int timeout = KAPSEL_TRY(plan::criu_timeout(o.timeout_s, ::getenv("KAPSEL_CRIU_TIMEOUT")));
     auto in_criu = [&]() -> Status {
+        // CRIU inherits the new terminal's slave (--inherit-fd), here only.
+        if (tty.slave && ::fcntl(tty.slave.get(), F_SETFD, 0) < 0)
+            return sys_error("pass the terminal to criu");
         KAPSEL_TRY(linux::join_cgroups(join_tasks));
         if (plan.rootfs_overlay) {
             // An image container's root is an overlay that lived only in its own mount
@@ -390,11 +447,15 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
             fs::write_file_atomic(fs::absolute(r.pid_file), std::to_string(rec.pid), 0644),
             "write pid file");
     remove_dir.armed = remove_cgroup.armed = false;
+    tty.slave.reset();  // the restored processes hold it now
+    if (console)
+        KAPSEL_TRY_CTX(linux::send_fd(console.get(), tty.master.get(), "/dev/ptmx"), "restore");
     if (r.on_started) r.on_started();
     if (r.detach) return 0;
 
     unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec.pid, 0)));
-    int rc = wait_attached(rec.pid, pidfd.get(), unique_fd(), fwd);
+    int rc =
+        wait_attached(rec.pid, pidfd.get(), console ? unique_fd() : std::move(tty.master), fwd);
     sigprocmask(SIG_SETMASK, &old, nullptr);
     if (auto st = remove(g, r.id, true); !st) log::warn(st.error().message);
     return rc;

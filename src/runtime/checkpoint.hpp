@@ -22,6 +22,7 @@ struct RestoreRequest {
     std::string id;
     std::string bundle;  // default: the current directory
     std::string pid_file;
+    std::string console_socket;  // where a new terminal's master goes (detached)
     bool detach = false;
     plan::RestoreOptions criu;
     // Called once the processes run again (before an attached restore waits).

@@ -292,6 +292,73 @@ TEST_F(Checkpoint, AttachedRestoreWaitsAndReturnsTheExitCode) {
     EXPECT_NE(0, kapsel({"state", "c1"}).code) << "deleted after it exited, as with run";
 }
 
+// Issue 13: a container with a terminal is checkpointed and restored, as with runc.
+// Its pty's master was the caller's, so the old terminal cannot come along: the
+// restored processes get a new one, whose master goes to the restore's console
+// socket; the shell goes on counting on it, and it is still their controlling
+// terminal and /dev/console.
+TEST_F(Checkpoint, AContainerWithATerminalComesBackOnANewTerminal) {
+    Bundle b;
+    prepare(b, "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.05; done");
+    b.config["process"]["terminal"] = true;
+    b.write();
+    FdListener first;
+    int master = -1;
+    std::thread receiver([&] { master = first.receive(); });
+    Output c = kapsel({"run", "-d", "--bundle", b.dir(), "--console-socket", first.path(), "c1"});
+    receiver.join();
+    ASSERT_EQ(0, c.code) << c.err;
+    ASSERT_GE(master, 0);
+    std::string before = read_until(master, "tick 5\r\n");
+    ASSERT_NE(std::string::npos, before.find("tick 5\r\n")) << before;
+
+    Output ck = kapsel({"checkpoint", "--image-path", images(), "c1"});
+    ASSERT_EQ(0, ck.code) << ck.err;
+    // Everything the shell wrote before the dump, to its last number (the read ends
+    // when the dumped processes' side of the pty is gone).
+    std::string rest = read_until(master, "no such text");
+    close(master);
+    before += rest;
+    int last = 0;
+    for (size_t at = before.find("tick "); at != std::string::npos;
+         at = before.find("tick ", at + 1))
+        last = std::max(last, std::atoi(before.c_str() + at + 5));
+    ASSERT_GT(last, 0);
+
+    // Detached, the new master needs somewhere to go.
+    Output nowhere = kapsel({"restore", "-d", "--image-path", images(), "--bundle", b.dir(), "c1"});
+    EXPECT_EQ(1, nowhere.code);
+    EXPECT_NE(std::string::npos, nowhere.err.find("--console-socket")) << nowhere.err;
+    EXPECT_NE(0, kapsel({"state", "c1"}).code) << "nothing made";
+
+    FdListener second;
+    int restored = -1;
+    std::thread receiver2([&] { restored = second.receive(); });
+    Output rs = kapsel({"restore", "-d", "--image-path", images(), "--bundle", b.dir(),
+                        "--console-socket", second.path(), "c1"});
+    receiver2.join();
+    ASSERT_EQ(0, rs.code) << rs.err;
+    ASSERT_GE(restored, 0) << "no new master arrived";
+    std::string next = "tick " + std::to_string(last + 1) + "\r\n";
+    std::string after = read_until(restored, next);
+    EXPECT_NE(std::string::npos, after.find(next)) << "the count goes on: " << after;
+    EXPECT_EQ(std::string::npos, after.find("tick 1\r\n")) << "not started again: " << after;
+
+    // Still a session on its terminal (tty_nr is the pty's), and /dev/console is it.
+    Output in = kapsel({"exec", "c1", "sh", "-c",
+                        "cut -d' ' -f7 /proc/1/stat; stat -L -c '%t' /dev/console /proc/1/fd/0"});
+    EXPECT_EQ(0, in.code) << in.err;
+    std::istringstream lines(in.out);
+    long tty_nr = 0;
+    std::string console_major, stdin_major;
+    lines >> tty_nr >> console_major >> stdin_major;
+    EXPECT_EQ(136, tty_nr >> 8) << in.out;
+    EXPECT_EQ("88", console_major) << in.out;
+    EXPECT_EQ("88", stdin_major) << in.out;
+    EXPECT_EQ(0, kapsel({"delete", "-f", "c1"}).code);
+    close(restored);
+}
+
 TEST_F(Checkpoint, WhatCannotBeCheckpointedIsAClearErrorAndLeavesNothing) {
     Bundle b;
     prepare(b, "sleep 100");

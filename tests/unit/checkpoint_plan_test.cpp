@@ -159,6 +159,50 @@ TEST(StdioRecords, AFileOfTheHostIsAnExternalFileAtDumpAndInheritedAtRestore) {
     EXPECT_THAT(inherited, ElementsAre("fd[1]:file[1f:2a]", "fd[2]:pipe:[9]"));
 }
 
+// A container's terminal: the pty slave on fds 0-2 is one external tty at dump (and
+// /dev/console, bound from it, an external mount); at restore a new pty's slave is
+// inherited once in its place and bound at /dev/console.
+TEST(StdioRecords, ATerminalIsOneExternalTtyAtDumpAndANewPtyAtRestore) {
+    EXPECT_EQ("tty[8800:37]", external_tty_key(0x8800, 0x37)) << "CRIU's key: rdev and dev, hex";
+    std::string key = external_tty_key(0x8800, 0x37);
+    std::vector<StdioRecord> stdio = {{0, "/dev/pts/0", key}, {1, "/dev/pts/0", key},
+                                      {2, "/dev/pts/0", key}};
+    CheckpointOptions d;
+    d.image_dir = "/ck";
+    auto dump = criu_dump_args(with_binds(), 1, d, "", {}, stdio);
+    ASSERT_TRUE(dump.ok()) << dump.error().message;
+    std::vector<std::string> externals;
+    for (size_t i = 0; i + 1 < dump->size(); ++i)
+        if ((*dump)[i] == "--external") externals.push_back((*dump)[i + 1]);
+    EXPECT_THAT(externals,
+                ElementsAre("mnt[/data]:/data", key, "mnt[/dev/console]:/dev/console"));
+
+    RestoreOptions r;
+    r.image_dir = "/ck";
+    auto restore = criu_restore_args(with_binds(), r, stdio, "/run/p", {}, 9, "/dev/pts/4");
+    ASSERT_TRUE(restore.ok()) << restore.error().message;
+    std::vector<std::string> inherited, mounts;
+    for (size_t i = 0; i + 1 < restore->size(); ++i) {
+        if ((*restore)[i] == "--inherit-fd") inherited.push_back((*restore)[i + 1]);
+        if ((*restore)[i] == "--external") mounts.push_back((*restore)[i + 1]);
+    }
+    EXPECT_THAT(inherited, ElementsAre("fd[9]:" + key));
+    EXPECT_THAT(mounts, ElementsAre("mnt[/data]:/srv/data", "mnt[/dev/console]:/dev/pts/4"));
+    // Without a new terminal the restore cannot be planned.
+    auto without = criu_restore_args(with_binds(), r, stdio, "/run/p", {});
+    ASSERT_FALSE(without.ok());
+    EXPECT_THAT(without.error().message, HasSubstr("no new terminal"));
+
+    // Read back from external-stdio.json: only well-formed keys.
+    auto back = parse_stdio_json(stdio_json(stdio));
+    ASSERT_TRUE(back.ok());
+    ASSERT_TRUE(parse_external_stdio_json(external_stdio_json(stdio), *back).ok());
+    EXPECT_EQ(key, (*back)[2].external);
+    EXPECT_FALSE(parse_external_stdio_json(R"({"0":"tty[88:1] --x"})", *back).ok());
+    EXPECT_FALSE(parse_external_stdio_json(R"({"0":"tty[]"})", *back).ok());
+    EXPECT_FALSE(parse_external_stdio_json(R"({"0":"tty[1:2:3]"})", *back).ok());
+}
+
 TEST(StdioRecords, ExternalKeysTravelBesideDescriptorsJson) {
     std::vector<StdioRecord> stdio = {{0, "/dev/null"}, {1, "/var/log/c1.log", "file[1f:2a]"},
                                       {2, "/dev/null"}};
