@@ -33,6 +33,14 @@ std::string value_of(const std::vector<std::string>& args, const std::string& fl
     return "";
 }
 
+// Every value after `flag` in args, in order.
+std::vector<std::string> values_of(const std::vector<std::string>& args, const std::string& flag) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == flag) out.push_back(args[i + 1]);
+    return out;
+}
+
 TEST(CriuDump, DumpsTheTreeWithBindMountsExternal) {
     CheckpointOptions o;
     o.image_dir = "/ck";
@@ -99,9 +107,7 @@ TEST(CriuRestore, BindsMapToTheirSourceAndCallersPipesAreInherited) {
     EXPECT_THAT(*a, Contains("--restore-detached"));
     EXPECT_THAT(*a, Contains("--manage-cgroups=ignore"))
         << "kapsel made the cgroup and runs CRIU in it";
-    std::vector<std::string> inherited;
-    for (size_t i = 0; i + 1 < a->size(); ++i)
-        if ((*a)[i] == "--inherit-fd") inherited.push_back((*a)[i + 1]);
+    std::vector<std::string> inherited = values_of(*a, "--inherit-fd");
     EXPECT_THAT(inherited, ElementsAre("fd[0]:pipe:[100]", "fd[2]:socket:[7]"))
         << "the container's own /dev/null is restored by CRIU itself";
 }
@@ -144,18 +150,14 @@ TEST(StdioRecords, AFileOfTheHostIsAnExternalFileAtDumpAndInheritedAtRestore) {
     d.image_dir = "/ck";
     auto dump = criu_dump_args(with_binds(), 1, d, "", {}, stdio);
     ASSERT_TRUE(dump.ok()) << dump.error().message;
-    std::vector<std::string> externals;
-    for (size_t i = 0; i + 1 < dump->size(); ++i)
-        if ((*dump)[i] == "--external") externals.push_back((*dump)[i + 1]);
+    std::vector<std::string> externals = values_of(*dump, "--external");
     EXPECT_THAT(externals, ElementsAre("mnt[/data]:/data", "file[1f:2a]"));
 
     RestoreOptions r;
     r.image_dir = "/ck";
     auto restore = criu_restore_args(with_binds(), r, stdio, "/run/p", {});
     ASSERT_TRUE(restore.ok());
-    std::vector<std::string> inherited;
-    for (size_t i = 0; i + 1 < restore->size(); ++i)
-        if ((*restore)[i] == "--inherit-fd") inherited.push_back((*restore)[i + 1]);
+    std::vector<std::string> inherited = values_of(*restore, "--inherit-fd");
     EXPECT_THAT(inherited, ElementsAre("fd[1]:file[1f:2a]", "fd[2]:pipe:[9]"));
 }
 
@@ -171,9 +173,7 @@ TEST(StdioRecords, ATerminalIsOneExternalTtyAtDumpAndANewPtyAtRestore) {
     d.image_dir = "/ck";
     auto dump = criu_dump_args(with_binds(), 1, d, "", {}, stdio);
     ASSERT_TRUE(dump.ok()) << dump.error().message;
-    std::vector<std::string> externals;
-    for (size_t i = 0; i + 1 < dump->size(); ++i)
-        if ((*dump)[i] == "--external") externals.push_back((*dump)[i + 1]);
+    std::vector<std::string> externals = values_of(*dump, "--external");
     EXPECT_THAT(externals,
                 ElementsAre("mnt[/data]:/data", key, "mnt[/dev/console]:/dev/console"));
 
@@ -181,13 +181,9 @@ TEST(StdioRecords, ATerminalIsOneExternalTtyAtDumpAndANewPtyAtRestore) {
     r.image_dir = "/ck";
     auto restore = criu_restore_args(with_binds(), r, stdio, "/run/p", {}, 9, "/dev/pts/4");
     ASSERT_TRUE(restore.ok()) << restore.error().message;
-    std::vector<std::string> inherited, mounts;
-    for (size_t i = 0; i + 1 < restore->size(); ++i) {
-        if ((*restore)[i] == "--inherit-fd") inherited.push_back((*restore)[i + 1]);
-        if ((*restore)[i] == "--external") mounts.push_back((*restore)[i + 1]);
-    }
-    EXPECT_THAT(inherited, ElementsAre("fd[9]:" + key));
-    EXPECT_THAT(mounts, ElementsAre("mnt[/data]:/srv/data", "mnt[/dev/console]:/dev/pts/4"));
+    EXPECT_THAT(values_of(*restore, "--inherit-fd"), ElementsAre("fd[9]:" + key));
+    EXPECT_THAT(values_of(*restore, "--external"),
+                ElementsAre("mnt[/data]:/srv/data", "mnt[/dev/console]:/dev/pts/4"));
     // Without a new terminal the restore cannot be planned.
     auto without = criu_restore_args(with_binds(), r, stdio, "/run/p", {});
     ASSERT_FALSE(without.ok());
