@@ -42,7 +42,8 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json) {
     for (auto& e : hook.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
-    log::debug("hook: run " + hook.path + (hook.timeout ? " (timeout " + std::to_string(*hook.timeout) + "s)" : ""));
+    log::debug("hook: run " + hook.path +
+               (hook.timeout ? " (timeout " + std::to_string(*hook.timeout) + "s)" : ""));
     pid_t pid = ::fork();
     if (pid < 0) return sys_error("fork hook " + hook.path);
     if (pid == 0) {
@@ -126,8 +127,8 @@ namespace {
 // "prestart hook /path: error running hook #0: ..." - runc's text after the
 // kind and the path it does not name.
 Error hook_error(const std::string& kind, size_t i, const oci::Hook& hook, const Error& e) {
-    return Error{e.code, kind + " hook " + hook.path + ": error running hook #" + std::to_string(i) + ": " +
-                             e.message};
+    return Error{e.code, kind + " hook " + hook.path + ": error running hook #" +
+                             std::to_string(i) + ": " + e.message};
 }
 
 }  // namespace

@@ -105,7 +105,8 @@ std::vector<std::pair<uint32_t, uint32_t>> last_syscalls(const plan::Seccomp& s)
         if (arch == SCMP_ARCH_X32) continue;
         int last = -1;
         for (auto& r : s.rules)
-            for (auto& name : r.names) last = std::max(last, seccomp_syscall_resolve_name_arch(arch, name.c_str()));
+            for (auto& name : r.names)
+                last = std::max(last, seccomp_syscall_resolve_name_arch(arch, name.c_str()));
         // libseccomp's negative numbers are pseudo-syscalls (multiplexed on this
         // architecture), not entries of the table.
         if (last > 0) out.emplace_back(arch, static_cast<uint32_t>(last));
@@ -127,14 +128,16 @@ std::vector<sock_filter> enosys_stub(const std::vector<std::pair<uint32_t, uint3
         b.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
         b.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 0));  // jf patched below
         b.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
-        if (arch == AUDIT_ARCH_X86_64) b.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 0));
+        if (arch == AUDIT_ARCH_X86_64)
+            b.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 0));
         b.push_back(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, nr, 0, 0));
         b.push_back(BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0));
         blocks.push_back(std::move(b));
     }
     size_t total = 0;
     for (auto& b : blocks) total += b.size();
-    // Layout: blocks..., `ja filter` (falls through when no architecture matched), `ret ENOSYS`, filter.
+    // Layout: blocks..., `ja filter` (falls through when no architecture matched), `ret ENOSYS`,
+    // filter.
     size_t enosys_at = total + 1, filter_at = total + 2;
     std::vector<sock_filter> out;
     for (auto& b : blocks) {
@@ -222,8 +225,8 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
         // A jump offset is 8 bits: a handful of architectures fit many times over.
         if (!last.empty() && last.size() <= 16) {
             auto stub = enosys_stub(last);
-            log::debug("seccomp: ENOSYS for syscalls newer than the profile (" + std::to_string(stub.size()) +
-                       " instructions before the filter)");
+            log::debug("seccomp: ENOSYS for syscalls newer than the profile (" +
+                       std::to_string(stub.size()) + " instructions before the filter)");
             prog.filter.insert(prog.filter.begin(), stub.begin(), stub.end());
         }
     }
@@ -239,8 +242,9 @@ Result<SeccompProgram> compile_seccomp(const plan::Seccomp& s) {
 // Everything that decides the compiled program, as text.
 static std::string cache_key(const plan::Seccomp& s) {
     auto* v = seccomp_version();
-    std::string k = "kapsel-seccomp-2 " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-                    std::to_string(v->micro) + " " + std::to_string(seccomp_arch_native()) + " ";
+    std::string k = "kapsel-seccomp-2 " + std::to_string(v->major) + "." +
+                    std::to_string(v->minor) + "." + std::to_string(v->micro) + " " +
+                    std::to_string(seccomp_arch_native()) + " ";
     k += std::to_string(static_cast<int>(s.default_action)) + " " + std::to_string(s.default_errno_ret) + " " +
          std::to_string(s.flags) + " |";
     for (auto a : s.architectures) k += std::to_string(a) + ",";
@@ -306,8 +310,9 @@ Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,
     std::strcpy(addr.sun_path, s.listener_path.c_str());
     if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         // runc's words: containerd and CRI-O users search for them.
-        return sys_error("failed to connect with seccomp agent specified in the seccomp profile: connect to " +
-                         s.listener_path);
+        return sys_error(
+            "failed to connect with seccomp agent specified in the seccomp profile: connect to " +
+            s.listener_path);
     std::string msg =
         "{\"ociVersion\":\"" + std::string(oci::kSpecVersion) +
         "\",\"fds\":[\"seccompFd\"],\"pid\":" + std::to_string(pid) +

@@ -244,7 +244,8 @@ Result<Seccomp> build_seccomp(const oci::Seccomp& s) {
     // steps must not wait on an agent that may not answer (or may not have the
     // listener yet). A notify default action covers write too.
     if (out.default_action == SeccompAction::notify)
-        return make_error("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action");
+        return make_error(
+            "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action");
     for (size_t i = 0; i < out.rules.size(); ++i)
         if (out.rules[i].action == SeccompAction::notify)
             for (auto& name : out.rules[i].names)

@@ -206,8 +206,9 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     }
     auto cg = KAPSEL_TRY(cgroups::create(layout, cg_dirs));
     Undo remove_cgroup{[&] { (void)cg->destroy(); }};
-    log::debug("create: cgroup " + (cg_dirs.empty() ? std::string("(none)") : cg_dirs.front()) + " and " +
-               std::to_string(cg_dirs.size() > 0 ? cg_dirs.size() - 1 : 0) + " more hierarchies");
+    log::debug("create: cgroup " + (cg_dirs.empty() ? std::string("(none)") : cg_dirs.front()) +
+               " and " + std::to_string(cg_dirs.size() > 0 ? cg_dirs.size() - 1 : 0) +
+               " more hierarchies");
     // Limits hold before the init's first instruction: it is cloned into a
     // cgroup that already has them.
     const oci::Resources no_resources;
@@ -309,7 +310,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     if (log::debug_enabled()) {
         char flags[16];
         std::snprintf(flags, sizeof flags, "%#x", static_cast<unsigned>(clone_flags));
-        log::debug("create: cloned the init (pid " + std::to_string(child) + ", clone flags " + flags + ")");
+        log::debug("create: cloned the init (pid " + std::to_string(child) + ", clone flags " +
+                   flags + ")");
     }
     unique_fd pidfd(pidfd_raw);
     child_sock.reset();

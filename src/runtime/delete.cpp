@@ -83,8 +83,8 @@ Status remove(const Globals& g, const std::string& id, bool force) {
         return make_error("cannot delete container \"" + id + "\": it is " +
                           oci::status_name(status) + " (stop it first, or use --force)");
 
-    log::debug("delete: container " + id + " (" + oci::status_name(status) + ", init pid " + std::to_string(rec.pid) +
-               ")");
+    log::debug("delete: container " + id + " (" + oci::status_name(status) + ", init pid " +
+               std::to_string(rec.pid) + ")");
     auto layout = KAPSEL_TRY(cgroups::detect());
     auto cg = cgroups::open(layout, rec.cgroup_dirs, rec.cgroup_created);
     unique_fd pidfd = open_init(rec);

@@ -27,9 +27,9 @@
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 #include "util/strings.hpp"
 #include "util/undo.hpp"
-#include "util/log.hpp"
 
 namespace kapsel::runtime {
 namespace {
@@ -156,7 +156,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
         return make_error("cannot exec in container \"" + o.id + "\": it is stopped");
     if (status == oci::Status::paused && !o.ignore_paused)
         // runc's text, which callers match, with the container's name.
-        return make_error("cannot exec in a paused container \"" + o.id + "\" (use --ignore-paused to override)");
+        return make_error("cannot exec in a paused container \"" + o.id +
+                          "\" (use --ignore-paused to override)");
 
     // --- decide: the container's plan (seccomp, personality, ...) and the process ---
     oci::Spec spec = KAPSEL_TRY(oci::load_spec(store.dir(o.id) + "/config.json"));
@@ -246,8 +247,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     }
     if (child < 0) return sys_error("clone the exec process into cgroup " + dirs.front());
     if (child == 0) linux::run_tenant(args);
-    log::debug("exec: process " + std::to_string(child) + " joins container " + o.id + " (init pid " +
-               std::to_string(rec.pid) + ")");
+    log::debug("exec: process " + std::to_string(child) + " joins container " + o.id +
+               " (init pid " + std::to_string(rec.pid) + ")");
     unique_fd pidfd(pidfd_raw);
     child_sock.reset();
     console.reset();

@@ -18,8 +18,9 @@ Status kill(const Globals& g, const std::string& id, int signal, bool all) {
     if (status == oci::Status::stopped && !all)
         return make_error("kill " + id + ": container not running");
     unique_fd pidfd = open_init(rec);
-    log::debug("kill: signal " + std::to_string(signal) + (all ? " to every process of " : " to the init of ") + id +
-               " (pid " + std::to_string(rec.pid) + ", " + oci::status_name(status) + ")");
+    log::debug("kill: signal " + std::to_string(signal) +
+               (all ? " to every process of " : " to the init of ") + id + " (pid " +
+               std::to_string(rec.pid) + ", " + oci::status_name(status) + ")");
     if (all) {
         auto layout = KAPSEL_TRY(cgroups::detect());
         auto cg = cgroups::open(layout, rec.cgroup_dirs);

@@ -52,7 +52,8 @@ Status update(const Globals& g, const std::string& id, const nlohmann::json& giv
     if (config.is_discarded()) return make_error("stored config of container \"" + id + "\" is corrupt");
     nlohmann::json& current = config["linux"]["resources"];
     if (!current.is_object()) current = nlohmann::json::object();
-    oci::Resources before = KAPSEL_TRY(oci::parse_resources(current.dump(), "stored linux.resources"));
+    oci::Resources before =
+        KAPSEL_TRY(oci::parse_resources(current.dump(), "stored linux.resources"));
     cgroups::complete_update(r, before);
     // The stored config records what was applied, the completed swap included.
     nlohmann::json applied = given;

@@ -42,15 +42,16 @@ std::string timestamp() {
     tm t{};
     localtime_r(&now, &t);
     char buf[64];
-    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                     t.tm_hour, t.tm_min, t.tm_sec);
+    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.tm_year + 1900,
+                     t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
     long off = t.tm_gmtoff;
     if (off == 0) {
         snprintf(buf + n, sizeof buf - static_cast<size_t>(n), "Z");
     } else {
         char sign = off < 0 ? '-' : '+';
         if (off < 0) off = -off;
-        snprintf(buf + n, sizeof buf - static_cast<size_t>(n), "%c%02ld:%02ld", sign, off / 3600, off / 60 % 60);
+        snprintf(buf + n, sizeof buf - static_cast<size_t>(n), "%c%02ld:%02ld", sign, off / 3600,
+                 off / 60 % 60);
     }
     return buf;
 }
@@ -77,7 +78,8 @@ std::string go_json_quote(std::string_view s) {
             continue;
         }
         if (n == 3 && c == 0xe2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-            (static_cast<unsigned char>(s[i + 2]) == 0xa8 || static_cast<unsigned char>(s[i + 2]) == 0xa9)) {
+            (static_cast<unsigned char>(s[i + 2]) == 0xa8 ||
+             static_cast<unsigned char>(s[i + 2]) == 0xa9)) {
             out += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
         } else if (n > 1) {
             out.append(s.substr(i, n));
@@ -106,8 +108,9 @@ std::string go_json_quote(std::string_view s) {
 std::string logfmt_value(std::string_view s) {
     bool bare = true;
     for (char ch : s) {
-        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                     ch == '-' || ch == '.' || ch == '_' || ch == '/' || ch == '@' || ch == '^' || ch == '+';
+        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '/' ||
+                     ch == '@' || ch == '^' || ch == '+';
         bare = bare && plain;
     }
     if (bare) return std::string(s);
@@ -173,11 +176,11 @@ void write(Level level, std::string_view message) {
     // Byte for byte what runc's logrus writes (keys in this order), since
     // containerd and podman parse these files.
     if (sink.format == Format::json) {
-        line = "{\"level\":\"" + std::string(level_name(level)) + "\",\"msg\":" + go_json_quote(message) +
-               ",\"time\":\"" + timestamp() + "\"}\n";
+        line = "{\"level\":\"" + std::string(level_name(level)) +
+               "\",\"msg\":" + go_json_quote(message) + ",\"time\":\"" + timestamp() + "\"}\n";
     } else if (sink.fd >= 0) {
-        line = "time=" + logfmt_value(timestamp()) + " level=" + level_name(level) + " msg=" + logfmt_value(message) +
-               "\n";
+        line = "time=" + logfmt_value(timestamp()) + " level=" + level_name(level) +
+               " msg=" + logfmt_value(message) + "\n";
     } else {
         // Plain stderr: one readable line.
         line = std::string("kapsel: ") +

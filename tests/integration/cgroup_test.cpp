@@ -291,7 +291,8 @@ TEST_F(Cgroup, UpdateMemoryMinusOneLiftsASwapLimitToo) {
     b.config["linux"]["resources"]["memory"] = {{"limit", 64 << 20}, {"swap", 96 << 20}};
     b.write();
     Output c = kapsel({"create", "--bundle", b.dir(), "m1"});
-    if (c.code != 0 && c.err.find("memsw") != std::string::npos) GTEST_SKIP() << "skipped: no swap accounting: " << c.err;
+    if (c.code != 0 && c.err.find("memsw") != std::string::npos)
+        GTEST_SKIP() << "skipped: no swap accounting: " << c.err;
     ASSERT_EQ(0, c.code) << c.err;
     // As runc: no memory+swap below an unlimited memory limit, so both are lifted.
     Output o = kapsel({"update", "--memory", "-1", "m1"});
@@ -307,7 +308,8 @@ TEST_F(Cgroup, UpdateMemoryMinusOneLiftsASwapLimitToo) {
     std::ifstream cfg(root() + "/state/m1/config.json");
     json stored = json::parse(cfg);
     EXPECT_EQ(-1, stored["linux"]["resources"]["memory"]["limit"]);
-    EXPECT_EQ(-1, stored["linux"]["resources"]["memory"]["swap"]) << "the stored config says what was applied";
+    EXPECT_EQ(-1, stored["linux"]["resources"]["memory"]["swap"])
+        << "the stored config says what was applied";
     // And back: a limit again keeps the swap lifted (it was lifted, not forgotten).
     Output again = kapsel({"update", "--memory", "32m", "--memory-swap", "48m", "m1"});
     EXPECT_EQ(0, again.code) << again.err;
@@ -315,7 +317,9 @@ TEST_F(Cgroup, UpdateMemoryMinusOneLiftsASwapLimitToo) {
 }
 
 TEST_F(Cgroup, UpdateCpuPeriodAndQuotaInsideAParentWithItsOwnQuota) {
-    if (v2()) GTEST_SKIP() << "skipped: cgroup v2 clamps a child to its parent's quota instead of refusing the write";
+    if (v2())
+        GTEST_SKIP() << "skipped: cgroup v2 clamps a child to its parent's quota instead of "
+                        "refusing the write";
     const std::string cpu = "/sys/fs/cgroup/cpu";
     REQUIRE_PATH("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "CFS bandwidth control on cgroup v1");
     // A parent allowing half a CPU, made by the test (as a pod's cgroup would be).

@@ -89,15 +89,18 @@ TEST_F(Cli, DebugLinesAndTheErrorInLogrusJson) {
     Bundle b("true");
     b.write();
     std::string quiet = root() + "/quiet.json";
-    ASSERT_EQ(0, kapsel({"--log", quiet, "--log-format", "json", "run", "--bundle", b.dir(), "c1"}).code);
+    ASSERT_EQ(
+        0, kapsel({"--log", quiet, "--log-format", "json", "run", "--bundle", b.dir(), "c1"}).code);
     EXPECT_EQ(std::vector<std::string>{}, lines_of(quiet)) << "no debug lines without --debug";
 
     std::string debug = root() + "/debug.json";
-    Output o = kapsel({"--debug", "--log", debug, "--log-format", "json", "run", "--bundle", b.dir(), "c2"});
+    Output o = kapsel(
+        {"--debug", "--log", debug, "--log-format", "json", "run", "--bundle", b.dir(), "c2"});
     ASSERT_EQ(0, o.code) << o.err;
     auto lines = lines_of(debug);
     EXPECT_GE(lines.size(), 4u) << "a handful of steps: create, cgroup, init, start";
-    const std::regex shape(R"re(^\{"level":"(debug|info|warning|error)","msg":".*","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)"\}$)re");
+    const std::regex shape(
+        R"re(^\{"level":"(debug|info|warning|error)","msg":".*","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)"\}$)re");
     bool cloned = false;
     for (auto& line : lines) {
         EXPECT_TRUE(std::regex_match(line, shape)) << line;
@@ -112,14 +115,17 @@ TEST_F(Cli, DebugLinesAndTheErrorInLogrusJson) {
     // A failure: debug lines, then the error as the last line, escaped as Go's
     // encoding/json escapes (<, > and & as \u003c, \u003e, \u0026).
     std::string failed = root() + "/failed.json";
-    Output bad = kapsel({"--debug", "--log", failed, "--log-format", "json", "start", "no<such>&container"});
+    Output bad =
+        kapsel({"--debug", "--log", failed, "--log-format", "json", "start", "no<such>&container"});
     EXPECT_EQ(1, bad.code);
     lines = lines_of(failed);
     ASSERT_FALSE(lines.empty());
     json last = json::parse(lines.back());
     EXPECT_EQ("error", last["level"]);
-    EXPECT_NE(std::string::npos, last["msg"].get<std::string>().find("no<such>&container")) << lines.back();
-    EXPECT_NE(std::string::npos, lines.back().find("no\\u003csuch\\u003e\\u0026container")) << lines.back();
+    EXPECT_NE(std::string::npos, last["msg"].get<std::string>().find("no<such>&container"))
+        << lines.back();
+    EXPECT_NE(std::string::npos, lines.back().find("no\\u003csuch\\u003e\\u0026container"))
+        << lines.back();
 }
 
 TEST_F(Cli, DebugLinesInLogrusText) {
@@ -130,7 +136,8 @@ TEST_F(Cli, DebugLinesInLogrusText) {
     auto lines = lines_of(log);
     ASSERT_FALSE(lines.empty());
     // Values bare when they are one plain word, else quoted.
-    const std::regex shape(R"re(^time="[-0-9T:Z+]+" level=debug msg=("([^"\\]|\\.)*"|[-A-Za-z0-9._/@^+]*)$)re");
+    const std::regex shape(
+        R"re(^time="[-0-9T:Z+]+" level=debug msg=("([^"\\]|\\.)*"|[-A-Za-z0-9._/@^+]*)$)re");
     for (auto& line : lines) EXPECT_TRUE(std::regex_match(line, shape)) << line;
 }
 

@@ -471,7 +471,8 @@ TEST_F(Exec, StoppedAndPausedContainersAreRefusedCreatedOnesJoined) {
     Output paused = exec({"true"});
     EXPECT_EQ(255, paused.code);
     // runc's words, which callers match.
-    EXPECT_EQ("kapsel: cannot exec in a paused container \"" + id + "\" (use --ignore-paused to override)\n",
+    EXPECT_EQ("kapsel: cannot exec in a paused container \"" + id +
+                  "\" (use --ignore-paused to override)\n",
               paused.err);
     // With --ignore-paused the process starts once the container is resumed.
     std::thread resumer([&] {

@@ -95,7 +95,9 @@ TEST_F(Hooks, EachHookGetsTheStateAsOfItsMomentOnStdin) {
         if (kind != "poststop") {
             EXPECT_EQ(pid, got["pid"]) << kind;
         }
-        EXPECT_EQ(json({{"org.opencontainers.runtime-tools", "hook stdin test"}}), got["annotations"]) << kind;
+        EXPECT_EQ(json({{"org.opencontainers.runtime-tools", "hook stdin test"}}),
+                  got["annotations"])
+            << kind;
     }
 }
 
@@ -120,8 +122,8 @@ TEST_F(Hooks, PoststartSeesRunningEvenWhenTheProgramHasAlreadyExited) {
         std::string id = "d" + std::to_string(i);
         ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), id}).code);
         int pid = state(id)["pid"].get<int>();
-        Output s =
-            run_program({"/usr/bin/taskset", "-c", "0", kapsel_binary(), "--root", root() + "/state", "start", id});
+        Output s = run_program({"/usr/bin/taskset", "-c", "0", kapsel_binary(), "--root",
+                                root() + "/state", "start", id});
         ASSERT_EQ(0, s.code) << s.err;
         json got = json::parse(read_all(out.path() + "/poststart"), nullptr, false);
         EXPECT_EQ("running", got["status"]) << i;
@@ -153,9 +155,11 @@ TEST_F(Hooks, FailingPrestartFailsCreateRunsPoststopAndLeavesNothing) {
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
     EXPECT_EQ(1, o.code);
     // runc's text after the kind and the path: callers match "error running hook".
-    EXPECT_NE(std::string::npos,
-              o.err.find("prestart hook /bin/sh: error running hook #0: error running hook: exit status 3, "
-                         "stdout: , stderr: broken hook"))
+    EXPECT_NE(
+        std::string::npos,
+        o.err.find(
+            "prestart hook /bin/sh: error running hook #0: error running hook: exit status 3, "
+            "stdout: , stderr: broken hook"))
         << o.err;
     EXPECT_EQ("poststop stopped\n", read_all(log));
     expect_nothing_left("c1", b);
@@ -170,8 +174,8 @@ TEST_F(Hooks, HookTimeoutKillsItAndFailsCreate) {
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
     auto took = std::chrono::steady_clock::now() - t0;
     EXPECT_EQ(1, o.code);
-    EXPECT_NE(std::string::npos,
-              o.err.find("createRuntime hook /bin/sleep: error running hook #0: hook ran past specified timeout of 1.0s"))
+    EXPECT_NE(std::string::npos, o.err.find("createRuntime hook /bin/sleep: error running hook #0: "
+                                            "hook ran past specified timeout of 1.0s"))
         << o.err;
     EXPECT_LT(took, std::chrono::seconds(10));
     expect_nothing_left("c1", b);

@@ -169,15 +169,19 @@ TEST_F(Seccomp, NotifySendsTheListenerFdAndStateToListenerPath) {
 // An allow-list profile written before clone3 (435): what a static glibc program
 // needs to start, print and exit, the newest being rseq (334).
 json allow_list_before_clone3() {
-    return {{"defaultAction", "SCMP_ACT_ERRNO"},
-            {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
-            {"syscalls",
-             {{{"names",
-                {"execve", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
-                 "readlink", "readlinkat", "getrandom", "mprotect", "mmap", "munmap", "uname", "write", "writev",
-                 "read", "close", "fstat", "newfstatat", "ioctl", "exit", "exit_group", "futex", "rt_sigaction",
-                 "rt_sigprocmask", "rt_sigreturn", "getpid", "fcntl", "openat", "lseek"}},
-               {"action", "SCMP_ACT_ALLOW"}}}}};
+    return {
+        {"defaultAction", "SCMP_ACT_ERRNO"},
+        {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
+        {"syscalls",
+         {{{"names",
+            {"execve",         "brk",          "arch_prctl", "set_tid_address", "set_robust_list",
+             "rseq",           "prlimit64",    "readlink",   "readlinkat",      "getrandom",
+             "mprotect",       "mmap",         "munmap",     "uname",           "write",
+             "writev",         "read",         "close",      "fstat",           "newfstatat",
+             "ioctl",          "exit",         "exit_group", "futex",           "rt_sigaction",
+             "rt_sigprocmask", "rt_sigreturn", "getpid",     "fcntl",           "openat",
+             "lseek"}},
+           {"action", "SCMP_ACT_ALLOW"}}}}};
 }
 
 TEST_F(Seccomp, SyscallsNewerThanTheProfileGetEnosysSoProgramsFallBack) {
@@ -185,8 +189,10 @@ TEST_F(Seccomp, SyscallsNewerThanTheProfileGetEnosysSoProgramsFallBack) {
     Bundle b;
     // Over the fixture's /home, which exists: a new mount point would change the shared rootfs.
     b.config["process"]["args"] = {"/home/" + base_name(probe), "clone3", "beyond", "mkdirat"};
-    b.config["mounts"].push_back(
-        {{"destination", "/home"}, {"type", "bind"}, {"source", dir_of(probe)}, {"options", {"bind", "ro"}}});
+    b.config["mounts"].push_back({{"destination", "/home"},
+                                  {"type", "bind"},
+                                  {"source", dir_of(probe)},
+                                  {"options", {"bind", "ro"}}});
     b.config["linux"]["seccomp"] = allow_list_before_clone3();
     Output o = run(b);
     // runc's -ENOSYS stub: above the newest syscall the profile names, ENOSYS (glibc
@@ -197,19 +203,24 @@ TEST_F(Seccomp, SyscallsNewerThanTheProfileGetEnosysSoProgramsFallBack) {
     Bundle allow;
     allow.config["process"]["args"] = b.config["process"]["args"];
     allow.config["mounts"] = b.config["mounts"];
-    allow.config["linux"]["seccomp"] = allow_all_but({{{"names", {"swapon"}}, {"action", "SCMP_ACT_ERRNO"}}});
+    allow.config["linux"]["seccomp"] =
+        allow_all_but({{{"names", {"swapon"}}, {"action", "SCMP_ACT_ERRNO"}}});
     EXPECT_EQ("clone3 EINVAL\nbeyond ENOSYS\nmkdirat EFAULT\n", run(allow, "c2").out);
 }
 
 TEST_F(Seccomp, NotifyForWriteOrAsTheDefaultIsRefusedAtCreate) {
     FdListener agent_socket;
-    json notify_write = {{"defaultAction", "SCMP_ACT_ALLOW"},
-                         {"listenerPath", agent_socket.path()},
-                         {"syscalls", {{{"names", {"read", "write"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
-    json notify_default = {{"defaultAction", "SCMP_ACT_NOTIFY"}, {"listenerPath", agent_socket.path()}};
+    json notify_write = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"listenerPath", agent_socket.path()},
+        {"syscalls", {{{"names", {"read", "write"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    json notify_default = {{"defaultAction", "SCMP_ACT_NOTIFY"},
+                           {"listenerPath", agent_socket.path()}};
     std::pair<json, std::string> cases[] = {
-        {notify_write, "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY cannot be used for the write syscall"},
-        {notify_default, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action"},
+        {notify_write,
+         "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY cannot be used for the write syscall"},
+        {notify_default,
+         "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action"},
     };
     for (auto& [profile, message] : cases) {
         Bundle b("echo ran");
@@ -225,15 +236,18 @@ TEST_F(Seccomp, NotifyForWriteOrAsTheDefaultIsRefusedAtCreate) {
 TEST_F(Seccomp, AnAgentThatCannotBeReachedFailsCreateInRuncsWords) {
     TempDir nowhere;
     Bundle b("echo ran");
-    b.config["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
-                                    {"listenerPath", nowhere.path() + "/agent.sock"},
-                                    {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+    b.config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"listenerPath", nowhere.path() + "/agent.sock"},
+        {"syscalls", {{{"names", {"swapon"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
     b.write();
     Output o = kapsel({"create", "--bundle", b.dir(), "c1"});
     EXPECT_EQ(1, o.code);
-    EXPECT_NE(std::string::npos,
-              o.err.find("failed to connect with seccomp agent specified in the seccomp profile: connect to " +
-                         nowhere.path() + "/agent.sock: "))
+    EXPECT_NE(
+        std::string::npos,
+        o.err.find(
+            "failed to connect with seccomp agent specified in the seccomp profile: connect to " +
+            nowhere.path() + "/agent.sock: "))
         << o.err;
     expect_nothing_left("c1", b);
 }

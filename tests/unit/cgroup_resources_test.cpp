@@ -66,9 +66,10 @@ TEST(CgroupPlan, CpuOnBothDrivers) {
     auto l1 = v1_layout();
     auto p1 = plan_resources(r, l1, PlanMode::update);
     ASSERT_TRUE(p1);
-    EXPECT_EQ((std::vector<std::string>{"cpu:cpu.shares=1024", "cpu:cpu.cfs_period_us=100000 (EINVAL: again later)",
-                                        "cpu:cpu.cfs_quota_us=50000", "cpu:cpu.cfs_period_us=100000",
-                                        "cpuset:cpuset.cpus=0-1"}),
+    EXPECT_EQ((std::vector<std::string>{"cpu:cpu.shares=1024",
+                                        "cpu:cpu.cfs_period_us=100000 (EINVAL: again later)",
+                                        "cpu:cpu.cfs_quota_us=50000",
+                                        "cpu:cpu.cfs_period_us=100000", "cpuset:cpuset.cpus=0-1"}),
               writes(*p1, l1));
     auto l2 = v2_layout();
     auto p2 = plan_resources(r, l2, PlanMode::update);
@@ -82,11 +83,13 @@ TEST(CgroupPlan, CpuOnBothDrivers) {
 // other way round. The plan tries the period, then the quota and the period again.
 TEST(CgroupPlan, V1PeriodAndQuotaPassWhicheverWayTheyMoveUnderAParentQuota) {
     auto l = v1_layout();
-    auto both = plan_resources(parse(R"({"cpu": {"quota": 20000, "period": 50000}})"), l, PlanMode::update);
+    auto both =
+        plan_resources(parse(R"({"cpu": {"quota": 20000, "period": 50000}})"), l, PlanMode::update);
     ASSERT_TRUE(both);
-    EXPECT_EQ((std::vector<std::string>{"cpu:cpu.cfs_period_us=50000 (EINVAL: again later)",
-                                        "cpu:cpu.cfs_quota_us=20000", "cpu:cpu.cfs_period_us=50000"}),
-              writes(*both, l));
+    EXPECT_EQ(
+        (std::vector<std::string>{"cpu:cpu.cfs_period_us=50000 (EINVAL: again later)",
+                                  "cpu:cpu.cfs_quota_us=20000", "cpu:cpu.cfs_period_us=50000"}),
+        writes(*both, l));
     auto period = plan_resources(parse(R"({"cpu": {"period": 50000}})"), l, PlanMode::update);
     ASSERT_TRUE(period);
     EXPECT_EQ(std::vector<std::string>{"cpu:cpu.cfs_period_us=50000"}, writes(*period, l))
@@ -97,7 +100,8 @@ TEST(CgroupPlan, V1PeriodAndQuotaPassWhicheverWayTheyMoveUnderAParentQuota) {
 // than refusing it): one cpu.max write, no order to get wrong.
 TEST(CgroupPlan, V2PeriodAndQuotaAreOneWrite) {
     auto l = v2_layout();
-    auto p = plan_resources(parse(R"({"cpu": {"quota": 20000, "period": 50000}})"), l, PlanMode::update);
+    auto p =
+        plan_resources(parse(R"({"cpu": {"quota": 20000, "period": 50000}})"), l, PlanMode::update);
     ASSERT_TRUE(p);
     EXPECT_EQ(std::vector<std::string>{"unified:cpu.max=20000 50000"}, writes(*p, l));
 }
@@ -106,7 +110,8 @@ TEST(CgroupUpdate, LiftingTheMemoryLimitLiftsSwapTooAndANewLimitKeepsTheOldSwap)
     auto before = parse(R"({"memory": {"limit": 67108864, "swap": 100663296}})");
     auto lifted = parse(R"({"memory": {"limit": -1}})");
     complete_update(lifted, before);
-    EXPECT_EQ(-1, lifted.memory->swap.value_or(0)) << "runc: memory -1 without swap means both unlimited";
+    EXPECT_EQ(-1, lifted.memory->swap.value_or(0))
+        << "runc: memory -1 without swap means both unlimited";
     auto raised = parse(R"({"memory": {"limit": 83886080}})");
     complete_update(raised, before);
     EXPECT_EQ(100663296, raised.memory->swap.value_or(0));
@@ -121,12 +126,14 @@ TEST(CgroupUpdate, LiftingTheMemoryLimitLiftsSwapTooAndANewLimitKeepsTheOldSwap)
     auto l1 = v1_layout();
     auto p1 = plan_resources(lifted, l1, PlanMode::update);
     ASSERT_TRUE(p1) << p1.error().message;
-    EXPECT_EQ((std::vector<std::string>{"memory:memory.memsw.limit_in_bytes=-1", "memory:memory.limit_in_bytes=-1"}),
+    EXPECT_EQ((std::vector<std::string>{"memory:memory.memsw.limit_in_bytes=-1",
+                                        "memory:memory.limit_in_bytes=-1"}),
               writes(*p1, l1));
     auto l2 = v2_layout();
     auto p2 = plan_resources(lifted, l2, PlanMode::update);
     ASSERT_TRUE(p2) << p2.error().message;
-    EXPECT_EQ((std::vector<std::string>{"unified:memory.max=max", "unified:memory.swap.max=max"}), writes(*p2, l2));
+    EXPECT_EQ((std::vector<std::string>{"unified:memory.max=max", "unified:memory.swap.max=max"}),
+              writes(*p2, l2));
 }
 
 TEST(CgroupPlan, WeightConversionsMatchRunc) {

@@ -801,7 +801,8 @@ TEST(BuildSeccomp, NotifyIsRefusedForWriteAndAsTheDefaultAsRuncRefusesIt) {
               "linux.seccomp.syscalls[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall");
     profile["syscalls"][1]["action"] = "SCMP_ACT_ERRNO";
     EXPECT_TRUE(with_seccomp(profile)) << "write may have any other action";
-    EXPECT_EQ(error_of(with_seccomp({{"defaultAction", "SCMP_ACT_NOTIFY"}, {"listenerPath", "/run/agent.sock"}})),
+    EXPECT_EQ(error_of(with_seccomp(
+                  {{"defaultAction", "SCMP_ACT_NOTIFY"}, {"listenerPath", "/run/agent.sock"}})),
               "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as default action");
 }
 

@@ -15,7 +15,9 @@ Status cpu(const oci::Resources& r, size_t h, ResourcePlan& plan) {
     // refuses (the old quota over the new, shorter period is too much), the
     // quota and then the period again, as runc does. One of the two orders
     // always passes when the old and the new ratio both fit the parent.
-    if (c.period) plan.writes.push_back({h, "cpu.cfs_period_us", std::to_string(*c.period), c.quota.has_value()});
+    if (c.period)
+        plan.writes.push_back(
+            {h, "cpu.cfs_period_us", std::to_string(*c.period), c.quota.has_value()});
     if (c.quota) add("cpu.cfs_quota_us", std::to_string(*c.quota));
     if (c.period && c.quota) add("cpu.cfs_period_us", std::to_string(*c.period));
     if (c.burst) add("cpu.cfs_burst_us", std::to_string(*c.burst));
