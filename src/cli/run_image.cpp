@@ -49,6 +49,7 @@ bool is_image_run(const Globals& g, const Args& args) {
                                        "--cap-add",
                                        "--cap-drop",
                                        "--security-opt",
+                                       "--log-opt",
                                        "--storage-opt",
                                        "--interactive",
                                        "--tty",
@@ -82,7 +83,7 @@ int run_image_main(const Globals& g, const Args& args) {
     runtime::ImageRunOptions o;
     auto& r = o.request;
     bool it = false, dit = false, dt = false;
-    std::vector<std::string> env, env_files, volumes, security, storage;
+    std::vector<std::string> env, env_files, volumes, security, storage, log_opts;
     std::string memory, pids, cpus, workdir, entrypoint, network = "private";
     bool entrypoint_set = false, quiet = false;
     Flags f(
@@ -123,6 +124,12 @@ int run_image_main(const Globals& g, const Args& args) {
     f.list({"storage-opt"}, &storage,
            "size=SIZE: limit the container's writable layer (512m, 2g; needs project quotas)",
            "opt");
+    f.list({"log-opt"}, &log_opts,
+           "bound a detached container's log: max-size=SIZE (10m, 512k; the log is rotated "
+           "at that size) and max-file=N (files kept, the current one included; default 1). "
+           "Disk use stays below max-size x max-file once kapsel caught up with the container's "
+           "writes (kapsel-run(8))",
+           "key=value");
     f.flag({"quiet", "q"}, &quiet, "accepted for podman compatibility");
     auto pos = f.parse(args, /*stop_at_positional=*/true);
     if (!pos) return usage_error("run", pos.error().message);
@@ -185,6 +192,9 @@ int run_image_main(const Globals& g, const Args& args) {
         if (!n) return usage_error("run", "--cpus: \"" + cpus + "\" is not a number");
         r.cpus = *n;
     }
+    auto log = plan::parse_log_options(log_opts);
+    if (!log) return usage_error("run", log.error().message);
+    o.log = *log;
     std::string id;
     auto rc = runtime::run_image(g, o, &id);
     if (!rc) return fail(rc.error());

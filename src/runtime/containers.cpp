@@ -26,8 +26,10 @@
 #include "linux/identity.hpp"
 #include "linux/seccomp.hpp"
 #include "plan/default_seccomp.hpp"
+#include "plan/log_options.hpp"
 #include "plan/names.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/logfile.hpp"
 #include "runtime/manage.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
@@ -189,11 +191,31 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
         ::dup2(log, STDERR_FILENO);
         ::close(null);
         ::close(log);
+        // A failure before the container runs: as one of `body`'s.
+        auto fail = [&](const std::string& why) {
+            (void)!::write(wr.get(), why.data(), why.size());
+            auto meta = read_meta(store, id);
+            if (!(meta && meta->contains("checkpoint"))) (void)destroy(g, store, id);
+            ::_exit(1);
+        };
         // From here on this process looks after the container (prune tells a --rm
         // container whose monitor died by this record).
+        plan::LogOptions log_opts;
         if (auto meta = read_meta(store, id)) {
             (*meta)["monitor"] = monitor_of_self();
             (void)write_meta(store, id, *meta);
+            if (meta->contains("log_opts")) {
+                auto o = plan::log_options_from_json((*meta)["log_opts"]);
+                if (!o) fail("container " + id + ": container.json: " + o.error().message);
+                log_opts = *o;
+            }
+        }
+        // Started before the container writes anything, for run and restore alike.
+        std::optional<logfile::Keeper> keeper;
+        if (log_opts.max_size > 0) {
+            auto k = logfile::Keeper::start(image::container_dirs(store, id).dir, log_opts);
+            if (!k) fail("start the log keeper: " + k.error().message);
+            keeper.emplace(std::move(*k));
         }
         int report = wr.get();
         auto rc = body([&report] {
@@ -204,6 +226,8 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
             // parsing the image and the config took goes back to the system.
             ::malloc_trim(0);
         });
+        // Its last cut, before the container counts as ended (or is removed).
+        if (keeper) keeper->stop();
         auto meta = read_meta(store, id);
         bool checkpointed = meta && meta->contains("checkpoint");
         if (!rc) {
@@ -258,6 +282,8 @@ Result<image::Store> open_store(const Globals& g) {
 
 Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* id_out) {
     image::Store store = KAPSEL_TRY(open_store(g));
+    // Only a detached container has a log to keep.
+    if (o.detach) KAPSEL_TRY(logfile::check_file_system(store.root() + "/containers", o.log));
     std::string id = random_id();
     std::string name = o.name.empty() ? id.substr(0, 12) : o.name;
     image::ImageRecord img;
@@ -283,6 +309,7 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
         json meta = {{"id", id}, {"name", name}, {"image", img.names.empty() ? img.id : img.names[0]},
                      {"image_id", img.id}, {"created", now_rfc3339()}, {"rm", o.rm}, {"layers", img.layers},
                      {"stop_signal", cfg.stop_signal}, {"monitor", monitor_of_self()}};
+        if (o.log.max_size > 0) meta["log_opts"] = plan::log_options_json(o.log);
         if (auto st = write_meta(store, id, meta); !st) {
             (void)fs::remove_tree(store.container_dir(id));
             return std::move(st).error();
@@ -542,25 +569,11 @@ Status container_logs(const Globals& g, const std::string& name, bool follow,
                       const std::function<void(std::string_view)>& out) {
     std::string id = KAPSEL_TRY(resolve_container(g, name));
     image::Store store = KAPSEL_TRY(open_store(g));
-    std::string path = store.container_dir(id) + "/ctr.log";
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) return {};  // attached containers write to the terminal, not a log
-        return sys_error("open " + path);
-    }
-    char buf[65536];
     Store rs(g.root);
-    while (true) {
-        ssize_t n;
-        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out(std::string_view(buf, static_cast<size_t>(n)));
-        if (!follow) return {};
+    return logfile::read(store.container_dir(id), follow, [&] {
         auto rec = rs.load(id);
-        if (!rec || current_status(rs, *rec) == oci::Status::stopped) {
-            while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out(std::string_view(buf, static_cast<size_t>(n)));
-            return {};
-        }
-        ::usleep(100000);
-    }
+        return !rec || current_status(rs, *rec) == oci::Status::stopped;
+    }, out);
 }
 
 Result<json> inspect(const Globals& g, const std::string& what) {

@@ -16,6 +16,7 @@
 #include "image/overlay.hpp"
 #include "image/store.hpp"
 #include "plan/container_spec.hpp"
+#include "plan/log_options.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/context.hpp"
 #include "util/result.hpp"
@@ -29,6 +30,7 @@ struct ImageRunOptions {
     bool detach = false, rm = false;
     uint64_t writable_size = 0;  // --storage-opt size=: the writable layer's limit (0: none)
     plan::RunRequest request;  // everything that shapes the config (rootfs is filled in)
+    plan::LogOptions log;      // --log-opt: the bound of a detached container's log
 };
 
 // Attached: the container's exit code. Detached: 0 once it runs (the id is in `id_out`).

@@ -1,0 +1,267 @@
+// Bounded logs of detached containers (run --log-opt max-size, max-file), as a docker
+// user checks them: the files on disk stay within max-size x max-file, `kapsel logs`
+// prints what is kept in order without a gap, `logs -f` sees every kept line once,
+// bad options are refused with nothing made, and a restored container keeps its bound.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace kapsel::test {
+namespace {
+
+namespace fsys = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string kImage = "localhost/kapsel-busybox:latest";
+
+class BoundedLogs : public KapselTest {
+  protected:
+    void SetUp() override {
+        KapselTest::SetUp();
+        REQUIRE_ROOT();
+        load(store());
+    }
+    void TearDown() override {
+        if (fsys::exists(store()))
+            for (auto& id : lines(k({"ps", "-aq"}).out)) k({"rm", "-f", id});
+        KapselTest::TearDown();
+    }
+    void load(const std::string& at) {
+        Output o = kapsel({"--storage-root", at, "load", "-q", "-i",
+                           std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
+        ASSERT_EQ(0, o.code) << o.err;
+    }
+    std::string store() { return root() + "/store"; }
+    Output k(const std::vector<std::string>& args, const std::string& at = "") {
+        std::vector<std::string> a = {"--storage-root", at.empty() ? store() : at};
+        a.insert(a.end(), args.begin(), args.end());
+        return kapsel(a, "", 60000);
+    }
+    static std::vector<std::string> lines(const std::string& s) {
+        std::vector<std::string> out;
+        std::string line;
+        for (char c : s) {
+            if (c != '\n')
+                line += c;
+            else
+                out.push_back(std::move(line)), line.clear();
+        }
+        if (!line.empty()) out.push_back(line);
+        return out;
+    }
+    // Lines that are all numbers, as `seq` wrote them (a cut line would not be one of
+    // the sequence, or would break the order).
+    static std::vector<long> numbers(const std::string& s) {
+        std::vector<long> out;
+        for (auto& l : lines(s)) {
+            EXPECT_FALSE(l.empty() || l.find_first_not_of("0123456789") != std::string::npos)
+                << "not a line of seq: \"" << l << "\"";
+            out.push_back(l.empty() ? -1 : std::stol(l.substr(0, 18)));
+        }
+        return out;
+    }
+    std::string dir_of(const std::string& id) { return store() + "/containers/" + id; }
+    // The container's log files: ctr.log and ctr.log.N, by name and size.
+    std::map<std::string, uintmax_t> log_files(const std::string& id) {
+        std::map<std::string, uintmax_t> out;
+        for (auto& e : fsys::directory_iterator(dir_of(id))) {
+            std::string name = e.path().filename();
+            if (name == "ctr.log" || (name.rfind("ctr.log.", 0) == 0 && name != "ctr.log.dropped"))
+                out[name] = e.file_size();
+        }
+        return out;
+    }
+    std::string status_of(const std::string& id) {
+        json all = json::parse(k({"ps", "-a", "--format", "json"}).out);
+        for (auto& c : all)
+            if (c["Id"].get<std::string>().rfind(id.substr(0, 12), 0) == 0) return c["State"];
+        return "(none)";
+    }
+    bool wait_for_status(const std::string& id, const std::string& status, std::chrono::milliseconds limit = 20s) {
+        for (auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until;) {
+            if (status_of(id).rfind(status, 0) == 0) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    }
+    void expect_no_container(const std::string& at) {
+        for (auto& e : fsys::directory_iterator(at + "/containers")) ADD_FAILURE() << "left: " << e.path();
+    }
+};
+
+TEST_F(BoundedLogs, FiveMegabytesLeaveAtMostMaxSizeTimesMaxFileAndLogsPrintsTheKeptLinesInOrder) {
+    // About 4.8 MB of numbered lines, as fast as the container can write them.
+    Output run = k({"run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", kImage, "seq", "1",
+                    "700000"});
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    ASSERT_TRUE(wait_for_status(id, "exited")) << status_of(id);
+
+    auto files = log_files(id);
+    uintmax_t total = 0;
+    for (auto& [name, size] : files) {
+        EXPECT_LE(size, 1u << 20) << name << " is within max-size";
+        total += size;
+    }
+    EXPECT_LE(total, 3u << 20) << "max-size x max-file";
+    EXPECT_EQ(3u, files.size()) << "ctr.log, ctr.log.1, ctr.log.2";
+    EXPECT_GE(total, 2u << 20) << "two full rotated files are kept";
+
+    auto kept = numbers(k({"logs", id}).out);
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(700000, kept.back()) << "the newest line is the last one";
+    for (size_t i = 1; i < kept.size(); ++i)
+        if (kept[i] != kept[i - 1] + 1) {
+            ADD_FAILURE() << "gap or disorder after line " << kept[i - 1] << ": " << kept[i];
+            break;
+        }
+    // Every byte kept is printed: the oldest line is whole, and what is printed is all
+    // of the files but at most the cut line before it.
+    uintmax_t printed = 0;
+    for (long n : kept) printed += std::to_string(n).size() + 1;
+    EXPECT_LE(printed, total);
+    EXPECT_GT(printed + 8, total);
+
+    json inspect = json::parse(k({"inspect", id}).out).at(0);
+    EXPECT_EQ(1u << 20, inspect["Container"]["log_opts"]["max-size"]) << inspect["Container"].dump();
+    EXPECT_EQ(3, inspect["Container"]["log_opts"]["max-file"]);
+}
+
+TEST_F(BoundedLogs, FollowingFromTheStartSeesEveryKeptLineOnceInOrder) {
+    // The writing starts after `logs -f` does.
+    Output run = k({"run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", kImage, "sh", "-c",
+                    "sleep 1; seq 1 700000"});
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    Output follow = k({"logs", "-f", id});
+    ASSERT_EQ(0, follow.code) << follow.err;
+    ASSERT_TRUE(wait_for_status(id, "exited")) << status_of(id);
+
+    auto seen = numbers(follow.out);
+    ASSERT_FALSE(seen.empty());
+    for (size_t i = 1; i < seen.size(); ++i)
+        if (seen[i] <= seen[i - 1]) {
+            ADD_FAILURE() << "line " << seen[i] << " after " << seen[i - 1] << ": repeated or out of order";
+            break;
+        }
+    auto kept = numbers(k({"logs", id}).out);
+    ASSERT_FALSE(kept.empty());
+    // Whatever the follower saw beyond that may have been cut meanwhile; what is kept it saw.
+    auto from = std::find(seen.begin(), seen.end(), kept.front());
+    ASSERT_NE(seen.end(), from) << "the follower missed the oldest kept line " << kept.front();
+    EXPECT_TRUE(std::equal(kept.begin(), kept.end(), from, seen.end()))
+        << "the follower saw the kept lines " << kept.front() << " to " << kept.back() << " in order";
+    EXPECT_EQ(700000, seen.back());
+}
+
+TEST_F(BoundedLogs, OneFileKeepsItsNewerPartWithinMaxSize) {
+    Output run = k({"run", "-d", "--log-opt", "max-size=100k", kImage, "seq", "1", "100000"});
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    ASSERT_TRUE(wait_for_status(id, "exited")) << status_of(id);
+    auto files = log_files(id);
+    ASSERT_EQ(1u, files.size());
+    EXPECT_LT(files["ctr.log"], 100u << 10);
+    auto kept = numbers(k({"logs", id}).out);
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(100000, kept.back());
+    EXPECT_EQ(static_cast<size_t>(100000 - kept.front() + 1), kept.size()) << "no gap";
+}
+
+TEST_F(BoundedLogs, BadOptionsAreOneErrorLineAndMakeNothing) {
+    struct Case {
+        std::vector<std::string> opts;
+        std::string says;
+    } cases[] = {
+        {{"--log-opt", "max-file=3"}, "max-file can only be used with max-size"},
+        {{"--log-opt", "max-size=10x"}, "max-size \"10x\" is not a size"},
+        {{"--log-opt", "max-size=0"}, "more than 0"},
+        {{"--log-opt", "max-size=1m", "--log-opt", "max-file=0"}, "max-file \"0\""},
+        {{"--log-opt", "mode=non-blocking"}, "unknown option \"mode\""},
+        {{"--log-opt", "max-size=1k"}, "below two blocks"},
+    };
+    for (auto& c : cases) {
+        std::vector<std::string> args = {"run", "-d"};
+        args.insert(args.end(), c.opts.begin(), c.opts.end());
+        args.insert(args.end(), {kImage, "true"});
+        Output o = k(args);
+        EXPECT_EQ(1, o.code) << c.says;
+        EXPECT_NE(std::string::npos, o.err.find(c.says)) << o.err;
+        EXPECT_NE(std::string::npos, o.err.find("--log-opt")) << o.err;
+        EXPECT_EQ(1u, lines(o.err).size()) << o.err;
+        EXPECT_TRUE(o.out.empty()) << o.out;
+    }
+    expect_no_container(store());
+}
+
+TEST_F(BoundedLogs, AFileSystemThatCannotCutIsNamedAndNothingIsMade) {
+    // tmpfs has no fallocate COLLAPSE_RANGE.
+    std::string tmpfs = root() + "/tmpfs";
+    fsys::create_directories(tmpfs);
+    ASSERT_EQ(0, ::mount("none", tmpfs.c_str(), "tmpfs", 0, nullptr)) << strerror(errno);
+    load(tmpfs + "/store");
+    Output o = k({"run", "-d", "--log-opt", "max-size=1m", kImage, "true"}, tmpfs + "/store");
+    EXPECT_EQ(1, o.code);
+    EXPECT_NE(std::string::npos, o.err.find("(tmpfs) cannot cut a file's head")) << o.err;
+    EXPECT_EQ(1u, lines(o.err).size()) << o.err;
+    expect_no_container(tmpfs + "/store");
+    // Without the option, the log is unbounded there as before.
+    Output plain = k({"run", "-d", "--rm", kImage, "true"}, tmpfs + "/store");
+    EXPECT_EQ(0, plain.code) << plain.err;
+    for (int i = 0; i < 250 && !fsys::is_empty(tmpfs + "/store/containers"); ++i) std::this_thread::sleep_for(20ms);
+    ::umount2(tmpfs.c_str(), MNT_DETACH);
+}
+
+TEST_F(BoundedLogs, ARestoredContainerKeepsItsBound) {
+    const char* criu = "/opt/kapsel-criu/bin/criu";
+    if (access(criu, X_OK) != 0) GTEST_SKIP() << "skipped: CRIU is missing (scripts/install-criu)";
+    if (run_program({criu, "check"}).code != 0) GTEST_SKIP() << "skipped: `criu check` fails here";
+    // About 80 KB a second against 64 KiB x 2.
+    Output run = k({"run", "-d", "--name", "chatty", "--log-opt", "max-size=64k", "--log-opt", "max-file=2",
+                    kImage, "sh", "-c", "while true; do seq 1 1000; sleep 0.05; done"});
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    auto dropped = [&] {
+        std::ifstream in(dir_of(id) + "/ctr.log.dropped");
+        unsigned long long n = 0;
+        in >> n;
+        return n;
+    };
+    for (int i = 0; i < 300 && dropped() == 0; ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_GT(dropped(), 0u) << "the log was cut before the checkpoint";
+
+    Output ck = k({"checkpoint", "--image-path", root() + "/ck", "chatty"});
+    ASSERT_EQ(0, ck.code) << ck.err << ck.out;
+    ASSERT_TRUE(wait_for_status(id, "checkpointed")) << status_of(id);
+    auto at_checkpoint = dropped();
+    Output rs = k({"restore", "chatty"});
+    ASSERT_EQ(0, rs.code) << rs.err;
+    for (int i = 0; i < 300 && dropped() == at_checkpoint; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_GT(dropped(), at_checkpoint) << "the restored container's log is cut again";
+
+    uintmax_t total = 0;
+    for (auto& [name, size] : log_files(id)) total += size;
+    // The bound and what the container may write while the keeper looks (a few ms).
+    EXPECT_LE(total, (128u << 10) + (16u << 10));
+    json inspect = json::parse(k({"inspect", "chatty"}).out).at(0);
+    EXPECT_EQ(64u << 10, inspect["Container"]["log_opts"]["max-size"]) << inspect["Container"].dump();
+    auto kept = numbers(k({"logs", "chatty"}).out);
+    for (size_t i = 1; i < kept.size(); ++i)
+        if (kept[i] != kept[i - 1] + 1 && !(kept[i] == 1 && kept[i - 1] == 1000)) {
+            ADD_FAILURE() << "gap after " << kept[i - 1] << ": " << kept[i];
+            break;
+        }
+    EXPECT_EQ(0, k({"rm", "-f", "chatty"}).code);
+}
+
+}  // namespace
+}  // namespace kapsel::test
