@@ -143,12 +143,19 @@ Result<ExecImage> finish_process(const FinishOptions& o) {
     image.env = proc.env;
     if (!env_has(image.env, "HOME")) image.env.push_back("HOME=" + home_of(proc.uid));
 
-    // The working directory must be inside the container. A cwd like
-    // /proc/self/fd/N could otherwise lead to a host directory through an fd we
-    // still hold (CVE-2024-21626); getcwd reports such a path as unreachable.
-    // Checked before any seccomp filter exists: a profile may forbid getcwd.
-    if (::chdir(proc.cwd.c_str()) < 0 && errno != EACCES)
-        return sys_error("chdir to cwd " + proc.cwd);
+    // The working directory, entered while we still have our capabilities, as runc
+    // does: a cwd the container user could not enter itself (a 0700 directory of
+    // root's) works. Only when that is refused (EACCES: a directory that only the
+    // user may enter, on NFS with root squashed) is it tried again as the user.
+    // It must be inside the container. A cwd like /proc/self/fd/N could otherwise
+    // lead to a host directory through an fd we still hold (CVE-2024-21626); getcwd
+    // reports such a path as unreachable. Checked before any seccomp filter exists:
+    // a profile may forbid getcwd.
+    bool cwd_as_user = false;
+    if (::chdir(proc.cwd.c_str()) < 0) {
+        if (errno != EACCES) return sys_error("chdir to cwd " + proc.cwd);
+        cwd_as_user = true;
+    }
     {
         char buf[PATH_MAX];
         long n = ::syscall(SYS_getcwd, buf, sizeof buf);
@@ -173,8 +180,6 @@ Result<ExecImage> finish_process(const FinishOptions& o) {
     fix_stdio_owner(proc.uid, proc.gid);
     KAPSEL_TRY(apply_user_and_caps(proc));
     ::umask(proc.umask ? *proc.umask : 022);
-    // Again as the container user: the directory must be usable by it.
-    if (::chdir(proc.cwd.c_str()) < 0) return sys_error("chdir to cwd " + proc.cwd);
 
     // Only stdio and the preserved fds reach the program; everything kapsel
     // opened is closed here, whatever its O_CLOEXEC state (CVE-2024-21626). Done
@@ -196,6 +201,10 @@ Result<ExecImage> finish_process(const FinishOptions& o) {
         }
         ::syscall(SYS_close_range, from, ~0u, 0);
     }
+    // The second try, as the user: after the fds above are closed, so that no host
+    // directory is left for a /proc/self/fd/N cwd to reach (getcwd is not asked
+    // again: a filter loaded above may forbid it).
+    if (cwd_as_user && ::chdir(proc.cwd.c_str()) < 0) return sys_error("chdir to cwd " + proc.cwd);
 
     for (auto& s : image.args) image.argv.push_back(s.data());
     image.argv.push_back(nullptr);

@@ -59,11 +59,13 @@ struct FinishOptions {
 
 // In this order: personality, scheduler, I/O priority, memory policy;
 // no_new_privs; HOME from the container's /etc/passwd; the working directory,
-// checked to be inside the root (CVE-2024-21626); the program found in PATH;
-// the AppArmor/SELinux exec label; the seccomp filter when no_new_privs is off
-// (it needs CAP_SYS_ADMIN then); stdio owner, groups, user, capabilities; umask;
-// the working directory again, as the user; every fd closed but stdio, the
-// preserved ones and `keep`. The process must be in the container's root.
+// entered with our capabilities (as runc) and checked to be inside the root
+// (CVE-2024-21626); the program found in PATH; the AppArmor/SELinux exec label;
+// the seccomp filter when no_new_privs is off (it needs CAP_SYS_ADMIN then);
+// stdio owner, groups, user, capabilities; umask; every fd closed but stdio, the
+// preserved ones and `keep`; the working directory again, as the user, only if
+// entering it with our capabilities was refused. The process must be in the
+// container's root.
 Result<ExecImage> finish_process(const FinishOptions& o);
 
 // With no_new_privs the filter is loaded as late as possible, so it has to

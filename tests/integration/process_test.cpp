@@ -46,6 +46,42 @@ TEST_F(Process, EnvAndCwd) {
     EXPECT_EQ("hello\n/etc\n", run(b).out);
 }
 
+// A 0700 directory of root's: a tmpfs over the image's /root, made by root.
+void add_private_root_dir(Bundle& b) {
+    b.config["mounts"].push_back({{"destination", "/root"},
+                                  {"type", "tmpfs"},
+                                  {"source", "tmpfs"},
+                                  {"options", {"mode=700"}}});
+}
+
+TEST_F(Process, CwdTheUserCannotEnterIsEnteredBeforeTheUserSwitch) {
+    // runc changes directory while it still has its capabilities, so a user may start
+    // in a directory it could not enter itself; kapsel failed with "permission denied".
+    Bundle b("pwd; id -u; cd /root 2>/dev/null || echo cannot-enter-again");
+    add_private_root_dir(b);
+    b.config["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+    b.config["process"]["cwd"] = "/root";
+    Output o = run(b);
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("/root\n1000\ncannot-enter-again\n", o.out) << o.err;
+}
+
+TEST_F(Process, ExecAsAUserIntoACwdItCannotEnterWorksAsWithRunc) {
+    Bundle b("sleep 30");
+    add_private_root_dir(b);
+    b.write();
+    ASSERT_EQ(0, kapsel({"create", "--bundle", b.dir(), "c1"}).code);
+    ASSERT_EQ(0, kapsel({"start", "c1"}).code);
+    Output o =
+        kapsel({"exec", "--user", "1000:1000", "--cwd", "/root", "c1", "sh", "-c", "pwd; id -u"});
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("/root\n1000\n", o.out) << o.err;
+    // A cwd that does not exist is still an error, with our capabilities or without.
+    Output missing = kapsel({"exec", "--user", "1000:1000", "--cwd", "/nonexistent", "c1", "true"});
+    EXPECT_NE(0, missing.code);
+    EXPECT_NE(std::string::npos, missing.err.find("chdir to cwd /nonexistent")) << missing.err;
+}
+
 TEST_F(Process, CapabilitiesAreExactlyTheConfiguredSets) {
     Bundle b("grep Cap /proc/self/status");
     b.config["process"]["capabilities"] = {{"bounding", {"CAP_NET_BIND_SERVICE", "CAP_KILL"}},
