@@ -271,7 +271,8 @@ std::string frozen_by(const Layout& layout, const std::vector<std::string>& dirs
         if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") == h.controllers.end())
             continue;
         auto t = fs::read_file(dirs[i] + "/freezer.state");
-        if (t && trim(*t) != "THAWED") return dirs[i] + "/freezer.state is " + std::string(trim(*t));
+        if (t && trim(*t) != "THAWED")
+            return dirs[i] + "/freezer.state is " + std::string(trim(*t));
     }
     return "";
 }

@@ -192,14 +192,19 @@ void run_init(const InitArgs& a) {
         if (!cwd && cwd.error().code != EACCES)
             die(sync_fd, std::move(cwd).error().context("create cwd"));
     }
-    rootfd.reset();
 
     // --- prestart / createRuntime hooks run by the parent; createContainer here ---
     INIT_TRY(send_msg(sync_fd, Msg::run_hooks));
     Message hooks_done = INIT_TRY(expect_msg(sync_fd, Msg::hooks_done));
     std::string state_json = hooks_done.payload;
-    if (a.hooks && !a.hooks->create_container.empty())
+    if (a.hooks && !a.hooks->create_container.empty()) {
+        // From the rootfs, with the container's mounts below it, as runc runs them: a
+        // hook's relative paths name files of the container's file system.
+        if (::fchdir(rootfd.get()) < 0)
+            die(sync_fd, sys_error("chdir to the rootfs " + plan.rootfs));
         INIT_TRY(run_hooks(a.hooks->create_container, "createContainer", state_json));
+    }
+    rootfd.reset();
 
     if (mountns) {
         INIT_TRY(enter_rootfs(sys, plan.rootfs, a.no_pivot));
