@@ -402,6 +402,9 @@ Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptio
         int userns = i < opts.idmap_userns.size() ? opts.idmap_userns[i] : -1;
         KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts, userns), what);
     }
+    // A /dev bound from elsewhere is used as it is (runc's rule): nodes and links made in
+    // it would change the host's /dev, and a read-only bind could not take them.
+    if (plan.binds_dev()) return {};
     return create_devices(sys, rootfd, plan, opts.bind_devices);
 }
 

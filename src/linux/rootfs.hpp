@@ -45,7 +45,8 @@ Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::strin
 Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,
                    int userns_fd = -1);
 
-// All of the plan's mounts, then device nodes and /dev links.
+// All of the plan's mounts, then device nodes and /dev links (none when the config
+// binds a directory at /dev: plan::Plan::binds_dev).
 Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts);
 Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_devices);
 

@@ -3,6 +3,8 @@
 #include <linux/mount.h>
 #include <sys/mount.h>
 
+#include <algorithm>
+
 #include "plan/build.hpp"
 #include "util/fs.hpp"
 
@@ -106,6 +108,12 @@ void apply_attr(MountAttrs& a, const AttrOption& o) {
 }
 
 }  // namespace
+
+bool Plan::binds_dev() const {
+    return std::any_of(mounts.begin(), mounts.end(), [](const Mount& m) {
+        return m.kind == MountKind::bind && m.destination == "/dev";
+    });
+}
 
 Result<Mount> build_mount(const oci::Mount& m, const std::string& bundle, size_t index) {
     std::string where = "mounts[" + std::to_string(index) + "]";

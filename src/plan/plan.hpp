@@ -171,6 +171,10 @@ struct Plan {
     bool has(NsType t) const;      // new or joined
     bool creates(NsType t) const;  // a new one
     const Namespace* find(NsType t) const;
+    // A config mount binds a directory (the host's /dev, say) at /dev. Then, as with
+    // runc, no device node, /dev link or /dev/ptmx is made there: they would land in
+    // the bound directory itself, the host's own /dev (or fail on a read-only bind).
+    bool binds_dev() const;
 };
 
 }  // namespace kapsel::plan

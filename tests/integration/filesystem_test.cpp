@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "harness.hpp"
@@ -200,6 +201,52 @@ TEST_F(Filesystem, ConfiguredDevices) {
     EXPECT_NE(std::string::npos, o.out.find("/dev/fuse character special file a:e5 600 1000:1000"))
         << o.out;
     EXPECT_NE(std::string::npos, o.out.find("/dev/mypipe fifo")) << o.out;
+}
+
+// The config's /dev tmpfs replaced by a bind of `source`, and the mounts below /dev
+// other than those in `keep` left out.
+void bind_dev(Bundle& b, const std::string& source, const std::vector<std::string>& options,
+              const std::vector<std::string>& keep) {
+    json mounts = json::array();
+    for (auto& m : b.config["mounts"]) {
+        std::string dest = m["destination"];
+        if (dest == "/dev")
+            mounts.push_back({{"destination", "/dev"},
+                              {"type", "bind"},
+                              {"source", source},
+                              {"options", options}});
+        else if (dest.rfind("/dev/", 0) != 0 ||
+                 std::find(keep.begin(), keep.end(), dest) != keep.end())
+            mounts.push_back(m);
+    }
+    b.config["mounts"] = mounts;
+}
+
+TEST_F(Filesystem, ReadOnlyBindOfTheHostsDevTakesDevpts) {
+    // As with runc: the bound /dev is used as it is, devpts mounts on its pts directory.
+    // kapsel failed making its /dev links in it ("read-only file system").
+    Bundle b("stat -c '%n %t:%T' /dev/null; ls /dev/pts/ptmx; touch /dev/x 2>/dev/null || echo ro");
+    bind_dev(b, "/dev", {"rbind", "ro"}, {"/dev/pts"});
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("/dev/null 1:3\n/dev/pts/ptmx\nro\n", o.out);
+}
+
+TEST_F(Filesystem, ABoundDevGetsNoNodesOrLinksMadeInIt) {
+    // The bound directory is someone else's (the host's /dev): nothing is made in it.
+    TempDir dev;
+    std::ofstream(dev.path() + "/marker") << "x";
+    Bundle b("ls -A /dev");
+    b.config["linux"]["devices"] = {
+        {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}}};
+    bind_dev(b, dev.path(), {"rbind"}, {});
+    b.config["linux"]["maskedPaths"] =
+        json::array();  // bound over by /dev/null, which this /dev lacks
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("marker\n", o.out);
+    Output host = run_program({"/bin/ls", "-A", dev.path()});
+    EXPECT_EQ("marker\n", host.out) << "no device, link or /dev/ptmx made in the host's directory";
 }
 
 TEST_F(Filesystem, MaskedAndReadOnlyPaths) {

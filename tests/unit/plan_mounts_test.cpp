@@ -335,6 +335,26 @@ TEST(PlanMounts, KeptInConfigOrder) {
     EXPECT_EQ(p->mounts[2].source, "/bundles/c1/data");
 }
 
+TEST(PlanMounts, ABindAtDevMeansNoDeviceSetup) {
+    // runc's rule: a /dev bound from elsewhere (the host's) gets no nodes or links.
+    for (const char* how : {"bind", "rbind"}) {
+        auto bound = build_with({{"mounts",
+                                  {{{"destination", "/dev/"},
+                                    {"type", "none"},
+                                    {"source", "/dev"},
+                                    {"options", {how, "ro"}}}}}});
+        ASSERT_TRUE(bound) << bound.error().message;
+        EXPECT_TRUE(bound->binds_dev()) << how;
+    }
+    auto tmpfs = build_with({{"mounts", {{{"destination", "/dev"}, {"type", "tmpfs"}}}}});
+    ASSERT_TRUE(tmpfs) << tmpfs.error().message;
+    EXPECT_FALSE(tmpfs->binds_dev());
+    auto below = build_with(
+        {{"mounts", {{{"destination", "/dev/shm"}, {"type", "bind"}, {"source", "/dev/shm"}}}}});
+    ASSERT_TRUE(below) << below.error().message;
+    EXPECT_FALSE(below->binds_dev()) << "only /dev itself";
+}
+
 TEST(PlanMounts, ErrorNamesTheEntry) {
     auto p = build_with({{"mounts",
                           {{{"destination", "/proc"}, {"type", "proc"}},

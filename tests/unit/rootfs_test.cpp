@@ -253,6 +253,18 @@ TEST_F(RootfsTest, MountAllAppliesMountsInOrderThenDevices) {
         << "the /dev links follow the mounts";
 }
 
+TEST_F(RootfsTest, MountAllMakesNothingInABoundDev) {
+    // The bound directory is the host's /dev: not one node, link or unlink in it.
+    plan::Plan p = plan_with_mount_ns();
+    p.mounts = {planned("bind", "/dev", "/dev", {"rbind", "ro"}),
+                planned("devpts", "devpts", "/dev/pts", {})};
+    p.devices = {{.path = "/dev/null", .type = 'c', .major = 1, .minor = 3, .mode = 0666}};
+    ASSERT_TRUE(mount_all(sys, root, p, opts));
+    EXPECT_THAT(sys.calls_of({"mknodat", "symlinkat", "unlinkat", "fchmodat", "fchownat"}),
+                IsEmpty());
+    EXPECT_THAT(sys.calls_of({"fsopen"}), ElementsAre("fsopen devpts -> 104"));
+}
+
 TEST_F(RootfsTest, MountAllNamesTheFailingMount) {
     plan::Plan p = plan_with_mount_ns();
     p.mounts = {planned("proc", "proc", "/proc", {}),
