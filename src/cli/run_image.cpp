@@ -127,8 +127,9 @@ int run_image_main(const Globals& g, const Args& args) {
     f.list({"log-opt"}, &log_opts,
            "bound a detached container's log: max-size=SIZE (10m, 512k; the log is rotated "
            "at that size) and max-file=N (files kept, the current one included; default 1). "
-           "Disk use stays below max-size x max-file once kapsel caught up with the container's "
-           "writes (kapsel-run(8))",
+           "The log files take at most max-size x max-file once the keeper caught up (within "
+           "milliseconds, and after exit); while the container writes faster, ctr.log runs "
+           "ahead by what it wrote since the last cut (kapsel-run(8))",
            "key=value");
     f.flag({"quiet", "q"}, &quiet, "accepted for podman compatibility");
     auto pos = f.parse(args, /*stop_at_positional=*/true);

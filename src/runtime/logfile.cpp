@@ -394,18 +394,21 @@ Status read(const std::string& dir, bool follow, const std::function<bool()>& st
         std::string self = "/proc/self/fd/" + std::to_string(log.get());
         if (ino && ::inotify_add_watch(ino.get(), self.c_str(), IN_MODIFY) < 0) ino.reset();
     }
+    // A log that is cut: lines go out whole. The end of the last line is held back
+    // until its newline comes (or nothing more came for a look, 0.1 s, or the end), so
+    // that a reader which falls behind the keeper and skips what was cut never glues
+    // the beginning of one line to the end of another. A line longer than 64 KiB goes
+    // out in parts.
+    bool whole_lines = state.valid();
     Reader r(std::move(d), std::move(log), std::move(state));
     std::vector<char> buf(65536);
-    // Whole lines only: the end of the last line is held back until its newline comes
-    // (or the end), so that a reader which falls behind the keeper and skips what was
-    // cut never glues the beginning of one line to the end of another. A line longer
-    // than 64 KiB goes out in parts.
     std::string held;
     // The part of a line whose beginning was cut away is not shown (up to 64 KiB of
     // it: a log without newlines is shown from where it is kept).
     size_t skipped = 0;
     bool skipping = false;
     auto emit = [&](std::string_view chunk) {
+        if (!whole_lines) return out(chunk);
         size_t nl = chunk.rfind('\n');
         if (nl == std::string_view::npos) {
             held.append(chunk);
@@ -416,10 +419,11 @@ Status read(const std::string& dir, bool follow, const std::function<bool()>& st
         out(chunk.substr(0, nl + 1));
         held.assign(chunk.substr(nl + 1));
     };
-    auto drain = [&]() -> Status {
-        while (true) {
+    // Says whether there was anything new.
+    auto drain = [&]() -> Result<bool> {
+        for (bool any = false;; any = true) {
             size_t n = KAPSEL_TRY(r.next(buf.data(), buf.size()));
-            if (n == 0) return {};
+            if (n == 0) return any;
             std::string_view chunk(buf.data(), n);
             if (r.take_jumped()) held.clear();  // the rest of its line was cut
             if (r.take_mid_line()) skipping = true, skipped = 0;
@@ -436,13 +440,13 @@ Status read(const std::string& dir, bool follow, const std::function<bool()>& st
         }
     };
     auto finish = [&]() -> Status {
-        KAPSEL_TRY(drain());
+        (void)KAPSEL_TRY(drain());
         if (!held.empty()) out(held);
         return {};
     };
     while (true) {
         if (!follow) return finish();
-        KAPSEL_TRY(drain());
+        if (!KAPSEL_TRY(drain()) && !held.empty()) out(held), held.clear();  // a prompt, say
         if (stopped()) return finish();
         if (!ino) {
             ::usleep(100000);

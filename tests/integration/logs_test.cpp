@@ -163,6 +163,16 @@ TEST_F(BoundedLogs, FollowingFromTheStartSeesEveryKeptLineOnceInOrder) {
     EXPECT_EQ(700000, seen.back());
 }
 
+TEST_F(BoundedLogs, FollowingShowsALineWithoutNewlineOnceTheContainerPauses) {
+    // Lines go out whole, but a prompt is not held back for ever.
+    Output run = k({"run", "-d", "--log-opt", "max-size=1m", kImage, "sh", "-c", "printf 'ready> '; sleep 3"});
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    std::vector<std::string> a = {"--storage-root", store(), "logs", "-f", id};
+    Output follow = kapsel(a, "", 1500);  // killed while the container sleeps
+    EXPECT_EQ("ready> ", follow.out) << follow.err;
+}
+
 TEST_F(BoundedLogs, OneFileKeepsItsNewerPartWithinMaxSize) {
     Output run = k({"run", "-d", "--log-opt", "max-size=100k", kImage, "seq", "1", "100000"});
     ASSERT_EQ(0, run.code) << run.err;
