@@ -41,6 +41,20 @@ std::string mount_point_of(const std::string& path) {
     return "/";
 }
 
+std::string unescape_mountinfo(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 Status set_propagation(Sys& sys, int mntfd, uint64_t propagation, bool recursive) {
     if (!propagation) return {};
     mount_attr attr{};
@@ -461,8 +475,69 @@ Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_de
     return {};
 }
 
+std::vector<HostMountToHide> host_mounts_to_hide(const std::string& mountinfo,
+                                                 const std::string& rootfs) {
+    struct Entry {
+        std::string id, parent, root, point, fstype;
+        bool shared = false;
+    };
+    std::vector<Entry> entries;
+    for (auto& line : split(mountinfo, '\n')) {
+        auto f = split(line, ' ');
+        auto dash = std::find(f.begin(), f.end(), "-");
+        if (f.size() < 7 || dash == f.end() || dash + 1 == f.end()) continue;
+        Entry e{.id = f[0],
+                .parent = f[1],
+                .root = unescape_mountinfo(f[3]),
+                .point = unescape_mountinfo(f[4]),
+                .fstype = *(dash + 1)};
+        for (auto it = f.begin() + 6; it != dash; ++it)
+            e.shared = e.shared || it->rfind("shared:", 0) == 0;
+        entries.push_back(std::move(e));
+    }
+    std::string inside = fs::clean(rootfs);
+    std::vector<HostMountToHide> out;
+    for (auto& e : entries) {
+        if (e.root != "/" || (e.fstype != "proc" && e.fstype != "sysfs")) continue;
+        if (e.point == inside || e.point.rfind(inside + "/", 0) == 0) continue;
+        // Unmounting a mount whose parent is shared is propagated to the parent's
+        // peers, which may be the host's own: cover it instead.
+        bool parent_shared = false;
+        for (auto& p : entries) parent_shared = parent_shared || (p.id == e.parent && p.shared);
+        out.push_back({.path = e.point, .unmount = !parent_shared});
+    }
+    return out;
+}
+
+// --no-pivot: the host's mounts stay in the container's mount namespace below the
+// moved root. A full procfs or sysfs among them lets a process inside mount a fresh,
+// unmasked one (the kernel allows that while one is fully visible in the namespace),
+// so each goes first, as runc's msMoveRoot does: made a slave, so that nothing is
+// unmounted on the host, then detached; where that is refused (a user namespace's
+// mounts are locked to their parents), covered by an empty read-only tmpfs.
+Status hide_host_mounts(Sys& sys, const std::vector<HostMountToHide>& mounts) {
+    for (auto& m : mounts) {
+        auto slave = sys.mount("", m.path, "", MS_SLAVE | MS_REC, "");
+        if (!slave && slave.error().code == ENOENT) continue;  // went with a parent already
+        KAPSEL_TRY_CTX(std::move(slave), "--no-pivot: hide the host's " + m.path);
+        if (m.unmount) {
+            auto gone = sys.umount2(m.path, MNT_DETACH);
+            if (gone) continue;
+            if (gone.error().code != EINVAL && gone.error().code != EPERM)
+                return std::move(gone).error().context("--no-pivot: hide the host's " + m.path);
+        }
+        KAPSEL_TRY_CTX(sys.mount("tmpfs", m.path, "tmpfs",
+                                 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=000"),
+                       "--no-pivot: cover the host's " + m.path);
+    }
+    return {};
+}
+
 Status enter_rootfs(Sys& sys, const std::string& rootfs, bool no_pivot) {
     if (no_pivot) {
+        auto info = fs::read_file("/proc/self/mountinfo");
+        if (!info) return std::move(info).error().context("--no-pivot: read the mount table");
+        KAPSEL_TRY(hide_host_mounts(sys, host_mounts_to_hide(*info, rootfs)));
         KAPSEL_TRY(sys.chdir(rootfs));
         KAPSEL_TRY(sys.mount(rootfs, "/", "", MS_MOVE, ""));
         KAPSEL_TRY(sys.chroot("."));
@@ -534,20 +609,6 @@ Status finalize_rootfs(Sys& sys, const plan::Plan& plan) {
         KAPSEL_TRY_CTX(sys.mount_setattr(root.get(), "", kAtEmptyPath, ro), "make root read-only");
     }
     return {};
-}
-
-static std::string unescape_mountinfo(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            out +=
-                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-            i += 3;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
 }
 
 Status unmount_below(const std::string& path) {

@@ -50,8 +50,23 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
 Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptions& opts);
 Status create_devices(Sys& sys, int rootfd, const plan::Plan& plan, bool bind_devices);
 
-// pivot_root into the rootfs and detach the old root (or MS_MOVE + chroot with no_pivot).
+// pivot_root into the rootfs and detach the old root (or, with no_pivot, hide the
+// host's procfs and sysfs mounts as runc does, then MS_MOVE + chroot).
 Status enter_rootfs(Sys& sys, const std::string& rootfs, bool no_pivot);
+
+// With no_pivot: the full (root "/") procfs and sysfs mounts outside the rootfs, from
+// a /proc/self/mountinfo text, in its order. `unmount` is false where unmounting
+// would propagate to the parent's peers (a shared parent): those are covered.
+struct HostMountToHide {
+    std::string path;
+    bool unmount = true;
+};
+std::vector<HostMountToHide> host_mounts_to_hide(const std::string& mountinfo,
+                                                 const std::string& rootfs);
+// Makes each a slave (nothing is unmounted on the host), then detaches it, or covers
+// it with an empty read-only tmpfs where unmounting is refused (in a user namespace
+// the host's mounts are locked) or not wanted.
+Status hide_host_mounts(Sys& sys, const std::vector<HostMountToHide>& mounts);
 
 // After pivot_root: readonlyPaths, maskedPaths, rootfsPropagation, a read-only root.
 Status finalize_rootfs(Sys& sys, const plan::Plan& plan);

@@ -1,10 +1,14 @@
 // The container's file system: mounts and their options, /dev, masked and
 // read-only paths, a read-only root, propagation.
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 
 #include "harness.hpp"
@@ -48,6 +52,55 @@ TEST_F(Filesystem, NoPivotMovesTheRootAndChroots) {
     Output o = kapsel({"run", "--no-pivot", "--bundle", b.dir(), "c1"});
     ASSERT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("bin dev etc")) << o.out;
+}
+
+// The superblocks (st_dev) of every mount in the mount namespace of `pid`, through
+// listmount/statmount (Linux 6.11+ for another namespace); empty when unsupported. From
+// the host: no path inside a chroot reaches what lies below the container's root.
+std::vector<dev_t> mount_devices_of(int pid) {
+    std::vector<dev_t> out;
+    int ns = open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0) return out;
+    uint64_t ns_id = 0;
+    constexpr unsigned long kNsGetMntnsId = _IOR(0xb7, 0x5, uint64_t);
+    bool have_id = ioctl(ns, kNsGetMntnsId, &ns_id) == 0;
+    close(ns);
+    if (!have_id) return out;
+    struct {
+        uint32_t size, spare;
+        uint64_t mnt_id, param, mnt_ns_id;
+    } req{32, 0, ~0ull /*LSMT_ROOT*/, 0, ns_id};
+    std::vector<uint64_t> ids(4096);
+    long n = syscall(458 /*listmount*/, &req, ids.data(), ids.size(), 0);
+    for (long i = 0; i < n; ++i) {
+        req.mnt_id = ids[static_cast<size_t>(i)];
+        req.param = 0x1;  // STATMOUNT_SB_BASIC
+        alignas(8) unsigned char buf[4096] = {};
+        if (syscall(457 /*statmount*/, &req, buf, sizeof buf, 0) < 0) continue;
+        uint32_t major, minor;  // struct statmount: sb_dev_major at 16, sb_dev_minor at 20
+        std::memcpy(&major, buf + 16, 4);
+        std::memcpy(&minor, buf + 20, 4);
+        out.push_back(makedev(major, minor));
+    }
+    return out;
+}
+
+TEST_F(Filesystem, NoPivotLeavesNoHostProcOrSysfsInTheMountNamespace) {
+    // Below the moved root the host's mounts stay in the namespace; a full procfs among
+    // them lets a process inside mount a fresh, unmasked one. runc unmounts them.
+    Bundle b("sleep 30");
+    b.write();
+    ASSERT_EQ(0, kapsel({"create", "--no-pivot", "--bundle", b.dir(), "c1"}).code);
+    auto devs = mount_devices_of(state("c1")["pid"].get<int>());
+    if (devs.empty())
+        GTEST_SKIP() << "skipped: listmount/statmount of another mount namespace needs Linux 6.11";
+    struct stat proc, sys;
+    ASSERT_EQ(0, stat("/proc", &proc));
+    ASSERT_EQ(0, stat("/sys", &sys));
+    EXPECT_EQ(0, std::count(devs.begin(), devs.end(), proc.st_dev)) << "the host's /proc";
+    EXPECT_EQ(0, std::count(devs.begin(), devs.end(), sys.st_dev)) << "the host's /sys";
+    Output o = kapsel({"start", "c1"});
+    EXPECT_EQ(0, o.code) << o.err;
 }
 
 TEST_F(Filesystem, ReadOnlyRootRefusesWrites) {

@@ -413,9 +413,44 @@ TEST(EnterRootfs, PivotRootDotDotThenDetachTheOldRoot) {
 TEST(EnterRootfs, NoPivotMovesTheRootfsAndChroots) {
     FakeSys sys;
     ASSERT_TRUE(enter_rootfs(sys, "/bundles/c1/rootfs", /*no_pivot=*/true));
-    EXPECT_THAT(sys.calls,
+    // Before them: the test host's own /proc and /sys hidden (hide_host_mounts).
+    ASSERT_GE(sys.calls.size(), 4u);
+    EXPECT_THAT(std::vector<std::string>(sys.calls.end() - 4, sys.calls.end()),
                 ElementsAre("chdir /bundles/c1/rootfs", "mount /bundles/c1/rootfs -> / move",
                             "chroot .", "chdir /"));
+}
+
+TEST(EnterRootfs, NoPivotFindsTheHostsFullProcAndSysfsOutsideTheRootfs) {
+    std::string mountinfo =
+        "26 1 254:0 / / rw,relatime master:1 - ext4 /dev/vda rw\n"  // made a slave
+        "22 26 0:21 / /proc rw,nosuid - proc proc rw\n"
+        "23 26 0:22 / /sys rw,nosuid - sysfs sysfs rw\n"
+        "30 23 0:27 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+        "31 22 0:21 /sys /proc/sys ro - proc proc rw\n"              // not the whole fs
+        "40 26 0:40 / /srv/proc\\040x rw shared:7 - proc proc rw\n"  // a second procfs
+        "41 40 0:41 / /srv/proc\\040x/sub rw - sysfs sysfs rw\n"     // below a shared parent
+        "50 26 0:50 / /bundles/c1/rootfs rw - ext4 /dev/vdb rw\n"
+        "51 50 0:51 / /bundles/c1/rootfs/proc rw - proc proc rw\n"  // the container's own
+        "52 50 0:52 / /bundles/c1/rootfs/sys rw - sysfs sysfs rw\n";
+    auto hide = host_mounts_to_hide(mountinfo, "/bundles/c1/rootfs");
+    std::vector<std::string> got;
+    for (auto& h : hide) got.push_back(h.path + (h.unmount ? " unmount" : " cover"));
+    EXPECT_THAT(got, ElementsAre("/proc unmount", "/sys unmount", "/srv/proc x unmount",
+                                 "/srv/proc x/sub cover"));
+}
+
+TEST(EnterRootfs, HostMountsAreMadeSlavesThenDetachedOrCoveredWhereLocked) {
+    FakeSys sys;
+    sys.fail("umount2 /sys", EINVAL);  // locked to its parent in a user namespace
+    ASSERT_TRUE(hide_host_mounts(sys, {{"/proc", true}, {"/sys", true}, {"/x", false}}));
+    EXPECT_THAT(
+        sys.calls_of({"mount", "umount2"}),
+        ElementsAre(
+            "mount \"\" -> /proc slave,rec", "umount2 /proc detach", "mount \"\" -> /sys slave,rec",
+            "umount2 /sys detach -> EINVAL",
+            "mount tmpfs -> /sys rdonly,nosuid,nodev,noexec type=tmpfs data=size=0,mode=000",
+            "mount \"\" -> /x slave,rec",
+            "mount tmpfs -> /x rdonly,nosuid,nodev,noexec type=tmpfs data=size=0,mode=000"));
 }
 
 TEST(EnterRootfs, OldRootIsNotDetachedWhenItCannotBeMadeSlave) {
