@@ -141,12 +141,15 @@ Status destroy(const Globals& g, image::Store& store, const std::string& id, boo
     unique_fd lock;
     if (!store_locked) lock = KAPSEL_TRY(store.lock(false));
     std::string aside = KAPSEL_TRY(store.make_temp("rm"));
+    // Not in the middle of a cut of the log (whose keeper makes no more files then).
+    unique_fd log_lock = logfile::lock_against_cuts(dir);
     if (::rename(dir.c_str(), (aside + "/c").c_str()) < 0) {
         int e = errno;
         (void)fs::remove_tree(aside);
         if (e == ENOENT) return {};
         return sys_error("move " + dir + " out of the store", e);
     }
+    log_lock.reset();
     lock.reset();
     KAPSEL_TRY(fs::remove_tree(aside));
     if (project) return image::release_project(store.root(), project);

@@ -126,7 +126,17 @@ struct Keep {
     int dir, log, state;
     plan::LogOptions o;
     uint64_t block;
+    std::string path;  // of `dir`, to see whether rm took the directory away
 };
+
+// `rm` moves the container's directory out of containers/ (under the record's lock,
+// lock_against_cuts) and removes it; a cut then would make files in a directory being
+// emptied.
+bool still_in_place(const Keep& k) {
+    struct stat here, there;
+    return ::fstat(k.dir, &here) == 0 && ::stat(k.path.c_str(), &there) == 0 && here.st_ino == there.st_ino &&
+           here.st_dev == there.st_dev;
+}
 
 // One cut of the log, if it reached max-size. Under the record's exclusive lock,
 // so a reader sees the files and the count of dropped bytes before or after, never
@@ -139,6 +149,7 @@ Result<bool> cut_once(const Keep& k) {
     if (::fstat(k.log, &st) < 0) return sys_error("stat the log");
     if (static_cast<uint64_t>(st.st_size) < k.o.max_size) return false;
     Flock lock(k.state, LOCK_EX);
+    if (!still_in_place(k)) return false;
     if (::fstat(k.log, &st) < 0) return sys_error("stat the log");
     plan::LogCut c = plan::plan_log_cut(k.o, static_cast<uint64_t>(st.st_size), k.block);
     if (c.cut == 0) return false;
@@ -357,7 +368,7 @@ Result<Keeper> Keeper::start(const std::string& dir, const plan::LogOptions& o) 
             for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
         // Nothing of the monitor's (the pipe `run` waits on, the container's fds).
         close_others({d.get(), log.get(), state.get(), stop_rd.get()});
-        keep(Keep{d.get(), log.get(), state.get(), o, static_cast<uint64_t>(sfs.f_bsize)}, stop_rd.get());
+        keep(Keep{d.get(), log.get(), state.get(), o, static_cast<uint64_t>(sfs.f_bsize), dir}, stop_rd.get());
     }
     Keeper k;
     k.pid_ = pid;
@@ -373,6 +384,14 @@ void Keeper::stop() {
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
+}
+
+unique_fd lock_against_cuts(const std::string& dir) {
+    unique_fd f(::open((dir + "/" + kState).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (f)
+        while (::flock(f.get(), LOCK_EX) < 0 && errno == EINTR) {
+        }
+    return f;
 }
 
 Status read(const std::string& dir, bool follow, const std::function<bool()>& stopped,

@@ -49,6 +49,12 @@ class Keeper {
     unique_fd stop_;
 };
 
+// Holds off the keeper of `dir`'s log (an exclusive lock on ctr.log.dropped) until
+// the returned fd is closed: `rm` moves the directory away under it, and the keeper,
+// which finds it gone, makes no file in it while it is removed. No lock where the log
+// is not kept.
+unique_fd lock_against_cuts(const std::string& dir);
+
 // Writes everything kept of the log in `dir`, oldest first, to `out`; a log cut while
 // it is read is followed without a gap or a repeat. With `follow`, goes on until
 // `stopped()` says the container is gone (then prints the rest). A log that is not

@@ -187,6 +187,20 @@ TEST_F(BoundedLogs, OneFileKeepsItsNewerPartWithinMaxSize) {
     EXPECT_EQ(static_cast<size_t>(100000 - kept.front() + 1), kept.size()) << "no gap";
 }
 
+TEST_F(BoundedLogs, RmOfAContainerWhoseLogIsBeingCutLeavesNothing) {
+    // `yes` keeps the keeper cutting while rm moves the directory away and removes it.
+    for (int i = 0; i < 8; ++i) {
+        Output run = k({"run", "-d", "--log-opt", "max-size=64k", "--log-opt", "max-file=3", kImage, "yes",
+                        "a line of the log"});
+        ASSERT_EQ(0, run.code) << run.err;
+        std::this_thread::sleep_for(200ms);
+        Output rm = k({"rm", "-f", lines(run.out).at(0)});
+        EXPECT_EQ(0, rm.code) << rm.err;
+    }
+    expect_no_container(store());
+    for (auto& e : fsys::directory_iterator(store() + "/tmp")) ADD_FAILURE() << "left: " << e.path();
+}
+
 TEST_F(BoundedLogs, BadOptionsAreOneErrorLineAndMakeNothing) {
     struct Case {
         std::vector<std::string> opts;
