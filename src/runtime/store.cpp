@@ -131,20 +131,6 @@ Result<unique_fd> Store::lock(const std::string& id) const {
     return fd;
 }
 
-uint64_t process_start_time(int pid) {
-    if (pid <= 0) return 0;
-    auto text = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!text) return 0;
-    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-    auto close = text->rfind(')');
-    if (close == std::string::npos) return 0;
-    auto fields = split(std::string_view(*text).substr(close + 2), ' ');
-    // fields[0] is the state (field 3); start time is field 22 -> fields[19].
-    if (fields.size() < 20) return 0;
-    if (fields[0] == "Z" || fields[0] == "X") return 0;
-    return parse_uint(fields[19]).value_or(0);
-}
-
 static bool frozen(const Record& r) {
     for (auto& d : r.cgroup_dirs) {
         if (r.cgroup_v2) {

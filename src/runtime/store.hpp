@@ -9,6 +9,7 @@
 
 #include "oci/state.hpp"
 #include "util/fd.hpp"
+#include "util/proc.hpp"
 #include "util/result.hpp"
 
 namespace kapsel::runtime {
@@ -56,8 +57,8 @@ class Store {
     std::string root_;
 };
 
-// The start time of a process (field 22 of /proc/PID/stat), 0 if it is gone or a zombie.
-uint64_t process_start_time(int pid);
+// process_start_time (util/proc.hpp) is the runtime's test for "still our init".
+using ::kapsel::process_start_time;
 // The container's status as of now: stopped, created, running or paused.
 oci::Status current_status(const Store& store, const Record& r);
 oci::State to_state(const Record& r, oci::Status status);
