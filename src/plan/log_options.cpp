@@ -11,11 +11,13 @@ namespace kapsel::plan {
 
 Result<uint64_t> parse_log_size(std::string_view text) {
     auto bad = [&] {
-        return make_error("max-size \"" + std::string(text) + "\" is not a size (like 10m or 512k)");
+        return make_error("max-size \"" + std::string(text) +
+                          "\" is not a size (like 10m or 512k)");
     };
     // The number: digits and dots (parse_decimal rejects a second dot).
     size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+        ++i;
     auto num = parse_decimal(text.substr(0, i));
     if (!num) return bad();
     if (i < text.size() && text[i] == ' ') ++i;  // "10 m", as docker allows
@@ -34,7 +36,8 @@ Result<uint64_t> parse_log_size(std::string_view text) {
     if (bytes > static_cast<double>(kMaxLogSize))
         return make_error("max-size \"" + std::string(text) + "\" is too large (at most 1p)");
     auto n = static_cast<uint64_t>(bytes);
-    if (n == 0) return make_error("max-size \"" + std::string(text) + "\" must be more than 0 bytes");
+    if (n == 0)
+        return make_error("max-size \"" + std::string(text) + "\" must be more than 0 bytes");
     return n;
 }
 
@@ -44,22 +47,25 @@ Result<LogOptions> parse_log_options(const std::vector<std::string>& opts) {
     for (auto& opt : opts) {
         size_t eq = opt.find('=');
         if (eq == std::string::npos)
-            return make_error("--log-opt \"" + opt + "\": expected KEY=VALUE (max-size=10m, max-file=3)");
+            return make_error("--log-opt \"" + opt +
+                              "\": expected KEY=VALUE (max-size=10m, max-file=3)");
         std::string key = opt.substr(0, eq), value = opt.substr(eq + 1);
         if (key == "max-size") {
             o.max_size = KAPSEL_TRY_CTX(parse_log_size(value), "--log-opt");
         } else if (key == "max-file") {
             auto n = parse_int(value);
             if (!n || *n < 1 || *n > kMaxLogFiles)
-                return make_error("--log-opt: max-file \"" + value + "\" is not a number from 1 to " +
-                                  std::to_string(kMaxLogFiles));
+                return make_error("--log-opt: max-file \"" + value +
+                                  "\" is not a number from 1 to " + std::to_string(kMaxLogFiles));
             o.max_file = static_cast<int>(*n);
             file_set = true;
         } else {
-            return make_error("--log-opt: unknown option \"" + key + "\" (max-size and max-file are supported)");
+            return make_error("--log-opt: unknown option \"" + key +
+                              "\" (max-size and max-file are supported)");
         }
     }
-    if (file_set && o.max_size == 0) return make_error("--log-opt: max-file can only be used with max-size");
+    if (file_set && o.max_size == 0)
+        return make_error("--log-opt: max-file can only be used with max-size");
     return o;
 }
 
@@ -76,12 +82,13 @@ Result<LogOptions> log_options_from_json(const nlohmann::json& j) {
         auto v = j.find(key);
         if (v == j.end()) return std::nullopt;
         if (v->is_number_unsigned()) return v->get<uint64_t>();
-        if (v->is_number_integer() && v->get<int64_t>() >= 0) return static_cast<uint64_t>(v->get<int64_t>());
+        if (v->is_number_integer() && v->get<int64_t>() >= 0)
+            return static_cast<uint64_t>(v->get<int64_t>());
         return std::nullopt;
     };
     auto size = count("max-size"), files = count("max-file");
-    if (!size || !files || *size > kMaxLogSize || *files < 1 || *files > static_cast<uint64_t>(kMaxLogFiles) ||
-        (*size == 0 && *files != 1))
+    if (!size || !files || *size > kMaxLogSize || *files < 1 ||
+        *files > static_cast<uint64_t>(kMaxLogFiles) || (*size == 0 && *files != 1))
         return bad();
     return LogOptions{.max_size = *size, .max_file = static_cast<int>(*files)};
 }
@@ -89,8 +96,8 @@ Result<LogOptions> log_options_from_json(const nlohmann::json& j) {
 Status check_log_block_size(const LogOptions& o, uint64_t block) {
     if (o.max_size == 0 || o.max_size >= 2 * block) return {};
     return make_error("--log-opt: max-size " + std::to_string(o.max_size) +
-                      " is below two blocks of the store's file system (" + std::to_string(2 * block) +
-                      " bytes), the least the log keeper can cut");
+                      " is below two blocks of the store's file system (" +
+                      std::to_string(2 * block) + " bytes), the least the log keeper can cut");
 }
 
 uint64_t LogCut::kept() const {

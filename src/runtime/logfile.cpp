@@ -31,19 +31,29 @@ namespace {
 constexpr const char* kLog = "ctr.log";
 constexpr const char* kState = "ctr.log.dropped";
 
-std::string rotated(int k) { return std::string(kLog) + "." + std::to_string(k); }
+std::string rotated(int k) {
+    return std::string(kLog) + "." + std::to_string(k);
+}
 
 // The file system's name for messages ("tmpfs"), from statfs's magic number.
 std::string fs_name(long type) {
     switch (static_cast<unsigned long>(type)) {
-        case EXT4_SUPER_MAGIC: return "ext4";
-        case XFS_SUPER_MAGIC: return "xfs";
-        case TMPFS_MAGIC: return "tmpfs";
-        case OVERLAYFS_SUPER_MAGIC: return "overlay";
-        case BTRFS_SUPER_MAGIC: return "btrfs";
-        case NFS_SUPER_MAGIC: return "nfs";
-        case 0x65735546: return "fuse";
-        case 0x2fc12fc1: return "zfs";
+        case EXT4_SUPER_MAGIC:
+            return "ext4";
+        case XFS_SUPER_MAGIC:
+            return "xfs";
+        case TMPFS_MAGIC:
+            return "tmpfs";
+        case OVERLAYFS_SUPER_MAGIC:
+            return "overlay";
+        case BTRFS_SUPER_MAGIC:
+            return "btrfs";
+        case NFS_SUPER_MAGIC:
+            return "nfs";
+        case 0x65735546:
+            return "fuse";
+        case 0x2fc12fc1:
+            return "zfs";
         default: {
             char hex[32];
             std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(type));
@@ -99,10 +109,12 @@ Status copy_range(int in, uint64_t from, uint64_t len, int out) {
     auto off = static_cast<loff_t>(from);
     while (len > 0) {
         ssize_t n = ::copy_file_range(in, &off, out, nullptr, len, 0);
-        if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+        if (n < 0 &&
+            (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
             char buf[65536];
             n = ::pread(in, buf, std::min<uint64_t>(len, sizeof buf), off);
-            if (n > 0 && ::write(out, buf, static_cast<size_t>(n)) != n) return sys_error("copy the log's head");
+            if (n > 0 && ::write(out, buf, static_cast<size_t>(n)) != n)
+                return sys_error("copy the log's head");
             if (n > 0) off += n;
         }
         if (n < 0) {
@@ -134,8 +146,8 @@ struct Keep {
 // emptied.
 bool still_in_place(const Keep& k) {
     struct stat here, there;
-    return ::fstat(k.dir, &here) == 0 && ::stat(k.path.c_str(), &there) == 0 && here.st_ino == there.st_ino &&
-           here.st_dev == there.st_dev;
+    return ::fstat(k.dir, &here) == 0 && ::stat(k.path.c_str(), &there) == 0 &&
+           here.st_ino == there.st_ino && here.st_dev == there.st_dev;
 }
 
 // One cut of the log, if it reached max-size. Under the record's exclusive lock,
@@ -166,7 +178,8 @@ Result<bool> cut_once(const Keep& k) {
     }
     // The rotated files there are, and which of them go (those that would pass max-file).
     int have = 0;
-    while (have < plan::kMaxLogFiles && ::faccessat(k.dir, rotated(have + 1).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    while (have < plan::kMaxLogFiles &&
+           ::faccessat(k.dir, rotated(have + 1).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         ++have;
     int shift = static_cast<int>(copies.size());
     int survive = end > 0 ? 0 : std::min(have, k.o.max_file - 1 - shift);
@@ -175,7 +188,8 @@ Result<bool> cut_once(const Keep& k) {
     if (end > 0) {
         s.line = byte_is_newline(k.log, end - 1);
     } else if (have > survive) {
-        unique_fd f(::openat(k.dir, rotated(survive + 1).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        unique_fd f(
+            ::openat(k.dir, rotated(survive + 1).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
         struct stat fst;
         s.line = f && ::fstat(f.get(), &fst) == 0 && fst.st_size > 0 &&
                  byte_is_newline(f.get(), static_cast<uint64_t>(fst.st_size) - 1);
@@ -193,7 +207,8 @@ Result<bool> cut_once(const Keep& k) {
     }
     for (size_t j = 0; j < copies.size(); ++j) {
         std::string proc = "/proc/self/fd/" + std::to_string(copies[j].get());
-        if (::linkat(AT_FDCWD, proc.c_str(), k.dir, rotated(static_cast<int>(j) + 1).c_str(), AT_SYMLINK_FOLLOW) < 0)
+        if (::linkat(AT_FDCWD, proc.c_str(), k.dir, rotated(static_cast<int>(j) + 1).c_str(),
+                     AT_SYMLINK_FOLLOW) < 0)
             return sys_error("name the rotated log " + rotated(static_cast<int>(j) + 1));
     }
     s.dropped += c.cut;
@@ -247,7 +262,8 @@ void close_others(std::vector<int> keep) {
     unsigned from = 3;
     for (int fd : keep) {
         if (fd < 3) continue;
-        if (static_cast<unsigned>(fd) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
+        if (static_cast<unsigned>(fd) > from)
+            ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
         from = static_cast<unsigned>(fd) + 1;
     }
     ::syscall(SYS_close_range, from, ~0u, 0);
@@ -273,7 +289,8 @@ class Reader {
             // The rotated files, newest first; each ends where the newer one begins.
             uint64_t end = s.dropped;
             for (int k = 1; k <= plan::kMaxLogFiles && end > 0; ++k) {
-                unique_fd f(::openat(dir_.get(), rotated(k).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+                unique_fd f(
+                    ::openat(dir_.get(), rotated(k).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
                 struct stat st;
                 if (!f || ::fstat(f.get(), &st) < 0) break;
                 uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -294,7 +311,8 @@ class Reader {
             pos_ = end;
             placed_ = true;
         }
-        if (pos_ < s.dropped) return make_error("the rotated logs do not reach " + std::string(kLog) + " (damaged)");
+        if (pos_ < s.dropped)
+            return make_error("the rotated logs do not reach " + std::string(kLog) + " (damaged)");
         ssize_t n = ::pread(log_.get(), buf, len, static_cast<off_t>(pos_ - s.dropped));
         if (n < 0) return sys_error("read " + std::string(kLog));
         pos_ += static_cast<uint64_t>(n);
@@ -320,8 +338,9 @@ Status check_file_system(const std::string& dir, const plan::LogOptions& o) {
     auto block = static_cast<uint64_t>(sfs.f_bsize);
     KAPSEL_TRY(plan::check_log_block_size(o, block));
     auto refuse = [&](int err) {
-        return Error{err, "--log-opt max-size: the store's file system at " + dir + " (" + fs_name(sfs.f_type) +
-                              ") cannot cut a file's head (" + errno_text(err) +
+        return Error{err, "--log-opt max-size: the store's file system at " + dir + " (" +
+                              fs_name(sfs.f_type) + ") cannot cut a file's head (" +
+                              errno_text(err) +
                               "), which keeping the log to its size needs: ext4 and xfs can"};
     };
     // A nameless file: nothing is left behind, whatever happens.
@@ -329,7 +348,8 @@ Status check_file_system(const std::string& dir, const plan::LogOptions& o) {
     if (!f) return refuse(errno);
     std::string data(2 * block, 'x');
     KAPSEL_TRY(fs::write_all(f.get(), data, "a probe file in " + dir));
-    if (::fallocate(f.get(), FALLOC_FL_COLLAPSE_RANGE, 0, static_cast<off_t>(block)) < 0) return refuse(errno);
+    if (::fallocate(f.get(), FALLOC_FL_COLLAPSE_RANGE, 0, static_cast<off_t>(block)) < 0)
+        return refuse(errno);
     return {};
 }
 
@@ -344,8 +364,10 @@ Result<Keeper> Keeper::start(const std::string& dir, const plan::LogOptions& o) 
         Flock lock(state.get(), LOCK_EX);
         struct stat st;
         if (::fstat(state.get(), &st) < 0) return sys_error("stat " + dir + "/" + kState);
-        if (st.st_size == 0) KAPSEL_TRY(write_state(state.get(), State{}));
-        else KAPSEL_TRY_CTX(read_state(state.get()), dir);  // a restore goes on counting
+        if (st.st_size == 0)
+            KAPSEL_TRY(write_state(state.get(), State{}));
+        else
+            KAPSEL_TRY_CTX(read_state(state.get()), dir);  // a restore goes on counting
     }
     struct statfs sfs;
     if (::fstatfs(log.get(), &sfs) < 0) return sys_error("statfs " + dir);
@@ -362,13 +384,15 @@ Result<Keeper> Keeper::start(const std::string& dir, const plan::LogOptions& o) 
         ::prctl(PR_SET_NAME, "kapsel-logkeep");
         // Signals meant for the monitor's session are not for it: the log stays kept
         // until the monitor goes.
-        for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR1, SIGUSR2}) ::signal(sig, SIG_IGN);
+        for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR1, SIGUSR2})
+            ::signal(sig, SIG_IGN);
         int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0)
             for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
         // Nothing of the monitor's (the pipe `run` waits on, the container's fds).
         close_others({d.get(), log.get(), state.get(), stop_rd.get()});
-        keep(Keep{d.get(), log.get(), state.get(), o, static_cast<uint64_t>(sfs.f_bsize), dir}, stop_rd.get());
+        keep(Keep{d.get(), log.get(), state.get(), o, static_cast<uint64_t>(sfs.f_bsize), dir},
+             stop_rd.get());
     }
     Keeper k;
     k.pid_ = pid;

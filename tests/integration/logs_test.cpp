@@ -86,22 +86,25 @@ class BoundedLogs : public KapselTest {
             if (c["Id"].get<std::string>().rfind(id.substr(0, 12), 0) == 0) return c["State"];
         return "(none)";
     }
-    bool wait_for_status(const std::string& id, const std::string& status, std::chrono::milliseconds limit = 20s) {
-        for (auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until;) {
+    bool wait_for_status(const std::string& id, const std::string& status,
+                         std::chrono::milliseconds limit = 20s) {
+        for (auto until = std::chrono::steady_clock::now() + limit;
+             std::chrono::steady_clock::now() < until;) {
             if (status_of(id).rfind(status, 0) == 0) return true;
             std::this_thread::sleep_for(50ms);
         }
         return false;
     }
     void expect_no_container(const std::string& at) {
-        for (auto& e : fsys::directory_iterator(at + "/containers")) ADD_FAILURE() << "left: " << e.path();
+        for (auto& e : fsys::directory_iterator(at + "/containers"))
+            ADD_FAILURE() << "left: " << e.path();
     }
 };
 
 TEST_F(BoundedLogs, FiveMegabytesLeaveAtMostMaxSizeTimesMaxFileAndLogsPrintsTheKeptLinesInOrder) {
     // About 4.8 MB of numbered lines, as fast as the container can write them.
-    Output run = k({"run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", kImage, "seq", "1",
-                    "700000"});
+    Output run = k({"run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", kImage,
+                    "seq", "1", "700000"});
     ASSERT_EQ(0, run.code) << run.err;
     std::string id = lines(run.out).at(0);
     ASSERT_TRUE(wait_for_status(id, "exited")) << status_of(id);
@@ -132,14 +135,15 @@ TEST_F(BoundedLogs, FiveMegabytesLeaveAtMostMaxSizeTimesMaxFileAndLogsPrintsTheK
     EXPECT_GT(printed + 8, total);
 
     json inspect = json::parse(k({"inspect", id}).out).at(0);
-    EXPECT_EQ(1u << 20, inspect["Container"]["log_opts"]["max-size"]) << inspect["Container"].dump();
+    EXPECT_EQ(1u << 20, inspect["Container"]["log_opts"]["max-size"])
+        << inspect["Container"].dump();
     EXPECT_EQ(3, inspect["Container"]["log_opts"]["max-file"]);
 }
 
 TEST_F(BoundedLogs, FollowingFromTheStartSeesEveryKeptLineOnceInOrder) {
     // The writing starts after `logs -f` does.
-    Output run = k({"run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", kImage, "sh", "-c",
-                    "sleep 1; seq 1 700000"});
+    Output run = k({"run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", kImage,
+                    "sh", "-c", "sleep 1; seq 1 700000"});
     ASSERT_EQ(0, run.code) << run.err;
     std::string id = lines(run.out).at(0);
     Output follow = k({"logs", "-f", id});
@@ -150,7 +154,8 @@ TEST_F(BoundedLogs, FollowingFromTheStartSeesEveryKeptLineOnceInOrder) {
     ASSERT_FALSE(seen.empty());
     for (size_t i = 1; i < seen.size(); ++i)
         if (seen[i] <= seen[i - 1]) {
-            ADD_FAILURE() << "line " << seen[i] << " after " << seen[i - 1] << ": repeated or out of order";
+            ADD_FAILURE() << "line " << seen[i] << " after " << seen[i - 1]
+                          << ": repeated or out of order";
             break;
         }
     auto kept = numbers(k({"logs", id}).out);
@@ -159,13 +164,15 @@ TEST_F(BoundedLogs, FollowingFromTheStartSeesEveryKeptLineOnceInOrder) {
     auto from = std::find(seen.begin(), seen.end(), kept.front());
     ASSERT_NE(seen.end(), from) << "the follower missed the oldest kept line " << kept.front();
     EXPECT_TRUE(std::equal(kept.begin(), kept.end(), from, seen.end()))
-        << "the follower saw the kept lines " << kept.front() << " to " << kept.back() << " in order";
+        << "the follower saw the kept lines " << kept.front() << " to " << kept.back()
+        << " in order";
     EXPECT_EQ(700000, seen.back());
 }
 
 TEST_F(BoundedLogs, FollowingShowsALineWithoutNewlineOnceTheContainerPauses) {
     // Lines go out whole, but a prompt is not held back for ever.
-    Output run = k({"run", "-d", "--log-opt", "max-size=1m", kImage, "sh", "-c", "printf 'ready> '; sleep 3"});
+    Output run = k(
+        {"run", "-d", "--log-opt", "max-size=1m", kImage, "sh", "-c", "printf 'ready> '; sleep 3"});
     ASSERT_EQ(0, run.code) << run.err;
     std::string id = lines(run.out).at(0);
     std::vector<std::string> a = {"--storage-root", store(), "logs", "-f", id};
@@ -190,15 +197,16 @@ TEST_F(BoundedLogs, OneFileKeepsItsNewerPartWithinMaxSize) {
 TEST_F(BoundedLogs, RmOfAContainerWhoseLogIsBeingCutLeavesNothing) {
     // `yes` keeps the keeper cutting while rm moves the directory away and removes it.
     for (int i = 0; i < 8; ++i) {
-        Output run = k({"run", "-d", "--log-opt", "max-size=64k", "--log-opt", "max-file=3", kImage, "yes",
-                        "a line of the log"});
+        Output run = k({"run", "-d", "--log-opt", "max-size=64k", "--log-opt", "max-file=3", kImage,
+                        "yes", "a line of the log"});
         ASSERT_EQ(0, run.code) << run.err;
         std::this_thread::sleep_for(200ms);
         Output rm = k({"rm", "-f", lines(run.out).at(0)});
         EXPECT_EQ(0, rm.code) << rm.err;
     }
     expect_no_container(store());
-    for (auto& e : fsys::directory_iterator(store() + "/tmp")) ADD_FAILURE() << "left: " << e.path();
+    for (auto& e : fsys::directory_iterator(store() + "/tmp"))
+        ADD_FAILURE() << "left: " << e.path();
 }
 
 TEST_F(BoundedLogs, BadOptionsAreOneErrorLineAndMakeNothing) {
@@ -241,7 +249,8 @@ TEST_F(BoundedLogs, AFileSystemThatCannotCutIsNamedAndNothingIsMade) {
     // Without the option, the log is unbounded there as before.
     Output plain = k({"run", "-d", "--rm", kImage, "true"}, tmpfs + "/store");
     EXPECT_EQ(0, plain.code) << plain.err;
-    for (int i = 0; i < 250 && !fsys::is_empty(tmpfs + "/store/containers"); ++i) std::this_thread::sleep_for(20ms);
+    for (int i = 0; i < 250 && !fsys::is_empty(tmpfs + "/store/containers"); ++i)
+        std::this_thread::sleep_for(20ms);
     ::umount2(tmpfs.c_str(), MNT_DETACH);
 }
 
@@ -250,8 +259,9 @@ TEST_F(BoundedLogs, ARestoredContainerKeepsItsBound) {
     if (access(criu, X_OK) != 0) GTEST_SKIP() << "skipped: CRIU is missing (scripts/install-criu)";
     if (run_program({criu, "check"}).code != 0) GTEST_SKIP() << "skipped: `criu check` fails here";
     // About 80 KB a second against 64 KiB x 2.
-    Output run = k({"run", "-d", "--name", "chatty", "--log-opt", "max-size=64k", "--log-opt", "max-file=2",
-                    kImage, "sh", "-c", "while true; do seq 1 1000; sleep 0.05; done"});
+    Output run =
+        k({"run", "-d", "--name", "chatty", "--log-opt", "max-size=64k", "--log-opt", "max-file=2",
+           kImage, "sh", "-c", "while true; do seq 1 1000; sleep 0.05; done"});
     ASSERT_EQ(0, run.code) << run.err;
     std::string id = lines(run.out).at(0);
     auto dropped = [&] {
@@ -277,7 +287,8 @@ TEST_F(BoundedLogs, ARestoredContainerKeepsItsBound) {
     // The bound and what the container may write while the keeper looks (a few ms).
     EXPECT_LE(total, (128u << 10) + (16u << 10));
     json inspect = json::parse(k({"inspect", "chatty"}).out).at(0);
-    EXPECT_EQ(64u << 10, inspect["Container"]["log_opts"]["max-size"]) << inspect["Container"].dump();
+    EXPECT_EQ(64u << 10, inspect["Container"]["log_opts"]["max-size"])
+        << inspect["Container"].dump();
     auto kept = numbers(k({"logs", "chatty"}).out);
     for (size_t i = 1; i < kept.size(); ++i)
         if (kept[i] != kept[i - 1] + 1 && !(kept[i] == 1 && kept[i - 1] == 1000)) {

@@ -1,8 +1,8 @@
 // run --log-opt as docker's json-file takes it, and the cuts the log keeper makes.
+#include "plan/log_options.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "plan/log_options.hpp"
 
 namespace kapsel::plan {
 namespace {
@@ -23,8 +23,8 @@ TEST(LogSize, TakesDockersUnitsInPowersOf1024) {
 }
 
 TEST(LogSize, RefusesWhatIsNotASize) {
-    for (const char* bad : {"", "m", "10x", "-1", "1.2.3", "10mbb", "10bb", "10kab", "1e3", "10  m", "0x10",
-                            "ten"}) {
+    for (const char* bad :
+         {"", "m", "10x", "-1", "1.2.3", "10mbb", "10bb", "10kab", "1e3", "10  m", "0x10", "ten"}) {
         auto r = parse_log_size(bad);
         ASSERT_FALSE(r) << bad;
         EXPECT_THAT(r.error().message, HasSubstr("is not a size")) << bad;
@@ -32,12 +32,14 @@ TEST(LogSize, RefusesWhatIsNotASize) {
     EXPECT_THAT(parse_log_size("0").error().message, HasSubstr("more than 0"));
     EXPECT_THAT(parse_log_size("0.1b").error().message, HasSubstr("more than 0"));
     EXPECT_THAT(parse_log_size("2p").error().message, HasSubstr("too large"));
-    EXPECT_THAT(parse_log_size("99999999999999999999999999g").error().message, HasSubstr("too large"));
+    EXPECT_THAT(parse_log_size("99999999999999999999999999g").error().message,
+                HasSubstr("too large"));
 }
 
 TEST(LogOptions, MaxSizeAndMaxFileAsDockersJsonFile) {
     EXPECT_EQ((LogOptions{}), *parse_log_options({}));
-    EXPECT_EQ((LogOptions{.max_size = 1 << 20, .max_file = 1}), *parse_log_options({"max-size=1m"}));
+    EXPECT_EQ((LogOptions{.max_size = 1 << 20, .max_file = 1}),
+              *parse_log_options({"max-size=1m"}));
     EXPECT_EQ((LogOptions{.max_size = 10 << 20, .max_file = 3}),
               *parse_log_options({"max-size=10m", "max-file=3"}));
     EXPECT_EQ((LogOptions{.max_size = 2048, .max_file = 2}),
@@ -70,10 +72,11 @@ TEST(LogOptions, BadOnesAreOneClearError) {
 TEST(LogOptions, RecordRoundTripsAndADamagedOneIsAnError) {
     LogOptions o{.max_size = 1 << 20, .max_file = 3};
     EXPECT_EQ(o, *log_options_from_json(log_options_json(o)));
-    for (const char* bad : {R"(null)", R"([])", R"({"max-size": 1})", R"({"max-size": "1m", "max-file": 1})",
-                            R"({"max-size": 1048576, "max-file": 0})", R"({"max-size": 1048576, "max-file": 1000})",
-                            R"({"max-size": -5, "max-file": 1})", R"({"max-size": 1.5, "max-file": 1})",
-                            R"({"max-size": 0, "max-file": 3})"}) {
+    for (const char* bad :
+         {R"(null)", R"([])", R"({"max-size": 1})", R"({"max-size": "1m", "max-file": 1})",
+          R"({"max-size": 1048576, "max-file": 0})", R"({"max-size": 1048576, "max-file": 1000})",
+          R"({"max-size": -5, "max-file": 1})", R"({"max-size": 1.5, "max-file": 1})",
+          R"({"max-size": 0, "max-file": 3})"}) {
         auto r = log_options_from_json(nlohmann::json::parse(bad));
         EXPECT_FALSE(r) << bad;
     }
