@@ -150,7 +150,18 @@ void run_init(const InitArgs& a) {
     } else {
         INIT_TRY(send_msg(sync_fd, Msg::hello));
     }
-    INIT_TRY(expect_msg(sync_fd, Msg::go));
+    // Before `go`, the bind sources the parent opened for us (bind_sources_from_parent).
+    std::vector<unique_fd> bind_sources;
+    while (true) {
+        Message m = INIT_TRY(recv_msg(sync_fd));
+        if (m.type == Msg::go) break;
+        auto index = parse_uint(m.payload);
+        if (m.type != Msg::bind_source || !index || *index >= plan.mounts.size() || !m.fd)
+            die(sync_fd, make_error("unexpected message from create before go"));
+        rootfs_opts.bind_sources.resize(plan.mounts.size(), -1);
+        rootfs_opts.bind_sources[*index] = m.fd.get();
+        bind_sources.push_back(std::move(m.fd));
+    }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
     if (plan.creates(plan::NsType::user)) {
@@ -186,6 +197,8 @@ void run_init(const InitArgs& a) {
     INIT_TRY(mount_all(sys, rootfd.get(), plan, rootfs_opts));
     for (int fd : rootfs_opts.idmap_userns)
         if (fd >= 0) ::close(fd);
+    bind_sources.clear();
+    rootfs_opts.bind_sources.clear();
     if (proc) {
         // The working directory exists before the process needs it (runc creates it too).
         auto cwd = mkdir_in_root(sys, rootfd.get(), proc->cwd);

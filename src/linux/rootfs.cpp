@@ -377,8 +377,12 @@ static Status refuse_symlinked(Sys& sys, int rootfd, const plan::Mount& m) {
     return {};
 }
 
+bool bind_sources_from_parent(const plan::Plan& plan) {
+    return plan.has(plan::NsType::user) && plan.has(plan::NsType::mount);
+}
+
 Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,
-                   int userns_fd) {
+                   int userns_fd, int source_fd) {
     switch (m.kind) {
         case plan::MountKind::filesystem: {
             if (m.fstype == "proc" || m.fstype == "sysfs") KAPSEL_TRY(refuse_symlinked(sys, rootfd, m));
@@ -396,11 +400,16 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
             return {};
         }
         case plan::MountKind::bind: {
+            // The parent's fd of the source when it opened one: the path through it is
+            // followed by the kernel without a permission check on the host's directories.
+            std::string source = source_fd >= 0 && m.uid_map.empty()
+                                     ? "/proc/self/fd/" + std::to_string(source_fd)
+                                     : m.source;
             struct stat st;
-            KAPSEL_TRY_CTX(sys.fstatat(AT_FDCWD, m.source, st, 0), "bind source");
+            KAPSEL_TRY_CTX(sys.fstatat(AT_FDCWD, source, st, 0), "bind source " + m.source);
             unique_fd target =
                 KAPSEL_TRY(ensure_mountpoint(sys, rootfd, m.destination, S_ISDIR(st.st_mode)));
-            return bind_mount(sys, rootfd, m.destination, target.get(), m.source, m, userns_fd);
+            return bind_mount(sys, rootfd, m.destination, target.get(), source, m, userns_fd);
         }
         case plan::MountKind::cgroup:
             return mount_cgroups(sys, rootfd, m, opts);
@@ -414,7 +423,8 @@ Status mount_all(Sys& sys, int rootfd, const plan::Plan& plan, const RootfsOptio
         std::string what = "mount " + (m.kind == plan::MountKind::bind ? m.source : m.fstype) +
                            " at " + m.destination;
         int userns = i < opts.idmap_userns.size() ? opts.idmap_userns[i] : -1;
-        KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts, userns), what);
+        int source = i < opts.bind_sources.size() ? opts.bind_sources[i] : -1;
+        KAPSEL_TRY_CTX(apply_mount(sys, rootfd, m, opts, userns, source), what);
     }
     // A /dev bound from elsewhere is used as it is (runc's rule): nodes and links made in
     // it would change the host's /dev, and a read-only bind could not take them.

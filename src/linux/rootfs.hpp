@@ -27,7 +27,16 @@ struct RootfsOptions {
     // For idmapped mounts: a user namespace fd per entry of plan.mounts (-1: none),
     // made by the parent on the host (see make_idmap_userns).
     std::vector<int> idmap_userns;
+    // Per entry of plan.mounts: an O_PATH fd of a bind's source, opened by the parent
+    // (see bind_sources_from_parent), or -1: the source is resolved by path.
+    std::vector<int> bind_sources;
 };
+
+// Whether the parent opens the bind sources for the init: in a user namespace the
+// init's root may not reach a source (a directory below a 0700 one of the host's
+// root), which the host's root can; runc opens them for the same reason. Idmapped
+// binds keep their path (their detached copy is made inside).
+bool bind_sources_from_parent(const plan::Plan& plan);
 
 // A user namespace with the mount's uidMappings/gidMappings, for an idmapped
 // mount. Made on the host, where /proc shows the helper process it needs.
@@ -41,9 +50,10 @@ Result<unique_fd> prepare_rootfs(Sys& sys, const plan::Plan& plan);
 // a restore, in a private one of CRIU's, for CRIU to take the root from.
 Status mount_overlay_at(Sys& sys, const plan::Plan::Overlay& o, const std::string& at);
 
-// Applies one planned mount below rootfd (userns_fd: for an idmapped bind).
+// Applies one planned mount below rootfd (userns_fd: for an idmapped bind; source_fd:
+// a bind's source opened by the parent).
 Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts,
-                   int userns_fd = -1);
+                   int userns_fd = -1, int source_fd = -1);
 
 // All of the plan's mounts, then device nodes and /dev links (none when the config
 // binds a directory at /dev: plan::Plan::binds_dev).

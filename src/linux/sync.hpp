@@ -26,6 +26,9 @@ enum class Msg : uint32_t {
     ready,         // init -> parent: waiting for `start`
     need_maps,     // child -> parent: a user namespace was unshared; write its id maps
     maps_done,     // parent -> init
+    bind_source,   // parent -> init, before go: payload the index in plan.mounts, fd an O_PATH
+                   // of that bind's source opened in the init's mount namespace with the
+                   // host's credentials (a user namespace may not reach it)
 };
 
 struct Message {

@@ -127,6 +127,37 @@ std::string user_name(uid_t uid) {
     return std::to_string(uid);
 }
 
+// Opens the bind mounts' sources in the init's mount namespace with the host root's
+// credentials and hands them to the init before `go` (bind_sources_from_parent): a
+// helper does it, since joining a mount namespace changes the caller's root and cwd.
+// The fds name mounts of the init's namespace, so a bind through them copies those
+// (locked, in a user namespace) mounts as a bind by path would. A source the helper
+// cannot open is left to the init, which then reports it by path.
+Status send_bind_sources(const plan::Plan& plan, pid_t init_pid, int sock) {
+    unique_fd ns(
+        ::open(("/proc/" + std::to_string(init_pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) return sys_error("open the mount namespace of the container init");
+    pid_t helper = ::fork();
+    if (helper < 0) return sys_error("fork to open the bind sources");
+    if (helper == 0) {
+        if (::setns(ns.get(), CLONE_NEWNS) < 0) ::_exit(1);
+        for (size_t i = 0; i < plan.mounts.size(); ++i) {
+            auto& m = plan.mounts[i];
+            if (m.kind != plan::MountKind::bind || !m.uid_map.empty()) continue;
+            unique_fd fd(::open(m.source.c_str(), O_PATH | O_CLOEXEC));
+            if (fd && !linux::send_msg(sock, linux::Msg::bind_source, std::to_string(i), fd.get()))
+                ::_exit(1);
+        }
+        ::_exit(0);
+    }
+    int status = 0;
+    while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return make_error("open the bind mounts' sources in the container's mount namespace");
+    return {};
+}
+
 std::string state_for_hooks(const Record& r, oci::Status status) {
     return oci::state_json(to_state(r, status), false);
 }
@@ -368,6 +399,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                 // be in a user namespace where it could not raise them itself.
                 if (plan.process)
                     KAPSEL_TRY(linux::apply_limits_from_outside(init_pid, *plan.process));
+                if (linux::bind_sources_from_parent(plan))
+                    KAPSEL_TRY(send_bind_sources(plan, init_pid, parent_sock.get()));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::go));
                 break;
             }

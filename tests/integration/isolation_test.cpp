@@ -107,6 +107,28 @@ TEST_F(Isolation, UserNamespaceDevicesAreBoundFromTheHost) {
     EXPECT_EQ("4\n", o.out);
 }
 
+TEST_F(Isolation, UserNamespaceBindsASourceOnlyTheHostsRootCanReach) {
+    // The source is below a 0700 directory of the host's root, which the container's root
+    // (host uid 100000) cannot search. create opens it for the init, as runc does;
+    // kapsel failed with "stat ...: permission denied".
+    TempDir host;
+    std::string data = host.path() + "/private/data";
+    ASSERT_EQ(0, mkdir((host.path() + "/private").c_str(), 0700));
+    ASSERT_EQ(0, mkdir(data.c_str(), 0755));
+    std::ofstream(data + "/f") << "hello\n";
+    Bundle b("cat /tmp/f; touch /tmp/g 2>/dev/null || echo read-only");
+    b.add_namespace("user");
+    b.config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    b.config["mounts"].push_back({{"destination", "/tmp"},
+                                  {"type", "bind"},
+                                  {"source", data},
+                                  {"options", {"rbind", "ro"}}});
+    Output o = run(b);
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("hello\nread-only\n", o.out) << o.err;
+}
+
 TEST_F(Isolation, CgroupNamespaceShowsTheContainerCgroupAsRoot) {
     Bundle b("cat /proc/self/cgroup");
     b.add_namespace("cgroup");

@@ -157,8 +157,26 @@ TEST_F(RootfsTest, MissingBindSourceIsReported) {
     auto st = apply_mount(sys, root, planned("bind", "/srv/gone", "/data", {"rbind"}), opts);
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, ENOENT);
-    EXPECT_THAT(st.error().message, ::testing::StartsWith("bind source: "));
+    EXPECT_THAT(st.error().message, ::testing::StartsWith("bind source /srv/gone: "));
     EXPECT_THAT(sys.calls, ElementsAre("fstatat cwd /srv/gone -> ENOENT"));
+}
+
+TEST_F(RootfsTest, BindSourceOpenedByTheParentIsUsedThroughItsFd) {
+    // In a user namespace the init may not reach the source by path; create's fd does.
+    sys.mode("/proc/self/fd/7", S_IFDIR | 0700);
+    ASSERT_TRUE(apply_mount(sys, root, planned("bind", "/srv/private/data", "/data", {"rbind"}),
+                            opts, -1, /*source_fd=*/7));
+    EXPECT_THAT(sys.calls_of({"fstatat", "mount"}),
+                ElementsAre("fstatat cwd /proc/self/fd/7 => dir",
+                            "mount /proc/self/fd/7 -> /proc/self/fd/101 bind,rec"));
+}
+
+TEST(BindSources, TheParentOpensThemOnlyForAUserNamespace) {
+    plan::Plan p;
+    p.namespaces = {{plan::NsType::mount, ""}};
+    EXPECT_FALSE(bind_sources_from_parent(p)) << "the init is the host's root: paths work";
+    p.namespaces.push_back({plan::NsType::user, ""});
+    EXPECT_TRUE(bind_sources_from_parent(p));
 }
 
 // --- apply_mount: cgroup mounts ---
