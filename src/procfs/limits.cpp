@@ -86,13 +86,13 @@ Result<std::optional<Chain>> chain_for(const cgroups::Layout& layout,
     Chain chain{.v2 = h->v2};
     std::vector<std::string> parts = rel.empty() ? std::vector<std::string>{} : split(rel, '/');
     for (size_t n = parts.size() + 1; n-- > 0;) {
-        std::string dir = n == 0 ? "." : join(std::vector<std::string>(parts.begin(),
-                                                                        parts.begin() + n), "/");
+        std::string dir =
+            n == 0 ? "." : join(std::vector<std::string>(parts.begin(), parts.begin() + n), "/");
         // The path is the process's to shape (its cgroup namespace, its cgroup's name), so
         // it is resolved beneath the mount point only, without symlinks or other mounts.
-        auto fd = fs::openat2(mount.get(), dir, O_PATH | O_DIRECTORY,
-                              RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                                  RESOLVE_NO_XDEV);
+        auto fd = fs::openat2(
+            mount.get(), dir, O_PATH | O_DIRECTORY,
+            RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
         if (!fd) return std::move(fd).error().context("cgroup of " + std::string(controller));
         chain.dirs.push_back(std::move(fd).take());
     }
@@ -211,13 +211,14 @@ std::optional<uint64_t> parse_byte_limit(std::string_view text) {
     return v;
 }
 
-std::optional<uint64_t> parse_counter(std::string_view text) { return parse_uint(trim(text)); }
+std::optional<uint64_t> parse_counter(std::string_view text) {
+    return parse_uint(trim(text));
+}
 
 std::optional<uint64_t> parse_stat_value(std::string_view text, std::string_view key) {
     for (auto& line : split(text, '\n')) {
         size_t space = line.find(' ');
-        if (space == std::string::npos || std::string_view(line).substr(0, space) != key)
-            continue;
+        if (space == std::string::npos || std::string_view(line).substr(0, space) != key) continue;
         return parse_uint(trim(std::string_view(line).substr(space + 1)));
     }
     return std::nullopt;

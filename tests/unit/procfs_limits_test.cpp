@@ -28,8 +28,8 @@ TEST(ProcfsLimitsParse, ByteLimitsMaxAndV1sHugeValueAreNoLimit) {
 }
 
 TEST(ProcfsLimitsParse, BadTextIsNoLimitNeverAnException) {
-    for (const char* bad : {"", "\n", "-1", "12abc", "99999999999999999999999", "1e9", "MAX",
-                            "256m", "1 2"})
+    for (const char* bad :
+         {"", "\n", "-1", "12abc", "99999999999999999999999", "1e9", "MAX", "256m", "1 2"})
         EXPECT_EQ(std::nullopt, parse_byte_limit(bad)) << bad;
     EXPECT_EQ(std::nullopt, parse_counter("junk"));
     EXPECT_EQ(std::nullopt, parse_cpu_max("junk"));
