@@ -194,6 +194,10 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
         ::dup2(log, STDERR_FILENO);
         ::close(null);
         ::close(log);
+        // Nothing the caller had open stays open for the container's lifetime: a lock
+        // (flock(1)'s fd, held by `flock LOCK kapsel run -d ...`), a pipe whose reader
+        // waits for EOF. Ours: the report pipe and kapsel's --log file.
+        fs::close_all_except({wr.get(), log::fd()});
         // A failure before the container runs: as one of `body`'s.
         auto fail = [&](const std::string& why) {
             (void)!::write(wr.get(), why.data(), why.size());

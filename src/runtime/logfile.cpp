@@ -256,19 +256,6 @@ Status pass(const Keep& k) {
     }
 }
 
-// Closes every fd but `keep` (and 0-2).
-void close_others(std::vector<int> keep) {
-    std::sort(keep.begin(), keep.end());
-    unsigned from = 3;
-    for (int fd : keep) {
-        if (fd < 3) continue;
-        if (static_cast<unsigned>(fd) > from)
-            ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
-        from = static_cast<unsigned>(fd) + 1;
-    }
-    ::syscall(SYS_close_range, from, ~0u, 0);
-}
-
 // Reads the kept log at a logical offset (bytes the container wrote since it
 // started), which stays valid while the keeper cuts: the byte at `pos_` is in
 // ctr.log at pos_ - dropped, or in the rotated file that covers it.
@@ -390,7 +377,7 @@ Result<Keeper> Keeper::start(const std::string& dir, const plan::LogOptions& o) 
         if (null >= 0)
             for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
         // Nothing of the monitor's (the pipe `run` waits on, the container's fds).
-        close_others({d.get(), log.get(), state.get(), stop_rd.get()});
+        fs::close_all_except({d.get(), log.get(), state.get(), stop_rd.get()});
         keep(Keep{d.get(), log.get(), state.get(), o, static_cast<uint64_t>(sfs.f_bsize), dir},
              stop_rd.get());
     }

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <vector>
 
@@ -177,6 +178,18 @@ std::string dirname(std::string_view path) {
 std::string basename(std::string_view path) {
     auto pos = path.rfind('/');
     return std::string(pos == std::string_view::npos ? path : path.substr(pos + 1));
+}
+
+void close_all_except(std::vector<int> keep) {
+    std::sort(keep.begin(), keep.end());
+    unsigned from = 3;
+    for (int fd : keep) {
+        if (fd < static_cast<int>(from)) continue;
+        if (static_cast<unsigned>(fd) > from)
+            ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
+        from = static_cast<unsigned>(fd) + 1;
+    }
+    ::syscall(SYS_close_range, from, ~0u, 0);
 }
 
 }  // namespace kapsel::fs

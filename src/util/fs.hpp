@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/fd.hpp"
 #include "util/result.hpp"
@@ -33,5 +34,9 @@ std::string basename(std::string_view path);
 // Absolute, lexically cleaned ("a/../b" -> "/cwd/b"); does not touch the disk.
 std::string absolute(std::string_view path);
 std::string clean(std::string_view path);
+
+// Closes every fd from 3 on except those in `keep` (for a process that outlives its
+// caller, which must not hold the caller's files).
+void close_all_except(std::vector<int> keep);
 
 }  // namespace kapsel::fs

@@ -2,6 +2,8 @@
 // user checks them: the files on disk stay within max-size x max-file, `kapsel logs`
 // prints what is kept in order without a gap, `logs -f` sees every kept line once,
 // bad options are refused with nothing made, and a restored container keeps its bound.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -207,6 +210,45 @@ TEST_F(BoundedLogs, RmOfAContainerWhoseLogIsBeingCutLeavesNothing) {
     expect_no_container(store());
     for (auto& e : fsys::directory_iterator(store() + "/tmp"))
         ADD_FAILURE() << "left: " << e.path();
+}
+
+TEST_F(BoundedLogs, TheMonitorAndTheKeeperHoldNoFdOfTheCaller) {
+    // As `flock LOCK kapsel run -d ...` gives kapsel the lock's fd: a monitor that kept
+    // it would hold the lock as long as the container runs.
+    std::string lock_path = root() + "/lock";
+    int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(lock, 0);
+    ASSERT_EQ(0, ::flock(lock, LOCK_EX));
+    Output run = kapsel({"--storage-root", store(), "run", "-d", "--log-opt", "max-size=1m", kImage,
+                         "sleep", "100"},
+                        "", 30000, {lock});
+    ::close(lock);
+    ASSERT_EQ(0, run.code) << run.err;
+    std::string id = lines(run.out).at(0);
+    json meta = json::parse(std::ifstream(dir_of(id) + "/container.json"));
+    int monitor = meta["monitor"]["pid"];
+    // The keeper is the monitor's child named kapsel-logkeep.
+    std::vector<int> pids = {monitor};
+    for (auto& e : fsys::directory_iterator("/proc")) {
+        std::ifstream stat(e.path() / "stat");
+        std::string line;
+        if (!std::getline(stat, line) || line.find("(kapsel-logkeep)") == std::string::npos) continue;
+        std::istringstream rest(line.substr(line.rfind(')') + 2));
+        std::string state;
+        int ppid = 0;
+        rest >> state >> ppid;
+        if (ppid == monitor) pids.push_back(std::stoi(e.path().filename()));
+    }
+    ASSERT_EQ(2u, pids.size()) << "the monitor and its keeper";
+    for (int pid : pids)
+        for (auto& fd : fsys::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+            std::error_code ec;
+            EXPECT_NE(lock_path, fsys::read_symlink(fd.path(), ec).string())
+                << "pid " << pid << " holds the caller's " << fd.path();
+        }
+    int again = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+    EXPECT_EQ(0, ::flock(again, LOCK_EX | LOCK_NB)) << "the lock is free again";
+    ::close(again);
 }
 
 TEST_F(BoundedLogs, BadOptionsAreOneErrorLineAndMakeNothing) {
