@@ -339,4 +339,33 @@ void KapselTest::expect_nothing_left(const std::string& id, const Bundle& b) {
     }
 }
 
+void ImageStoreTest::SetUp() {
+    KapselTest::SetUp();
+    REQUIRE_ROOT();
+    load_image(store());
+}
+
+void ImageStoreTest::TearDown() {
+    // A failed test must not leave monitors and mounts behind for the next one.
+    if (have_root() && std::filesystem::exists(store())) {
+        std::istringstream ids(k({"ps", "-aq"}).out);
+        for (std::string id; std::getline(ids, id);)
+            if (!id.empty()) k({"rm", "-f", id});
+    }
+    KapselTest::TearDown();
+}
+
+void ImageStoreTest::load_image(const std::string& at) {
+    Output o = kapsel({"--storage-root", at, "load", "-q", "-i",
+                       std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
+    ASSERT_EQ(0, o.code) << o.err;
+}
+
+Output ImageStoreTest::k(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                         const std::string& at) {
+    std::vector<std::string> a = {"--storage-root", at.empty() ? store() : at};
+    a.insert(a.end(), args.begin(), args.end());
+    return kapsel(a, "", 60000, {}, env);
+}
+
 }  // namespace kapsel::test

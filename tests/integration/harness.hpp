@@ -104,6 +104,21 @@ class KapselTest : public ::testing::Test {
     std::string fixture_before_;
 };
 
+// A fixture for containers made from images: a store of its own (root()/store) with
+// the busybox image loaded, and every container removed at the end.
+class ImageStoreTest : public KapselTest {
+  protected:
+    static constexpr const char* kImage = "localhost/kapsel-busybox:latest";
+    void SetUp() override;
+    void TearDown() override;
+    std::string store() const { return root() + "/store"; }
+    // Loads the busybox image into the store at `at`.
+    void load_image(const std::string& at);
+    // kapsel --storage-root STORE args..., with a store other than the test's if given.
+    Output k(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+             const std::string& at = "");
+};
+
 #define REQUIRE_ROOT()                \
     if (!::kapsel::test::have_root()) \
     GTEST_SKIP() << "skipped: needs root (namespaces, mounts, cgroups)"

@@ -24,31 +24,9 @@ namespace {
 namespace fsys = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kImage = "localhost/kapsel-busybox:latest";
 
-class BoundedLogs : public KapselTest {
+class BoundedLogs : public ImageStoreTest {
   protected:
-    void SetUp() override {
-        KapselTest::SetUp();
-        REQUIRE_ROOT();
-        load(store());
-    }
-    void TearDown() override {
-        if (fsys::exists(store()))
-            for (auto& id : lines(k({"ps", "-aq"}).out)) k({"rm", "-f", id});
-        KapselTest::TearDown();
-    }
-    void load(const std::string& at) {
-        Output o = kapsel({"--storage-root", at, "load", "-q", "-i",
-                           std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
-        ASSERT_EQ(0, o.code) << o.err;
-    }
-    std::string store() { return root() + "/store"; }
-    Output k(const std::vector<std::string>& args, const std::string& at = "") {
-        std::vector<std::string> a = {"--storage-root", at.empty() ? store() : at};
-        a.insert(a.end(), args.begin(), args.end());
-        return kapsel(a, "", 60000);
-    }
     static std::vector<std::string> lines(const std::string& s) {
         std::vector<std::string> out;
         std::string line;
@@ -282,14 +260,14 @@ TEST_F(BoundedLogs, AFileSystemThatCannotCutIsNamedAndNothingIsMade) {
     std::string tmpfs = root() + "/tmpfs";
     fsys::create_directories(tmpfs);
     ASSERT_EQ(0, ::mount("none", tmpfs.c_str(), "tmpfs", 0, nullptr)) << strerror(errno);
-    load(tmpfs + "/store");
-    Output o = k({"run", "-d", "--log-opt", "max-size=1m", kImage, "true"}, tmpfs + "/store");
+    load_image(tmpfs + "/store");
+    Output o = k({"run", "-d", "--log-opt", "max-size=1m", kImage, "true"}, {}, tmpfs + "/store");
     EXPECT_EQ(1, o.code);
     EXPECT_NE(std::string::npos, o.err.find("(tmpfs) cannot cut a file's head")) << o.err;
     EXPECT_EQ(1u, lines(o.err).size()) << o.err;
     expect_no_container(tmpfs + "/store");
     // Without the option, the log is unbounded there as before.
-    Output plain = k({"run", "-d", "--rm", kImage, "true"}, tmpfs + "/store");
+    Output plain = k({"run", "-d", "--rm", kImage, "true"}, {}, tmpfs + "/store");
     EXPECT_EQ(0, plain.code) << plain.err;
     for (int i = 0; i < 250 && !fsys::is_empty(tmpfs + "/store/containers"); ++i)
         std::this_thread::sleep_for(20ms);

@@ -11,26 +11,7 @@
 namespace kapsel::test {
 namespace {
 
-const std::string kImage = "localhost/kapsel-busybox:latest";
-
-class Procfs : public KapselTest {
-  protected:
-    void SetUp() override {
-        KapselTest::SetUp();
-        REQUIRE_ROOT();
-        Output o = k({"load", "-q", "-i", std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
-        ASSERT_EQ(0, o.code) << o.err;
-    }
-    void TearDown() override {
-        if (have_root()) k({"rm", "-f", "limited"});
-        KapselTest::TearDown();
-    }
-    Output k(const std::vector<std::string>& args) {
-        std::vector<std::string> a = {"--storage-root", root() + "/store"};
-        a.insert(a.end(), args.begin(), args.end());
-        return kapsel(a);
-    }
-};
+class Procfs : public ImageStoreTest {};
 
 TEST_F(Procfs, ARunContainersMemoryAndCpuLimitsAreRead) {
     Output run = k({"run", "-d", "--rm", "-m", "256m", "--cpus", "1", "--name", "limited", kImage,

@@ -22,28 +22,8 @@ namespace {
 namespace fsys = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kImage = "localhost/kapsel-busybox:latest";
-
-class RunImage : public KapselTest {
+class RunImage : public ImageStoreTest {
   protected:
-    void SetUp() override {
-        KapselTest::SetUp();
-        REQUIRE_ROOT();
-        Output o = k({"load", "-q", "-i", std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
-        ASSERT_EQ(0, o.code) << o.err;
-    }
-    void TearDown() override {
-        // A failed test must not leave monitors and mounts behind for the next one.
-        if (fsys::exists(store()))
-            for (auto& id : lines(k({"ps", "-aq"}).out)) k({"rm", "-f", id});
-        KapselTest::TearDown();
-    }
-    std::string store() { return root() + "/store"; }
-    Output k(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-        std::vector<std::string> a = {"--storage-root", store()};
-        a.insert(a.end(), args.begin(), args.end());
-        return kapsel(a, "", 30000, {}, env);
-    }
     // `kapsel run --rm [opts] IMAGE sh -c SCRIPT`: its output, and a failed test if it failed.
     std::string sh(const std::string& script, const std::vector<std::string>& opts = {}) {
         std::vector<std::string> a = {"run", "--rm"};
