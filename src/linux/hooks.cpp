@@ -26,7 +26,7 @@ static int64_t now_ms() {
 
 // Error texts are runc's ("error running hook #0: error running hook: exit
 // status 1, stdout: ..., stderr: ..."): callers and their users search for them.
-Status run_hook(const oci::Hook& hook, const std::string& state_json) {
+Status run_hook(const oci::Hook& hook, const std::string& state_json, const std::string& cwd) {
     int in[2], out[2], err[2];
     if (::pipe2(in, O_CLOEXEC) < 0) return sys_error("pipe for hook");
     unique_fd in_r(in[0]), in_w(in[1]);
@@ -54,6 +54,10 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (!cwd.empty() && ::chdir(cwd.c_str()) < 0) {
+            dprintf(2, "chdir %s: %s", cwd.c_str(), errno_text(errno).c_str());
+            ::_exit(127);
+        }
         ::execve(hook.path.c_str(), argv.data(), envp.data());
         dprintf(2, "exec %s: %s", hook.path.c_str(), errno_text(errno).c_str());
         ::_exit(127);
@@ -134,9 +138,9 @@ Error hook_error(const std::string& kind, size_t i, const oci::Hook& hook, const
 }  // namespace
 
 Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& kind,
-                 const std::string& state_json) {
+                 const std::string& state_json, const std::string& cwd) {
     for (size_t i = 0; i < hooks.size(); ++i) {
-        auto st = run_hook(hooks[i], state_json);
+        auto st = run_hook(hooks[i], state_json, cwd);
         if (!st) return hook_error(kind, i, hooks[i], st.error());
     }
     return {};

@@ -409,8 +409,11 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                 // runc and crun show "created" to these hooks, and hook authors rely on it.
                 std::string st = state_for_hooks(rec, oci::Status::created);
                 hooks_ran = !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty();
-                KAPSEL_TRY(linux::run_hooks(spec.hooks.prestart, "prestart", st));
-                KAPSEL_TRY(linux::run_hooks(spec.hooks.create_runtime, "createRuntime", st));
+                // From the bundle, as runc (which changed into it) runs them: a hook's
+                // relative paths name the bundle's files.
+                KAPSEL_TRY(linux::run_hooks(spec.hooks.prestart, "prestart", st, rec.bundle));
+                KAPSEL_TRY(
+                    linux::run_hooks(spec.hooks.create_runtime, "createRuntime", st, rec.bundle));
                 hooks_ran = hooks_ran || !spec.hooks.create_container.empty();
                 // Hooks in the container namespace see the pid as the container does.
                 std::string inner = st;

@@ -221,5 +221,18 @@ TEST_F(Hooks, CreateContainerHooksRunFromTheRootfsAsWithRunc) {
     EXPECT_EQ(b.rootfs() + "\n", o.out) << o.err;
 }
 
+TEST_F(Hooks, PrestartAndCreateRuntimeHooksRunFromTheBundleAsWithRunc) {
+    // runc changes into the bundle before it runs them: relative paths name its files.
+    Bundle b("true");
+    b.config["hooks"]["prestart"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "pwd > prestart-cwd"}}}};
+    b.config["hooks"]["createRuntime"] = {
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "pwd > create-runtime-cwd"}}}};
+    Output o = run(b);
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ(b.dir() + "\n", read_all(b.dir() + "/prestart-cwd"));
+    EXPECT_EQ(b.dir() + "\n", read_all(b.dir() + "/create-runtime-cwd"));
+}
+
 }  // namespace
 }  // namespace kapsel::test
