@@ -216,4 +216,24 @@ std::string swaps(const Limits& l) {
     return out;
 }
 
+struct sysinfo sysinfo_for(const struct sysinfo& host, const Limits& l, double container_age_s) {
+    struct sysinfo out = host;
+    out.uptime = static_cast<long>(std::max(0.0, container_age_s));
+    uint64_t unit = host.mem_unit ? host.mem_unit : 1;
+    if (l.memory_limit) {
+        uint64_t total = std::min<uint64_t>(*l.memory_limit / unit, host.totalram);
+        uint64_t used = std::min(l.memory_usage / unit, total);
+        out.totalram = total;
+        out.freeram = total - used;
+        out.bufferram = 0;
+        out.sharedram = std::min<uint64_t>(host.sharedram, total);
+    }
+    if (host.totalswap > 0 && l.swap_limit) {
+        uint64_t total = std::min<uint64_t>(*l.swap_limit / unit, host.totalswap);
+        out.totalswap = total;
+        out.freeswap = total - std::min(l.swap_usage / unit, total);
+    }
+    return out;
+}
+
 }  // namespace kapsel::procfs

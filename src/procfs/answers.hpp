@@ -15,6 +15,8 @@
 // - uptime: since the container's init started; idle time scaled to its CPUs.
 #pragma once
 
+#include <sys/sysinfo.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,5 +57,10 @@ std::string uptime(double container_age_s, double host_idle_s, size_t host_cpus,
                    size_t visible_cpus);
 // /proc/swaps: the header only unless the container may swap (then one line).
 std::string swaps(const Limits& l);
+
+// What sysinfo(2) tells a process of the container (busybox and glibc `free` and
+// `uptime` ask it, not /proc): the host's answer with the container's memory, swap and
+// age; the load averages and process count stay the host's. The host's mem_unit is kept.
+struct sysinfo sysinfo_for(const struct sysinfo& host, const Limits& l, double container_age_s);
 
 }  // namespace kapsel::procfs

@@ -125,5 +125,37 @@ TEST(ProcfsSwaps, OneVirtualLineOnlyWhenTheContainerMaySwap) {
     EXPECT_THAT(swaps(l), HasSubstr("none\t\t\t\t\tvirtual\t\t1024\t\t4\t\t0\n"));
 }
 
+TEST(ProcfsSysinfo, MemorySwapAndUptimeAreTheContainersTheRestTheHosts) {
+    struct sysinfo host {};
+    host.uptime = 100000;
+    host.loads[0] = 65536;
+    host.totalram = 24ull << 30;
+    host.freeram = 20ull << 30;
+    host.bufferram = 1 << 20;
+    host.totalswap = 4ull << 30;
+    host.freeswap = 4ull << 30;
+    host.procs = 300;
+    host.mem_unit = 1;
+    Limits l;
+    l.memory_limit = 256ull << 20;
+    l.memory_usage = 56ull << 20;
+    l.swap_limit = 64ull << 20;
+    l.swap_usage = 4ull << 20;
+    struct sysinfo c = sysinfo_for(host, l, 42.7);
+    EXPECT_EQ(42, c.uptime);
+    EXPECT_EQ(256ull << 20, c.totalram);
+    EXPECT_EQ(200ull << 20, c.freeram);
+    EXPECT_EQ(0u, c.bufferram);
+    EXPECT_EQ(64ull << 20, c.totalswap);
+    EXPECT_EQ(60ull << 20, c.freeswap);
+    EXPECT_EQ(65536u, c.loads[0]) << "the host's load";
+    EXPECT_EQ(300, c.procs);
+    // No limit: the host's memory; a mem_unit of 4096 divides the limit too.
+    EXPECT_EQ(host.totalram, sysinfo_for(host, {}, 1).totalram);
+    host.mem_unit = 4096;
+    host.totalram = (24ull << 30) / 4096;
+    EXPECT_EQ((256ull << 20) / 4096, sysinfo_for(host, l, 1).totalram);
+}
+
 }  // namespace
 }  // namespace kapsel::procfs
