@@ -1,0 +1,161 @@
+// The procfs server's tree and the renderer of each file (see files.hpp).
+#include "procfs/files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <vector>
+
+#include "procfs/limits.hpp"
+#include "util/fd.hpp"
+#include "util/strings.hpp"
+
+namespace kapsel::procfs {
+namespace {
+
+// The host's files are the kernel's, but /proc/cpuinfo grows with the CPUs (about
+// 1.5 KiB each): 8 MiB holds the largest machine and still bounds what one read costs.
+constexpr size_t kMaxHostFile = 8 << 20;
+// /proc/PID/cgroup: one line per hierarchy, paths the process may have chosen.
+constexpr size_t kMaxProcCgroup = 64 * 1024;
+
+Result<std::string> read_bounded(const std::string& path, size_t max) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) return sys_error("open " + path);
+    std::string out;
+    char buf[16384];
+    while (true) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("read " + path);
+        }
+        if (n == 0) return out;
+        if (out.size() + static_cast<size_t>(n) > max)
+            return make_error("read " + path + ": larger than " + std::to_string(max) + " bytes");
+        out.append(buf, static_cast<size_t>(n));
+    }
+}
+
+Result<std::vector<unsigned>> host_online(Host& host) {
+    const std::string path = "/sys/devices/system/cpu/online";
+    auto list = parse_cpu_list(KAPSEL_TRY(host.read(path)));
+    if (!list || list->empty()) return make_error("read " + path + ": not a cpu list");
+    return *list;
+}
+
+// The CPUs the caller sees, by their host numbers.
+Result<std::vector<unsigned>> caller_cpus(Host& host, pid_t caller) {
+    Limits l = KAPSEL_TRY(host.limits(caller));
+    return visible_cpus(l, KAPSEL_TRY(host_online(host)));
+}
+
+Result<std::string> render_meminfo(Host& host, pid_t caller) {
+    Limits l = KAPSEL_TRY(host.limits(caller));
+    return meminfo(KAPSEL_TRY(host.read("/proc/meminfo")), l);
+}
+
+Result<std::string> render_cpuinfo(Host& host, pid_t caller) {
+    auto cpus = KAPSEL_TRY(caller_cpus(host, caller));
+    return cpuinfo(KAPSEL_TRY(host.read("/proc/cpuinfo")), cpus);
+}
+
+Result<std::string> render_stat(Host& host, pid_t caller) {
+    auto cpus = KAPSEL_TRY(caller_cpus(host, caller));
+    return stat(KAPSEL_TRY(host.read("/proc/stat")), cpus);
+}
+
+// For now the caller's own age stands for its container's: a container's processes are
+// the init and its descendants, and the init's age is what the container's uptime is to
+// be once the server knows which container a caller is in.
+Result<std::string> render_uptime(Host& host, pid_t caller) {
+    double age = KAPSEL_TRY(host.age(caller));
+    auto cpus = KAPSEL_TRY(caller_cpus(host, caller));
+    auto online = KAPSEL_TRY(host_online(host));
+    std::string up = KAPSEL_TRY(host.read("/proc/uptime"));
+    auto fields = split(trim(up), ' ');
+    auto idle = fields.size() == 2 ? parse_decimal(fields[1]) : std::nullopt;
+    if (!idle) return make_error("read /proc/uptime: not two numbers");
+    return uptime(age, *idle, online.size(), cpus.size());
+}
+
+Result<std::string> render_swaps(Host& host, pid_t caller) {
+    return swaps(KAPSEL_TRY(host.limits(caller)));
+}
+
+// The host's load for now: a per-container load needs the server to sample each
+// container's runnable tasks over time, which is still to come (issue 14).
+Result<std::string> render_loadavg(Host& host, pid_t) {
+    return host.read("/proc/loadavg");
+}
+
+// online, possible and present all say the caller's CPUs, numbered from 0: a container
+// has no CPUs that are possible or present but not its own (glibc's get_nprocs_conf
+// and the JVM read "possible").
+Result<std::string> render_cpu_list(Host& host, pid_t caller) {
+    return cpu_list(KAPSEL_TRY(caller_cpus(host, caller)).size()) + "\n";
+}
+
+constexpr std::array kTree = {
+    Node{kRootIno, kRootIno, "", nullptr},
+    Node{2, kRootIno, "meminfo", render_meminfo},
+    Node{3, kRootIno, "cpuinfo", render_cpuinfo},
+    Node{4, kRootIno, "stat", render_stat},
+    Node{5, kRootIno, "uptime", render_uptime},
+    Node{6, kRootIno, "swaps", render_swaps},
+    Node{7, kRootIno, "loadavg", render_loadavg},
+    Node{8, kRootIno, "sys", nullptr},
+    Node{9, 8, "devices", nullptr},
+    Node{10, 9, "system", nullptr},
+    Node{11, 10, "cpu", nullptr},
+    Node{12, 11, "online", render_cpu_list},
+    Node{13, 11, "possible", render_cpu_list},
+    Node{14, 11, "present", render_cpu_list},
+};
+
+}  // namespace
+
+Result<std::string> SystemHost::read(const std::string& path) {
+    return read_bounded(path, kMaxHostFile);
+}
+
+Result<Limits> SystemHost::limits(pid_t caller) {
+    if (caller <= 0) return make_error("the caller's pid is not visible to the server");
+    std::string file = "/proc/" + std::to_string(caller) + "/cgroup";
+    std::string text = KAPSEL_TRY(read_bounded(file, kMaxProcCgroup));
+    return KAPSEL_TRY_CTX(limits_in(layout_, text), "limits of pid " + std::to_string(caller));
+}
+
+Result<double> SystemHost::age(pid_t caller) {
+    if (caller <= 0) return make_error("the caller's pid is not visible to the server");
+    return process_age(caller);
+}
+
+std::span<const Node> tree() {
+    return kTree;
+}
+
+const Node* find_node(uint64_t ino) {
+    for (auto& n : kTree)
+        if (n.ino == ino) return &n;
+    return nullptr;
+}
+
+const Node* find_child(uint64_t parent, std::string_view name) {
+    for (auto& n : kTree)
+        if (n.ino != kRootIno && n.parent == parent && n.name == name) return &n;
+    return nullptr;
+}
+
+Result<std::string> answer(const Node& file, Host& host, pid_t caller) {
+    if (!file.render) return make_error(std::string(file.name) + " is a directory");
+    std::string text = KAPSEL_TRY(file.render(host, caller));
+    if (text.size() > kMaxAnswer)
+        return make_error(std::string(file.name) + ": the answer is larger than 1 MiB");
+    return text;
+}
+
+}  // namespace kapsel::procfs

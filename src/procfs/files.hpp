@@ -1,0 +1,74 @@
+// The files the procfs server shows and how each is answered for a caller: the tree
+// (inode numbers, names) and one small renderer per file, behind one interface (Host)
+// that gives them the host's files and the caller's limits. The FUSE glue
+// (procfs/server.cpp, in kapsel-procfs only) maps requests onto this; the unit tests
+// drive it with a fake Host.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "cgroups/layout.hpp"
+#include "procfs/answers.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::procfs {
+
+// What a file's answer is made of. The server's is SystemHost; a test's gives fixed
+// answers.
+class Host {
+  public:
+    virtual ~Host() = default;
+    // A host file's text: /proc/meminfo, /sys/devices/system/cpu/online, ...
+    virtual Result<std::string> read(const std::string& path) = 0;
+    // The limits of the caller's cgroups; an error if the process is gone.
+    virtual Result<Limits> limits(pid_t caller) = 0;
+    // How long ago the caller started, in seconds.
+    virtual Result<double> age(pid_t caller) = 0;
+};
+
+// The real host: files read from / with a bound, limits read below the cgroup layout
+// detected once when the server starts (not per read).
+class SystemHost : public Host {
+  public:
+    explicit SystemHost(cgroups::Layout layout) : layout_(std::move(layout)) {}
+    Result<std::string> read(const std::string& path) override;
+    Result<Limits> limits(pid_t caller) override;
+    Result<double> age(pid_t caller) override;
+
+  private:
+    cgroups::Layout layout_;
+};
+
+// A file's answer for `caller`; nullptr for a directory.
+using Render = Result<std::string> (*)(Host& host, pid_t caller);
+
+// One entry of the tree. Inode numbers are fixed (the tree never changes); 1 is the root.
+struct Node {
+    uint64_t ino;
+    uint64_t parent;
+    std::string_view name;
+    Render render;
+};
+
+constexpr uint64_t kRootIno = 1;
+// No answer is larger: a caller cannot make the server hold more per open file.
+constexpr size_t kMaxAnswer = 1 << 20;
+
+// Every node, the root first.
+std::span<const Node> tree();
+// The node with this inode number, or nullptr.
+const Node* find_node(uint64_t ino);
+// The entry `name` of the directory `parent`, or nullptr.
+const Node* find_child(uint64_t parent, std::string_view name);
+
+// The file's text for `caller`, at most kMaxAnswer bytes; an error if the caller is gone,
+// a host file cannot be read, or the answer would be larger.
+Result<std::string> answer(const Node& file, Host& host, pid_t caller);
+
+}  // namespace kapsel::procfs

@@ -1,0 +1,223 @@
+// The procfs tree over FUSE (libfuse3 low-level API, multithreaded); see server.hpp.
+#define FUSE_USE_VERSION 312
+#include "procfs/server.hpp"
+
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+namespace kapsel::procfs {
+namespace {
+
+// The tree never changes, so the kernel may keep names and attributes as long as it
+// likes; the content is never cached (direct_io), so that does not make answers stale.
+constexpr double kTimeout = 3600.0;
+
+struct Server {
+    Host& host;
+    time_t started;
+};
+
+Server& server_of(fuse_req_t req) {
+    return *static_cast<Server*>(fuse_req_userdata(req));
+}
+
+struct stat attributes(const Node& n, const Server& s) {
+    struct stat st {};
+    st.st_ino = n.ino;
+    if (n.render) {
+        // Size 0 like the kernel's own /proc files: the content exists only per open.
+        st.st_mode = S_IFREG | 0444;
+        st.st_nlink = 1;
+    } else {
+        st.st_mode = S_IFDIR | 0555;
+        st.st_nlink = 2;
+        for (auto& c : tree())
+            if (c.ino != kRootIno && c.parent == n.ino && !c.render) ++st.st_nlink;
+    }
+    st.st_blksize = 4096;
+    st.st_atime = st.st_mtime = st.st_ctime = s.started;
+    return st;
+}
+
+// Runs one callback. No exception may unwind into libfuse's C code: whatever escapes
+// (out of memory while generating an answer) is an EIO for that request, never a crash
+// of the server that every container's /proc depends on. Each callback replies last,
+// after anything that can throw, so a request is never answered twice.
+template <class F>
+void guarded(fuse_req_t req, F&& f) noexcept {
+    try {
+        f();
+    } catch (...) {
+        fuse_reply_err(req, EIO);
+    }
+}
+
+void on_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    guarded(req, [&] {
+        const Node* dir = find_node(parent);
+        if (!dir || dir->render) return void(fuse_reply_err(req, ENOTDIR));
+        const Node* n = find_child(parent, name);
+        if (!n) return void(fuse_reply_err(req, ENOENT));
+        fuse_entry_param e{};
+        e.ino = n->ino;
+        e.attr = attributes(*n, server_of(req));
+        e.attr_timeout = kTimeout;
+        e.entry_timeout = kTimeout;
+        fuse_reply_entry(req, &e);
+    });
+}
+
+void on_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    guarded(req, [&] {
+        const Node* n = find_node(ino);
+        if (!n) return void(fuse_reply_err(req, ENOENT));
+        struct stat st = attributes(*n, server_of(req));
+        fuse_reply_attr(req, &st, kTimeout);
+    });
+}
+
+void on_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+    guarded(req, [&] {
+        const Node* dir = find_node(ino);
+        if (!dir) return void(fuse_reply_err(req, ENOENT));
+        if (dir->render) return void(fuse_reply_err(req, ENOTDIR));
+        struct Entry {
+            std::string name;
+            const Node* node;
+        };
+        std::vector<Entry> entries = {{".", dir}, {"..", find_node(dir->parent)}};
+        for (auto& c : tree())
+            if (c.ino != kRootIno && c.parent == dir->ino)
+                entries.push_back({std::string(c.name), &c});
+        std::vector<char> buf(size);
+        size_t used = 0;
+        for (size_t i = off < 0 ? entries.size() : static_cast<size_t>(off); i < entries.size();
+             ++i) {
+            struct stat st {};
+            st.st_ino = entries[i].node->ino;
+            st.st_mode = entries[i].node->render ? S_IFREG : S_IFDIR;
+            size_t n = fuse_add_direntry(req, buf.data() + used, size - used,
+                                         entries[i].name.c_str(), &st, static_cast<off_t>(i + 1));
+            if (n > size - used) break;  // full: the kernel asks again from i
+            used += n;
+        }
+        fuse_reply_buf(req, buf.data(), used);
+    });
+}
+
+void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    guarded(req, [&] {
+        const Node* n = find_node(ino);
+        if (!n) return void(fuse_reply_err(req, ENOENT));
+        if (!n->render) return void(fuse_reply_err(req, EISDIR));
+        // The mount is read-only already (ro); this holds even if it were not.
+        if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+            return void(fuse_reply_err(req, EACCES));
+        // The answer is for the process that opens the file (the thread, strictly: the
+        // kernel sends its task's pid, which /proc/PID answers for too). It is made once
+        // per open, so that the reads of one open see one consistent text, as a reader
+        // that reads in pieces expects.
+        const fuse_ctx* ctx = fuse_req_ctx(req);
+        auto text = answer(*n, server_of(req).host, ctx ? ctx->pid : 0);
+        // A caller that is gone, or whose cgroup cannot be read, gets EIO, never the host's
+        // numbers: those are what the server exists to hide.
+        if (!text) return void(fuse_reply_err(req, EIO));
+        auto content = std::make_unique<const std::string>(std::move(*text));
+        fi->fh = reinterpret_cast<uintptr_t>(content.get());
+        fi->direct_io = 1;  // st_size is 0: the kernel must ask for the content
+        fi->keep_cache = 0;
+        // If the reply does not arrive (the opener was interrupted), no release follows:
+        // the copy is freed here instead.
+        if (fuse_reply_open(req, fi) == 0) (void)content.release();
+    });
+}
+
+void on_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    guarded(req, [&] {
+        auto* text = reinterpret_cast<const std::string*>(fi->fh);
+        if (!text) return void(fuse_reply_err(req, EIO));
+        if (off < 0) return void(fuse_reply_err(req, EINVAL));
+        size_t at = std::min(static_cast<size_t>(off), text->size());
+        fuse_reply_buf(req, text->data() + at, std::min(size, text->size() - at));
+    });
+}
+
+void on_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    guarded(req, [&] {
+        std::unique_ptr<const std::string> content(reinterpret_cast<const std::string*>(fi->fh));
+        fi->fh = 0;
+        fuse_reply_err(req, 0);
+    });
+}
+
+// Owners of libfuse's objects, so that every way out of serve() undoes what was done.
+struct SessionDeleter {
+    void operator()(fuse_session* se) const { fuse_session_destroy(se); }
+};
+struct ConfigDeleter {
+    void operator()(fuse_loop_config* c) const { fuse_loop_cfg_destroy(c); }
+};
+struct ArgsOwner {
+    fuse_args args;
+    ~ArgsOwner() { fuse_opt_free_args(&args); }
+};
+struct SignalsOwner {
+    fuse_session* se;
+    ~SignalsOwner() { fuse_remove_signal_handlers(se); }
+};
+struct MountOwner {
+    fuse_session* se;
+    ~MountOwner() { fuse_session_unmount(se); }
+};
+
+}  // namespace
+
+Status serve(const std::string& mountpoint, Host& host) {
+    Server server{host, ::time(nullptr)};
+    // allow_other: the containers' processes are not the server's user. default_permissions:
+    // the kernel checks the modes (0444, 0555) itself. ro, nosuid, nodev, noexec: nothing
+    // in this tree is written, run, or a device.
+    std::vector<std::string> words = {
+        "kapsel-procfs", "-o",
+        "allow_other,default_permissions,ro,nosuid,nodev,noexec,fsname=kapsel-procfs,"
+        "subtype=kapsel-procfs"};
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    ArgsOwner args{FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data())};
+
+    fuse_lowlevel_ops ops{};
+    ops.lookup = on_lookup;
+    ops.getattr = on_getattr;
+    ops.readdir = on_readdir;
+    ops.open = on_open;
+    ops.read = on_read;
+    ops.release = on_release;
+
+    std::unique_ptr<fuse_session, SessionDeleter> se(
+        fuse_session_new(&args.args, &ops, sizeof ops, &server));
+    if (!se) return make_error("start the fuse session for " + mountpoint);
+    if (fuse_set_signal_handlers(se.get()) != 0)
+        return make_error("set the signal handlers of the fuse session");
+    SignalsOwner signals{se.get()};
+    if (fuse_session_mount(se.get(), mountpoint.c_str()) != 0)
+        return make_error("mount the fuse file system at " + mountpoint);
+    MountOwner mounted{se.get()};
+
+    std::unique_ptr<fuse_loop_config, ConfigDeleter> config(fuse_loop_cfg_create());
+    if (!config) return make_error("serve " + mountpoint + ": out of memory");
+    fuse_loop_cfg_set_clone_fd(config.get(), 0);
+    fuse_loop_cfg_set_max_threads(config.get(), 16);
+    // > 0: the signal that ended the loop (SIGTERM, SIGINT, SIGHUP): a clean end.
+    int rc = fuse_session_loop_mt(se.get(), config.get());
+    if (rc < 0) return sys_error("serve " + mountpoint, -rc);
+    return {};
+}
+
+}  // namespace kapsel::procfs
