@@ -1,0 +1,290 @@
+// kapsel-procfs on the real kernel (issue 14): mounted on a temporary directory, its files
+// say the limits of the process that reads them: a process in a cgroup of its own with a
+// memory and a CPU limit sees those, the test's own processes see the host's. The
+// readers are child processes run with a timeout, so a server that hangs fails the test
+// instead of stopping it.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cgroups/layout.hpp"
+#include "harness.hpp"
+#include "procfs/answers.hpp"
+#include "procfs/limits.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool is_mounted(const std::string& path) {
+    std::ifstream mi("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mi, line)) {
+        std::istringstream is(line);
+        std::string f[5];
+        for (auto& x : f) is >> x;
+        if (f[4] == path) return true;
+    }
+    return false;
+}
+
+// One kapsel-procfs serving a temporary mount point; stopped (and the mount removed by
+// TempDir) at the end.
+class Server {
+  public:
+    Server() {
+        pid_ = fork();
+        if (pid_ == 0) {
+            // Its output goes to a file the failure messages show; no fd of the test's
+            // (the integration lock among them) stays open in it.
+            int log = open(log_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            dup2(log, 1);
+            dup2(log, 2);
+            syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+            setpgid(0, 0);
+            exec_argv({KAPSEL_TEST_PROCFS_BINARY, mountpoint()});
+        }
+        for (auto until = std::chrono::steady_clock::now() + 10s;
+             std::chrono::steady_clock::now() < until && running();
+             std::this_thread::sleep_for(20ms))
+            if (is_mounted(mountpoint())) return;
+    }
+    ~Server() {
+        if (pid_ > 0) stop(SIGKILL);
+    }
+    std::string mountpoint() const { return dir_.path(); }
+    std::string path(const std::string& file) const { return dir_.path() + "/" + file; }
+    std::string log() const {
+        std::ifstream f(log_path());
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    }
+    bool running() {
+        if (pid_ <= 0) return false;
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == 0) return true;
+        pid_ = -1;
+        status_ = status;
+        return false;
+    }
+    // Sends `sig` and waits up to 10 s for the exit: the wait status, -1 if it did not end.
+    int stop(int sig) {
+        if (pid_ <= 0) return status_;
+        kill(pid_, sig);
+        for (auto until = std::chrono::steady_clock::now() + 10s;
+             std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(20ms))
+            if (!running()) return status_;
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        return -1;
+    }
+
+  private:
+    std::string log_path() const { return log_dir_.path() + "/kapsel-procfs.log"; }
+    TempDir dir_;
+    TempDir log_dir_;
+    pid_t pid_ = -1;
+    int status_ = -1;
+};
+
+std::string host_file(const std::string& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::string line_of(const std::string& text, const std::string& key) {
+    std::istringstream is(text);
+    std::string line;
+    while (std::getline(is, line))
+        if (line.rfind(key, 0) == 0) return line;
+    return "";
+}
+
+// "MemTotal:       24683748 kB" -> "24683748 kB"
+std::string value_of(const std::string& line) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) return "";
+    size_t start = line.find_first_not_of(' ', colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+}
+
+size_t processors(const std::string& cpuinfo) {
+    size_t n = 0;
+    std::istringstream is(cpuinfo);
+    std::string line;
+    while (std::getline(is, line)) n += line.rfind("processor", 0) == 0;
+    return n;
+}
+
+#define REQUIRE_FUSE() \
+    REQUIRE_ROOT();    \
+    REQUIRE_PATH("/dev/fuse", "needs FUSE")
+
+TEST(ProcfsServer, TheTestsOwnProcessesSeeTheHostsMemoryAndCpus) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+
+    // What the server should say for a process of this test's cgroups: the host's memory
+    // unless the test itself runs under a limit (it does not on the CI machines).
+    auto own = procfs::limits_of(getpid());
+    ASSERT_TRUE(own) << own.error().message;
+    auto online = procfs::parse_cpu_list(host_file("/sys/devices/system/cpu/online"));
+    ASSERT_TRUE(online && !online->empty());
+    size_t cpus = procfs::visible_cpus(*own, *online).size();
+    std::string host_total = value_of(line_of(host_file("/proc/meminfo"), "MemTotal:"));
+
+    Output mem = run_program({"/bin/cat", server.path("meminfo")}, "", 5000);
+    ASSERT_EQ(0, mem.code) << mem.err << server.log();
+    if (!own->memory_limit) {
+        EXPECT_EQ(host_total, value_of(line_of(mem.out, "MemTotal:"))) << mem.out;
+    }
+    Output cpuinfo = run_program({"/bin/cat", server.path("cpuinfo")}, "", 5000);
+    ASSERT_EQ(0, cpuinfo.code) << cpuinfo.err;
+    EXPECT_EQ(cpus, processors(cpuinfo.out));
+    Output list = run_program({"/bin/cat", server.path("sys/devices/system/cpu/online")}, "", 5000);
+    ASSERT_EQ(0, list.code) << list.err;
+    EXPECT_EQ(procfs::cpu_list(cpus) + "\n", list.out);
+    Output loadavg = run_program({"/bin/cat", server.path("loadavg")}, "", 5000);
+    EXPECT_EQ(0, loadavg.code) << loadavg.err;
+    EXPECT_FALSE(loadavg.out.empty());
+    Output up = run_program({"/bin/cat", server.path("uptime")}, "", 5000);
+    ASSERT_EQ(0, up.code) << up.err;
+    EXPECT_LT(std::stod(up.out), 5.0) << "the reader's own age: " << up.out;
+
+    Output write = run_program({"/bin/sh", "-c", "echo x > " + server.path("meminfo")}, "", 5000);
+    EXPECT_NE(0, write.code) << "read-only";
+    Output ls = run_program({"/bin/ls", server.mountpoint(), server.path("sys/devices/system/cpu")},
+                            "", 5000);
+    ASSERT_EQ(0, ls.code) << ls.err;
+    for (auto* name : {"cpuinfo", "loadavg", "meminfo", "stat", "swaps", "sys", "uptime", "online",
+                       "possible", "present"})
+        EXPECT_NE(std::string::npos, ls.out.find(name)) << ls.out;
+}
+
+// A cgroup of the test's own in each hierarchy with a memory or CPU controller (v1 on a
+// hybrid host, the unified one on pure v2): 256 MiB and one CPU; removed at the end.
+class LimitedCgroups {
+  public:
+    LimitedCgroups() {
+        auto layout = cgroups::detect();
+        if (!layout) {
+            error_ = layout.error().message;
+            return;
+        }
+        std::string name = "kapsel-test-procfs-" + std::to_string(getpid());
+        const cgroups::Hierarchy* mem = layout->find("memory");
+        const cgroups::Hierarchy* cpu = layout->find("cpu");
+        if (!mem || !cpu) {
+            error_ = "no memory or cpu controller";
+            return;
+        }
+        for (auto* h : {mem, cpu}) {
+            std::string dir = h->mount_point + "/" + name;
+            if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) continue;
+            if (h->v2) write(h->mount_point + "/cgroup.subtree_control", "+memory +cpu");
+            if (mkdir(dir.c_str(), 0755) != 0) {
+                error_ = "mkdir " + dir + ": " + strerror(errno);
+                return;
+            }
+            dirs_.push_back(dir);
+        }
+        std::string m = mem->mount_point + "/" + name, c = cpu->mount_point + "/" + name;
+        bool ok = mem->v2 ? write(m + "/memory.max", "268435456")
+                          : write(m + "/memory.limit_in_bytes", "268435456");
+        ok = ok && (cpu->v2 ? write(c + "/cpu.max", "100000 100000")
+                            : write(c + "/cpu.cfs_period_us", "100000") &&
+                                  write(c + "/cpu.cfs_quota_us", "100000"));
+        if (!ok) error_ = "cannot set the limits in " + m + " and " + c;
+    }
+    ~LimitedCgroups() {
+        // The processes that were in them have exited; a v1 cgroup may still be busy for
+        // a moment while the kernel finishes with them.
+        for (auto& d : dirs_)
+            for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i)
+                std::this_thread::sleep_for(20ms);
+    }
+    const std::string& error() const { return error_; }
+    // A shell command that moves the shell into the cgroups.
+    std::string enter() const {
+        std::string s;
+        for (auto& d : dirs_) s += "echo $$ > " + d + "/cgroup.procs && ";
+        return s;
+    }
+
+  private:
+    static bool write(const std::string& path, const std::string& text) {
+        std::ofstream f(path);
+        f << text;
+        f.flush();
+        return bool(f);
+    }
+    std::vector<std::string> dirs_;
+    std::string error_;
+};
+
+TEST(ProcfsServer, AProcessInAMemoryLimitedCgroupSeesItsLimit) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+
+    // The shell moves itself into the cgroups first; the cats it then starts are in them.
+    Output out =
+        run_program({"/bin/sh", "-c",
+                     cg.enter() + "cat " + server.path("meminfo") + " && echo --- && cat " +
+                         server.path("cpuinfo") + " && echo --- && cat " +
+                         server.path("sys/devices/system/cpu/online")},
+                    "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    size_t first = out.out.find("---\n"), second = out.out.find("---\n", first + 4);
+    ASSERT_NE(std::string::npos, second) << out.out;
+    std::string meminfo = out.out.substr(0, first);
+    std::string cpuinfo = out.out.substr(first + 4, second - first - 4);
+    std::string online = out.out.substr(second + 4);
+    EXPECT_EQ("262144 kB", value_of(line_of(meminfo, "MemTotal:"))) << meminfo;
+    EXPECT_EQ(1u, processors(cpuinfo)) << "a quota of one CPU";
+    EXPECT_EQ("0\n", online);
+}
+
+TEST(ProcfsServer, SigtermUnmountsAndExits) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    int status = server.stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << server.log();
+    EXPECT_FALSE(is_mounted(server.mountpoint()));
+}
+
+TEST(ProcfsServer, AfterTheServerIsKilledReadsFailFastInsteadOfHanging) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    ASSERT_EQ(0, run_program({"/bin/cat", server.path("meminfo")}, "", 5000).code);
+    server.stop(SIGKILL);
+
+    auto start = std::chrono::steady_clock::now();
+    Output out = run_program({"/bin/cat", server.path("meminfo")}, "", 5000);
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_NE(0, out.code);
+    EXPECT_NE(std::string::npos, out.err.find("Transport endpoint is not connected")) << out.err;
+    EXPECT_LT(took, 2s) << "a read of a dead server's file must not wait";
+}
+
+}  // namespace
+}  // namespace kapsel::test
