@@ -2,6 +2,7 @@
 #define FUSE_USE_VERSION 312
 #include "procfs/server.hpp"
 
+#include <cxxabi.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
@@ -51,9 +52,14 @@ struct stat attributes(const Node& n, const Server& s) {
 // of the server that every container's /proc depends on. Each callback replies last,
 // after anything that can throw, so a request is never answered twice.
 template <class F>
-void guarded(fuse_req_t req, F&& f) noexcept {
+void guarded(fuse_req_t req, F&& f) {
     try {
         f();
+    } catch (abi::__forced_unwind&) {
+        // Thread cancellation (libfuse cancels its workers at exit) unwinds as this and
+        // must not be swallowed: glibc aborts then. libfuse allows it only while a worker
+        // waits for a request, so this is a guard, not a path taken today.
+        throw;
     } catch (...) {
         fuse_reply_err(req, EIO);
     }
