@@ -196,7 +196,11 @@ class LimitedCgroups {
         for (auto* h : {mem, cpu}) {
             std::string dir = h->mount_point + "/" + name;
             if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) continue;
-            if (h->v2) write(h->mount_point + "/cgroup.subtree_control", "+memory +cpu");
+            // On v2 the controllers must be enabled for the root's children; one at a time,
+            // as a hybrid host may have only one of them on its cgroup2 mount.
+            if (h->v2)
+                for (auto* c : {"+memory", "+cpu"})
+                    write(h->mount_point + "/cgroup.subtree_control", c);
             if (mkdir(dir.c_str(), 0755) != 0) {
                 error_ = "mkdir " + dir + ": " + strerror(errno);
                 return;
