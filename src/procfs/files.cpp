@@ -11,6 +11,7 @@
 
 #include "procfs/limits.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::procfs {
@@ -25,19 +26,7 @@ constexpr size_t kMaxProcCgroup = 64 * 1024;
 Result<std::string> read_bounded(const std::string& path, size_t max) {
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return sys_error("open " + path);
-    std::string out;
-    char buf[16384];
-    while (true) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("read " + path);
-        }
-        if (n == 0) return out;
-        if (out.size() + static_cast<size_t>(n) > max)
-            return make_error("read " + path + ": larger than " + std::to_string(max) + " bytes");
-        out.append(buf, static_cast<size_t>(n));
-    }
+    return fs::read_fd(fd.get(), path, max);
 }
 
 Result<std::vector<unsigned>> host_online(Host& host) {

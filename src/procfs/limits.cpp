@@ -28,18 +28,9 @@ constexpr size_t kMaxFile = 64 * 1024;
 constexpr uint64_t kV1NoLimit = uint64_t(INT64_MAX) - (uint64_t(1) << 21);
 
 std::optional<std::string> read_bounded(int fd) {
-    std::string out;
-    char buf[4096];
-    while (true) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return std::nullopt;
-        }
-        if (n == 0) return out;
-        if (out.size() + static_cast<size_t>(n) > kMaxFile) return std::nullopt;
-        out.append(buf, static_cast<size_t>(n));
-    }
+    auto text = fs::read_fd(fd, "cgroup file", kMaxFile);
+    if (!text) return std::nullopt;
+    return std::move(*text);
 }
 
 // A cgroup file's text; nullopt when the cgroup lacks it (a controller not enabled there),

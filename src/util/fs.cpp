@@ -16,7 +16,7 @@
 
 namespace kapsel::fs {
 
-static Result<std::string> read_all(int fd, const std::string& what) {
+Result<std::string> read_fd(int fd, const std::string& what, size_t max) {
     std::string out;
     char buf[8192];
     while (true) {
@@ -26,6 +26,8 @@ static Result<std::string> read_all(int fd, const std::string& what) {
             return sys_error("read " + what);
         }
         if (n == 0) break;
+        if (static_cast<size_t>(n) > max - out.size())
+            return make_error("read " + what + ": larger than " + std::to_string(max) + " bytes");
         out.append(buf, static_cast<size_t>(n));
     }
     return out;
@@ -34,13 +36,13 @@ static Result<std::string> read_all(int fd, const std::string& what) {
 Result<std::string> read_file(const std::string& path) {
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return sys_error("open " + path);
-    return read_all(fd.get(), path);
+    return read_fd(fd.get(), path);
 }
 
 Result<std::string> read_file_at(int dirfd, const std::string& name) {
     unique_fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return sys_error("open " + name);
-    return read_all(fd.get(), name);
+    return read_fd(fd.get(), name);
 }
 
 Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve) {

@@ -14,6 +14,9 @@ namespace kapsel::fs {
 
 Result<std::string> read_file(const std::string& path);
 Result<std::string> read_file_at(int dirfd, const std::string& name);
+// Everything `fd` reads until its end, at most `max` bytes (more is an error: "read WHAT:
+// larger than MAX bytes"), for input whose size nobody vouches for.
+Result<std::string> read_fd(int fd, const std::string& what, size_t max = SIZE_MAX);
 // openat2(2): `path` below `dirfd`, resolved as `resolve` says (RESOLVE_BENEATH,
 // RESOLVE_NO_SYMLINKS, ...); O_CLOEXEC is added. The error reads "open PATH".
 Result<unique_fd> openat2(int dirfd, const std::string& path, uint64_t flags, uint64_t resolve);
