@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -366,6 +367,28 @@ Output ImageStoreTest::k(const std::vector<std::string>& args, const std::vector
     std::vector<std::string> a = {"--storage-root", at.empty() ? store() : at};
     a.insert(a.end(), args.begin(), args.end());
     return kapsel(a, "", 60000, {}, env);
+}
+
+json ImageStoreTest::containers() { return json::parse(k({"ps", "-a", "--format", "json"}).out); }
+
+std::string ImageStoreTest::status_of(const std::string& name_or_id) {
+    for (auto& c : containers()) {
+        bool named = c["Names"].is_array() && !c["Names"].empty() && c["Names"][0] == name_or_id;
+        bool by_id = name_or_id.size() >= 12 &&
+                     c["Id"].get<std::string>().rfind(name_or_id.substr(0, 12), 0) == 0;
+        if (named || by_id) return c["State"];
+    }
+    return "(none)";
+}
+
+bool ImageStoreTest::wait_for_status(const std::string& name_or_id, const std::string& status,
+                                     std::chrono::milliseconds limit) {
+    for (auto until = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < until;) {
+        if (status_of(name_or_id).rfind(status, 0) == 0) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
 }
 
 }  // namespace kapsel::test

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -117,6 +118,15 @@ class ImageStoreTest : public KapselTest {
     // kapsel --storage-root STORE args..., with a store other than the test's if given.
     Output k(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
              const std::string& at = "");
+    // `ps -a --format json` of the test's store.
+    json containers();
+    // The State `ps` shows for the container named `name_or_id` (or whose id starts
+    // with its first 12 characters); "(none)" when there is none.
+    std::string status_of(const std::string& name_or_id);
+    // Waits until that status begins with `status` (the monitor records exits
+    // asynchronously).
+    bool wait_for_status(const std::string& name_or_id, const std::string& status,
+                         std::chrono::milliseconds limit = std::chrono::seconds(20));
 };
 
 #define REQUIRE_ROOT()                \

@@ -61,21 +61,6 @@ class BoundedLogs : public ImageStoreTest {
         }
         return out;
     }
-    std::string status_of(const std::string& id) {
-        json all = json::parse(k({"ps", "-a", "--format", "json"}).out);
-        for (auto& c : all)
-            if (c["Id"].get<std::string>().rfind(id.substr(0, 12), 0) == 0) return c["State"];
-        return "(none)";
-    }
-    bool wait_for_status(const std::string& id, const std::string& status,
-                         std::chrono::milliseconds limit = 20s) {
-        for (auto until = std::chrono::steady_clock::now() + limit;
-             std::chrono::steady_clock::now() < until;) {
-            if (status_of(id).rfind(status, 0) == 0) return true;
-            std::this_thread::sleep_for(50ms);
-        }
-        return false;
-    }
     void expect_no_container(const std::string& at) {
         for (auto& e : fsys::directory_iterator(at + "/containers"))
             ADD_FAILURE() << "left: " << e.path();

@@ -45,22 +45,6 @@ class RunImage : public ImageStoreTest {
         if (!line.empty()) out.push_back(line);
         return out;
     }
-    json containers() { return json::parse(k({"ps", "-a", "--format", "json"}).out); }
-    std::string status_of(const std::string& name) {
-        for (auto& c : containers())
-            if (c["Names"][0] == name) return c["State"];
-        return "(none)";
-    }
-    // Waits until the container has the status (the monitor records exits asynchronously).
-    bool wait_for_status(const std::string& name, const std::string& status,
-                         std::chrono::milliseconds limit = 5s) {
-        for (auto until = std::chrono::steady_clock::now() + limit;
-             std::chrono::steady_clock::now() < until;) {
-            if (status_of(name).rfind(status, 0) == 0) return true;
-            std::this_thread::sleep_for(50ms);
-        }
-        return false;
-    }
     // Nothing of a removed container is left: no record, no state, no mount.
     void expect_no_container_left() {
         EXPECT_TRUE(containers().empty()) << containers().dump();
