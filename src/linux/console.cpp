@@ -87,20 +87,26 @@ Result<Pty> open_pty(Sys& sys, std::optional<std::pair<unsigned, unsigned>> size
     int sfd = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (sfd < 0) return sys_error("open pty slave");
     unique_fd slave(sfd);
+    (void)gid;
+    KAPSEL_TRY(shape_pty_slave(slave.get(), size, uid));
+    return Pty{std::move(master), std::move(slave)};
+}
+
+Status shape_pty_slave(int slave, std::optional<std::pair<unsigned, unsigned>> size,
+                       std::optional<uid_t> uid) {
     if (size) {
         winsize ws{};
         ws.ws_row = static_cast<unsigned short>(size->first);
         ws.ws_col = static_cast<unsigned short>(size->second);
-        ::ioctl(slave.get(), TIOCSWINSZ, &ws);
+        ::ioctl(slave, TIOCSWINSZ, &ws);
     }
     // The process's user owns its terminal; the group stays what devpts gave it (the
     // mount's gid=5, "tty"), as with runc, so that mesg, write and script work as
     // on any Linux system.
-    (void)gid;
-    if (::fchown(slave.get(), uid, static_cast<gid_t>(-1)) < 0 && errno != EINVAL)
+    if (uid && ::fchown(slave, *uid, static_cast<gid_t>(-1)) < 0 && errno != EINVAL)
         return sys_error("chown pty slave");
-    ::fchmod(slave.get(), 0620);
-    return Pty{std::move(master), std::move(slave)};
+    ::fchmod(slave, 0620);
+    return {};
 }
 
 Status attach_pty(Pty pty, int console_sock) {

@@ -24,6 +24,12 @@ struct Pty {
 Result<Pty> open_pty(Sys& sys, std::optional<std::pair<unsigned, unsigned>> size, uid_t uid,
                      gid_t gid);
 
+// The slave as a process's terminal: the config's size, owned by `uid` (none: left
+// as it is), devpts' tty group kept, mode 0620. open_pty does this; a restored
+// container's new terminal gets the same.
+Status shape_pty_slave(int slave, std::optional<std::pair<unsigned, unsigned>> size,
+                       std::optional<uid_t> uid);
+
 // Sends the master over `console_sock`, then makes the slave the controlling
 // terminal (in a new session) and stdio. Consumes the pty.
 Status attach_pty(Pty pty, int console_sock);

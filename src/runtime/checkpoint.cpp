@@ -343,19 +343,15 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         if (!r.console_socket.empty())
             console = KAPSEL_TRY(linux::connect_console_socket(r.console_socket));
         tty = KAPSEL_TRY(new_host_pty());
-        // As at create: the process's user owns its terminal (in a user namespace of
-        // its own the ids are the namespace's: the pty stays root's), the group stays
-        // devpts' tty group, and the size is the config's.
-        if (plan.process && !plan.creates(plan::NsType::user) &&
-            ::fchown(tty.slave.get(), plan.process->uid, static_cast<gid_t>(-1)) < 0)
-            return sys_error("chown the new terminal " + tty.path);
-        ::fchmod(tty.slave.get(), 0620);
-        if (plan.process && plan.process->console_size) {
-            winsize ws{};
-            ws.ws_row = static_cast<unsigned short>(plan.process->console_size->first);
-            ws.ws_col = static_cast<unsigned short>(plan.process->console_size->second);
-            ::ioctl(tty.slave.get(), TIOCSWINSZ, &ws);
-        }
+        // As at create (in a user namespace of its own the process's ids are the
+        // namespace's: the pty stays root's).
+        if (plan.process)
+            KAPSEL_TRY_CTX(
+                linux::shape_pty_slave(tty.slave.get(), plan.process->console_size,
+                                       plan.creates(plan::NsType::user)
+                                           ? std::nullopt
+                                           : std::optional<uid_t>(plan.process->uid)),
+                "restore: the new terminal " + tty.path);
     }
 
     Store store(g.root);
