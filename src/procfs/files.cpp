@@ -108,14 +108,26 @@ constexpr std::array kTree = {
 }  // namespace
 
 Result<std::string> SystemHost::read(const std::string& path) {
-    return read_bounded(path, kMaxHostFile);
+    // cpuinfo (large on a large machine, and as costly to generate) and the CPU list
+    // change only with CPU hotplug or frequency; the counters are never cached.
+    bool nearly_static = path == "/proc/cpuinfo" || path == "/sys/devices/system/cpu/online";
+    if (!nearly_static) return read_bounded(path, kMaxHostFile);
+    if (auto hit = files_.get(path)) return std::move(*hit);
+    std::string text = KAPSEL_TRY(read_bounded(path, kMaxHostFile));
+    files_.put(path, text);
+    return text;
 }
 
 Result<Limits> SystemHost::limits(pid_t caller) {
     if (caller <= 0) return make_error("the caller's pid is not visible to the server");
     std::string file = "/proc/" + std::to_string(caller) + "/cgroup";
     std::string text = KAPSEL_TRY(read_bounded(file, kMaxProcCgroup));
-    return KAPSEL_TRY_CTX(limits_in(layout_, text), "limits of pid " + std::to_string(caller));
+    // Reading the limits costs a dozen opens and reads of cgroup files per request; the
+    // cgroup's answer is kept for kCacheTtl instead (see files.hpp for what that bounds).
+    if (auto hit = limits_.get(text)) return std::move(*hit);
+    Limits l = KAPSEL_TRY_CTX(limits_in(layout_, text), "limits of pid " + std::to_string(caller));
+    limits_.put(text, l);
+    return l;
 }
 
 Result<double> SystemHost::age(pid_t caller) {

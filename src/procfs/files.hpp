@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -15,6 +16,7 @@
 
 #include "cgroups/layout.hpp"
 #include "procfs/answers.hpp"
+#include "procfs/cache.hpp"
 #include "util/result.hpp"
 
 namespace kapsel::procfs {
@@ -32,17 +34,34 @@ class Host {
     virtual Result<double> age(pid_t caller) = 0;
 };
 
+// How long SystemHost keeps a cgroup's limits and the host's nearly static files
+// (cpuinfo, the online CPU list): a container sees a changed limit (kapsel update) or a
+// CPU brought online at most this late. The fresh counters (meminfo, stat, uptime) are
+// read on every request.
+constexpr std::chrono::milliseconds kCacheTtl{100};
+// Distinct cgroups (and host files) kept at once; more within kCacheTtl empty the cache.
+constexpr size_t kCacheEntries = 4096;
+
 // The real host: files read from / with a bound, limits read below the cgroup layout
-// detected once when the server starts (not per read).
+// detected once when the server starts (not per read). Thread-safe: the server's threads
+// share one.
 class SystemHost : public Host {
   public:
-    explicit SystemHost(cgroups::Layout layout) : layout_(std::move(layout)) {}
+    explicit SystemHost(cgroups::Layout layout, SteadyClock clock = [] {
+        return std::chrono::steady_clock::now();
+    })
+        : layout_(std::move(layout)), limits_(kCacheTtl, kCacheEntries, clock),
+          files_(kCacheTtl, 16, clock) {}
     Result<std::string> read(const std::string& path) override;
     Result<Limits> limits(pid_t caller) override;
     Result<double> age(pid_t caller) override;
 
   private:
     cgroups::Layout layout_;
+    // Keyed by the caller's /proc/PID/cgroup text, which is read on every request: a
+    // process that moves to another cgroup is answered for the new one at once.
+    TtlCache<Limits> limits_;
+    TtlCache<std::string> files_;
 };
 
 // A file's answer for `caller`; nullptr for a directory.

@@ -210,6 +210,7 @@ class LimitedCgroups {
         std::string m = mem->mount_point + "/" + name, c = cpu->mount_point + "/" + name;
         bool ok = mem->v2 ? write(m + "/memory.max", "268435456")
                           : write(m + "/memory.limit_in_bytes", "268435456");
+        memory_limit_file_ = m + (mem->v2 ? "/memory.max" : "/memory.limit_in_bytes");
         ok = ok && (cpu->v2 ? write(c + "/cpu.max", "100000 100000")
                             : write(c + "/cpu.cfs_period_us", "100000") &&
                                   write(c + "/cpu.cfs_quota_us", "100000"));
@@ -230,6 +231,9 @@ class LimitedCgroups {
         return s;
     }
 
+    // The file that holds the memory limit (kapsel update writes it so).
+    const std::string& memory_limit_file() const { return memory_limit_file_; }
+
   private:
     static bool write(const std::string& path, const std::string& text) {
         std::ofstream f(path);
@@ -238,6 +242,7 @@ class LimitedCgroups {
         return bool(f);
     }
     std::vector<std::string> dirs_;
+    std::string memory_limit_file_;
     std::string error_;
 };
 
@@ -264,6 +269,30 @@ TEST(ProcfsServer, AProcessInAMemoryLimitedCgroupSeesItsLimit) {
     EXPECT_EQ("262144 kB", value_of(line_of(meminfo, "MemTotal:"))) << meminfo;
     EXPECT_EQ(1u, processors(cpuinfo)) << "a quota of one CPU";
     EXPECT_EQ("0\n", online);
+}
+
+// The server keeps a cgroup's limits for procfs::kCacheTtl (100 ms): a limit that
+// changes while the container runs (kapsel update) shows no later than that.
+TEST(ProcfsServer, AChangedMemoryLimitShowsWithinTheCacheTime) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+
+    std::string meminfo = server.path("meminfo");
+    Output out = run_program({"/bin/sh", "-c",
+                              cg.enter() + "grep MemTotal " + meminfo + " && echo 134217728 > " +
+                                  cg.memory_limit_file() + " && sleep 0.2 && grep MemTotal " +
+                                  meminfo},
+                             "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    std::istringstream lines(out.out);
+    std::string before, after;
+    std::getline(lines, before);
+    std::getline(lines, after);
+    EXPECT_EQ("262144 kB", value_of(before)) << out.out;
+    EXPECT_EQ("131072 kB", value_of(after)) << "the new limit, 200 ms later: " << out.out;
 }
 
 TEST(ProcfsServer, SigtermUnmountsAndExits) {
