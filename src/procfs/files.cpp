@@ -57,9 +57,7 @@ Result<std::string> render_stat(Host& host, pid_t caller) {
     return stat(KAPSEL_TRY(host.read("/proc/stat")), cpus);
 }
 
-// For now the caller's own age stands for its container's: a container's processes are
-// the init and its descendants, and the init's age is what the container's uptime is to
-// be once the server knows which container a caller is in.
+// The container's age: since its init started (tasks.hpp: container_init).
 Result<std::string> render_uptime(Host& host, pid_t caller) {
     double age = KAPSEL_TRY(host.age(caller));
     auto cpus = KAPSEL_TRY(caller_cpus(host, caller));
@@ -132,7 +130,10 @@ Result<Limits> SystemHost::limits(pid_t caller) {
 
 Result<double> SystemHost::age(pid_t caller) {
     if (caller <= 0) return make_error("the caller's pid is not visible to the server");
-    return process_age(caller);
+    if (!own_ns_) return make_error("read /proc/self/ns/pid: the server's pid namespace");
+    auto init = container_init(processes_, caller, *own_ns_);
+    if (!init) return make_error("process " + std::to_string(caller) + " is gone");
+    return process_age(*init);
 }
 
 std::span<const Node> tree() {

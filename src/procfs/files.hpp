@@ -17,6 +17,7 @@
 #include "cgroups/layout.hpp"
 #include "procfs/answers.hpp"
 #include "procfs/cache.hpp"
+#include "procfs/tasks.hpp"
 #include "util/result.hpp"
 
 namespace kapsel::procfs {
@@ -30,7 +31,8 @@ class Host {
     virtual Result<std::string> read(const std::string& path) = 0;
     // The limits of the caller's cgroups; an error if the process is gone.
     virtual Result<Limits> limits(pid_t caller) = 0;
-    // How long ago the caller started, in seconds.
+    // How long ago the caller's container started, in seconds (tasks.hpp says which
+    // process's start that is).
     virtual Result<double> age(pid_t caller) = 0;
 };
 
@@ -51,7 +53,7 @@ class SystemHost : public Host {
         return std::chrono::steady_clock::now();
     })
         : layout_(std::move(layout)), limits_(kCacheTtl, kCacheEntries, clock),
-          files_(kCacheTtl, 16, clock) {}
+          files_(kCacheTtl, 16, clock), processes_(layout_), own_ns_(own_pid_ns()) {}
     Result<std::string> read(const std::string& path) override;
     Result<Limits> limits(pid_t caller) override;
     Result<double> age(pid_t caller) override;
@@ -62,6 +64,8 @@ class SystemHost : public Host {
     // process that moves to another cgroup is answered for the new one at once.
     TtlCache<Limits> limits_;
     TtlCache<std::string> files_;
+    SystemProcesses processes_;
+    std::optional<NsId> own_ns_;
 };
 
 // A file's answer for `caller`; nullptr for a directory.

@@ -56,10 +56,21 @@ struct Chain {
     std::vector<unique_fd> dirs;
 };
 
+// The path is the process's to shape (its cgroup namespace, its cgroup's name), so it is
+// resolved beneath the mount point only, without symlinks or other mounts.
+Result<unique_fd> open_beneath(int mount, const std::string& dir) {
+    auto fd = fs::openat2(mount, dir, O_PATH | O_DIRECTORY,
+                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                              RESOLVE_NO_XDEV);
+    if (!fd) return std::move(fd).error();
+    return std::move(fd).take();
+}
+
 // nullopt: the host has no hierarchy with `controller`, or the process is in none.
+// `leaf_only`: the process's own cgroup alone, without its parents.
 Result<std::optional<Chain>> chain_for(const cgroups::Layout& layout,
                                        const std::vector<CgroupLine>& lines,
-                                       std::string_view controller) {
+                                       std::string_view controller, bool leaf_only = false) {
     const cgroups::Hierarchy* h = layout.find(controller);
     if (!h) return std::optional<Chain>();
     const CgroupLine* line = nullptr;
@@ -79,13 +90,9 @@ Result<std::optional<Chain>> chain_for(const cgroups::Layout& layout,
     for (size_t n = parts.size() + 1; n-- > 0;) {
         std::string dir =
             n == 0 ? "." : join(std::vector<std::string>(parts.begin(), parts.begin() + n), "/");
-        // The path is the process's to shape (its cgroup namespace, its cgroup's name), so
-        // it is resolved beneath the mount point only, without symlinks or other mounts.
-        auto fd = fs::openat2(
-            mount.get(), dir, O_PATH | O_DIRECTORY,
-            RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
-        if (!fd) return std::move(fd).error().context("cgroup of " + std::string(controller));
-        chain.dirs.push_back(std::move(fd).take());
+        chain.dirs.push_back(KAPSEL_TRY_CTX(open_beneath(mount.get(), dir),
+                                            "cgroup of " + std::string(controller)));
+        if (leaf_only) break;
     }
     return std::optional<Chain>(std::move(chain));
 }
@@ -238,6 +245,14 @@ Result<Limits> limits_in(const cgroups::Layout& layout, std::string_view proc_cg
     if (auto c = KAPSEL_TRY(chain_for(layout, lines, "cpu"))) read_cpu(*c, l);
     if (auto c = KAPSEL_TRY(chain_for(layout, lines, "cpuset"))) read_cpuset(*c, l);
     return l;
+}
+
+Result<std::optional<unique_fd>> cgroup_dir(const cgroups::Layout& layout,
+                                            std::string_view proc_cgroup,
+                                            std::string_view controller) {
+    auto chain = KAPSEL_TRY(chain_for(layout, parse_proc_cgroup(proc_cgroup), controller, true));
+    if (!chain) return std::optional<unique_fd>();
+    return std::optional<unique_fd>(std::move(chain->dirs.front()));
 }
 
 Result<Limits> limits_of(pid_t pid) {

@@ -14,6 +14,7 @@
 
 #include "cgroups/layout.hpp"
 #include "procfs/answers.hpp"
+#include "util/fd.hpp"
 #include "util/result.hpp"
 
 namespace kapsel::procfs {
@@ -50,6 +51,13 @@ std::optional<double> parse_cfs_quota(std::string_view quota, std::string_view p
 // not have, or a file a cgroup lacks, is no limit. Every file is opened beneath its
 // hierarchy's mount point (openat2 RESOLVE_BENEATH) and read with a size bound.
 Result<Limits> limits_in(const cgroups::Layout& layout, std::string_view proc_cgroup);
+
+// The directory (an O_PATH fd) of the cgroup that `proc_cgroup` lists for the hierarchy
+// with `controller` (the unified one on pure v2), opened beneath its mount point like
+// limits_in's; nullopt when the host has no such hierarchy or the process is in none.
+Result<std::optional<unique_fd>> cgroup_dir(const cgroups::Layout& layout,
+                                            std::string_view proc_cgroup,
+                                            std::string_view controller);
 
 // The limits of the process `pid`'s cgroups on this host.
 Result<Limits> limits_of(pid_t pid);

@@ -164,7 +164,13 @@ TEST(ProcfsServer, TheTestsOwnProcessesSeeTheHostsMemoryAndCpus) {
     EXPECT_FALSE(loadavg.out.empty());
     Output up = run_program({"/bin/cat", server.path("uptime")}, "", 5000);
     ASSERT_EQ(0, up.code) << up.err;
-    EXPECT_LT(std::stod(up.out), 5.0) << "the reader's own age: " << up.out;
+    // The reader shares the server's pid namespace: its cgroup's oldest process says
+    // (the test itself or older, at most the host's uptime).
+    auto test_age = procfs::process_age(getpid());
+    ASSERT_TRUE(test_age);
+    double host_up = std::stod(host_file("/proc/uptime"));
+    EXPECT_GE(std::stod(up.out), *test_age - 0.1) << up.out;
+    EXPECT_LE(std::stod(up.out), host_up + 1.0) << up.out;
 
     Output write = run_program({"/bin/sh", "-c", "echo x > " + server.path("meminfo")}, "", 5000);
     EXPECT_NE(0, write.code) << "read-only";
@@ -293,6 +299,34 @@ TEST(ProcfsServer, AChangedMemoryLimitShowsWithinTheCacheTime) {
     std::getline(lines, after);
     EXPECT_EQ("262144 kB", value_of(before)) << out.out;
     EXPECT_EQ("131072 kB", value_of(after)) << "the new limit, 200 ms later: " << out.out;
+}
+
+// uptime is the container's age, not the reader's: from the start of the reader's pid
+// namespace's init, or, without a pid namespace of its own, of its cgroup's oldest process.
+TEST(ProcfsServer, UptimeCountsFromTheContainersStart) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+    std::string uptime = server.path("uptime");
+
+    // A cgroup without a pid namespace: the shell came first, the cat 1.5 s later.
+    Output in_cgroup = run_program(
+        {"/bin/sh", "-c", cg.enter() + "sleep 1.5 && cat " + uptime}, "", 10000);
+    ASSERT_EQ(0, in_cgroup.code) << in_cgroup.err << server.log();
+    double age = std::stod(in_cgroup.out);
+    EXPECT_GE(age, 1.4) << "the shell's age, not the cat's: " << in_cgroup.out;
+    EXPECT_LT(age, 5.0) << in_cgroup.out;
+
+    // A pid namespace: its init is the shell, two processes up from the cat.
+    Output in_ns = run_program({"/usr/bin/unshare", "--pid", "--fork", "/bin/sh", "-c",
+                                "sleep 1.5 && sh -c 'cat " + uptime + "'"},
+                               "", 10000);
+    ASSERT_EQ(0, in_ns.code) << in_ns.err << server.log();
+    age = std::stod(in_ns.out);
+    EXPECT_GE(age, 1.4) << "the namespace init's age: " << in_ns.out;
+    EXPECT_LT(age, 5.0) << in_ns.out;
 }
 
 TEST(ProcfsServer, SigtermUnmountsAndExits) {
