@@ -288,6 +288,37 @@ Result<unique_fd> load_seccomp(const SeccompProgram& prog) {
     return unique_fd(prog.notify ? static_cast<int>(rc) : -1);
 }
 
+SeccompProgram procfs_filter() {
+    // Hand-written: seven instructions, no libseccomp context to build for each process.
+    // A compat architecture's calls (i386 on x86_64, x32's numbers with their own bit)
+    // do not match and are allowed: the server answers the native layout only.
+    SeccompProgram prog;
+    prog.filter = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sysinfo, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sched_getaffinity, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    };
+    prog.flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    prog.notify = true;
+    return prog;
+}
+
+Result<unique_fd> load_procfs_filter() {
+    SeccompProgram prog = procfs_filter();
+    auto listener = load_seccomp(prog);
+    // WAIT_KILLABLE_RECV came with Linux 5.19; older kernels refuse the unknown flag.
+    if (!listener && listener.error().code == EINVAL) {
+        prog.flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+        listener = load_seccomp(prog);
+    }
+    if (!listener) return std::move(listener).error().context("procfs seccomp filter");
+    return listener;
+}
+
 std::vector<std::string> known_syscall_names() {
     std::vector<std::string> out;
     for (int nr = 0; nr < 1024; ++nr) {

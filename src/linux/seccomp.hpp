@@ -32,6 +32,18 @@ inline constexpr const char* kSeccompCacheDir = "/run/kapsel-cache/seccomp";
 // Installs the filter; returns the notify listener fd when the program uses SCMP_ACT_NOTIFY.
 Result<unique_fd> load_seccomp(const SeccompProgram& prog);
 
+// kapsel's own filter for the container-aware procfs (issue 14): sysinfo and
+// sched_getaffinity of the native architecture go to a listener (kapsel-procfs answers
+// them with the container's numbers, procfs/notify.hpp); everything else is allowed. It
+// is a filter of its own beside the profile's: the kernel takes the most restrictive
+// action of all filters (KILL > TRAP > ERRNO > USER_NOTIF > ... > ALLOW), so a profile
+// that forbids these calls still does.
+SeccompProgram procfs_filter();
+// Installs procfs_filter() with a listener (its callers' waits killable once received,
+// where the kernel has WAIT_KILLABLE_RECV) and returns the listener. Needs no_new_privs
+// or CAP_SYS_ADMIN, as any filter.
+Result<unique_fd> load_procfs_filter();
+
 // Every syscall name libseccomp knows for the native architecture.
 std::vector<std::string> known_syscall_names();
 
