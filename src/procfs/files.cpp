@@ -73,10 +73,8 @@ Result<std::string> render_swaps(Host& host, pid_t caller) {
     return swaps(KAPSEL_TRY(host.limits(caller)));
 }
 
-// The host's load for now: a per-container load needs the server to sample each
-// container's runnable tasks over time, which is still to come (issue 14).
-Result<std::string> render_loadavg(Host& host, pid_t) {
-    return host.read("/proc/loadavg");
+Result<std::string> render_loadavg(Host& host, pid_t caller) {
+    return loadavg_text(KAPSEL_TRY(host.load(caller)));
 }
 
 // online, possible and present all say the caller's CPUs, numbered from 0: a container
@@ -104,6 +102,35 @@ constexpr std::array kTree = {
 };
 
 }  // namespace
+
+Result<Load> Host::load(pid_t) {
+    const std::string path = "/proc/loadavg";
+    std::string text = KAPSEL_TRY(read(path));
+    auto f = split(trim(text), ' ');
+    size_t slash = f.size() == 5 ? f[3].find('/') : std::string::npos;
+    auto one = f.size() == 5 ? parse_decimal(f[0]) : std::nullopt;
+    auto five = f.size() == 5 ? parse_decimal(f[1]) : std::nullopt;
+    auto fifteen = f.size() == 5 ? parse_decimal(f[2]) : std::nullopt;
+    auto running = slash != std::string::npos ? parse_uint(f[3].substr(0, slash)) : std::nullopt;
+    auto total = slash != std::string::npos ? parse_uint(f[3].substr(slash + 1)) : std::nullopt;
+    if (!one || !five || !fifteen || !running || !total)
+        return make_error("read " + path + ": not five fields");
+    return Load{.one = *one, .five = *five, .fifteen = *fifteen, .running = *running,
+                .total = *total};
+}
+
+Result<Load> SystemHost::load(pid_t caller) {
+    if (caller <= 0) return make_error("the caller's pid is not visible to the server");
+    std::string file = "/proc/" + std::to_string(caller) + "/cgroup";
+    auto cgroup = load_cgroup_of(layout_, KAPSEL_TRY(read_bounded(file, kMaxProcCgroup)));
+    if (!cgroup) return make_error("load of pid " + std::to_string(caller) + ": no cpu cgroup");
+    auto load = loads_.read(*cgroup);
+    // Gone, or more containers than the sampler tracks: an error (EIO), not the host's
+    // numbers.
+    if (!load) return make_error("load of pid " + std::to_string(caller) + ": not tracked");
+    sampler_.start();
+    return *load;
+}
 
 Result<std::string> SystemHost::read(const std::string& path) {
     // cpuinfo (large on a large machine, and as costly to generate) and the CPU list

@@ -17,6 +17,7 @@
 #include "cgroups/layout.hpp"
 #include "procfs/answers.hpp"
 #include "procfs/cache.hpp"
+#include "procfs/loadavg.hpp"
 #include "procfs/tasks.hpp"
 #include "util/result.hpp"
 
@@ -34,6 +35,9 @@ class Host {
     // How long ago the caller's container started, in seconds (tasks.hpp says which
     // process's start that is).
     virtual Result<double> age(pid_t caller) = 0;
+    // The load of the caller's container (loadavg.hpp). By default the host's, from its
+    // /proc/loadavg: what a host without a sampler (a test's) says.
+    virtual Result<Load> load(pid_t caller);
 };
 
 // How long SystemHost keeps a cgroup's limits and the host's nearly static files
@@ -57,6 +61,9 @@ class SystemHost : public Host {
     Result<std::string> read(const std::string& path) override;
     Result<Limits> limits(pid_t caller) override;
     Result<double> age(pid_t caller) override;
+    // Starts the load sampler's thread on the first call (so a server that nobody asks
+    // for loadavg runs none).
+    Result<Load> load(pid_t caller) override;
 
   private:
     cgroups::Layout layout_;
@@ -66,6 +73,8 @@ class SystemHost : public Host {
     TtlCache<std::string> files_;
     SystemProcesses processes_;
     std::optional<NsId> own_ns_;
+    LoadTable loads_{[this](const std::string& cg) { return count_cgroup_tasks(layout_, cg); }};
+    LoadSampler sampler_{loads_};  // after loads_: stopped before it goes
 };
 
 // A file's answer for `caller`; nullptr for a directory.

@@ -329,6 +329,50 @@ TEST(ProcfsServer, UptimeCountsFromTheContainersStart) {
     EXPECT_LT(age, 5.0) << in_ns.out;
 }
 
+// loadavg is the reader's container's: its cgroup's runnable tasks, sampled every 5 s
+// from the first read on. A cgroup with two busy loops shows 2 running and a rising
+// 1-minute average; the last field is never a host pid.
+TEST(ProcfsServer, LoadavgCountsTheContainersOwnTasks) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+    std::string loadavg = server.path("loadavg");
+
+    // Two loops under a one-CPU quota: both runnable (R) most of the time.
+    Output out = run_program(
+        {"/bin/sh", "-c",
+         // "true;": enter()'s list ends in "&&", which must not take the "&" below.
+         cg.enter() + "true; (while :; do :; done) & a=$!; (while :; do :; done) & b=$!; sleep 0.3; "
+                      "cat " + loadavg + "; sleep 5.5; cat " + loadavg + "; kill $a $b"},
+        "", 20000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    std::istringstream lines(out.out);
+    std::string first, second;
+    std::getline(lines, first);
+    std::getline(lines, second);
+    auto fields = [](const std::string& line) {
+        std::istringstream is(line);
+        std::vector<std::string> f;
+        for (std::string w; is >> w;) f.push_back(w);
+        return f;
+    };
+    auto f1 = fields(first), f2 = fields(second);
+    ASSERT_EQ(5u, f1.size()) << out.out;
+    ASSERT_EQ(5u, f2.size()) << out.out;
+    EXPECT_EQ("0.00", f1[0]) << "sampled from the first read on: " << out.out;
+    // The shell, two loops and the cat: four tasks, the loops (and the cat) running.
+    size_t slash = f2[3].find('/');
+    ASSERT_NE(std::string::npos, slash) << out.out;
+    int running = std::stoi(f2[3].substr(0, slash)), total = std::stoi(f2[3].substr(slash + 1));
+    EXPECT_GE(running, 1) << out.out;
+    EXPECT_LE(total, 6) << "the cgroup's tasks, not the host's: " << out.out;
+    EXPECT_GT(std::stod(f2[0]), 0.05) << "one 5 s step with two busy tasks: " << out.out;
+    EXPECT_LT(std::stod(f2[0]), 1.0) << out.out;
+    EXPECT_EQ("0", f2[4]);
+}
+
 TEST(ProcfsServer, SigtermUnmountsAndExits) {
     REQUIRE_FUSE();
     Server server;

@@ -51,6 +51,12 @@ class FakeHost : public Host {
         if (it == ages.end()) return make_error("process is gone");
         return it->second;
     }
+    std::map<pid_t, Load> loads;  // none for a pid: the default, the host's
+    Result<Load> load(pid_t caller) override {
+        auto it = loads.find(caller);
+        if (it == loads.end()) return Host::load(caller);
+        return it->second;
+    }
 };
 
 const Node& at(std::string_view path) {
@@ -128,13 +134,21 @@ TEST(ProcfsFiles, CpuFilesSayTheCallersCpus) {
     EXPECT_EQ("cpu  1 0 1 1\ncpu0 1 0 1 1\nctxt 42\n", read(host, "stat", 10));
 }
 
-TEST(ProcfsFiles, UptimeIsTheCallersAgeAndLoadavgTheHosts) {
+TEST(ProcfsFiles, UptimeIsTheContainersAgeAndLoadavgItsLoad) {
     FakeHost host;
     host.limits_by_pid[10] = Limits{.cpu_quota = 1.0};
     host.ages[10] = 12.5;
     // Idle: one CPU's share of the host's 3600 s over four, bounded by the age.
     EXPECT_EQ("12.50 12.50\n", read(host, "uptime", 10));
-    EXPECT_EQ("0.50 0.40 0.30 1/200 4242\n", read(host, "loadavg", 10)) << "passed through";
+    host.loads[10] = Load{.one = 1.5, .five = 0.25, .fifteen = 0.125, .running = 2, .total = 7};
+    EXPECT_EQ("1.50 0.25 0.12 2/7 0\n", read(host, "loadavg", 10));
+}
+
+TEST(ProcfsFiles, AHostWithoutASamplerAnswersLoadavgWithItsOwnLoadButNoHostPid) {
+    FakeHost host;
+    EXPECT_EQ("0.50 0.40 0.30 1/200 0\n", read(host, "loadavg", 10));
+    host.files["/proc/loadavg"] = "0.50 0.40\n";
+    EXPECT_THAT(read(host, "loadavg", 10), HasSubstr("not five fields"));
 }
 
 TEST(ProcfsFiles, SwapsListsSwapOnlyWhenTheCallerMaySwap) {
@@ -169,10 +183,11 @@ TEST(ProcfsFiles, AHostFileThatIsMissingOrNotAListIsAnError) {
 TEST(ProcfsFiles, AnAnswerIsAtMostOneMebibyte) {
     FakeHost host;
     host.limits_by_pid[10] = Limits{};
-    host.files["/proc/loadavg"] = std::string(kMaxAnswer, 'x');
-    EXPECT_EQ(kMaxAnswer, read(host, "loadavg", 10).size()) << "the bound itself is fine";
-    host.files["/proc/loadavg"] += "x";
-    EXPECT_THAT(read(host, "loadavg", 10), HasSubstr("larger than 1 MiB"));
+    // Without a memory limit meminfo is the host's text as it is.
+    host.files["/proc/meminfo"] = std::string(kMaxAnswer, 'x');
+    EXPECT_EQ(kMaxAnswer, read(host, "meminfo", 10).size()) << "the bound itself is fine";
+    host.files["/proc/meminfo"] += "x";
+    EXPECT_THAT(read(host, "meminfo", 10), HasSubstr("larger than 1 MiB"));
 }
 
 TEST(ProcfsFiles, ADirectoryHasNoAnswer) {
