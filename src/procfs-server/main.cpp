@@ -2,7 +2,10 @@
 // separate program because kapsel is linked statically and Debian's libfuse3 is a
 // shared library. It mounts the tree of procfs/files.hpp at MOUNTPOINT and serves it in
 // the foreground until SIGTERM or SIGINT, answering every read for the process that
-// reads (its cgroup's limits). Not started by kapsel yet: containers do not see it.
+// reads (its cgroup's limits). kapsel starts one per state root on demand
+// (procfs/client.hpp); the process is the keeper (procfs/keeper.hpp) and its child the
+// server.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -13,18 +16,27 @@
 
 #include "cgroups/layout.hpp"
 #include "procfs/files.hpp"
+#include "procfs/keeper.hpp"
 #include "procfs/server.hpp"
+#include "util/strings.hpp"
 #include "util/result.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: kapsel-procfs MOUNTPOINT\n"
+    "usage: kapsel-procfs [--control SOCKET] [--pid-file FILE] [--ready-fd N] MOUNTPOINT\n"
     "\n"
     "Mounts a read-only FUSE file system at MOUNTPOINT with meminfo, cpuinfo, stat,\n"
     "uptime, swaps, loadavg and sys/devices/system/cpu/{online,possible,present}, each\n"
     "answered for the process that reads it: its cgroup's memory, swap and CPU limits.\n"
-    "Runs in the foreground; SIGTERM or SIGINT unmounts and exits. Needs root.\n";
+    "Runs in the foreground; SIGTERM or SIGINT unmounts and exits. Needs root.\n"
+    "The process keeps the FUSE connection and runs the server as its child\n"
+    "(kapsel-procfsd); a server that dies is replaced at once and the files work\n"
+    "again in every container that has them.\n"
+    "\n"
+    "  --control SOCKET  accept containers' seccomp listeners here (kapsel does)\n"
+    "  --pid-file FILE   write this process's pid to FILE\n"
+    "  --ready-fd N      write \"ok\" (or \"error: ...\") to fd N once serving\n";
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "kapsel-procfs: %s\n", message.c_str());
@@ -32,6 +44,20 @@ int fail(const std::string& message) {
 }
 
 }  // namespace
+
+// The server child: the tree over the connection, answered from this host's cgroups.
+int server_main(int fuse_fd, bool attach, int feed_fd, int inflight_fd) {
+    (void)feed_fd;
+    (void)inflight_fd;
+    // The layout is detected once: it does not change while the host runs, and each
+    // read would otherwise parse /proc/self/mountinfo again.
+    auto layout = kapsel::cgroups::detect();
+    if (!layout) return fail("detect the cgroup layout: " + layout.error().message);
+    kapsel::procfs::SystemHost host(std::move(*layout));
+    auto served = kapsel::procfs::serve(fuse_fd, attach, host);
+    if (!served) return fail(served.error().message);
+    return 0;
+}
 
 int main(int argc, char** argv) {
     if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
@@ -42,26 +68,37 @@ int main(int argc, char** argv) {
         std::printf("kapsel-procfs %s\n", KAPSEL_VERSION);
         return 0;
     }
-    if (argc != 2 || argv[1][0] == '-') {
+    kapsel::procfs::KeeperOptions o;
+    int i = 1;
+    for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+        std::string flag = argv[i];
+        if (flag == "--control") {
+            o.control = argv[i + 1];
+        } else if (flag == "--pid-file") {
+            o.pid_file = argv[i + 1];
+        } else if (flag == "--ready-fd") {
+            auto n = kapsel::parse_int(argv[i + 1]);
+            if (!n || *n < 0 || *n > 1024 || ::fcntl(static_cast<int>(*n), F_GETFD) < 0)
+                return fail(std::string("--ready-fd ") + argv[i + 1] + ": not an open fd");
+            o.ready_fd = static_cast<int>(*n);
+            ::fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC);
+        } else {
+            std::fputs(kUsage, stderr);
+            return 2;
+        }
+    }
+    if (i + 1 != argc || argv[i][0] == '-') {
         std::fputs(kUsage, stderr);
         return 2;
     }
-    std::string mountpoint = argv[1];
+    o.mount = argv[i];
     struct stat st {};
-    if (::stat(mountpoint.c_str(), &st) != 0)
-        return fail("mount point " + mountpoint + ": " + kapsel::errno_text(errno));
-    if (!S_ISDIR(st.st_mode)) return fail("mount point " + mountpoint + " is not a directory");
+    if (::stat(o.mount.c_str(), &st) != 0)
+        return fail("mount point " + o.mount + ": " + kapsel::errno_text(errno));
+    if (!S_ISDIR(st.st_mode)) return fail("mount point " + o.mount + " is not a directory");
 
     // libfuse installs its handlers only over the default ones: a SIGTERM that a parent
     // left ignored would otherwise never unmount.
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::signal(sig, SIG_DFL);
-
-    // The layout is detected once: it does not change while the host runs, and each
-    // read would otherwise parse /proc/self/mountinfo again.
-    auto layout = kapsel::cgroups::detect();
-    if (!layout) return fail("detect the cgroup layout: " + layout.error().message);
-    kapsel::procfs::SystemHost host(std::move(*layout));
-    auto served = kapsel::procfs::serve(mountpoint, host);
-    if (!served) return fail(served.error().message);
-    return 0;
+    return kapsel::procfs::run_keeper(o, server_main);
 }

@@ -5,6 +5,7 @@
 #include <cxxabi.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -178,22 +179,36 @@ struct SignalsOwner {
     fuse_session* se;
     ~SignalsOwner() { fuse_remove_signal_handlers(se); }
 };
-struct MountOwner {
-    fuse_session* se;
-    ~MountOwner() { fuse_session_unmount(se); }
-};
+// A new server on a connection an earlier one initialised gets no FUSE_INIT from the
+// kernel, and libfuse answers every request before an INIT with EIO. So the server plays
+// the INIT to its own session: libfuse then takes the connection as initialised. Its
+// reply goes to the keeper's fd, on which the kernel has no request of that number
+// (nobody reads there), and is dropped with ENOENT, which libfuse ignores. The flags
+// are what every kernel since 4.20 offers; they shape only this server's buffers.
+void replay_init(fuse_session* se) {
+    struct {
+        fuse_in_header in;
+        fuse_init_in init;
+    } msg{};
+    msg.in.len = sizeof msg;
+    msg.in.opcode = FUSE_INIT;
+    msg.in.unique = uint64_t{1} << 62;  // even: not an interrupt's number
+    msg.init.major = 7;
+    msg.init.minor = 31;
+    msg.init.max_readahead = 128 * 1024;
+    msg.init.flags = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES;
+    fuse_buf buf{};
+    buf.size = sizeof msg;
+    buf.mem = &msg;
+    fuse_session_process_buf(se, &buf);
+}
 
 }  // namespace
 
-Status serve(const std::string& mountpoint, Host& host) {
+Status serve(int fuse_fd, bool attach, Host& host) {
     Server server{host, ::time(nullptr)};
-    // allow_other: the containers' processes are not the server's user. default_permissions:
-    // the kernel checks the modes (0444, 0555) itself. ro, nosuid, nodev, noexec: nothing
-    // in this tree is written, run, or a device.
-    std::vector<std::string> words = {
-        "kapsel-procfs", "-o",
-        "allow_other,default_permissions,ro,nosuid,nodev,noexec,fsname=kapsel-procfs,"
-        "subtype=kapsel-procfs"};
+    // No mount options: the keeper mounted the file system (keeper.cpp says with which).
+    std::vector<std::string> words = {"kapsel-procfs"};
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
     ArgsOwner args{FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data())};
@@ -208,21 +223,27 @@ Status serve(const std::string& mountpoint, Host& host) {
 
     std::unique_ptr<fuse_session, SessionDeleter> se(
         fuse_session_new(&args.args, &ops, sizeof ops, &server));
-    if (!se) return make_error("start the fuse session for " + mountpoint);
+    if (!se) return make_error("start the fuse session");
     if (fuse_set_signal_handlers(se.get()) != 0)
         return make_error("set the signal handlers of the fuse session");
     SignalsOwner signals{se.get()};
-    if (fuse_session_mount(se.get(), mountpoint.c_str()) != 0)
-        return make_error("mount the fuse file system at " + mountpoint);
-    MountOwner mounted{se.get()};
+    // "/dev/fd/N": libfuse takes the open connection instead of mounting.
+    std::string dev = "/dev/fd/" + std::to_string(fuse_fd);
+    if (fuse_session_mount(se.get(), dev.c_str()) != 0)
+        return make_error("take the fuse connection " + dev);
+    if (attach) replay_init(se.get());
 
     std::unique_ptr<fuse_loop_config, ConfigDeleter> config(fuse_loop_cfg_create());
-    if (!config) return make_error("serve " + mountpoint + ": out of memory");
-    fuse_loop_cfg_set_clone_fd(config.get(), 0);
+    if (!config) return make_error("serve: out of memory");
+    // Every worker reads from a clone of the connection's fd, never from the keeper's own:
+    // when this server dies, the kernel fails the requests it had taken (ECONNABORTED,
+    // at once) as their clone closes, instead of leaving them to wait forever on an fd
+    // that stays open in the keeper.
+    fuse_loop_cfg_set_clone_fd(config.get(), 1);
     fuse_loop_cfg_set_max_threads(config.get(), 16);
     // > 0: the signal that ended the loop (SIGTERM, SIGINT, SIGHUP): a clean end.
     int rc = fuse_session_loop_mt(se.get(), config.get());
-    if (rc < 0) return sys_error("serve " + mountpoint, -rc);
+    if (rc < 0) return sys_error("serve", -rc);
     return {};
 }
 

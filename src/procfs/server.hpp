@@ -3,17 +3,17 @@
 // libfuse3 is a shared library), so nothing in kapsel_core includes this.
 #pragma once
 
-#include <string>
 
 #include "procfs/files.hpp"
 #include "util/result.hpp"
 
 namespace kapsel::procfs {
 
-// Mounts the tree at `mountpoint` (allow_other, default_permissions, ro, nosuid, nodev,
-// noexec) and answers requests on several threads until SIGTERM, SIGINT or SIGHUP, or
-// until the file system is unmounted; then unmounts it. Each file is generated when it
-// is opened, for the process that opens it, and read from that copy until it is closed.
-Status serve(const std::string& mountpoint, Host& host);
+// Serves the tree on the FUSE connection `fuse_fd` (mounted by the keeper, keeper.hpp) on
+// several threads until SIGTERM, SIGINT or SIGHUP, or until the file system is
+// unmounted. `attach`: an earlier server initialised the connection. Each file is
+// generated when it is opened, for the process that opens it, and read from that copy
+// until it is closed.
+Status serve(int fuse_fd, bool attach, Host& host);
 
 }  // namespace kapsel::procfs

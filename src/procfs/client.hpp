@@ -1,0 +1,65 @@
+// kapsel's side of the container-aware procfs (issue 14): the service of one state root
+// (--root), started on demand, shared by every container of that root, and stopped
+// when the last container that used it is deleted.
+//
+// <root>/procfs/ holds:
+//   mnt/          the FUSE mount the containers' /proc and /sys files are bound from
+//   control.sock  the keeper's socket: kapsel hands it each container's seccomp listener
+//   keeper.pid    the keeper's pid (kapsel-procfs; its child is the FUSE server)
+//   lock          flock: exclusive to start or stop the service, shared while a create
+//                 binds its files (so that a stop never pulls them from under it)
+//   log           the service's stderr
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/fd.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::procfs {
+
+// The annotation that turns the procfs on for a low-level container ("true"/"false");
+// `kapsel run IMAGE` sets it unless --procfs=false.
+inline constexpr const char* kAnnotation = "run.kapsel.procfs";
+
+struct Service {
+    std::string dir;      // <root>/procfs
+    std::string mount;    // <root>/procfs/mnt
+    std::string control;  // <root>/procfs/control.sock
+};
+Service service_of(const std::string& root);
+
+// A running service, held for the time a container is set up with it: while a Lease is
+// alive the service is not stopped.
+struct Lease {
+    Service service;
+    unique_fd lock;  // LOCK_SH on <dir>/lock
+};
+
+// Starts the service of `root` unless it runs (a mount left by a killed keeper is
+// unmounted first) and returns it leased. Fails with one line naming what is missing
+// (kapsel-procfs not installed, no /dev/fuse, the mount refused).
+Result<Lease> use(const std::string& root);
+
+// Whether the service of `root` runs and answers (its mount is a live FUSE mount).
+bool running(const std::string& root);
+
+// Stops the service of `root` (the keeper unmounts and exits) when `in_use` says no
+// container needs it any more; asked under the exclusive lock, so a create that holds a
+// Lease (and has not written its record yet) keeps it running. Nothing to do when it
+// does not run.
+Status stop_if_unused(const std::string& root, bool (*in_use)(const std::string& root));
+
+// Hands a container's seccomp listener (sysinfo, sched_getaffinity) to the service.
+Status register_listener(const std::string& control, int listener_fd,
+                         const std::string& container_id);
+
+// The container paths the service's files are bound over, each with its source below
+// the service's mount: the /proc files when the container mounts a proc at /proc, the
+// CPU lists of /sys/devices/system/cpu when it mounts a sysfs at /sys.
+std::vector<std::pair<std::string, std::string>> binds(const std::string& mount, bool has_proc,
+                                                       bool has_sys);
+
+}  // namespace kapsel::procfs
