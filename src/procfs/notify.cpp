@@ -420,6 +420,10 @@ struct NotifyServer::Impl {
             if (rc < 0) rc = -errno;
             r = affinity_reply(n.data, rc, mask, *limits, *online);
         }
+        // The kernel faults the caller's page in for us. A missing page under a
+        // userfaultfd of the caller's fails the write at once (a remote access does not
+        // wait for a handler), but one backed by a file system the container serves
+        // itself (FUSE, where its devices include /dev/fuse) would hold this thread.
         if (!r.continue_syscall && !r.bytes.empty()) {
             ssize_t w =
                 ::pwrite(mem.get(), r.bytes.data(), r.bytes.size(), static_cast<off_t>(r.write_at));

@@ -6,6 +6,7 @@
 // notification nobody answers fails the test instead of stopping it.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -118,6 +119,9 @@ struct ChildOptions {
     const LimitedCgroups* cgroups = nullptr;  // null: stays in the test's cgroups
     bool profile_forbids_sysinfo = false;     // a profile filter with ERRNO(EPERM) for sysinfo
     int rounds = 1;                           // each round after the first waits for a byte
+    // Where sysinfo is asked to write in the first round: a valid buffer, an address with
+    // nothing mapped, or a page under a userfaultfd nobody serves.
+    enum class Buffer { valid, unmapped, userfault } buffer = Buffer::valid;
 };
 
 // The child: its listener goes to the test over `control` (as a container's init sends it
@@ -222,11 +226,28 @@ class Child {
         if (sendmsg(control, &m, 0) != 1) fail(6);
         listener->reset();
 
+        struct sysinfo* first = nullptr;
+        if (o.buffer == ChildOptions::Buffer::unmapped) {
+            first = reinterpret_cast<struct sysinfo*>(0x10);
+        } else if (o.buffer == ChildOptions::Buffer::userfault) {
+            void* page =
+                mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC));
+            uffdio_api api{.api = UFFD_API, .features = 0, .ioctls = 0};
+            uffdio_register reg{};
+            reg.range = {reinterpret_cast<uint64_t>(page), 4096};
+            reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+            if (page == MAP_FAILED || uffd < 0 || ioctl(uffd, UFFDIO_API, &api) != 0 ||
+                ioctl(uffd, UFFDIO_REGISTER, &reg) != 0)
+                fail(7);
+            first = static_cast<struct sysinfo*>(page);
+        }
+
         for (int round = 0; round < o.rounds; ++round) {
             if (round > 0 && read(go, &byte, 1) != 1) _exit(1);
             Report out;
             struct sysinfo info {};
-            out.sysinfo_rc = sysinfo(&info);
+            out.sysinfo_rc = sysinfo(round == 0 && first ? first : &info);
             out.sysinfo_errno = out.sysinfo_rc ? errno : 0;
             out.total_ram = uint64_t(info.totalram) * info.mem_unit;
             out.uptime = static_cast<uint64_t>(info.uptime);
@@ -425,6 +446,37 @@ TEST(ProcfsNotify, ACallReceivedByAServerThatDiedBeforeAnsweringReturns) {
     EXPECT_EQ(1, r->cpus) << "the calls after it are answered";
     next.stop();  // it releases the record right after answering
     EXPECT_TRUE(procfs::read_inflight(inflight.get()).empty()) << "the record is released";
+}
+
+TEST(ProcfsNotify, ABadPointerGetsEfaultAndTheServerGoesOn) {
+    REQUIRE_ROOT();
+    auto host = system_host();
+    ASSERT_TRUE(host);
+    unique_fd inflight = inflight_memfd();
+    Child unmapped({.buffer = ChildOptions::Buffer::unmapped});
+    // A page whose fault nobody serves: were the server's write to wait for it, every
+    // container's sysinfo would wait with it.
+    Child userfault({.buffer = ChildOptions::Buffer::userfault});
+    Child after({});
+    unique_fd l1 = unmapped.listener(), l2 = userfault.listener(), l3 = after.listener();
+    ASSERT_TRUE(l1 && l2 && l3);
+    Server server(*host, inflight.get());
+    ASSERT_TRUE(server.give(l1.get(), "unmapped 1"));
+    auto r = unmapped.report();
+    EXPECT_SET_UP(r);
+    EXPECT_EQ(-1, r->sysinfo_rc);
+    EXPECT_EQ(EFAULT, r->sysinfo_errno);
+
+    ASSERT_TRUE(server.give(l2.get(), "userfault 2"));
+    r = userfault.report();
+    EXPECT_SET_UP(r);
+    EXPECT_EQ(-1, r->sysinfo_rc);
+    EXPECT_EQ(EFAULT, r->sysinfo_errno);
+
+    ASSERT_TRUE(server.give(l3.get(), "after 3"));
+    r = after.report();
+    EXPECT_SET_UP(r);
+    EXPECT_EQ(0, r->sysinfo_rc) << "the server still answers";
 }
 
 TEST(ProcfsNotify, BadFeedMessagesAreDroppedAndTheServerGoesOn) {
