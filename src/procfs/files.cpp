@@ -84,6 +84,21 @@ Result<std::string> render_cpu_list(Host& host, pid_t caller) {
     return cpu_list(KAPSEL_TRY(caller_cpus(host, caller)).size()) + "\n";
 }
 
+Result<std::string> render_diskstats(Host& host, pid_t caller) {
+    IoStats io = KAPSEL_TRY(host.io(caller));
+    return diskstats(KAPSEL_TRY(host.read("/proc/diskstats")), io);
+}
+
+Result<std::string> render_cpu_pressure(Host& host, pid_t caller) {
+    return host.pressure(caller, "cpu");
+}
+Result<std::string> render_memory_pressure(Host& host, pid_t caller) {
+    return host.pressure(caller, "memory");
+}
+Result<std::string> render_io_pressure(Host& host, pid_t caller) {
+    return host.pressure(caller, "io");
+}
+
 constexpr std::array kTree = {
     Node{kRootIno, kRootIno, "", nullptr},
     Node{2, kRootIno, "meminfo", render_meminfo},
@@ -99,6 +114,13 @@ constexpr std::array kTree = {
     Node{12, 11, "online", render_cpu_list},
     Node{13, 11, "possible", render_cpu_list},
     Node{14, 11, "present", render_cpu_list},
+    Node{15, kRootIno, "diskstats", render_diskstats},
+    // The server shows pressure/ whether or not the host has PSI; whoever bind-mounts
+    // these files over a container's /proc does so only where /proc/pressure exists.
+    Node{16, kRootIno, "pressure", nullptr},
+    Node{17, 16, "cpu", render_cpu_pressure},
+    Node{18, 16, "memory", render_memory_pressure},
+    Node{19, 16, "io", render_io_pressure},
 };
 
 }  // namespace
@@ -119,10 +141,34 @@ Result<Load> Host::load(pid_t) {
                 .total = *total};
 }
 
-Result<Load> SystemHost::load(pid_t caller) {
+Result<IoStats> Host::io(pid_t) {
+    return IoStats{};
+}
+
+Result<std::string> Host::pressure(pid_t, std::string_view resource) {
+    return read("/proc/pressure/" + std::string(resource));
+}
+
+Result<std::string> SystemHost::proc_cgroup(pid_t caller) {
     if (caller <= 0) return make_error("the caller's pid is not visible to the server");
-    std::string file = "/proc/" + std::to_string(caller) + "/cgroup";
-    auto cgroup = load_cgroup_of(layout_, KAPSEL_TRY(read_bounded(file, kMaxProcCgroup)));
+    return read_bounded("/proc/" + std::to_string(caller) + "/cgroup", kMaxProcCgroup);
+}
+
+Result<IoStats> SystemHost::io(pid_t caller) {
+    return KAPSEL_TRY_CTX(io_in(layout_, KAPSEL_TRY(proc_cgroup(caller))),
+                          "i/o of pid " + std::to_string(caller));
+}
+
+Result<std::string> SystemHost::pressure(pid_t caller, std::string_view resource) {
+    auto text = KAPSEL_TRY_CTX(pressure_in(layout_, KAPSEL_TRY(proc_cgroup(caller)), resource),
+                               "pressure of pid " + std::to_string(caller));
+    // No cgroup2 hierarchy (a pure v1 host): the host's, the only pressure there is.
+    if (!text) return read("/proc/pressure/" + std::string(resource));
+    return std::move(*text);
+}
+
+Result<Load> SystemHost::load(pid_t caller) {
+    auto cgroup = load_cgroup_of(layout_, KAPSEL_TRY(proc_cgroup(caller)));
     if (!cgroup) return make_error("load of pid " + std::to_string(caller) + ": no cpu cgroup");
     auto load = loads_.read(*cgroup);
     // Gone, or more containers than the sampler tracks: an error (EIO), not the host's

@@ -17,6 +17,7 @@
 #include "cgroups/layout.hpp"
 #include "procfs/answers.hpp"
 #include "procfs/cache.hpp"
+#include "procfs/io.hpp"
 #include "procfs/loadavg.hpp"
 #include "procfs/tasks.hpp"
 #include "util/result.hpp"
@@ -38,6 +39,12 @@ class Host {
     // The load of the caller's container (loadavg.hpp). By default the host's, from its
     // /proc/loadavg: what a host without a sampler (a test's) says.
     virtual Result<Load> load(pid_t caller);
+    // The I/O counters of the caller's cgroup (io.hpp). By default none: every device
+    // reads zeros.
+    virtual Result<IoStats> io(pid_t caller);
+    // The caller's cgroup's pressure file for "cpu", "memory" or "io". By default the
+    // host's /proc/pressure/RESOURCE.
+    virtual Result<std::string> pressure(pid_t caller, std::string_view resource);
 };
 
 // How long SystemHost keeps a cgroup's limits and the host's nearly static files
@@ -64,8 +71,11 @@ class SystemHost : public Host {
     // Starts the load sampler's thread on the first call (so a server that nobody asks
     // for loadavg runs none).
     Result<Load> load(pid_t caller) override;
+    Result<IoStats> io(pid_t caller) override;
+    Result<std::string> pressure(pid_t caller, std::string_view resource) override;
 
   private:
+    Result<std::string> proc_cgroup(pid_t caller);
     cgroups::Layout layout_;
     // Keyed by the caller's /proc/PID/cgroup text, which is read on every request: a
     // process that moves to another cgroup is answered for the new one at once.

@@ -373,6 +373,91 @@ TEST(ProcfsServer, LoadavgCountsTheContainersOwnTasks) {
     EXPECT_EQ("0", f2[4]);
 }
 
+// A cgroup of the test's own in the hierarchy with io (v2) or blkio (v1), and, on a host
+// with a cgroup2 mount, one there too (pressure files are in every cgroup2 directory).
+class IoCgroups {
+  public:
+    IoCgroups() {
+        auto layout = cgroups::detect();
+        if (!layout) return;
+        std::string name = "kapsel-test-procfs-io-" + std::to_string(getpid());
+        const cgroups::Hierarchy* io = layout->find("io");
+        if (!io || !io->v2) io = layout->find("blkio");
+        for (auto& h : layout->hierarchies)
+            if (h.v2 || &h == io) {
+                if (h.v2 && io && io->v2)
+                    std::ofstream(h.mount_point + "/cgroup.subtree_control") << "+io";
+                std::string dir = h.mount_point + "/" + name;
+                if (mkdir(dir.c_str(), 0755) == 0) dirs_.push_back(dir);
+                if (h.v2) unified_ = dir;
+            }
+    }
+    ~IoCgroups() {
+        for (auto& d : dirs_)
+            for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i)
+                std::this_thread::sleep_for(20ms);
+    }
+    std::string enter() const {
+        std::string s;
+        for (auto& d : dirs_) s += "echo $$ > " + d + "/cgroup.procs && ";
+        return s;
+    }
+    const std::string& unified() const { return unified_; }
+
+  private:
+    std::vector<std::string> dirs_;
+    std::string unified_;
+};
+
+std::vector<std::string> words_of(const std::string& line) {
+    std::istringstream is(line);
+    std::vector<std::string> w;
+    for (std::string x; is >> x;) w.push_back(x);
+    return w;
+}
+
+// diskstats: the host's devices, each with the reader's cgroup's counters; a cgroup
+// that did no I/O reads zeros everywhere, whatever the host's disks did.
+TEST(ProcfsServer, DiskstatsShowsTheHostsDevicesWithTheContainersCounters) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    IoCgroups cg;
+    Output out =
+        run_program({"/bin/sh", "-c", cg.enter() + "cat " + server.path("diskstats")}, "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+
+    std::istringstream host(host_file("/proc/diskstats")), mine(out.out);
+    std::string h, m;
+    size_t lines = 0;
+    while (std::getline(host, h)) {
+        ASSERT_TRUE(std::getline(mine, m)) << out.out;
+        auto hw = words_of(h), mw = words_of(m);
+        ASSERT_EQ(hw.size(), mw.size()) << m;
+        for (size_t i = 0; i < 3; ++i) EXPECT_EQ(hw[i], mw[i]) << "the host's device: " << m;
+        for (size_t i = 3; i < mw.size(); ++i) EXPECT_EQ("0", mw[i]) << "no I/O yet: " << m;
+        ++lines;
+    }
+    EXPECT_GT(lines, 0u);
+}
+
+// pressure/cpu is the reader's cgroup2 directory's cpu.pressure where the host has PSI.
+TEST(ProcfsServer, PressureIsTheContainersCgroups) {
+    REQUIRE_FUSE();
+    REQUIRE_PATH("/proc/pressure/cpu", "needs PSI");
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    IoCgroups cg;
+    if (cg.unified().empty()) GTEST_SKIP() << "skipped: no cgroup2 hierarchy";
+    // A new cgroup whose only task sleeps has had no cpu pressure: all its totals are 0.
+    Output out = run_program(
+        {"/bin/sh", "-c", cg.enter() + "cat " + server.path("pressure/memory")}, "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    EXPECT_EQ(0u, out.out.find("some avg10=")) << out.out;
+    EXPECT_EQ(host_file(cg.unified() + "/memory.pressure").substr(0, 20), out.out.substr(0, 20));
+    EXPECT_NE(std::string::npos, out.out.find("total=0\n")) << "the new cgroup's: " << out.out;
+}
+
 TEST(ProcfsServer, SigtermUnmountsAndExits) {
     REQUIRE_FUSE();
     Server server;

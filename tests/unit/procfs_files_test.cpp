@@ -32,6 +32,9 @@ class FakeHost : public Host {
         {"/proc/uptime", "1000.00 3600.00\n"},
         {"/proc/loadavg", "0.50 0.40 0.30 1/200 4242\n"},
         {"/sys/devices/system/cpu/online", "0-3\n"},
+        {"/proc/diskstats", " 254       0 vda 827824 41815 26577842 1399151 736871 1720431 "
+                            "357186976 3797983 0 436316 5547088\n"},
+        {"/proc/pressure/cpu", "some avg10=2.81 avg60=8.83 avg300=15.67 total=9297248708\n"},
     };
     std::map<pid_t, Limits> limits_by_pid;
     std::map<pid_t, double> ages;
@@ -80,11 +83,13 @@ std::string read(FakeHost& host, std::string_view path, pid_t pid) {
 }
 
 TEST(ProcfsTree, HasTheProcFilesAndTheCpuListsBelowSys) {
-    for (auto* f : {"meminfo", "cpuinfo", "stat", "uptime", "swaps", "loadavg",
+    for (auto* f : {"meminfo", "cpuinfo", "stat", "uptime", "swaps", "loadavg", "diskstats",
+                    "pressure/cpu", "pressure/memory", "pressure/io",
                     "sys/devices/system/cpu/online", "sys/devices/system/cpu/possible",
                     "sys/devices/system/cpu/present"})
         EXPECT_NO_THROW(EXPECT_NE(nullptr, at(f).render) << f << " is a file");
-    for (auto* d : {"sys", "sys/devices", "sys/devices/system", "sys/devices/system/cpu"})
+    for (auto* d :
+         {"pressure", "sys", "sys/devices", "sys/devices/system", "sys/devices/system/cpu"})
         EXPECT_EQ(nullptr, at(d).render) << d << " is a directory";
     EXPECT_EQ(nullptr, find_child(kRootIno, "mounts")) << "nothing else";
     EXPECT_EQ(nullptr, find_child(kRootIno, "")) << "the root is nobody's child";
@@ -149,6 +154,15 @@ TEST(ProcfsFiles, AHostWithoutASamplerAnswersLoadavgWithItsOwnLoadButNoHostPid) 
     EXPECT_EQ("0.50 0.40 0.30 1/200 0\n", read(host, "loadavg", 10));
     host.files["/proc/loadavg"] = "0.50 0.40\n";
     EXPECT_THAT(read(host, "loadavg", 10), HasSubstr("not five fields"));
+}
+
+TEST(ProcfsFiles, DiskstatsAndPressureAreTheCallersCgroups) {
+    FakeHost host;
+    // The fake has no I/O counters: every device of the host's reads zeros.
+    EXPECT_EQ(" 254       0 vda 0 0 0 0 0 0 0 0 0 0 0\n", read(host, "diskstats", 10));
+    // The default pressure is the host's file, which a SystemHost replaces by the cgroup's.
+    EXPECT_EQ(host.files["/proc/pressure/cpu"], read(host, "pressure/cpu", 10));
+    EXPECT_THAT(read(host, "pressure/io", 10), HasSubstr("error: open /proc/pressure/io"));
 }
 
 TEST(ProcfsFiles, SwapsListsSwapOnlyWhenTheCallerMaySwap) {
