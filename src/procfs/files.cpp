@@ -1,12 +1,16 @@
 // The procfs server's tree and the renderer of each file (see files.hpp).
 #include "procfs/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <memory>
 #include <vector>
 
 #include "procfs/limits.hpp"
@@ -123,6 +127,61 @@ constexpr std::array kTree = {
     Node{19, 16, "io", render_io_pressure},
 };
 
+// A sysfs file is a page at most; some binary ones (none below cpu/) are larger.
+constexpr size_t kMaxSysFile = 64 * 1024;
+// A directory of the host's cpu/ has a few dozen entries, cpu/ itself one per CPU.
+constexpr size_t kMaxSysEntries = 16384;
+
+// The passed-through path's resolution: strictly beneath the host's cpu/ directory, no
+// symlink followed (the kernel resolves the container's symlinks itself, through the
+// container's view), no other mount.
+constexpr uint64_t kBeneath =
+    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+
+// "a/b/c" -> {"a/b", "c"}; "c" -> {".", "c"}.
+std::pair<std::string, std::string> parent_and_name(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return {".", path};
+    return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+Kind kind_of(mode_t mode) {
+    return S_ISDIR(mode) ? Kind::directory : S_ISLNK(mode) ? Kind::symlink : Kind::file;
+}
+
+Error no_entry(const std::string& what) {
+    return sys_error(what, ENOENT);
+}
+
+Entry fixed_entry(const Node& n) {
+    return Entry{.ino = n.ino, .kind = n.render ? Kind::file : Kind::directory,
+                 .perm = n.render ? 0444u : 0555u};
+}
+
+// The caller's CPUs only when the path is below a cpuN: the rest is the same for all.
+Result<std::string> host_path_for(Host& host, const std::string& path, pid_t caller) {
+    std::vector<unsigned> visible;
+    if (cpu_dir_number(path.substr(0, path.find('/'))))
+        visible = KAPSEL_TRY(caller_cpus(host, caller));
+    auto host_path = host_cpu_path(path, visible);
+    if (!host_path) return no_entry("/sys/devices/system/cpu/" + path.substr(0, 200));
+    return *host_path;
+}
+
+Result<Entry> passthrough_entry(Host& host, const std::string& path, pid_t caller) {
+    std::string host_path = KAPSEL_TRY(host_path_for(host, path, caller));
+    SysEntry st = KAPSEL_TRY(host.sys_stat(host_path));
+    uint64_t ino = KAPSEL_TRY(host.inodes().ino(path));
+    // Never writable, whatever the host allows: the tree is read-only.
+    return Entry{.ino = ino, .kind = st.kind, .perm = st.perm & 0555u,
+                 .per_caller = cpu_dir_number(path.substr(0, path.find('/'))).has_value()};
+}
+
+bool valid_name(std::string_view name) {
+    return !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
+           name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
 }  // namespace
 
 Result<Load> Host::load(pid_t) {
@@ -139,6 +198,156 @@ Result<Load> Host::load(pid_t) {
         return make_error("read " + path + ": not five fields");
     return Load{.one = *one, .five = *five, .fifteen = *fifteen, .running = *running,
                 .total = *total};
+}
+
+Result<SysEntry> Host::sys_stat(const std::string& path) {
+    return no_entry("/sys/devices/system/cpu/" + path);
+}
+Result<std::vector<SysEntry>> Host::sys_list(const std::string& path) {
+    return no_entry("/sys/devices/system/cpu/" + path);
+}
+Result<std::string> Host::sys_read(const std::string& path) {
+    return no_entry("/sys/devices/system/cpu/" + path);
+}
+Result<std::string> Host::sys_readlink(const std::string& path) {
+    return no_entry("/sys/devices/system/cpu/" + path);
+}
+
+Result<SysEntry> SystemHost::sys_stat(const std::string& path) {
+    if (!sys_cpu_) return no_entry("/sys/devices/system/cpu");
+    auto [dir, name] = parent_and_name(path.empty() ? "." : path);
+    unique_fd parent = KAPSEL_TRY(fs::openat2(sys_cpu_.get(), dir, O_PATH | O_DIRECTORY, kBeneath));
+    struct stat st {};
+    // AT_SYMLINK_NOFOLLOW: a symlink is reported as one, never as what it points to.
+    if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return sys_error("stat /sys/devices/system/cpu/" + path);
+    return SysEntry{.name = name, .kind = kind_of(st.st_mode), .perm = st.st_mode & 0777u};
+}
+
+Result<std::vector<SysEntry>> SystemHost::sys_list(const std::string& path) {
+    if (!sys_cpu_) return no_entry("/sys/devices/system/cpu");
+    unique_fd fd = KAPSEL_TRY(
+        fs::openat2(sys_cpu_.get(), path.empty() ? "." : path, O_RDONLY | O_DIRECTORY, kBeneath));
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(fd.get()), ::closedir);
+    if (!dir) return sys_error("list /sys/devices/system/cpu/" + path);
+    (void)fd.release();  // the DIR owns it now
+    std::vector<SysEntry> out;
+    errno = 0;
+    while (dirent* d = ::readdir(dir.get())) {
+        std::string name = d->d_name;
+        if (name == "." || name == "..") continue;
+        if (out.size() >= kMaxSysEntries)
+            return sys_error("list /sys/devices/system/cpu/" + path, E2BIG);
+        Kind kind = d->d_type == DT_DIR ? Kind::directory
+                    : d->d_type == DT_LNK ? Kind::symlink
+                                          : Kind::file;
+        out.push_back(SysEntry{.name = std::move(name), .kind = kind, .perm = 0});
+    }
+    if (errno != 0) return sys_error("list /sys/devices/system/cpu/" + path);
+    return out;
+}
+
+Result<std::string> SystemHost::sys_read(const std::string& path) {
+    if (!sys_cpu_) return no_entry("/sys/devices/system/cpu");
+    // O_NOFOLLOW with RESOLVE_NO_SYMLINKS: the last component is not followed either.
+    unique_fd fd = KAPSEL_TRY(
+        fs::openat2(sys_cpu_.get(), path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, kBeneath));
+    return fs::read_fd(fd.get(), "/sys/devices/system/cpu/" + path, kMaxSysFile);
+}
+
+Result<std::string> SystemHost::sys_readlink(const std::string& path) {
+    if (!sys_cpu_) return no_entry("/sys/devices/system/cpu");
+    auto [dir, name] = parent_and_name(path);
+    unique_fd parent = KAPSEL_TRY(fs::openat2(sys_cpu_.get(), dir, O_PATH | O_DIRECTORY, kBeneath));
+    char buf[4096];
+    ssize_t n = ::readlinkat(parent.get(), name.c_str(), buf, sizeof buf);
+    if (n < 0) return sys_error("readlink /sys/devices/system/cpu/" + path);
+    if (static_cast<size_t>(n) >= sizeof buf)
+        return sys_error("readlink /sys/devices/system/cpu/" + path, ENAMETOOLONG);
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+Result<Entry> lookup(Host& host, uint64_t parent, std::string_view name, pid_t caller) {
+    if (!valid_name(name)) return no_entry(std::string(name.substr(0, 255)));
+    if (const Node* dir = find_node(parent)) {
+        if (dir->render) return sys_error(std::string(dir->name), ENOTDIR);
+        if (const Node* n = find_child(parent, name)) return fixed_entry(*n);
+        if (parent != kCpuDirIno) return no_entry(std::string(name));
+        return passthrough_entry(host, std::string(name), caller);
+    }
+    auto dir = host.inodes().path(parent);
+    if (!dir) return no_entry("inode " + std::to_string(parent));
+    return passthrough_entry(host, *dir + "/" + std::string(name), caller);
+}
+
+Result<Entry> entry_of(Host& host, uint64_t ino, pid_t caller) {
+    if (const Node* n = find_node(ino)) return fixed_entry(*n);
+    auto path = host.inodes().path(ino);
+    if (!path) return no_entry("inode " + std::to_string(ino));
+    return passthrough_entry(host, *path, caller);
+}
+
+Result<std::vector<DirEntry>> list(Host& host, uint64_t dir, pid_t caller) {
+    Entry self = KAPSEL_TRY(entry_of(host, dir, caller));
+    if (self.kind != Kind::directory) return sys_error("inode " + std::to_string(dir), ENOTDIR);
+    std::vector<DirEntry> out;
+    if (const Node* n = find_node(dir)) {
+        out.push_back({".", self});
+        out.push_back({"..", fixed_entry(*find_node(n->parent))});
+        for (auto& c : tree())
+            if (c.ino != kRootIno && c.parent == dir) out.push_back({std::string(c.name), fixed_entry(c)});
+        if (dir != kCpuDirIno) return out;
+        // The caller's CPUs as cpu0..cpuK-1, then every other host entry but the host's
+        // own cpuN and the lists the fixed nodes answer.
+        size_t cpus = KAPSEL_TRY(caller_cpus(host, caller)).size();
+        for (size_t i = 0; i < cpus; ++i) {
+            std::string name = "cpu" + std::to_string(i);
+            uint64_t ino = KAPSEL_TRY(host.inodes().ino(name));
+            out.push_back({name, Entry{.ino = ino, .kind = Kind::directory, .perm = 0555,
+                                       .per_caller = true}});
+        }
+        for (auto& e : KAPSEL_TRY(host.sys_list(""))) {
+            if (cpu_dir_number(e.name) || find_child(kCpuDirIno, e.name)) continue;
+            uint64_t ino = KAPSEL_TRY(host.inodes().ino(e.name));
+            out.push_back({e.name, Entry{.ino = ino, .kind = e.kind, .perm = 0444}});
+        }
+        return out;
+    }
+    std::string path = *host.inodes().path(dir);
+    std::string host_path = KAPSEL_TRY(host_path_for(host, path, caller));
+    size_t slash = path.rfind('/');
+    uint64_t up = slash == std::string::npos
+                      ? kCpuDirIno
+                      : KAPSEL_TRY(host.inodes().ino(path.substr(0, slash)));
+    out.push_back({".", self});
+    out.push_back({"..", Entry{.ino = up, .kind = Kind::directory, .perm = 0555,
+                               .per_caller = self.per_caller}});
+    for (auto& e : KAPSEL_TRY(host.sys_list(host_path))) {
+        uint64_t ino = KAPSEL_TRY(host.inodes().ino(path + "/" + e.name));
+        out.push_back({e.name, Entry{.ino = ino, .kind = e.kind, .perm = 0444,
+                                     .per_caller = self.per_caller}});
+    }
+    return out;
+}
+
+Result<std::string> read(Host& host, uint64_t file, pid_t caller) {
+    if (const Node* n = find_node(file)) {
+        if (!n->render) return sys_error(std::string(n->name), EISDIR);
+        return answer(*n, host, caller);
+    }
+    auto path = host.inodes().path(file);
+    if (!path) return no_entry("inode " + std::to_string(file));
+    std::string host_path = KAPSEL_TRY(host_path_for(host, *path, caller));
+    SysEntry st = KAPSEL_TRY(host.sys_stat(host_path));
+    if (st.kind == Kind::directory) return sys_error(*path, EISDIR);
+    if (st.kind == Kind::symlink) return sys_error(*path, ELOOP);
+    return host.sys_read(host_path);
+}
+
+Result<std::string> readlink(Host& host, uint64_t link, pid_t caller) {
+    auto path = host.inodes().path(link);
+    if (!path) return sys_error("inode " + std::to_string(link), EINVAL);
+    return host.sys_readlink(KAPSEL_TRY(host_path_for(host, *path, caller)));
 }
 
 Result<IoStats> Host::io(pid_t) {
