@@ -333,7 +333,12 @@ Result<std::vector<DirEntry>> list(Host& host, uint64_t dir, pid_t caller) {
 Result<std::string> read(Host& host, uint64_t file, pid_t caller) {
     if (const Node* n = find_node(file)) {
         if (!n->render) return sys_error(std::string(n->name), EISDIR);
-        return answer(*n, host, caller);
+        // A fixed file that cannot be answered (the caller gone, its cgroup unreadable, a
+        // host file missing) is an EIO, whatever the errno underneath: never ENOENT for a
+        // file that is listed.
+        auto text = answer(*n, host, caller);
+        if (!text) return make_error(std::move(text).error().message);
+        return text;
     }
     auto path = host.inodes().path(file);
     if (!path) return no_entry("inode " + std::to_string(file));

@@ -458,6 +458,51 @@ TEST(ProcfsServer, PressureIsTheContainersCgroups) {
     EXPECT_NE(std::string::npos, out.out.find("total=0\n")) << "the new cgroup's: " << out.out;
 }
 
+// sys/devices/system/cpu lists the reader's CPUs as cpu0..cpuK-1, each the host's
+// directory of the CPU it stands for, and the host's other entries as they are;
+// symlinks stay symlinks.
+TEST(ProcfsServer, TheCpuDirectoryListsTheReadersCpusAndPassesTheRestThrough) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+    std::string cpu = server.path("sys/devices/system/cpu");
+    auto host = procfs::parse_cpu_list(host_file("/sys/devices/system/cpu/online"));
+    ASSERT_TRUE(host && !host->empty());
+
+    Output out = run_program(
+        {"/bin/sh", "-c",
+         cg.enter() + "ls " + cpu + " | grep -c 'cpu[0-9]'; cat " + cpu +
+             "/cpu0/topology/core_id; readlink " + cpu + "/cpu0/subsystem; ls " + cpu +
+             "/cpu1 2>&1; cat " + cpu + "/kernel_max"},
+        "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    std::istringstream lines(out.out);
+    std::string count, core, link, cpu1, kernel_max;
+    std::getline(lines, count);
+    std::getline(lines, core);
+    std::getline(lines, link);
+    std::getline(lines, cpu1);
+    std::getline(lines, kernel_max);
+    EXPECT_EQ("1", count) << "a one-CPU quota: cpu0 alone: " << out.out;
+    std::string host_cpu = "/sys/devices/system/cpu/cpu" + std::to_string(host->front());
+    EXPECT_EQ(host_file(host_cpu + "/topology/core_id"), core + "\n");
+    std::vector<char> target(4096);
+    ssize_t n = ::readlink((host_cpu + "/subsystem").c_str(), target.data(), target.size());
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(target.data(), n), link) << "the host's link, as a link";
+    EXPECT_NE(std::string::npos, cpu1.find("No such file")) << out.out;
+    EXPECT_EQ(host_file("/sys/devices/system/cpu/kernel_max"), kernel_max + "\n");
+
+    // The test's own processes see every CPU the host has online (unless limited).
+    auto own = procfs::limits_of(getpid());
+    ASSERT_TRUE(own);
+    Output all = run_program({"/bin/sh", "-c", "ls " + cpu + " | grep -c 'cpu[0-9]'"}, "", 5000);
+    ASSERT_EQ(0, all.code) << all.err;
+    EXPECT_EQ(std::to_string(procfs::visible_cpus(*own, *host).size()) + "\n", all.out);
+}
+
 TEST(ProcfsServer, SigtermUnmountsAndExits) {
     REQUIRE_FUSE();
     Server server;
