@@ -17,9 +17,15 @@
 namespace kapsel::procfs {
 namespace {
 
-// The tree never changes, so the kernel may keep names and attributes as long as it
-// likes; the content is never cached (direct_io), so that does not make answers stale.
+// The fixed tree never changes, so the kernel may keep its names and attributes as long
+// as it likes; the content is never cached (direct_io), so that does not make answers
+// stale. Passed-through entries (below sys/devices/system/cpu) are the caller's (cpuN)
+// or the host's sysfs, which changes with hotplug: the kernel keeps none of them.
 constexpr double kTimeout = 3600.0;
+
+double timeout_of(const Entry& e) {
+    return e.ino < PassthroughInodes::kFirst && !e.per_caller ? kTimeout : 0.0;
+}
 
 struct Server {
     Host& host;
@@ -30,22 +36,36 @@ Server& server_of(fuse_req_t req) {
     return *static_cast<Server*>(fuse_req_userdata(req));
 }
 
-struct stat attributes(const Node& n, const Server& s) {
+pid_t caller_of(fuse_req_t req) {
+    // The thread that asks (the kernel sends its task's pid, which /proc/PID answers for).
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    return ctx ? ctx->pid : 0;
+}
+
+mode_t type_of(Kind k) {
+    return k == Kind::directory ? S_IFDIR : k == Kind::symlink ? S_IFLNK : S_IFREG;
+}
+
+struct stat attributes(const Entry& e, const Server& s) {
     struct stat st {};
-    st.st_ino = n.ino;
-    if (n.render) {
-        // Size 0 like the kernel's own /proc files: the content exists only per open.
-        st.st_mode = S_IFREG | 0444;
-        st.st_nlink = 1;
-    } else {
-        st.st_mode = S_IFDIR | 0555;
+    st.st_ino = e.ino;
+    // Size 0 like the kernel's own /proc files: the content exists only per open.
+    st.st_mode = type_of(e.kind) | e.perm;
+    st.st_nlink = 1;
+    if (const Node* n = find_node(e.ino); n && !n->render) {
         st.st_nlink = 2;
         for (auto& c : tree())
-            if (c.ino != kRootIno && c.parent == n.ino && !c.render) ++st.st_nlink;
+            if (c.ino != kRootIno && c.parent == n->ino && !c.render) ++st.st_nlink;
     }
     st.st_blksize = 4096;
     st.st_atime = st.st_mtime = st.st_ctime = s.started;
     return st;
+}
+
+// The errno a tree error is answered with: its own, EIO when it has none (a caller that
+// is gone, a cgroup that cannot be read: never the host's numbers instead).
+int errno_of(const Error& e) {
+    return e.code > 0 ? e.code : EIO;
 }
 
 // Runs one callback. No exception may unwind into libfuse's C code: whatever escapes
@@ -68,50 +88,40 @@ void guarded(fuse_req_t req, F&& f) {
 
 void on_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     guarded(req, [&] {
-        const Node* dir = find_node(parent);
-        if (!dir || dir->render) return void(fuse_reply_err(req, ENOTDIR));
-        const Node* n = find_child(parent, name);
-        if (!n) return void(fuse_reply_err(req, ENOENT));
+        auto found = lookup(server_of(req).host, parent, name, caller_of(req));
+        if (!found) return void(fuse_reply_err(req, errno_of(found.error())));
         fuse_entry_param e{};
-        e.ino = n->ino;
-        e.attr = attributes(*n, server_of(req));
-        e.attr_timeout = kTimeout;
-        e.entry_timeout = kTimeout;
+        e.ino = found->ino;
+        e.attr = attributes(*found, server_of(req));
+        e.attr_timeout = timeout_of(*found);
+        e.entry_timeout = timeout_of(*found);
         fuse_reply_entry(req, &e);
     });
 }
 
 void on_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     guarded(req, [&] {
-        const Node* n = find_node(ino);
-        if (!n) return void(fuse_reply_err(req, ENOENT));
-        struct stat st = attributes(*n, server_of(req));
-        fuse_reply_attr(req, &st, kTimeout);
+        auto found = entry_of(server_of(req).host, ino, caller_of(req));
+        if (!found) return void(fuse_reply_err(req, errno_of(found.error())));
+        struct stat st = attributes(*found, server_of(req));
+        fuse_reply_attr(req, &st, timeout_of(*found));
     });
 }
 
 void on_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
     guarded(req, [&] {
-        const Node* dir = find_node(ino);
-        if (!dir) return void(fuse_reply_err(req, ENOENT));
-        if (dir->render) return void(fuse_reply_err(req, ENOTDIR));
-        struct Entry {
-            std::string name;
-            const Node* node;
-        };
-        std::vector<Entry> entries = {{".", dir}, {"..", find_node(dir->parent)}};
-        for (auto& c : tree())
-            if (c.ino != kRootIno && c.parent == dir->ino)
-                entries.push_back({std::string(c.name), &c});
+        auto entries = list(server_of(req).host, ino, caller_of(req));
+        if (!entries) return void(fuse_reply_err(req, errno_of(entries.error())));
         std::vector<char> buf(size);
         size_t used = 0;
-        for (size_t i = off < 0 ? entries.size() : static_cast<size_t>(off); i < entries.size();
+        for (size_t i = off < 0 ? entries->size() : static_cast<size_t>(off); i < entries->size();
              ++i) {
             struct stat st {};
-            st.st_ino = entries[i].node->ino;
-            st.st_mode = entries[i].node->render ? S_IFREG : S_IFDIR;
+            st.st_ino = (*entries)[i].entry.ino;
+            st.st_mode = type_of((*entries)[i].entry.kind);
             size_t n = fuse_add_direntry(req, buf.data() + used, size - used,
-                                         entries[i].name.c_str(), &st, static_cast<off_t>(i + 1));
+                                         (*entries)[i].name.c_str(), &st,
+                                         static_cast<off_t>(i + 1));
             if (n > size - used) break;  // full: the kernel asks again from i
             used += n;
         }
@@ -119,23 +129,24 @@ void on_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
     });
 }
 
+void on_readlink(fuse_req_t req, fuse_ino_t ino) {
+    guarded(req, [&] {
+        auto target = readlink(server_of(req).host, ino, caller_of(req));
+        if (!target) return void(fuse_reply_err(req, errno_of(target.error())));
+        fuse_reply_readlink(req, target->c_str());
+    });
+}
+
 void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, [&] {
-        const Node* n = find_node(ino);
-        if (!n) return void(fuse_reply_err(req, ENOENT));
-        if (!n->render) return void(fuse_reply_err(req, EISDIR));
         // The mount is read-only already (ro); this holds even if it were not.
         if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
             return void(fuse_reply_err(req, EACCES));
-        // The answer is for the process that opens the file (the thread, strictly: the
-        // kernel sends its task's pid, which /proc/PID answers for too). It is made once
-        // per open, so that the reads of one open see one consistent text, as a reader
-        // that reads in pieces expects.
-        const fuse_ctx* ctx = fuse_req_ctx(req);
-        auto text = answer(*n, server_of(req).host, ctx ? ctx->pid : 0);
-        // A caller that is gone, or whose cgroup cannot be read, gets EIO, never the host's
-        // numbers: those are what the server exists to hide.
-        if (!text) return void(fuse_reply_err(req, EIO));
+        // The answer is for the process that opens the file. It is made once per open, so
+        // that the reads of one open see one consistent text, as a reader that reads in
+        // pieces expects.
+        auto text = read(server_of(req).host, ino, caller_of(req));
+        if (!text) return void(fuse_reply_err(req, errno_of(text.error())));
         auto content = std::make_unique<const std::string>(std::move(*text));
         fi->fh = reinterpret_cast<uintptr_t>(content.get());
         fi->direct_io = 1;  // st_size is 0: the kernel must ask for the content
@@ -217,6 +228,7 @@ Status serve(int fuse_fd, bool attach, Host& host) {
     ops.lookup = on_lookup;
     ops.getattr = on_getattr;
     ops.readdir = on_readdir;
+    ops.readlink = on_readlink;
     ops.open = on_open;
     ops.read = on_read;
     ops.release = on_release;
