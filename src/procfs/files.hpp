@@ -91,7 +91,8 @@ class SystemHost : public Host {
         return std::chrono::steady_clock::now();
     })
         : layout_(std::move(layout)), limits_(kCacheTtl, kCacheEntries, clock),
-          files_(kCacheTtl, 16, clock), processes_(layout_), own_ns_(own_pid_ns()) {}
+          files_(kCacheTtl, 16, clock), starts_(kCacheTtl, kCacheEntries, clock),
+          processes_(layout_), own_ns_(own_pid_ns()) {}
     Result<std::string> read(const std::string& path) override;
     Result<Limits> limits(pid_t caller) override;
     Result<double> age(pid_t caller) override;
@@ -112,6 +113,8 @@ class SystemHost : public Host {
     // process that moves to another cgroup is answered for the new one at once.
     TtlCache<Limits> limits_;
     TtlCache<std::string> files_;
+    // A container's start (clock ticks since boot), by pid namespace or cgroup.
+    TtlCache<uint64_t> starts_;
     SystemProcesses processes_;
     std::optional<NsId> own_ns_;
     LoadTable loads_{[this](const std::string& cg) { return count_cgroup_tasks(layout_, cg); }};

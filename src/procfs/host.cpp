@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <utility>
@@ -207,9 +208,27 @@ Result<Limits> SystemHost::limits(pid_t caller) {
 Result<double> SystemHost::age(pid_t caller) {
     if (caller <= 0) return make_error("the caller's pid is not visible to the server");
     if (!own_ns_) return make_error("read /proc/self/ns/pid: the server's pid namespace");
-    auto init = container_init(processes_, caller, *own_ns_);
-    if (!init) return make_error("process " + std::to_string(caller) + " is gone");
-    return process_age(*init);
+    auto ns = processes_.pid_ns(caller);
+    if (!ns) return make_error("process " + std::to_string(caller) + " is gone");
+    // Finding the start is a walk up the parents or a look at every process of a cgroup;
+    // its answer is the same for every process of the pid namespace (or, without one, of
+    // the cgroup), so it is kept kCacheTtl per namespace or cgroup.
+    std::string key = *ns == *own_ns_
+                          ? "cgroup " + KAPSEL_TRY(proc_cgroup(caller))
+                          : "pidns " + std::to_string(ns->dev) + ":" + std::to_string(ns->ino);
+    auto start = starts_.get(key);
+    if (!start) {
+        auto init = container_init(processes_, caller, *own_ns_);
+        auto st = init ? processes_.stat(*init) : std::nullopt;
+        if (!st) return make_error("process " + std::to_string(caller) + " is gone");
+        start = st->start_ticks;
+        starts_.put(key, *start);
+    }
+    std::string up = KAPSEL_TRY(read_bounded("/proc/uptime", 4096));
+    auto uptime = parse_decimal(split(trim(up), ' ')[0]);
+    long ticks = ::sysconf(_SC_CLK_TCK);
+    if (!uptime || ticks <= 0) return make_error("read /proc/uptime: not a number");
+    return std::max(0.0, *uptime - double(*start) / double(ticks));
 }
 
 }  // namespace kapsel::procfs
