@@ -22,8 +22,9 @@ using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 template <class V>
 class TtlCache {
   public:
-    TtlCache(std::chrono::steady_clock::duration ttl, size_t max_entries,
-             SteadyClock clock = [] { return std::chrono::steady_clock::now(); })
+    TtlCache(
+        std::chrono::steady_clock::duration ttl, size_t max_entries,
+        SteadyClock clock = [] { return std::chrono::steady_clock::now(); })
         : ttl_(ttl), max_(max_entries), clock_(std::move(clock)) {}
 
     // The value put under `key` less than ttl ago, if any.

@@ -74,8 +74,8 @@ Result<Load> Host::load(pid_t) {
     auto total = slash != std::string::npos ? parse_uint(f[3].substr(slash + 1)) : std::nullopt;
     if (!one || !five || !fifteen || !running || !total)
         return make_error("read " + path + ": not five fields");
-    return Load{.one = *one, .five = *five, .fifteen = *fifteen, .running = *running,
-                .total = *total};
+    return Load{
+        .one = *one, .five = *five, .fifteen = *fifteen, .running = *running, .total = *total};
 }
 
 Result<SysEntry> Host::sys_stat(const std::string& path) {
@@ -116,7 +116,7 @@ Result<std::vector<SysEntry>> SystemHost::sys_list(const std::string& path) {
         if (name == "." || name == "..") continue;
         if (out.size() >= kMaxSysEntries)
             return sys_error("list /sys/devices/system/cpu/" + path, E2BIG);
-        Kind kind = d->d_type == DT_DIR ? Kind::directory
+        Kind kind = d->d_type == DT_DIR   ? Kind::directory
                     : d->d_type == DT_LNK ? Kind::symlink
                                           : Kind::file;
         out.push_back(SysEntry{.name = std::move(name), .kind = kind, .perm = 0});
@@ -128,8 +128,8 @@ Result<std::vector<SysEntry>> SystemHost::sys_list(const std::string& path) {
 Result<std::string> SystemHost::sys_read(const std::string& path) {
     if (!sys_cpu_) return no_entry("/sys/devices/system/cpu");
     // O_NOFOLLOW with RESOLVE_NO_SYMLINKS: the last component is not followed either.
-    unique_fd fd = KAPSEL_TRY(
-        fs::openat2(sys_cpu_.get(), path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, kBeneath));
+    unique_fd fd =
+        KAPSEL_TRY(fs::openat2(sys_cpu_.get(), path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, kBeneath));
     return fs::read_fd(fd.get(), "/sys/devices/system/cpu/" + path, kMaxSysFile);
 }
 

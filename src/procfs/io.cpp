@@ -76,12 +76,18 @@ IoStats parse_io_stat(std::string_view text) {
             auto key = w[i].substr(0, eq);
             auto v = parse_uint(w[i].substr(eq + 1));
             if (!v) continue;
-            if (key == "rbytes") c.rbytes = *v;
-            else if (key == "wbytes") c.wbytes = *v;
-            else if (key == "rios") c.rios = *v;
-            else if (key == "wios") c.wios = *v;
-            else if (key == "dbytes") c.dbytes = *v;
-            else if (key == "dios") c.dios = *v;
+            if (key == "rbytes")
+                c.rbytes = *v;
+            else if (key == "wbytes")
+                c.wbytes = *v;
+            else if (key == "rios")
+                c.rios = *v;
+            else if (key == "wios")
+                c.wios = *v;
+            else if (key == "dbytes")
+                c.dbytes = *v;
+            else if (key == "dios")
+                c.dios = *v;
         }
         out[std::string(w[0])] = c;
     }
@@ -99,9 +105,12 @@ IoStats parse_blkio_throttle(std::string_view serviced, std::string_view service
             std::string dev(w[0]);
             if (!out.count(dev) && out.size() >= kMaxDevices) continue;
             IoCounters& c = out[dev];
-            if (w[1] == "Read") (bytes ? c.rbytes : c.rios) = *v;
-            else if (w[1] == "Write") (bytes ? c.wbytes : c.wios) = *v;
-            else if (w[1] == "Discard") (bytes ? c.dbytes : c.dios) = *v;
+            if (w[1] == "Read")
+                (bytes ? c.rbytes : c.rios) = *v;
+            else if (w[1] == "Write")
+                (bytes ? c.wbytes : c.wios) = *v;
+            else if (w[1] == "Discard")
+                (bytes ? c.dbytes : c.dios) = *v;
         }
     };
     take(serviced, false);
@@ -170,16 +179,16 @@ Result<std::optional<std::string>> pressure_in(const cgroups::Layout& layout,
     // files are there anyway, in every cgroup2 directory: so they are the container's own
     // wherever kapsel gave it a cgroup2 directory, and the root's (the host's) where not.
     auto lines = parse_proc_cgroup(proc_cgroup);
-    auto line = std::find_if(lines.begin(), lines.end(),
-                             [](auto& l) { return l.controllers.empty(); });
+    auto line =
+        std::find_if(lines.begin(), lines.end(), [](auto& l) { return l.controllers.empty(); });
     std::string rel = line == lines.end() ? "" : KAPSEL_TRY(relative_cgroup_path(line->path));
     unique_fd mount(::open(unified->mount_point.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!mount) return sys_error("open " + unified->mount_point);
-    auto dir = KAPSEL_TRY_CTX(
-        fs::openat2(mount.get(), rel.empty() ? "." : rel, O_PATH | O_DIRECTORY,
-                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                        RESOLVE_NO_XDEV),
-        "cgroup2 directory of the caller");
+    auto dir =
+        KAPSEL_TRY_CTX(fs::openat2(mount.get(), rel.empty() ? "." : rel, O_PATH | O_DIRECTORY,
+                                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                                       RESOLVE_NO_XDEV),
+                       "cgroup2 directory of the caller");
     std::string file = std::string(resource) + ".pressure";
     // Absent (an old kernel) or switched off (cgroup.pressure 0): an error, not the host's.
     auto text = read_at(dir.get(), file.c_str());

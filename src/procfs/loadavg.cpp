@@ -55,8 +55,8 @@ void decay(Load& load, size_t active) {
 
 std::string loadavg_text(const Load& load) {
     char buf[128];
-    std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f %zu/%zu 0\n", load.one, load.five,
-                  load.fifteen, load.running, load.total);
+    std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f %zu/%zu 0\n", load.one, load.five, load.fifteen,
+                  load.running, load.total);
     return buf;
 }
 
@@ -114,16 +114,15 @@ size_t LoadTable::tracked() {
 LoadSampler::~LoadSampler() {
     if (thread_.joinable()) {
         thread_.request_stop();
-        {
-            std::lock_guard lock(mu_);
-        }
+        { std::lock_guard lock(mu_); }
         wake_.notify_all();
         thread_.join();
     }
 }
 
 void LoadSampler::start() {
-    std::call_once(started_, [&] { thread_ = std::jthread([this](std::stop_token s) { run(s); }); });
+    std::call_once(started_,
+                   [&] { thread_ = std::jthread([this](std::stop_token s) { run(s); }); });
     std::lock_guard lock(mu_);
     wake_.notify_all();
 }
@@ -150,12 +149,11 @@ std::optional<TaskCount> count_cgroup_tasks(const cgroups::Layout& layout,
     if (!mount) return std::nullopt;
     // The key came from a /proc/PID/cgroup (relative_cgroup_path checked it); it is still
     // resolved beneath the mount point only.
-    auto dir = fs::openat2(mount.get(), cgroup.empty() ? "." : cgroup, O_PATH | O_DIRECTORY,
-                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                               RESOLVE_NO_XDEV);
+    auto dir = fs::openat2(
+        mount.get(), cgroup.empty() ? "." : cgroup, O_PATH | O_DIRECTORY,
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
     if (!dir) return std::nullopt;
-    auto list = read_prefix(dir->get(), h->v2 ? "cgroup.threads" : "tasks",
-                            kMaxSampledTasks * 8);
+    auto list = read_prefix(dir->get(), h->v2 ? "cgroup.threads" : "tasks", kMaxSampledTasks * 8);
     if (!list) return std::nullopt;
     TaskCount out;
     SystemProcesses procs(layout);
@@ -176,8 +174,8 @@ std::optional<std::string> load_cgroup_of(const cgroups::Layout& layout,
     for (auto& line : parse_proc_cgroup(proc_cgroup)) {
         bool match = h->v2 ? line.controllers.empty()
                            : std::find_first_of(line.controllers.begin(), line.controllers.end(),
-                                                h->controllers.begin(), h->controllers.end()) !=
-                                 line.controllers.end();
+                                                h->controllers.begin(),
+                                                h->controllers.end()) != line.controllers.end();
         if (!match) continue;
         auto rel = relative_cgroup_path(line.path);
         if (!rel) return std::nullopt;

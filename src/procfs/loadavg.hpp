@@ -57,9 +57,8 @@ using LoadClock = std::function<std::chrono::steady_clock::time_point()>;
 // The tracked containers, by cgroup (a key the CountTasks understands). Thread-safe.
 class LoadTable {
   public:
-    explicit LoadTable(CountTasks count, LoadClock clock = [] {
-        return std::chrono::steady_clock::now();
-    })
+    explicit LoadTable(
+        CountTasks count, LoadClock clock = [] { return std::chrono::steady_clock::now(); })
         : count_(std::move(count)), clock_(std::move(clock)) {}
 
     // The container's load; it is tracked from now on (counted at once the first time).

@@ -60,8 +60,8 @@ std::optional<TaskStat> parse_task_stat(std::string_view text) {
     auto ppid = parse_int(fields[1]);
     auto start = parse_uint(fields[19]);
     if (!ppid || *ppid < 0 || !start) return std::nullopt;
-    return TaskStat{.state = fields[0][0], .ppid = static_cast<pid_t>(*ppid),
-                    .start_ticks = *start};
+    return TaskStat{
+        .state = fields[0][0], .ppid = static_cast<pid_t>(*ppid), .start_ticks = *start};
 }
 
 std::optional<pid_t> container_init(Processes& procs, pid_t caller, const NsId& server_ns) {

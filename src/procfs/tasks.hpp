@@ -18,7 +18,7 @@ namespace kapsel::procfs {
 
 // The fields of /proc/PID/stat (or /proc/PID/task/TID/stat) that the server uses.
 struct TaskStat {
-    char state = '?';          // R running, D uninterruptible, S, Z, ...
+    char state = '?';  // R running, D uninterruptible, S, Z, ...
     pid_t ppid = 0;
     uint64_t start_ticks = 0;  // since boot, in clock ticks
 };

@@ -36,8 +36,8 @@ TEST(ProcfsIo, BlkioThrottleFilesGiveEachDevicesCounters) {
 
 TEST(ProcfsIo, DiskstatsHasTheHostsDevicesWithTheContainersCounters) {
     IoStats io;
-    io["254:0"] = {.rbytes = 1048576, .wbytes = 4096, .rios = 12, .wios = 1, .dbytes = 1024,
-                   .dios = 2};
+    io["254:0"] = {
+        .rbytes = 1048576, .wbytes = 4096, .rios = 12, .wios = 1, .dbytes = 1024, .dios = 2};
     EXPECT_EQ(
         "   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
         " 254       0 vda 12 0 2048 0 1 0 8 0 0 0 0 2 0 2 0 0 0\n"

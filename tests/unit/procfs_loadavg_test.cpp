@@ -25,9 +25,9 @@ TEST(ProcfsLoadavg, TheAveragesDecayAsTheKernelsDo) {
 }
 
 TEST(ProcfsLoadavg, TheTextHasFiveFieldsAndNoHostPid) {
-    EXPECT_EQ("0.52 0.30 0.11 1/42 0\n",
-              loadavg_text(Load{.one = 0.524, .five = 0.3, .fifteen = 0.114, .running = 1,
-                                .total = 42}));
+    EXPECT_EQ(
+        "0.52 0.30 0.11 1/42 0\n",
+        loadavg_text(Load{.one = 0.524, .five = 0.3, .fifteen = 0.114, .running = 1, .total = 42}));
 }
 
 struct Fixture {

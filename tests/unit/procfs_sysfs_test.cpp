@@ -55,8 +55,8 @@ class FakeHost : public Host {
         auto it = sys.find(path);
         if (it == sys.end()) return sys_error("stat " + path, ENOENT);
         unsigned perm = it->second.first == Kind::directory ? 0755 : 0644;
-        return SysEntry{.name = path.substr(path.rfind('/') + 1), .kind = it->second.first,
-                        .perm = perm};
+        return SysEntry{
+            .name = path.substr(path.rfind('/') + 1), .kind = it->second.first, .perm = perm};
     }
     Result<std::vector<SysEntry>> sys_list(const std::string& path) override {
         std::vector<SysEntry> out;
@@ -182,8 +182,9 @@ TEST(ProcfsSysfs, SymlinksAreReturnedAsSymlinksNeverFollowed) {
 TEST(ProcfsSysfs, NamesThatLeaveTheDirectoryAreRefused) {
     FakeHost host;
     host.limits_by_pid[10] = Limits{};
-    for (std::string_view bad : {std::string_view(".."), std::string_view("."), std::string_view(""),
-                                 std::string_view("a/b"), std::string_view("x\0y", 3)}) {
+    for (std::string_view bad :
+         {std::string_view(".."), std::string_view("."), std::string_view(""),
+          std::string_view("a/b"), std::string_view("x\0y", 3)}) {
         auto r = lookup(host, kCpuDirIno, bad, 10);
         ASSERT_FALSE(r) << bad;
         EXPECT_EQ(ENOENT, r.error().code) << bad;

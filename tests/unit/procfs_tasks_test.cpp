@@ -69,7 +69,7 @@ TEST(ProcfsTasks, TheWalkIsBounded) {
 TEST(ProcfsTasks, ACallerInTheServersPidNamespaceIsTimedFromItsCgroupsOldestProcess) {
     FakeProcesses p;
     p.procs = {{1, {kHost, 0, 1}},
-               {300, {kHost, 1, 400}},   // the container's first process
+               {300, {kHost, 1, 400}},  // the container's first process
                {310, {kHost, 300, 500}},
                {320, {kHost, 310, 600}}};
     p.cgroups[320] = {310, 300, 320, 999 /* gone */};
