@@ -516,6 +516,21 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
     for (size_t i = 0; i < spec.mounts.size(); ++i)
         plan.mounts.push_back(KAPSEL_TRY(build_mount(spec.mounts[i], opts.bundle, i)));
 
+    // kapsel's container-aware /proc and /sys: on by the annotation (podman's
+    // --annotation, containerd's); its files are bound in the container's mount namespace.
+    if (auto a = spec.annotations.find("run.kapsel.procfs"); a != spec.annotations.end()) {
+        if (a->second == "true") {
+            if (!mountns)
+                return make_error(
+                    "annotations.run.kapsel.procfs: the container-aware procfs needs a mount "
+                    "namespace");
+            plan.procfs = Plan::Procfs{};
+        } else if (a->second != "false") {
+            return make_error("annotations.run.kapsel.procfs: expected \"true\" or \"false\", got \"" +
+                              a->second + "\"");
+        }
+    }
+
     // Devices: the defaults, then the config's (which win on the same path).
     plan.devices = default_devices();
     for (size_t i = 0; i < lx.devices.size(); ++i) {

@@ -165,6 +165,16 @@ struct Plan {
 
     std::optional<Process> process;  // absent: `start` errors, as the spec asks
     std::optional<Seccomp> seccomp;
+    // The container-aware /proc and /sys (issue 14; the "run.kapsel.procfs" annotation):
+    // the service's files bound over the container's, and sysinfo/sched_getaffinity
+    // answered through a seccomp listener handed to it. The plan says only that it is
+    // on; the runtime fills in the paths of its state root's service.
+    struct Procfs {
+        std::string mount;    // the service's FUSE mount on the host
+        std::string control;  // its control socket, where the listener goes
+        bool notify = true;   // install the sysinfo/sched_getaffinity filter
+    };
+    std::optional<Procfs> procfs;
     std::optional<oci::MemoryPolicy> memory_policy;
     std::string cgroups_path;
 

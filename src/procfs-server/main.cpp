@@ -13,10 +13,12 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "cgroups/layout.hpp"
 #include "procfs/files.hpp"
 #include "procfs/keeper.hpp"
+#include "procfs/notify.hpp"
 #include "procfs/server.hpp"
 #include "util/strings.hpp"
 #include "util/result.hpp"
@@ -24,7 +26,8 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: kapsel-procfs [--control SOCKET] [--pid-file FILE] [--ready-fd N] MOUNTPOINT\n"
+    "usage: kapsel-procfs [--control SOCKET] [--lock FILE] [--linger SECONDS]\n"
+    "                     [--pid-file FILE] [--ready-fd N] MOUNTPOINT\n"
     "\n"
     "Mounts a read-only FUSE file system at MOUNTPOINT with meminfo, cpuinfo, stat,\n"
     "uptime, swaps, loadavg and sys/devices/system/cpu/{online,possible,present}, each\n"
@@ -35,6 +38,9 @@ constexpr const char* kUsage =
     "again in every container that has them.\n"
     "\n"
     "  --control SOCKET  accept containers' seccomp listeners here (kapsel does)\n"
+    "  --lock FILE       after \"idle\" on the control socket, end only while FILE can\n"
+    "                    be locked exclusively (kapsel holds it shared during a create)\n"
+    "  --linger SECONDS  after \"idle\", wait this long for new use before ending (30)\n"
     "  --pid-file FILE   write this process's pid to FILE\n"
     "  --ready-fd N      write \"ok\" (or \"error: ...\") to fd N once serving\n";
 
@@ -47,14 +53,17 @@ int fail(const std::string& message) {
 
 // The server child: the tree over the connection, answered from this host's cgroups.
 int server_main(int fuse_fd, bool attach, int feed_fd, int inflight_fd) {
-    (void)feed_fd;
-    (void)inflight_fd;
     // The layout is detected once: it does not change while the host runs, and each
     // read would otherwise parse /proc/self/mountinfo again.
     auto layout = kapsel::cgroups::detect();
     if (!layout) return fail("detect the cgroup layout: " + layout.error().message);
     kapsel::procfs::SystemHost host(std::move(*layout));
+    // sysinfo and sched_getaffinity of the containers' processes, beside the files.
+    kapsel::procfs::NotifyServer notify(host, feed_fd, inflight_fd);
+    std::thread notifications([&] { notify.run(); });
     auto served = kapsel::procfs::serve(fuse_fd, attach, host);
+    notify.stop();
+    notifications.join();
     if (!served) return fail(served.error().message);
     return 0;
 }
@@ -74,6 +83,13 @@ int main(int argc, char** argv) {
         std::string flag = argv[i];
         if (flag == "--control") {
             o.control = argv[i + 1];
+        } else if (flag == "--lock") {
+            o.lock = argv[i + 1];
+        } else if (flag == "--linger") {
+            auto n = kapsel::parse_int(argv[i + 1]);
+            if (!n || *n < 0 || *n > 86400)
+                return fail(std::string("--linger ") + argv[i + 1] + ": not a number of seconds (0-86400)");
+            o.linger_s = static_cast<int>(*n);
         } else if (flag == "--pid-file") {
             o.pid_file = argv[i + 1];
         } else if (flag == "--ready-fd") {

@@ -135,6 +135,13 @@ std::string meminfo(std::string_view host, const Limits& l) {
     std::vector<Set> set = {{"MemTotal", total}, {"MemFree", free_kb},
                             {"MemAvailable", std::min(total, free_kb + cache)},
                             {"Cached", cache},   {"Buffers", 0},       {"SwapCached", 0}};
+    uint64_t sreclaimable = std::min(l.slab_reclaimable / 1024, used);
+    uint64_t sunreclaim = std::min(l.slab_unreclaimable / 1024, used);
+    set.push_back({"Shmem", std::min(l.memory_shmem / 1024, cache)});
+    set.push_back({"SReclaimable", sreclaimable});
+    set.push_back({"KReclaimable", sreclaimable});
+    set.push_back({"SUnreclaim", sunreclaim});
+    set.push_back({"Slab", std::min(sreclaimable + sunreclaim, used)});
     if (host_swap > 0) {
         // memsw (v1) counts memory and swap together; swap.max (v2) swap alone: the
         // caller passes what is swap. Unlimited swap shows the host's.
@@ -245,7 +252,8 @@ struct sysinfo sysinfo_for(const struct sysinfo& host, const Limits& l, double c
         out.totalram = total;
         out.freeram = total - used;
         out.bufferram = 0;
-        out.sharedram = std::min<uint64_t>(host.sharedram, total);
+        // The cgroup's shared memory, as meminfo's Shmem: busybox `free` shows this one.
+        out.sharedram = std::min<uint64_t>(l.memory_shmem / unit, used);
     }
     if (host.totalswap > 0 && l.swap_limit) {
         uint64_t total = std::min<uint64_t>(*l.swap_limit / unit, host.totalswap);

@@ -11,7 +11,9 @@
 //   /sys/devices/system/cpu/online);
 // - memory: MemTotal is the memory limit (the host's when lower or unset), MemFree
 //   what the cgroup does not use of it, Cached/MemAvailable count the cgroup's page
-//   cache as reclaimable; swap is the memsw/swap.max limit less the memory limit;
+//   cache as reclaimable; Shmem and the slab lines are the cgroup's too (procps and
+//   busybox `free` subtract Shmem, SReclaimable and Cached from the total: the host's
+//   would exceed a small limit); swap is the memsw/swap.max limit less the memory limit;
 // - uptime: since the container's init started; idle time scaled to its CPUs.
 #pragma once
 
@@ -30,6 +32,9 @@ struct Limits {
     std::optional<uint64_t> memory_limit;  // bytes; none: unlimited
     uint64_t memory_usage = 0;             // bytes charged to the cgroup, page cache included
     uint64_t memory_cache = 0;             // of that, file-backed (reclaimable)
+    uint64_t memory_shmem = 0;             // of that, shared memory and tmpfs
+    uint64_t slab_reclaimable = 0;         // kernel memory charged to it (v2 only)
+    uint64_t slab_unreclaimable = 0;
     std::optional<uint64_t> swap_limit;    // bytes of swap on top of memory; none: unlimited
     uint64_t swap_usage = 0;
     std::vector<unsigned> cpuset;          // the cpuset's CPUs, ascending; empty: all online

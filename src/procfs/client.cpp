@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "procfs/protocol.hpp"
@@ -101,8 +102,15 @@ Status start_service(const Service& s) {
     if (!log) return sys_error("open " + s.dir + "/log");
     unique_fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!null) return sys_error("open /dev/null");
-    std::vector<std::string> words = {binary,    "--control", s.control, "--pid-file",
-                                      s.dir + "/keeper.pid", "--ready-fd", "3", s.mount};
+    std::string linger = "30";
+    if (const char* l = ::getenv("KAPSEL_PROCFS_LINGER"); l && parse_int(l) && *parse_int(l) >= 0)
+        linger = l;
+    std::vector<std::string> words = {binary,     "--control", s.control,
+                                      "--lock",   s.dir + "/lock",
+                                      "--linger", linger,
+                                      "--pid-file", s.dir + "/keeper.pid",
+                                      "--ready-fd", "3",
+                                      s.mount};
     std::vector<char*> argv;
     for (auto& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
@@ -169,6 +177,28 @@ Result<unique_fd> lock_dir(const Service& s, int how) {
     return fd;
 }
 
+// One request to the keeper and its answer ("ok" or "error: WHY").
+Status request(const std::string& control, const std::string& text, int fd) {
+    unique_fd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (!sock) return sys_error("socket for " + control);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (control.size() >= sizeof addr.sun_path)
+        return make_error(control + ": path is too long for a unix socket");
+    std::memcpy(addr.sun_path, control.c_str(), control.size());
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return sys_error("connect to " + control);
+    // A keeper that stops answering must not hold a create forever.
+    timeval tv{5, 0};
+    ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    KAPSEL_TRY_CTX(send_with_fd(sock.get(), text, fd), "send to " + control);
+    auto reply = KAPSEL_TRY_CTX(recv_with_fd(sock.get(), nullptr), "answer of " + control);
+    if (reply != "ok") return make_error(control + ": " + (reply.empty() ? "no answer" : reply));
+    return {};
+}
+
+
 }  // namespace
 
 Service service_of(const std::string& root) {
@@ -192,62 +222,50 @@ Result<Lease> use(const std::string& root) {
                 KAPSEL_TRY(start_service(s));
             }
             if (::flock(ex.get(), LOCK_SH) != 0) return sys_error("lock " + s.dir + "/lock");
-            if (alive(s)) return Lease{s, std::move(ex)};
+            // The ping also calls off an end the last delete asked for (release_if_unused).
+            if (alive(s) && request(s.control, "ping", -1)) return Lease{s, std::move(ex)};
         }
     }
     return make_error("start kapsel-procfs at " + s.mount + ": it stopped again right after starting");
 }
 
-Status stop_if_unused(const std::string& root, bool (*in_use)(const std::string& root)) {
+void release_if_unused(const std::string& root, bool (*in_use)(const std::string& root)) {
+    Service s = service_of(root);
+    if (!fs::exists(s.control) || in_use(root)) return;
+    if (auto st = request(s.control, "idle", -1); !st)
+        log::debug("procfs: " + st.error().message);
+}
+
+Status stop(const std::string& root) {
     Service s = service_of(root);
     if (!fs::exists(s.dir)) return {};
-    // Not waiting: a create holding a lease is about to need the service.
-    unique_fd ex = KAPSEL_TRY(lock_dir(s, LOCK_EX | LOCK_NB));
-    if (!ex) return {};
-    if (in_use(root)) return {};
-    if (!keeper_pidfd(s) && !fs::exists(s.control)) {
-        struct statfs st {};
-        if (::statfs(s.mount.c_str(), &st) != 0 || st.f_type != kFuseSuperMagic) return {};
-    }
+    unique_fd ex = KAPSEL_TRY(lock_dir(s, LOCK_EX));
     stop_service(s);
     return {};
 }
 
 Status register_listener(const std::string& control, int listener_fd,
                          const std::string& container_id) {
-    unique_fd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (!sock) return sys_error("socket for " + control);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (control.size() >= sizeof addr.sun_path)
-        return make_error(control + ": path is too long for a unix socket");
-    std::memcpy(addr.sun_path, control.c_str(), control.size());
-    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return sys_error("connect to " + control);
-    // A keeper that stops answering must not hold a create forever.
-    timeval tv{5, 0};
-    ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    KAPSEL_TRY_CTX(send_with_fd(sock.get(), std::string(kListenerVerb) + " " + container_id,
-                                listener_fd),
-                   "hand the seccomp listener to " + control);
-    auto reply = KAPSEL_TRY_CTX(recv_with_fd(sock.get(), nullptr), "answer of " + control);
-    if (reply != "ok")
-        return make_error("hand the seccomp listener to " + control + ": " +
-                          (reply.empty() ? "no answer" : reply));
+    KAPSEL_TRY_CTX(request(control, std::string(kListenerVerb) + " " + container_id, listener_fd),
+                   "hand the seccomp listener to the procfs service");
     return {};
 }
+
 
 std::vector<std::pair<std::string, std::string>> binds(const std::string& mount, bool has_proc,
                                                        bool has_sys) {
     std::vector<std::pair<std::string, std::string>> out;
-    if (has_proc)
-        for (const char* f : {"meminfo", "cpuinfo", "stat", "uptime", "loadavg", "swaps"})
+    if (has_proc) {
+        for (const char* f : {"meminfo", "cpuinfo", "stat", "uptime", "loadavg", "swaps", "diskstats"})
             out.emplace_back(mount + "/" + f, std::string("/proc/") + f);
-    if (has_sys)
-        for (const char* f : {"online", "possible", "present"})
-            out.emplace_back(mount + "/sys/devices/system/cpu/" + f,
-                             std::string("/sys/devices/system/cpu/") + f);
+        // Only where the kernel has PSI: the container's proc has the directory to bind
+        // over then, and nothing is made inside a proc mount.
+        if (::access("/proc/pressure", F_OK) == 0)
+            out.emplace_back(mount + "/pressure", "/proc/pressure");
+    }
+    // The whole directory: its cpuN entries are the container's CPUs (the service passes
+    // the rest of the host's directory through).
+    if (has_sys) out.emplace_back(mount + "/sys/devices/system/cpu", "/sys/devices/system/cpu");
     return out;
 }
 

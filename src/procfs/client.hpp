@@ -46,19 +46,24 @@ Result<Lease> use(const std::string& root);
 // Whether the service of `root` runs and answers (its mount is a live FUSE mount).
 bool running(const std::string& root);
 
-// Stops the service of `root` (the keeper unmounts and exits) when `in_use` says no
-// container needs it any more; asked under the exclusive lock, so a create that holds a
-// Lease (and has not written its record yet) keeps it running. Nothing to do when it
-// does not run.
-Status stop_if_unused(const std::string& root, bool (*in_use)(const std::string& root));
+// Tells the service of `root` that no container needs it any more when `in_use` says
+// so: it ends itself after its linger time (KAPSEL_PROCFS_LINGER seconds, default 30)
+// unless a container uses it again first, and never while a create holds a Lease.
+// Nothing to do when it does not run.
+void release_if_unused(const std::string& root, bool (*in_use)(const std::string& root));
+
+// Stops the service of `root` now (the keeper unmounts and exits); containers that
+// still have its files see them fail with ENOTCONN.
+Status stop(const std::string& root);
 
 // Hands a container's seccomp listener (sysinfo, sched_getaffinity) to the service.
 Status register_listener(const std::string& control, int listener_fd,
                          const std::string& container_id);
 
 // The container paths the service's files are bound over, each with its source below
-// the service's mount: the /proc files when the container mounts a proc at /proc, the
-// CPU lists of /sys/devices/system/cpu when it mounts a sysfs at /sys.
+// the service's mount: the /proc files (and /proc/pressure where the host has PSI) when
+// the container mounts a proc at /proc, /sys/devices/system/cpu when it mounts a sysfs
+// at /sys.
 std::vector<std::pair<std::string, std::string>> binds(const std::string& mount, bool has_proc,
                                                        bool has_sys);
 

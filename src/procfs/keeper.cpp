@@ -8,7 +8,9 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -145,6 +147,8 @@ class Keeper {
         if (!o_.pid_file.empty())
             KAPSEL_TRY(fs::write_file_atomic(o_.pid_file, std::to_string(::getpid()) + "\n", 0600));
 
+        timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+        if (!timer_) return sys_error("timerfd");
         inflight_.reset(static_cast<int>(::syscall(SYS_memfd_create, "kapsel-procfs-inflight",
                                                    MFD_CLOEXEC)));
         if (!inflight_) return sys_error("memfd for the in-flight record");
@@ -192,6 +196,7 @@ class Keeper {
             if (o_.ready_fd >= 0) ::close(o_.ready_fd);
             listen_.reset();
             sig_.reset();
+            timer_.reset();
             mine.reset();
             listeners_.clear();
             ::_exit(server_main_(fuse_.get(), attach, theirs.get(), inflight_.get()));
@@ -286,6 +291,10 @@ class Keeper {
         if (!text) {
             reply = "error: " + text.error().message;
         } else if (*text == "ping") {
+            linger(false);
+            reply = "ok";
+        } else if (*text == "idle") {
+            linger(true);
             reply = "ok";
         } else if (text->rfind(std::string(kListenerVerb) + " ", 0) == 0) {
             std::string id = text->substr(kListenerVerb.size() + 1);
@@ -298,6 +307,7 @@ class Keeper {
                 if (listeners_.size() >= kMaxListeners) {
                     reply = "error: the server keeps 65536 listeners already";
                 } else {
+                    linger(false);
                     listeners_.push_back({std::move(fd), id, ++registered_});
                     forward(listeners_.back());
                     reply = "ok";
@@ -309,12 +319,37 @@ class Keeper {
         (void)send_with_fd(c.get(), reply, -1);
     }
 
+    void linger(bool on) {
+        itimerspec t{};
+        if (on && o_.linger_s > 0) t.it_value.tv_sec = o_.linger_s;
+        if (on && o_.linger_s <= 0) t.it_value.tv_nsec = 1;  // at once (a zero would disarm)
+        ::timerfd_settime(timer_.get(), 0, &t, nullptr);
+    }
+
+    // The linger ran out: the service ends unless a create is setting up a container
+    // with it (it holds the lock shared; then the next check is a second later). The
+    // lock stays held until the keeper has exited, so that the create that waits for it
+    // finds the service gone and starts a new one.
+    bool may_end() {
+        uint64_t ticks;
+        (void)!::read(timer_.get(), &ticks, sizeof ticks);
+        if (o_.lock.empty()) return true;
+        lock_.reset(::open(o_.lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+        if (lock_ && ::flock(lock_.get(), LOCK_EX | LOCK_NB) == 0) return true;
+        lock_.reset();
+        itimerspec t{};
+        t.it_value.tv_sec = 1;
+        ::timerfd_settime(timer_.get(), 0, &t, nullptr);
+        return false;
+    }
+
     int loop() {
         while (true) {
-            pollfd p[3] = {{sig_.get(), POLLIN, 0},
+            pollfd p[4] = {{sig_.get(), POLLIN, 0},
                            {server_ ? server_.get() : -1, POLLIN, 0},
-                           {listen_ ? listen_.get() : -1, POLLIN, 0}};
-            if (::poll(p, 3, -1) < 0) {
+                           {listen_ ? listen_.get() : -1, POLLIN, 0},
+                           {timer_.get(), POLLIN, 0}};
+            if (::poll(p, 4, -1) < 0) {
                 if (errno == EINTR) continue;
                 say("poll: " + errno_text(errno));
                 return 1;
@@ -328,12 +363,16 @@ class Keeper {
                 if (!on_server_exit()) return still_mounted() ? 1 : 0;
             }
             if (p[2].revents & POLLIN) on_connection();
+            if ((p[3].revents & POLLIN) && may_end()) {
+                say("no container uses the service any more; stopping");
+                return 0;
+            }
         }
     }
 
     KeeperOptions o_;
     ServerMain server_main_;
-    unique_fd sig_, fuse_, listen_, inflight_, server_, feed_, mountinfo_;
+    unique_fd sig_, fuse_, listen_, inflight_, server_, feed_, mountinfo_, timer_, lock_;
     std::string mount_path_;
     pid_t server_pid_ = -1;
     bool mounted_ = false;

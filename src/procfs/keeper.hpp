@@ -21,6 +21,13 @@ struct KeeperOptions {
     std::string control;   // the control socket ("": none, for a server run by hand)
     std::string pid_file;  // "": none
     int ready_fd = -1;     // gets "ok\n" once mounted and listening, or "error: ...\n"
+    // After an "idle" request (kapsel deleted the last container that used the service),
+    // the keeper ends itself this many seconds later unless "ping" or "listener" comes
+    // first, and only if it can take `lock` exclusively (a create that is setting up a
+    // container holds it shared). Lingering keeps `run --rm` in a loop from starting a
+    // service for each container.
+    std::string lock;
+    int linger_s = 30;
 };
 
 // What the server child runs: `fuse_fd` is the connection (already mounted), `attach`

@@ -116,6 +116,9 @@ void read_memory(const Chain& c, Limits& l) {
         l.memory_limit = lowest_limit(c, "memory.max");
         l.memory_usage = counter(c, "memory.current").value_or(0);
         l.memory_cache = parse_stat_value(stat, "file").value_or(0);
+        l.memory_shmem = parse_stat_value(stat, "shmem").value_or(0);
+        l.slab_reclaimable = parse_stat_value(stat, "slab_reclaimable").value_or(0);
+        l.slab_unreclaimable = parse_stat_value(stat, "slab_unreclaimable").value_or(0);
         l.swap_limit = lowest_limit(c, "memory.swap.max");
         l.swap_usage = counter(c, "memory.swap.current").value_or(0);
         return;
@@ -125,6 +128,9 @@ void read_memory(const Chain& c, Limits& l) {
     // total_cache counts the cgroup's descendants too; "cache" alone is the older kernels'.
     auto cache = parse_stat_value(stat, "total_cache");
     l.memory_cache = (cache ? cache : parse_stat_value(stat, "cache")).value_or(0);
+    auto shmem = parse_stat_value(stat, "total_shmem");
+    l.memory_shmem = (shmem ? shmem : parse_stat_value(stat, "shmem")).value_or(0);
+    // v1's memory.stat has no slab figures: none are shown (0), not the host's.
     // v1 limits memory and swap together (memsw); the swap is what memsw allows on top.
     if (auto memsw = lowest_limit(c, "memory.memsw.limit_in_bytes")) {
         uint64_t mem = l.memory_limit.value_or(0);

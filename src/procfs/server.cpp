@@ -30,6 +30,7 @@ double timeout_of(const Entry& e) {
 struct Server {
     Host& host;
     time_t started;
+    fuse_session* session = nullptr;
 };
 
 Server& server_of(fuse_req_t req) {
@@ -151,6 +152,23 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fi->fh = reinterpret_cast<uintptr_t>(content.get());
         fi->direct_io = 1;  // st_size is 0: the kernel must ask for the content
         fi->keep_cache = 0;
+        // read() goes to the server (direct_io), but sendfile and splice (busybox's cat)
+        // read through the page cache up to the inode's size, and would see an empty
+        // file. So the size becomes this answer's before the opener gets its fd: storing
+        // the answer's last byte at L-1 raises it to L (the kernel grows the size only by
+        // a store of at least one byte; the page it lands in is dropped again as the open
+        // ends, keep_cache being 0), and a larger size left by a longer answer shrinks to
+        // L at the short read where this answer ends (the kernel does so without writeback
+        // caching). Two containers sendfile-ing the same file at the same instant can
+        // still cut each other's text to the shorter length.
+        if (Server& s = server_of(req);
+            s.session && !content->empty() && find_node(ino) && find_node(ino)->render) {
+            fuse_bufvec last = FUSE_BUFVEC_INIT(1);
+            last.buf[0].mem = const_cast<char*>(content->data() + content->size() - 1);
+            (void)fuse_lowlevel_notify_store(s.session, ino,
+                                             static_cast<off_t>(content->size() - 1), &last,
+                                             fuse_buf_copy_flags{});
+        }
         // If the reply does not arrive (the opener was interrupted), no release follows:
         // the copy is freed here instead.
         if (fuse_reply_open(req, fi) == 0) (void)content.release();
@@ -236,6 +254,7 @@ Status serve(int fuse_fd, bool attach, Host& host) {
     std::unique_ptr<fuse_session, SessionDeleter> se(
         fuse_session_new(&args.args, &ops, sizeof ops, &server));
     if (!se) return make_error("start the fuse session");
+    server.session = se.get();
     if (fuse_set_signal_handlers(se.get()) != 0)
         return make_error("set the signal handlers of the fuse session");
     SignalsOwner signals{se.get()};

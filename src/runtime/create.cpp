@@ -30,8 +30,10 @@
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
 #include "plan/names.hpp"
+#include "procfs/client.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/procfs.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
@@ -206,6 +208,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
 
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
     Store store(g.root);
+    // Held until the record is written: the service is not let go in between.
+    auto procfs_lease = KAPSEL_TRY(lease_procfs(g, plan));
 
     // --- from here on, everything made is undone on failure ---
     KAPSEL_TRY(store.create_dir(o.id));

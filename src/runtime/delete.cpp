@@ -11,6 +11,7 @@
 #include "linux/rootfs.hpp"
 #include "oci/spec.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/procfs.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
@@ -103,6 +104,7 @@ Status remove(const Globals& g, const std::string& id, bool force) {
 
     auto spec = oci::load_spec(store.dir(id) + "/config.json");
     KAPSEL_TRY(store.remove(id));
+    if (uses_procfs(rec.annotations)) release_procfs(g);
     if (spec && !spec->hooks.poststop.empty())
         linux::run_hooks_warn(spec->hooks.poststop, "poststop",
                               oci::state_json(to_state(rec, oci::Status::stopped), false));

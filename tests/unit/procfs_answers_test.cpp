@@ -20,7 +20,11 @@ const char* kHostMeminfo =
     "SwapCached:            0 kB\n"
     "SwapTotal:       4194300 kB\n"
     "SwapFree:        4194300 kB\n"
-    "Shmem:             10236 kB\n";
+    "Shmem:             10236 kB\n"
+    "KReclaimable:     305772 kB\n"
+    "Slab:             398412 kB\n"
+    "SReclaimable:     305772 kB\n"
+    "SUnreclaim:        92640 kB\n";
 
 TEST(ProcfsCpus, QuotaAndCpusetBothLimitWhatIsSeen) {
     std::vector<unsigned> host = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -61,8 +65,25 @@ TEST(ProcfsMeminfo, TotalIsTheLimitAndFreeWhatTheCgroupDoesNotUse) {
     EXPECT_THAT(m, HasSubstr("MemFree:          204800 kB\n"));
     EXPECT_THAT(m, HasSubstr("MemAvailable:     221184 kB\n")) << "free + page cache";
     EXPECT_THAT(m, HasSubstr("Cached:            16384 kB\n"));
-    EXPECT_THAT(m, HasSubstr("Shmem:             10236 kB\n")) << "other lines as the host's";
+    EXPECT_THAT(m, HasSubstr("Shmem:                 0 kB\n")) << "the cgroup's, not the host's";
     EXPECT_THAT(m, HasSubstr("SwapTotal:       4194300 kB\n")) << "unlimited swap: the host's";
+}
+
+// procps and busybox `free` compute "used" as total - free - Cached - SReclaimable (and
+// show Shmem): host figures there exceed a small limit and "used" wraps around.
+TEST(ProcfsMeminfo, ShmemAndSlabAreTheCgroupsSoFreeAddsUp) {
+    Limits l;
+    l.memory_limit = 256ull << 20;
+    l.memory_usage = 56ull << 20;
+    l.memory_cache = 16ull << 20;
+    l.memory_shmem = 4ull << 20;
+    l.slab_reclaimable = 2ull << 20;
+    l.slab_unreclaimable = 1ull << 20;
+    std::string m = meminfo(kHostMeminfo, l);
+    EXPECT_THAT(m, HasSubstr("Shmem:              4096 kB\n"));
+    EXPECT_THAT(m, HasSubstr("SReclaimable:       2048 kB\n"));
+    EXPECT_THAT(m, HasSubstr("SUnreclaim:         1024 kB\n"));
+    EXPECT_THAT(m, HasSubstr("Slab:               3072 kB\n"));
 }
 
 TEST(ProcfsMeminfo, SwapIsTheSwapLimitAndNoLimitIsTheHostsFile) {
@@ -141,8 +162,11 @@ TEST(ProcfsSysinfo, MemorySwapAndUptimeAreTheContainersTheRestTheHosts) {
     l.memory_usage = 56ull << 20;
     l.swap_limit = 64ull << 20;
     l.swap_usage = 4ull << 20;
+    l.memory_shmem = 3ull << 20;
+    host.sharedram = 10ull << 20;
     struct sysinfo c = sysinfo_for(host, l, 42.7);
     EXPECT_EQ(42, c.uptime);
+    EXPECT_EQ(3ull << 20, c.sharedram) << "the cgroup's shared memory, not the host's";
     EXPECT_EQ(256ull << 20, c.totalram);
     EXPECT_EQ(200ull << 20, c.freeram);
     EXPECT_EQ(0u, c.bufferram);
