@@ -85,13 +85,23 @@ Result<std::string> find_program(const std::string& name, const std::vector<std:
     return make_error("exec \"" + name + "\": executable file not found in $PATH");
 }
 
-// Loads the filter; a notify listener goes to the parent, which passes it on
-// to linux.seccomp.listenerPath.
-Status load_filter(const SeccompProgram& prog, int sync_fd) {
-    unique_fd listener = KAPSEL_TRY(load_seccomp(prog));
+// Loads the filters: kapsel's procfs filter, then the profile's. A notify listener goes
+// to the parent, which passes the profile's on to linux.seccomp.listenerPath and the
+// procfs one to the procfs service. We wait for the parent to have registered ours:
+// until a server has the listener, the container's sysinfo and sched_getaffinity would
+// wait for an answer (and without any listener the kernel fails them with ENOSYS, which
+// breaks `free`), so a create whose registration fails fails as a whole.
+Status load_filters(const FinishOptions& o) {
+    if (o.plan && wants_procfs_filter(*o.plan)) {
+        unique_fd listener = KAPSEL_TRY(load_procfs_filter());
+        KAPSEL_TRY(send_msg(o.sync_fd, Msg::procfs_fd, {}, listener.get()));
+        KAPSEL_TRY(expect_msg(o.sync_fd, Msg::procfs_done));
+    }
+    if (!o.seccomp) return {};
+    unique_fd listener = KAPSEL_TRY(load_seccomp(*o.seccomp));
     if (listener) {
-        KAPSEL_TRY(send_msg(sync_fd, Msg::seccomp_fd, {}, listener.get()));
-        KAPSEL_TRY(expect_msg(sync_fd, Msg::seccomp_done));
+        KAPSEL_TRY(send_msg(o.sync_fd, Msg::seccomp_fd, {}, listener.get()));
+        KAPSEL_TRY(expect_msg(o.sync_fd, Msg::seccomp_done));
     }
     return {};
 }
@@ -175,7 +185,7 @@ Result<ExecImage> finish_process(const FinishOptions& o) {
 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities are dropped. With it, load_late_seccomp does, just before exec.
-    if (o.seccomp && !proc.no_new_privileges) KAPSEL_TRY(load_filter(*o.seccomp, o.sync_fd));
+    if (!proc.no_new_privileges) KAPSEL_TRY(load_filters(o));
 
     fix_stdio_owner(proc.uid, proc.gid);
     KAPSEL_TRY(apply_user_and_caps(proc));
@@ -214,7 +224,7 @@ Result<ExecImage> finish_process(const FinishOptions& o) {
 }
 
 Status load_late_seccomp(const FinishOptions& o) {
-    if (o.seccomp && o.process->no_new_privileges) KAPSEL_TRY(load_filter(*o.seccomp, o.sync_fd));
+    if (o.process->no_new_privileges) KAPSEL_TRY(load_filters(o));
     return {};
 }
 

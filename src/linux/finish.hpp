@@ -49,10 +49,10 @@ struct ExecImage {
 };
 
 struct FinishOptions {
-    const plan::Plan* plan = nullptr;  // personality and memory policy
+    const plan::Plan* plan = nullptr;  // personality, memory policy, the procfs filter
     const plan::Process* process = nullptr;
     const SeccompProgram* seccomp = nullptr;  // null: no filter
-    int sync_fd = -1;       // reports the seccomp listener (Msg::seccomp_fd) to the parent
+    int sync_fd = -1;       // reports the listeners (Msg::seccomp_fd, Msg::procfs_fd) to the parent
     int preserve_fds = 0;   // fds 3 .. 3+n-1 reach the program
     std::vector<int> keep;  // our own fds (above the preserved ones) that stay open until exec
 };
@@ -61,14 +61,15 @@ struct FinishOptions {
 // no_new_privs; HOME from the container's /etc/passwd; the working directory,
 // entered with our capabilities (as runc) and checked to be inside the root
 // (CVE-2024-21626); the program found in PATH; the AppArmor/SELinux exec label;
-// the seccomp filter when no_new_privs is off (it needs CAP_SYS_ADMIN then);
+// the seccomp filters (kapsel's procfs filter, then the profile's) when
+// no_new_privs is off (they need CAP_SYS_ADMIN then);
 // stdio owner, groups, user, capabilities; umask; every fd closed but stdio, the
 // preserved ones and `keep`; the working directory again, as the user, only if
 // entering it with our capabilities was refused. The process must be in the
 // container's root.
 Result<ExecImage> finish_process(const FinishOptions& o);
 
-// With no_new_privs the filter is loaded as late as possible, so it has to
+// With no_new_privs the filters are loaded as late as possible, so the profile has to
 // allow as little of kapsel's own work as possible: call this just before exec
 // (after it, only read, write, close and execve). Does nothing without it.
 Status load_late_seccomp(const FinishOptions& o);

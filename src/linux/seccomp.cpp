@@ -307,6 +307,10 @@ SeccompProgram procfs_filter() {
     return prog;
 }
 
+bool wants_procfs_filter(const plan::Plan& p) {
+    return p.procfs && p.procfs->notify && !(p.seccomp && p.seccomp->uses_notify());
+}
+
 Result<unique_fd> load_procfs_filter() {
     SeccompProgram prog = procfs_filter();
     auto listener = load_seccomp(prog);

@@ -39,6 +39,10 @@ Result<unique_fd> load_seccomp(const SeccompProgram& prog);
 // action of all filters (KILL > TRAP > ERRNO > USER_NOTIF > ... > ALLOW), so a profile
 // that forbids these calls still does.
 SeccompProgram procfs_filter();
+// Whether a process of the container gets it: the procfs is on with its notify half, and
+// the profile has no listener of its own (a process may have only one filter with a
+// listener: the kernel says EBUSY for a second).
+bool wants_procfs_filter(const plan::Plan& p);
 // Installs procfs_filter() with a listener (its callers' waits killable once received,
 // where the kernel has WAIT_KILLABLE_RECV) and returns the listener. Needs no_new_privs
 // or CAP_SYS_ADMIN, as any filter.

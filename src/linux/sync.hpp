@@ -29,6 +29,9 @@ enum class Msg : uint32_t {
     bind_source,   // parent -> init, before go: payload the index in plan.mounts, fd an O_PATH
                    // of that bind's source opened in the init's mount namespace with the
                    // host's credentials (a user namespace may not reach it)
+    procfs_fd,     // init/tenant -> parent: the listener of kapsel's procfs filter (sysinfo,
+                   // sched_getaffinity), for the procfs service
+    procfs_done,   // parent -> init/tenant: the service has it
 };
 
 struct Message {

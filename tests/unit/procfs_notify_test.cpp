@@ -249,5 +249,21 @@ TEST(ProcfsNotifyReplies, TheProcfsFilterSendsOnlySysinfoAndSchedGetaffinity) {
     EXPECT_EQ(uint32_t(SECCOMP_RET_ALLOW), run(compat));
 }
 
+TEST(ProcfsNotifyReplies, TheProcfsFilterYieldsToAProfileWithAListenerOfItsOwn) {
+    plan::Plan p;
+    EXPECT_FALSE(linux::wants_procfs_filter(p)) << "procfs off";
+    p.procfs = plan::Plan::Procfs{.mount = "/run/kapsel/procfs/mnt", .control = "/c.sock"};
+    EXPECT_TRUE(linux::wants_procfs_filter(p));
+    p.seccomp = plan::Seccomp{};
+    p.seccomp->default_action = plan::SeccompAction::errno_ret;
+    EXPECT_TRUE(linux::wants_procfs_filter(p)) << "a profile without a listener";
+    p.seccomp->rules.push_back({.names = {"mkdir"}, .action = plan::SeccompAction::notify});
+    p.seccomp->listener_path = "/agent.sock";
+    EXPECT_FALSE(linux::wants_procfs_filter(p));
+    p.seccomp.reset();
+    p.procfs->notify = false;
+    EXPECT_FALSE(linux::wants_procfs_filter(p));
+}
+
 }  // namespace
 }  // namespace kapsel::procfs
