@@ -205,11 +205,19 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
 
     std::optional<linux::SeccompProgram> seccomp;
     if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp_cached(*plan.seccomp, linux::kSeccompCacheDir));
+    if (plan.procfs && plan.procfs->notify && !linux::wants_procfs_filter(plan))
+        log::warn("container " + o.id +
+                  ": the seccomp profile has a listener of its own (SCMP_ACT_NOTIFY), so sysinfo "
+                  "and sched_getaffinity show the host's numbers in it");
 
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
     Store store(g.root);
     // Held until the record is written: the service is not let go in between.
     auto procfs_lease = KAPSEL_TRY(lease_procfs(g, plan));
+    // A create that fails leaves no container behind to keep the service: it may end.
+    Undo release_service{[&] {
+        if (procfs_lease) release_procfs(g);
+    }};
 
     // --- from here on, everything made is undone on failure ---
     KAPSEL_TRY(store.create_dir(o.id));
@@ -436,6 +444,14 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::seccomp_done));
                 break;
             }
+            case linux::Msg::procfs_fd: {
+                // Before the init goes on (it waits for procfs_done): see load_filters in
+                // linux/finish.cpp for why a failed registration fails the create.
+                if (!plan.procfs) return make_error("unexpected message from the container init");
+                KAPSEL_TRY(procfs::register_listener(plan.procfs->control, msg->fd.get(), o.id));
+                KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::procfs_done));
+                break;
+            }
             case linux::Msg::ready:
                 goto ready;
             default:
@@ -452,7 +468,7 @@ ready:
         KAPSEL_TRY_CTX(fs::write_file_atomic(pf, std::to_string(init_pid), 0644), "write pid file");
     }
     remove_dir.armed = remove_cgroup.armed = host_mounts.armed = kill_init.armed = poststop.armed =
-        false;
+        release_service.armed = false;
     Created out;
     out.pid = init_pid;
     if (init_pid == child)

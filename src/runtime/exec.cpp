@@ -23,6 +23,7 @@
 #include "linux/tenant.hpp"
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
+#include "procfs/client.hpp"
 #include "runtime/attach.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
@@ -178,6 +179,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     // Always the container's filter: a process.json cannot leave it behind.
     std::optional<linux::SeccompProgram> seccomp;
     if (plan.seccomp) seccomp = KAPSEL_TRY(linux::compile_seccomp_cached(*plan.seccomp, linux::kSeccompCacheDir));
+    // The process gets the procfs filter as the init did (linux/finish.cpp), its listener
+    // for the service the container's create leased, which runs while the container exists.
+    if (plan.procfs) plan.procfs->control = procfs::service_of(g.root).control;
 
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
     std::vector<std::string> dirs =
@@ -280,6 +284,13 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
                 std::string st = oci::state_json(to_state(rec, current_status(store, rec)), false);
                 KAPSEL_TRY(linux::send_seccomp_listener(*plan.seccomp, msg->fd.get(), child, st));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::seccomp_done));
+                break;
+            }
+            case linux::Msg::procfs_fd: {
+                // Before the process goes on: see load_filters in linux/finish.cpp.
+                if (!plan.procfs) return make_error("unexpected message from the exec process");
+                KAPSEL_TRY(procfs::register_listener(plan.procfs->control, msg->fd.get(), o.id));
+                KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::procfs_done));
                 break;
             }
             case linux::Msg::ready:
