@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "image/space.hpp"
 #include "image/store.hpp"
+#include "plan/plan.hpp"
 #include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
 #include "util/strings.hpp"
@@ -51,6 +52,7 @@ bool is_image_run(const Globals& g, const Args& args) {
                                        "--security-opt",
                                        "--log-opt",
                                        "--storage-opt",
+                                       "--procfs",
                                        "--interactive",
                                        "--tty",
                                        "-dt",
@@ -131,6 +133,11 @@ int run_image_main(const Globals& g, const Args& args) {
            "milliseconds, and after exit); while the container writes faster, ctr.log runs "
            "ahead by what it wrote since the last cut (kapsel-run(8))",
            "key=value");
+    bool procfs = true;
+    f.flag({"procfs"}, &procfs,
+           "show the container its own limits in /proc/meminfo, cpuinfo, stat, uptime, "
+           "loadavg, swaps, diskstats, pressure and /sys/devices/system/cpu, and in "
+           "sysinfo(2) and sched_getaffinity(2) (default true; --procfs=false: the host's)");
     f.flag({"quiet", "q"}, &quiet, "accepted for podman compatibility");
     auto pos = f.parse(args, /*stop_at_positional=*/true);
     if (!pos) return usage_error("run", pos.error().message);
@@ -143,6 +150,7 @@ int run_image_main(const Globals& g, const Args& args) {
     if (dit || dt) o.detach = r.tty = true;
     o.image = (*pos)[0];
     r.command.assign(pos->begin() + 1, pos->end());
+    if (procfs) r.annotations[plan::kProcfsAnnotation] = "true";
     if (entrypoint_set)
         r.entrypoint =
             entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{entrypoint};

@@ -518,7 +518,7 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
 
     // kapsel's container-aware /proc and /sys: on by the annotation (podman's
     // --annotation, containerd's); its files are bound in the container's mount namespace.
-    if (auto a = spec.annotations.find("run.kapsel.procfs"); a != spec.annotations.end()) {
+    if (auto a = spec.annotations.find(kProcfsAnnotation); a != spec.annotations.end()) {
         if (a->second == "true") {
             if (!mountns)
                 return make_error(

@@ -134,6 +134,11 @@ struct Process {
     std::string cpu_affinity_initial, cpu_affinity_final;
 };
 
+// The annotation that turns the container-aware procfs on ("true"; "false" or absent:
+// off). podman (--annotation) and containerd users set it; `kapsel run IMAGE` does
+// unless --procfs=false.
+inline constexpr const char* kProcfsAnnotation = "run.kapsel.procfs";
+
 struct Plan {
     std::string id;
     std::string bundle;  // absolute

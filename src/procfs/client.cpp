@@ -33,7 +33,7 @@ constexpr long kFuseSuperMagic = 0x65735546;
 constexpr int kStartTimeoutMs = 10000;
 constexpr int kStopTimeoutMs = 5000;
 
-Result<std::string> find_binary() {
+Result<std::string> installed_binary() {
     std::vector<std::string> tried;
     for (auto& dir : self::install_dirs()) tried.push_back(dir + "/kapsel-procfs");
     tried.push_back(KAPSEL_LIBEXECDIR "/kapsel-procfs");
@@ -92,7 +92,7 @@ void stop_service(const Service& s) {
 // Runs kapsel-procfs detached (its own session, no fd of ours but the readiness pipe and
 // its log) and waits until it says it serves, or why it cannot.
 Status start_service(const Service& s) {
-    std::string binary = KAPSEL_TRY(find_binary());
+    std::string binary = KAPSEL_TRY(installed_binary());
     KAPSEL_TRY(fs::mkdir_p(s.mount, 0755));
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return sys_error("pipe for kapsel-procfs");
@@ -200,6 +200,10 @@ Status request(const std::string& control, const std::string& text, int fd) {
 
 
 }  // namespace
+
+Result<std::string> server_binary() {
+    return installed_binary();
+}
 
 Service service_of(const std::string& root) {
     std::string dir = root + "/procfs";

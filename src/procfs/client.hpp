@@ -20,10 +20,6 @@
 
 namespace kapsel::procfs {
 
-// The annotation that turns the procfs on for a low-level container ("true"/"false");
-// `kapsel run IMAGE` sets it unless --procfs=false.
-inline constexpr const char* kAnnotation = "run.kapsel.procfs";
-
 struct Service {
     std::string dir;      // <root>/procfs
     std::string mount;    // <root>/procfs/mnt
@@ -42,6 +38,9 @@ struct Lease {
 // unmounted first) and returns it leased. Fails with one line naming what is missing
 // (kapsel-procfs not installed, no /dev/fuse, the mount refused).
 Result<Lease> use(const std::string& root);
+
+// The kapsel-procfs binary installed beside kapsel (or in its libexec directory).
+Result<std::string> server_binary();
 
 // Whether the service of `root` runs and answers (its mount is a live FUSE mount).
 bool running(const std::string& root);

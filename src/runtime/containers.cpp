@@ -28,6 +28,7 @@
 #include "plan/default_seccomp.hpp"
 #include "plan/log_options.hpp"
 #include "plan/names.hpp"
+#include "procfs/client.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/logfile.hpp"
 #include "runtime/manage.hpp"
@@ -590,6 +591,15 @@ Result<json> inspect(const Globals& g, const std::string& what) {
         if (auto meta = read_meta(store, *id)) j["Container"] = *meta;
         if (auto s = state(g, *id)) j["State"] = json::parse(oci::state_json(*s, false));
         if (auto cfg = fs::read_file(store.container_dir(*id) + "/config.json")) j["Config"] = json::parse(*cfg, nullptr, false);
+        // The container-aware /proc and /sys: on for this container, and whether the
+        // service that answers them runs.
+        bool procfs = false;
+        if (j.contains("Config") && j["Config"].is_object() && j["Config"].contains("annotations") &&
+            j["Config"]["annotations"].is_object()) {
+            auto& a = j["Config"]["annotations"];
+            procfs = a.contains(plan::kProcfsAnnotation) && a[plan::kProcfsAnnotation] == "true";
+        }
+        j["Procfs"] = {{"Enabled", procfs}, {"ServiceRunning", procfs && procfs::running(g.root)}};
         return j;
     }
     image::Store store = KAPSEL_TRY(open_store(g));

@@ -30,7 +30,7 @@ bool any_uses_procfs(const std::string& root) {
 }  // namespace
 
 bool uses_procfs(const std::map<std::string, std::string>& annotations) {
-    auto a = annotations.find(procfs::kAnnotation);
+    auto a = annotations.find(plan::kProcfsAnnotation);
     return a != annotations.end() && a->second == "true";
 }
 
