@@ -505,5 +505,65 @@ TEST(ProcfsNotify, BadFeedMessagesAreDroppedAndTheServerGoesOn) {
     EXPECT_EQ(0, r->sysinfo_rc);
 }
 
+// The same through kapsel: a container with the procfs on and 256 MiB and one CPU.
+class ProcfsNotifyContainer : public KapselTest {
+  protected:
+    static void limit(Bundle& b) {
+        b.config["annotations"]["run.kapsel.procfs"] = "true";
+        b.config["linux"]["resources"]["memory"]["limit"] = 268435456;
+        b.config["linux"]["resources"]["cpu"] = {{"quota", 100000}, {"period", 100000}};
+    }
+};
+
+// "Mem:  256  1  254 ..." -> "256"
+std::string free_total(const std::string& free_m) {
+    size_t at = free_m.find("Mem:");
+    if (at == std::string::npos) return "";
+    size_t start = free_m.find_first_not_of(' ', at + 4);
+    size_t end = free_m.find(' ', start);
+    return start == std::string::npos ? "" : free_m.substr(start, end - start);
+}
+
+TEST_F(ProcfsNotifyContainer, FreeAndNprocTellTheContainersLimitsInItsInitAndInAnExec) {
+    REQUIRE_ROOT();
+    REQUIRE_PATH("/dev/fuse", "needs FUSE");
+    // busybox free asks sysinfo(2), nproc sched_getaffinity(2): neither reads /proc.
+    Bundle b("free -m; nproc");
+    limit(b);
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("256", free_total(o.out)) << o.out;
+    EXPECT_EQ("1\n", o.out.substr(o.out.rfind('\n', o.out.size() - 2) + 1)) << o.out;
+
+    b.set_script("sleep 60");
+    b.write();
+    ASSERT_EQ(0, kapsel({"run", "-d", "-b", b.dir(), "c2"}).code);
+    Output e = kapsel({"exec", "c2", "sh", "-c", "free -m; nproc"}, "", 20000);
+    ASSERT_EQ(0, e.code) << e.err;
+    EXPECT_EQ("256", free_total(e.out)) << e.out;
+    EXPECT_EQ("1\n", e.out.substr(e.out.rfind('\n', e.out.size() - 2) + 1)) << e.out;
+    kapsel({"delete", "-f", "c2"});
+}
+
+TEST_F(ProcfsNotifyContainer, AProfileThatForbidsSysinfoStillDoes) {
+    REQUIRE_ROOT();
+    REQUIRE_PATH("/dev/fuse", "needs FUSE");
+    std::string probe = KAPSEL_TEST_SYSCALL_PROBE;
+    Bundle b("/home/" + probe.substr(probe.rfind('/') + 1) + " sysinfo; nproc");
+    limit(b);
+    // Over the fixture's /home, which exists: a new mount point would change the shared rootfs.
+    b.config["mounts"].push_back({{"destination", "/home"},
+                                  {"type", "bind"},
+                                  {"source", probe.substr(0, probe.rfind('/'))},
+                                  {"options", {"bind", "ro"}}});
+    b.config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls", json::array({{{"names", {"sysinfo"}}, {"action", "SCMP_ACT_ERRNO"}}})}};
+    Output o = run(b);
+    ASSERT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("sysinfo EPERM\n1\n", o.out) << "the profile's ERRNO wins over kapsel's filter, "
+                                              "which still answers what the profile allows";
+}
+
 }  // namespace
 }  // namespace kapsel::test

@@ -16,9 +16,12 @@ int main(int argc, char** argv) {
             nr = SYS_mkdirat;  // mkdirat(0, NULL, 0): EFAULT from the kernel
         else if (!strcmp(argv[i], "beyond"))
             nr = 1000;  // no such syscall: ENOSYS from the kernel
+        else if (!strcmp(argv[i], "sysinfo"))
+            nr = SYS_sysinfo;  // with a buffer: 0 from the kernel
         else
             return 2;
-        long r = syscall(nr, 0, 0, 0, 0, 0, 0);
+        static long buffer[64];  // larger than struct sysinfo
+        long r = syscall(nr, nr == SYS_sysinfo ? buffer : 0, 0, 0, 0, 0, 0);
         printf("%s %s\n", argv[i], r == 0 ? "0" : strerrorname_np(errno));
     }
     return 0;
