@@ -30,6 +30,7 @@
 #include "runtime/attach.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/procfs.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
@@ -262,6 +263,9 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
         return make_error("cannot checkpoint container \"" + r.id + "\": it is " +
                           oci::status_name(status));
     plan::Plan plan = KAPSEL_TRY(plan_of(store.dir(r.id) + "/config.json", r.id, rec.bundle));
+    // The procfs service's files are bind mounts in the container: CRIU is told they are
+    // external, as the config's binds are.
+    if (plan.procfs) add_procfs_binds(plan, procfs::service_of(g.root));
     plan::CheckpointOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);
@@ -307,7 +311,10 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     Bundle loaded = KAPSEL_TRY(load_bundle(r.bundle, r.id));
     const std::string& bundle = loaded.dir;
     const oci::Spec& spec = loaded.spec;
-    const plan::Plan& plan = loaded.plan;
+    plan::Plan plan = loaded.plan;
+    // The restored container's procfs files come from this --root's service (started if
+    // it does not run), bound where the checkpoint had them.
+    auto procfs_lease = KAPSEL_TRY(lease_procfs(g, plan));
     plan::RestoreOptions o = r.criu;
     o.image_dir = fs::absolute(o.image_dir.empty() ? "checkpoint" : o.image_dir);
     if (!o.work_dir.empty()) o.work_dir = fs::absolute(o.work_dir);

@@ -34,16 +34,11 @@ bool uses_procfs(const std::map<std::string, std::string>& annotations) {
     return a != annotations.end() && a->second == "true";
 }
 
-Result<std::optional<procfs::Lease>> lease_procfs(const Globals& g, plan::Plan& plan) {
-    if (!plan.procfs) return std::optional<procfs::Lease>{};
-    procfs::Lease lease = KAPSEL_TRY_CTX(procfs::use(g.root), "annotations.run.kapsel.procfs");
-    plan.procfs->mount = lease.service.mount;
-    plan.procfs->control = lease.service.control;
+void add_procfs_binds(plan::Plan& plan, const procfs::Service& service) {
     // Read-only, and nothing in them is run, a device or setuid: the files are text.
     // They go after the config's mounts, over the /proc and /sys those made.
-    for (auto& [source, destination] :
-         procfs::binds(lease.service.mount, mounts(plan, "proc", "/proc"),
-                       mounts(plan, "sysfs", "/sys"))) {
+    for (auto& [source, destination] : procfs::binds(service.mount, mounts(plan, "proc", "/proc"),
+                                                     mounts(plan, "sysfs", "/sys"))) {
         plan::Mount m;
         m.kind = plan::MountKind::bind;
         m.source = source;
@@ -51,6 +46,14 @@ Result<std::optional<procfs::Lease>> lease_procfs(const Globals& g, plan::Plan& 
         m.attrs.set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         plan.mounts.push_back(std::move(m));
     }
+}
+
+Result<std::optional<procfs::Lease>> lease_procfs(const Globals& g, plan::Plan& plan) {
+    if (!plan.procfs) return std::optional<procfs::Lease>{};
+    procfs::Lease lease = KAPSEL_TRY_CTX(procfs::use(g.root), "annotations.run.kapsel.procfs");
+    plan.procfs->mount = lease.service.mount;
+    plan.procfs->control = lease.service.control;
+    add_procfs_binds(plan, lease.service);
     return std::optional<procfs::Lease>(std::move(lease));
 }
 

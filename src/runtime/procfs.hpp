@@ -19,6 +19,10 @@ namespace kapsel::runtime {
 // Nothing for a plan without it.
 Result<std::optional<procfs::Lease>> lease_procfs(const Globals& g, plan::Plan& plan);
 
+// Appends the bind mounts of `service`'s files over the plan's /proc and /sys files (a
+// checkpoint names them to CRIU as the container's external mounts).
+void add_procfs_binds(plan::Plan& plan, const procfs::Service& service);
+
 // Whether a container's config (its annotations) turned the procfs on.
 bool uses_procfs(const std::map<std::string, std::string>& annotations);
 
