@@ -32,6 +32,7 @@
 #include "runtime/lifecycle.hpp"
 #include "runtime/procfs.hpp"
 #include "runtime/process.hpp"
+#include "runtime/restore_seccomp.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -321,6 +322,9 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
     if (!fs::exists(o.image_dir + "/inventory.img"))
         return make_error("--image-path " + o.image_dir +
                           " holds no checkpoint (no inventory.img)");
+    // kapsel's procfs filter would come back without a listener, and sysinfo and
+    // sched_getaffinity would fail with ENOSYS in the restored container (issue 14).
+    KAPSEL_TRY_CTX(neutralise_procfs_filter(o.image_dir), "restore");
     std::vector<plan::StdioRecord> stdio;
     if (auto text = fs::read_file(o.image_dir + "/descriptors.json"))
         stdio = KAPSEL_TRY_CTX(plan::parse_stdio_json(*text), o.image_dir + "/descriptors.json");
