@@ -6,6 +6,7 @@
 // (procfs/client.hpp); the process is the keeper (procfs/keeper.hpp) and its child the
 // server.
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -53,6 +54,10 @@ int fail(const std::string& message) {
 
 // The server child: the tree over the connection, answered from this host's cgroups.
 int server_main(int fuse_fd, bool attach, int feed_fd, int inflight_fd) {
+    // Two malloc arenas for up to 16 FUSE threads and the notify thread: each answer is a
+    // few KiB allocated and freed within one request, and an arena per thread only makes
+    // the resident size grow with the threads the load once needed.
+    ::mallopt(M_ARENA_MAX, 2);
     // The layout is detected once: it does not change while the host runs, and each
     // read would otherwise parse /proc/self/mountinfo again.
     auto layout = kapsel::cgroups::detect();

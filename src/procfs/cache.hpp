@@ -42,6 +42,12 @@ class TtlCache {
     void put(const std::string& key, V value) {
         std::lock_guard lock(mu_);
         auto now = clock_();
+        // Expired entries go at least once a ttl: keys of containers that are gone are
+        // never asked for again, and would otherwise stay until the cache is full.
+        if (now - swept_ >= ttl_) {
+            std::erase_if(entries_, [&](auto& e) { return now - e.second.first >= ttl_; });
+            swept_ = now;
+        }
         if (entries_.size() >= max_ && !entries_.count(key)) {
             // Full: the expired entries go first; if every entry is fresh (more distinct
             // callers within ttl than the bound), all go: a bound, not a policy worth more.
@@ -61,6 +67,7 @@ class TtlCache {
     size_t max_;
     SteadyClock clock_;
     std::mutex mu_;
+    std::chrono::steady_clock::time_point swept_{};
     std::unordered_map<std::string, std::pair<std::chrono::steady_clock::time_point, V>> entries_;
 };
 

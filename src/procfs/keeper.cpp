@@ -335,6 +335,8 @@ class Keeper {
         (void)!::read(timer_.get(), &ticks, sizeof ticks);
         if (o_.lock.empty()) return true;
         lock_.reset(::open(o_.lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+        // No lock file: the state root was removed, and no create can come to need us.
+        if (!lock_ && errno == ENOENT) return true;
         if (lock_ && ::flock(lock_.get(), LOCK_EX | LOCK_NB) == 0) return true;
         lock_.reset();
         itimerspec t{};

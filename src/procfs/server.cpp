@@ -6,12 +6,15 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace kapsel::procfs {
@@ -27,10 +30,50 @@ double timeout_of(const Entry& e) {
     return e.ino < PassthroughInodes::kFirst && !e.per_caller ? kTimeout : 0.0;
 }
 
+// The answers of the open files, by handle. A handle is a number looked up here, never
+// a pointer: a server started after a crash (keeper.hpp) is sent the reads and releases
+// of files its predecessor opened, with that one's handles, and must answer them with
+// an error instead of following them. Handles start at a random number, so that an old
+// one does not name a new file either.
+class OpenFiles {
+  public:
+    // Open files at once: each is an open fd in some container, but a container may hold
+    // many, and each keeps its answer (up to kMaxAnswer) here.
+    static constexpr size_t kMax = 65536;
+
+    OpenFiles() {
+        if (::getrandom(&next_, sizeof next_, 0) != sizeof next_) next_ = uint64_t(::time(nullptr)) << 20;
+        next_ |= uint64_t{1} << 63;
+    }
+    // 0: too many open.
+    uint64_t add(std::shared_ptr<const std::string> text) {
+        std::lock_guard lock(mutex_);
+        if (files_.size() >= kMax) return 0;
+        uint64_t h = next_++;
+        files_.emplace(h, std::move(text));
+        return h;
+    }
+    std::shared_ptr<const std::string> find(uint64_t h) {
+        std::lock_guard lock(mutex_);
+        auto it = files_.find(h);
+        return it == files_.end() ? nullptr : it->second;
+    }
+    void remove(uint64_t h) {
+        std::lock_guard lock(mutex_);
+        files_.erase(h);
+    }
+
+  private:
+    std::mutex mutex_;
+    std::unordered_map<uint64_t, std::shared_ptr<const std::string>> files_;
+    uint64_t next_ = 0;
+};
+
 struct Server {
     Host& host;
     time_t started;
     fuse_session* session = nullptr;
+    OpenFiles files;
 };
 
 Server& server_of(fuse_req_t req) {
@@ -148,8 +191,10 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         // pieces expects.
         auto text = read(server_of(req).host, ino, caller_of(req));
         if (!text) return void(fuse_reply_err(req, errno_of(text.error())));
-        auto content = std::make_unique<const std::string>(std::move(*text));
-        fi->fh = reinterpret_cast<uintptr_t>(content.get());
+        auto content = std::make_shared<const std::string>(std::move(*text));
+        uint64_t handle = server_of(req).files.add(content);
+        if (!handle) return void(fuse_reply_err(req, EMFILE));
+        fi->fh = handle;
         fi->direct_io = 1;  // st_size is 0: the kernel must ask for the content
         fi->keep_cache = 0;
         // read() goes to the server (direct_io), but sendfile and splice (busybox's cat)
@@ -171,13 +216,15 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         }
         // If the reply does not arrive (the opener was interrupted), no release follows:
         // the copy is freed here instead.
-        if (fuse_reply_open(req, fi) == 0) (void)content.release();
+        if (fuse_reply_open(req, fi) != 0) server_of(req).files.remove(handle);
     });
 }
 
 void on_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     guarded(req, [&] {
-        auto* text = reinterpret_cast<const std::string*>(fi->fh);
+        auto text = server_of(req).files.find(fi->fh);
+        // A file opened by a server that crashed: its answer died with it. The reader
+        // gets an error at once and its next open works.
         if (!text) return void(fuse_reply_err(req, EIO));
         if (off < 0) return void(fuse_reply_err(req, EINVAL));
         size_t at = std::min(static_cast<size_t>(off), text->size());
@@ -187,7 +234,7 @@ void on_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 
 void on_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     guarded(req, [&] {
-        std::unique_ptr<const std::string> content(reinterpret_cast<const std::string*>(fi->fh));
+        server_of(req).files.remove(fi->fh);
         fi->fh = 0;
         fuse_reply_err(req, 0);
     });

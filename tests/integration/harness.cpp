@@ -271,6 +271,25 @@ void KapselTest::SetUp() {
     fixture_before_ = fixture_listing();
 }
 
+void stop_procfs_service(const std::string& state_root) {
+    // The container-aware procfs service of the test's state root (started by the first
+    // container that had it) lingers after the last delete: it ends with the test, so
+    // that no service outlives the root it serves.
+    std::ifstream f(state_root + "/procfs/keeper.pid");
+    pid_t pid = 0;
+    if (!(f >> pid) || pid <= 1) return;
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) return;
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "kapsel-procfs") {
+        syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0);
+        pollfd p{pidfd, POLLIN, 0};
+        if (poll(&p, 1, 5000) != 1) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    }
+    close(pidfd);
+}
+
 void KapselTest::TearDown() {
     if (!have_root()) return;
     // Delete whatever the test left running, so no container outlives its test.
@@ -279,6 +298,7 @@ void KapselTest::TearDown() {
     std::string id;
     while (std::getline(is, id))
         if (!id.empty()) kapsel({"delete", "--force", id});
+    stop_procfs_service(root_.path() + "/state");
     // A test that mounts at a new path must use its own rootfs copy: the mount
     // point would otherwise be created in the shared fixture.
     EXPECT_EQ(fixture_before_, fixture_listing()) << "the test changed the shared fixture rootfs";

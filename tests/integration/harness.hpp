@@ -82,6 +82,9 @@ class Bundle {
     TempDir tmp_;
 };
 
+// Ends the procfs service of a state root, if one runs (KapselTest's TearDown does).
+void stop_procfs_service(const std::string& state_root);
+
 // A test fixture with its own state root and helpers to drive kapsel.
 class KapselTest : public ::testing::Test {
   protected:
