@@ -123,6 +123,10 @@ Status start_service(const Service& s) {
         // with it. Only async-signal-safe calls from here on.
         ::setsid();
         if (::fork() != 0) ::_exit(0);
+        // Nothing of the caller's stays held: not its working directory (a bundle that
+        // is to be removed), not its umask.
+        if (::chdir("/") != 0) ::_exit(127);
+        ::umask(022);
         ::dup2(null.get(), 0);
         ::dup2(log.get(), 1);
         ::dup2(log.get(), 2);

@@ -197,6 +197,7 @@ class Keeper {
             listen_.reset();
             sig_.reset();
             timer_.reset();
+            mountinfo_.reset();
             mine.reset();
             listeners_.clear();
             ::_exit(server_main_(fuse_.get(), attach, theirs.get(), inflight_.get()));
@@ -321,8 +322,12 @@ class Keeper {
 
     void linger(bool on) {
         itimerspec t{};
-        if (on && o_.linger_s > 0) t.it_value.tv_sec = o_.linger_s;
-        if (on && o_.linger_s <= 0) t.it_value.tv_nsec = 1;  // at once (a zero would disarm)
+        // A keeper whose parent is not init was adopted by a subreaper above the kapsel
+        // that started it (conmon, under podman), which waits for it before it exits
+        // itself: no lingering there, so that it is held no longer than needed.
+        int seconds = ::getppid() == 1 ? o_.linger_s : 0;
+        if (on && seconds > 0) t.it_value.tv_sec = seconds;
+        if (on && seconds <= 0) t.it_value.tv_nsec = 1;  // at once (a zero would disarm)
         ::timerfd_settime(timer_.get(), 0, &t, nullptr);
     }
 

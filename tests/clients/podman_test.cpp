@@ -494,6 +494,23 @@ TEST_F(Podman, RunWithResourceLimits) {
     EXPECT_EQ("100\n100\n32768\n100000\n", o.out) << WITH_CALLS;
 }
 
+// podman users opt in to kapsel's container-aware /proc with an annotation: free (sysinfo),
+// nproc (sched_getaffinity) and /proc/meminfo then say the container's limits, beside
+// podman's own seccomp profile.
+TEST_F(Podman, TheProcfsAnnotationShowsTheContainerItsLimits) {
+    if (access("/dev/fuse", F_OK) != 0) GTEST_SKIP() << "skipped: no /dev/fuse";
+    load_image();
+    Output o = podman({"run", "--rm", "--annotation", "run.kapsel.procfs=true", "--memory", "256m",
+                       "--cpus", "1", image_name(), "sh", "-c",
+                       "free -m | grep Mem: | tr -s ' ' | cut -d' ' -f2; nproc; grep MemTotal "
+                       "/proc/meminfo; cat /sys/devices/system/cpu/online"});
+    EXPECT_EQ(0, o.code) << o.err << WITH_CALLS;
+    EXPECT_EQ("256\n1\nMemTotal:         262144 kB\n0\n", o.out) << WITH_CALLS;
+    Output plain = podman({"run", "--rm", "--memory", "256m", image_name(), "sh", "-c",
+                           "grep MemTotal /proc/meminfo"});
+    EXPECT_NE("MemTotal:         262144 kB\n", plain.out) << "without the annotation: the host's";
+}
+
 TEST_F(Podman, KillRestartWait) {
     load_image();
     std::string id = run_detached(
