@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -115,6 +116,19 @@ Status start_service(const Service& s) {
     for (auto& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
 
+    // kapsel's own run and restore are subreapers (for their containers' processes):
+    // the keeper would be adopted by this short-lived process instead of by init, or by
+    // the long-lived subreaper above it (podman's conmon), whose adoption the keeper
+    // takes as a reason not to linger. So not while it is forked off.
+    int subreaper = 0;
+    ::prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
+    if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    struct Restore {
+        int was;
+        ~Restore() {
+            if (was) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        }
+    } restore{subreaper};
     pid_t child = ::fork();
     if (child < 0) return sys_error("fork for kapsel-procfs");
     if (child == 0) {
