@@ -10,16 +10,6 @@
 namespace kapsel::procfs {
 namespace {
 
-std::vector<std::string_view> split_lines(std::string_view text) {
-    std::vector<std::string_view> out;
-    while (!text.empty()) {
-        size_t nl = text.find('\n');
-        out.push_back(text.substr(0, nl));
-        if (nl == std::string_view::npos) break;
-        text.remove_prefix(nl + 1);
-    }
-    return out;
-}
 
 std::optional<uint64_t> number(std::string_view s) {
     s = trim(s);

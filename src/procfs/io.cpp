@@ -35,16 +35,6 @@ std::vector<std::string_view> words(std::string_view line) {
     return out;
 }
 
-std::vector<std::string_view> lines_of(std::string_view text) {
-    std::vector<std::string_view> out;
-    while (!text.empty()) {
-        size_t nl = text.find('\n');
-        out.push_back(text.substr(0, nl));
-        if (nl == std::string_view::npos) break;
-        text.remove_prefix(nl + 1);
-    }
-    return out;
-}
 
 // "8:0": two numbers and a colon, nothing else.
 bool is_device(std::string_view s) {
@@ -66,7 +56,7 @@ std::optional<std::string> read_at(int dirfd, const char* name) {
 
 IoStats parse_io_stat(std::string_view text) {
     IoStats out;
-    for (auto line : lines_of(text)) {
+    for (auto line : split_lines(text)) {
         auto w = words(line);
         if (w.empty() || !is_device(w[0]) || out.size() >= kMaxDevices) continue;
         IoCounters c;
@@ -97,7 +87,7 @@ IoStats parse_io_stat(std::string_view text) {
 IoStats parse_blkio_throttle(std::string_view serviced, std::string_view service_bytes) {
     IoStats out;
     auto take = [&](std::string_view text, bool bytes) {
-        for (auto line : lines_of(text)) {
+        for (auto line : split_lines(text)) {
             auto w = words(line);
             if (w.size() != 3 || !is_device(w[0])) continue;
             auto v = parse_uint(w[2]);
@@ -120,7 +110,7 @@ IoStats parse_blkio_throttle(std::string_view serviced, std::string_view service
 
 std::string diskstats(std::string_view host, const IoStats& io) {
     std::string out;
-    for (auto line : lines_of(host)) {
+    for (auto line : split_lines(host)) {
         auto w = words(line);
         // major minor name and at least the 11 counters every kernel since 2.6 has.
         if (w.size() < 14 || !parse_uint(w[0]) || !parse_uint(w[1])) continue;

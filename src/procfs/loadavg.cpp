@@ -18,25 +18,6 @@
 namespace kapsel::procfs {
 namespace {
 
-// The first `max` bytes of a file, even when it is longer; nullopt if it cannot be read.
-std::optional<std::string> read_prefix(int dirfd, const char* name, size_t max) {
-    unique_fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd) return std::nullopt;
-    std::string out(max, '\0');
-    size_t used = 0;
-    while (used < max) {
-        ssize_t n = ::read(fd.get(), out.data() + used, max - used);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return std::nullopt;
-        if (n == 0) break;
-        used += static_cast<size_t>(n);
-    }
-    out.resize(used);
-    // A list cut at the bound may end in part of a number: only whole lines count.
-    if (used == max) out.resize(out.rfind('\n') + 1);
-    return out;
-}
-
 const cgroups::Hierarchy* load_hierarchy(const cgroups::Layout& layout) {
     const cgroups::Hierarchy* h = layout.find("cpu");
     return h ? h : layout.find("pids");
@@ -153,7 +134,7 @@ std::optional<TaskCount> count_cgroup_tasks(const cgroups::Layout& layout,
         mount.get(), cgroup.empty() ? "." : cgroup, O_PATH | O_DIRECTORY,
         RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
     if (!dir) return std::nullopt;
-    auto list = read_prefix(dir->get(), h->v2 ? "cgroup.threads" : "tasks", kMaxSampledTasks * 8);
+    auto list = read_list(dir->get(), h->v2 ? "cgroup.threads" : "tasks", kMaxSampledTasks * 8);
     if (!list) return std::nullopt;
     TaskCount out;
     SystemProcesses procs(layout);

@@ -30,22 +30,6 @@ std::optional<std::string> read_small(int dirfd, const std::string& path, size_t
     return std::move(*text);
 }
 
-// The first `max` bytes of a file, even when it is longer.
-std::optional<std::string> read_prefix(int dirfd, const std::string& path, size_t max) {
-    unique_fd fd(::openat(dirfd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (!fd) return std::nullopt;
-    std::string out(max, '\0');
-    size_t used = 0;
-    while (used < max) {
-        ssize_t n = ::read(fd.get(), out.data() + used, max - used);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return std::nullopt;
-        if (n == 0) break;
-        used += static_cast<size_t>(n);
-    }
-    out.resize(used);
-    return out;
-}
 
 }  // namespace
 
@@ -134,10 +118,8 @@ std::vector<pid_t> SystemProcesses::cgroup_processes(pid_t pid) {
     for (auto* controller : {"cpu", "memory", "pids"}) {
         auto dir = cgroup_dir(layout_, *text, controller);
         if (!dir || !*dir) continue;
-        auto list = read_prefix((*dir)->get(), "cgroup.procs", kMaxPidList);
+        auto list = read_list((*dir)->get(), "cgroup.procs", kMaxPidList);
         if (!list) return {};
-        // A list cut at the bound may end in part of a pid: only whole lines count.
-        if (list->size() == kMaxPidList) list->resize(list->rfind('\n') + 1);
         return parse_pid_list(*list, kMaxCgroupTasks);
     }
     return {};
@@ -147,6 +129,24 @@ std::optional<NsId> own_pid_ns() {
     struct stat st {};
     if (::stat("/proc/self/ns/pid", &st) != 0) return std::nullopt;
     return NsId{.dev = st.st_dev, .ino = st.st_ino};
+}
+
+std::optional<std::string> read_list(int dirfd, const std::string& path, size_t max) {
+    unique_fd fd(::openat(dirfd, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return std::nullopt;
+    std::string out(max, '\0');
+    size_t used = 0;
+    while (used < max) {
+        ssize_t n = ::read(fd.get(), out.data() + used, max - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::nullopt;
+        if (n == 0) break;
+        used += static_cast<size_t>(n);
+    }
+    out.resize(used);
+    // A list cut at the bound may end in part of a number: only whole lines count.
+    if (used == max) out.resize(out.rfind('\n') + 1);
+    return out;
 }
 
 }  // namespace kapsel::procfs

@@ -57,6 +57,10 @@ class Processes {
 // nullopt when the caller is gone.
 std::optional<pid_t> container_init(Processes& procs, pid_t caller, const NsId& server_ns);
 
+// A list file of a cgroup (cgroup.procs, cgroup.threads, tasks) below `dirfd`: its first
+// `max` bytes, cut to whole lines when it is longer; nullopt if it cannot be read.
+std::optional<std::string> read_list(int dirfd, const std::string& name, size_t max);
+
 // "12\n345\n" (cgroup.procs, cgroup.threads, tasks): at most `max` pids; junk lines skipped.
 std::vector<pid_t> parse_pid_list(std::string_view text, size_t max);
 

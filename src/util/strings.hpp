@@ -10,6 +10,8 @@
 namespace kapsel {
 
 std::vector<std::string> split(std::string_view s, char sep);
+// The lines of `text`, without their newlines (no empty last line for a final newline).
+std::vector<std::string_view> split_lines(std::string_view text);
 std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);

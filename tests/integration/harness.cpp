@@ -389,6 +389,15 @@ Output ImageStoreTest::k(const std::vector<std::string>& args, const std::vector
     return kapsel(a, "", 60000, {}, env);
 }
 
+std::string ImageStoreTest::sh(const std::string& script, const std::vector<std::string>& opts) {
+    std::vector<std::string> a = {"run", "--rm"};
+    a.insert(a.end(), opts.begin(), opts.end());
+    a.insert(a.end(), {kImage, "sh", "-c", script});
+    Output o = k(a);
+    EXPECT_EQ(0, o.code) << script << ": " << o.err;
+    return o.out;
+}
+
 json ImageStoreTest::containers() { return json::parse(k({"ps", "-a", "--format", "json"}).out); }
 
 std::string ImageStoreTest::status_of(const std::string& name_or_id) {

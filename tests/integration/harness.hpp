@@ -121,6 +121,8 @@ class ImageStoreTest : public KapselTest {
     // kapsel --storage-root STORE args..., with a store other than the test's if given.
     Output k(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
              const std::string& at = "");
+    // `kapsel run --rm [opts] IMAGE sh -c SCRIPT`'s output; a failed test if it failed.
+    std::string sh(const std::string& script, const std::vector<std::string>& opts = {});
     // `ps -a --format json` of the test's store.
     json containers();
     // The State `ps` shows for the container named `name_or_id` (or whose id starts

@@ -26,15 +26,6 @@ class ProcfsContainer : public ImageStoreTest {
         ImageStoreTest::SetUp();
         REQUIRE_PATH("/dev/fuse", "the procfs service needs FUSE");
     }
-    // `kapsel run --rm [opts] IMAGE sh -c SCRIPT`'s output; a failed test if it failed.
-    std::string sh(const std::string& script, const std::vector<std::string>& opts = {}) {
-        std::vector<std::string> a = {"run", "--rm"};
-        a.insert(a.end(), opts.begin(), opts.end());
-        a.insert(a.end(), {kImage, "sh", "-c", script});
-        Output o = k(a);
-        EXPECT_EQ(0, o.code) << script << ": " << o.err;
-        return o.out;
-    }
     std::string service_dir() { return root() + "/state/procfs"; }
     std::string service_log() {
         std::ifstream f(service_dir() + "/log");

@@ -31,6 +31,7 @@
 
 #include "cgroups/layout.hpp"
 #include "harness.hpp"
+#include "limited_cgroups.hpp"
 #include "linux/seccomp.hpp"
 #include "procfs/files.hpp"
 #include "procfs/notify.hpp"
@@ -40,69 +41,6 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr uint64_t MiB = 1024 * 1024;
-
-bool write_file(const std::string& path, const std::string& text) {
-    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    close(fd);
-    return ok;
-}
-
-// A cgroup of the test's own in the memory and cpu hierarchies (v1 on a hybrid host, the
-// unified one on pure v2) with 256 MiB and a quota of one CPU; removed at the end.
-class LimitedCgroups {
-  public:
-    LimitedCgroups() {
-        auto layout = cgroups::detect();
-        if (!layout) {
-            error_ = layout.error().message;
-            return;
-        }
-        std::string name = "kapsel-test-notify-" + std::to_string(getpid());
-        const cgroups::Hierarchy* mem = layout->find("memory");
-        const cgroups::Hierarchy* cpu = layout->find("cpu");
-        if (!mem || !cpu) {
-            error_ = "no memory or cpu controller";
-            return;
-        }
-        for (auto* h : {mem, cpu}) {
-            std::string dir = h->mount_point + "/" + name;
-            if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) continue;
-            if (h->v2)
-                for (auto* c : {"+memory", "+cpu"})
-                    write_file(h->mount_point + "/cgroup.subtree_control", c);
-            if (mkdir(dir.c_str(), 0755) != 0) {
-                error_ = "mkdir " + dir + ": " + strerror(errno);
-                return;
-            }
-            dirs_.push_back(dir);
-        }
-        std::string m = mem->mount_point + "/" + name, c = cpu->mount_point + "/" + name;
-        bool ok = mem->v2 ? write_file(m + "/memory.max", "268435456")
-                          : write_file(m + "/memory.limit_in_bytes", "268435456");
-        ok = ok && (cpu->v2 ? write_file(c + "/cpu.max", "100000 100000")
-                            : write_file(c + "/cpu.cfs_period_us", "100000") &&
-                                  write_file(c + "/cpu.cfs_quota_us", "100000"));
-        if (!ok) error_ = "cannot set the limits in " + m + " and " + c;
-    }
-    ~LimitedCgroups() {
-        for (auto& d : dirs_)
-            for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i)
-                std::this_thread::sleep_for(20ms);
-    }
-    const std::string& error() const { return error_; }
-    // Moves the calling process in (a child, before it does anything else).
-    bool enter() const {
-        for (auto& d : dirs_)
-            if (!write_file(d + "/cgroup.procs", "0")) return false;
-        return true;
-    }
-
-  private:
-    std::vector<std::string> dirs_;
-    std::string error_;
-};
 
 // What a child saw, one per round.
 struct Report {
@@ -334,7 +272,7 @@ uint64_t host_total_ram() {
 
 TEST(ProcfsNotify, ALimitedProcessSeesItsMemoryInSysinfoAndItsCpuInItsAffinity) {
     REQUIRE_ROOT();
-    LimitedCgroups cg;
+    LimitedCgroups cg("kapsel-test-notify-");
     ASSERT_EQ("", cg.error());
     auto host = system_host();
     ASSERT_TRUE(host);
@@ -368,7 +306,7 @@ TEST(ProcfsNotify, ALimitedProcessSeesItsMemoryInSysinfoAndItsCpuInItsAffinity) 
 
 TEST(ProcfsNotify, AProfileThatForbidsSysinfoStillDoes) {
     REQUIRE_ROOT();
-    LimitedCgroups cg;
+    LimitedCgroups cg("kapsel-test-notify-");
     ASSERT_EQ("", cg.error());
     auto host = system_host();
     ASSERT_TRUE(host);
@@ -389,7 +327,7 @@ TEST(ProcfsNotify, AProfileThatForbidsSysinfoStillDoes) {
 
 TEST(ProcfsNotify, ARestartedServerGivenTheSameListenersKeepsAnswering) {
     REQUIRE_ROOT();
-    LimitedCgroups cg;
+    LimitedCgroups cg("kapsel-test-notify-");
     ASSERT_EQ("", cg.error());
     auto host = system_host();
     ASSERT_TRUE(host);
@@ -417,7 +355,7 @@ TEST(ProcfsNotify, ARestartedServerGivenTheSameListenersKeepsAnswering) {
 
 TEST(ProcfsNotify, ACallReceivedByAServerThatDiedBeforeAnsweringReturns) {
     REQUIRE_ROOT();
-    LimitedCgroups cg;
+    LimitedCgroups cg("kapsel-test-notify-");
     ASSERT_EQ("", cg.error());
     auto host = system_host();
     ASSERT_TRUE(host);

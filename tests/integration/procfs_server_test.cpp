@@ -22,6 +22,7 @@
 
 #include "cgroups/layout.hpp"
 #include "harness.hpp"
+#include "limited_cgroups.hpp"
 #include "procfs/answers.hpp"
 #include "procfs/limits.hpp"
 
@@ -182,76 +183,6 @@ TEST(ProcfsServer, TheTestsOwnProcessesSeeTheHostsMemoryAndCpus) {
         EXPECT_NE(std::string::npos, ls.out.find(name)) << ls.out;
 }
 
-// A cgroup of the test's own in each hierarchy with a memory or CPU controller (v1 on a
-// hybrid host, the unified one on pure v2): 256 MiB and one CPU; removed at the end.
-class LimitedCgroups {
-  public:
-    LimitedCgroups() {
-        auto layout = cgroups::detect();
-        if (!layout) {
-            error_ = layout.error().message;
-            return;
-        }
-        std::string name = "kapsel-test-procfs-" + std::to_string(getpid());
-        const cgroups::Hierarchy* mem = layout->find("memory");
-        const cgroups::Hierarchy* cpu = layout->find("cpu");
-        if (!mem || !cpu) {
-            error_ = "no memory or cpu controller";
-            return;
-        }
-        for (auto* h : {mem, cpu}) {
-            std::string dir = h->mount_point + "/" + name;
-            if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) continue;
-            // On v2 the controllers must be enabled for the root's children; one at a time,
-            // as a hybrid host may have only one of them on its cgroup2 mount.
-            if (h->v2)
-                for (auto* c : {"+memory", "+cpu"})
-                    write(h->mount_point + "/cgroup.subtree_control", c);
-            if (mkdir(dir.c_str(), 0755) != 0) {
-                error_ = "mkdir " + dir + ": " + strerror(errno);
-                return;
-            }
-            dirs_.push_back(dir);
-        }
-        std::string m = mem->mount_point + "/" + name, c = cpu->mount_point + "/" + name;
-        bool ok = mem->v2 ? write(m + "/memory.max", "268435456")
-                          : write(m + "/memory.limit_in_bytes", "268435456");
-        memory_limit_file_ = m + (mem->v2 ? "/memory.max" : "/memory.limit_in_bytes");
-        ok = ok && (cpu->v2 ? write(c + "/cpu.max", "100000 100000")
-                            : write(c + "/cpu.cfs_period_us", "100000") &&
-                                  write(c + "/cpu.cfs_quota_us", "100000"));
-        if (!ok) error_ = "cannot set the limits in " + m + " and " + c;
-    }
-    ~LimitedCgroups() {
-        // The processes that were in them have exited; a v1 cgroup may still be busy for
-        // a moment while the kernel finishes with them.
-        for (auto& d : dirs_)
-            for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i)
-                std::this_thread::sleep_for(20ms);
-    }
-    const std::string& error() const { return error_; }
-    // A shell command that moves the shell into the cgroups.
-    std::string enter() const {
-        std::string s;
-        for (auto& d : dirs_) s += "echo $$ > " + d + "/cgroup.procs && ";
-        return s;
-    }
-
-    // The file that holds the memory limit (kapsel update writes it so).
-    const std::string& memory_limit_file() const { return memory_limit_file_; }
-
-  private:
-    static bool write(const std::string& path, const std::string& text) {
-        std::ofstream f(path);
-        f << text;
-        f.flush();
-        return bool(f);
-    }
-    std::vector<std::string> dirs_;
-    std::string memory_limit_file_;
-    std::string error_;
-};
-
 TEST(ProcfsServer, AProcessInAMemoryLimitedCgroupSeesItsLimit) {
     REQUIRE_FUSE();
     Server server;
@@ -262,7 +193,7 @@ TEST(ProcfsServer, AProcessInAMemoryLimitedCgroupSeesItsLimit) {
     // The shell moves itself into the cgroups first; the cats it then starts are in them.
     Output out =
         run_program({"/bin/sh", "-c",
-                     cg.enter() + "cat " + server.path("meminfo") + " && echo --- && cat " +
+                     cg.enter_command() + "cat " + server.path("meminfo") + " && echo --- && cat " +
                          server.path("cpuinfo") + " && echo --- && cat " +
                          server.path("sys/devices/system/cpu/online")},
                     "", 10000);
@@ -288,7 +219,7 @@ TEST(ProcfsServer, AChangedMemoryLimitShowsWithinTheCacheTime) {
 
     std::string meminfo = server.path("meminfo");
     Output out = run_program({"/bin/sh", "-c",
-                              cg.enter() + "grep MemTotal " + meminfo + " && echo 134217728 > " +
+                              cg.enter_command() + "grep MemTotal " + meminfo + " && echo 134217728 > " +
                                   cg.memory_limit_file() + " && sleep 0.2 && grep MemTotal " +
                                   meminfo},
                              "", 10000);
@@ -313,7 +244,7 @@ TEST(ProcfsServer, UptimeCountsFromTheContainersStart) {
 
     // A cgroup without a pid namespace: the shell came first, the cat 1.5 s later.
     Output in_cgroup = run_program(
-        {"/bin/sh", "-c", cg.enter() + "sleep 1.5 && cat " + uptime}, "", 10000);
+        {"/bin/sh", "-c", cg.enter_command() + "sleep 1.5 && cat " + uptime}, "", 10000);
     ASSERT_EQ(0, in_cgroup.code) << in_cgroup.err << server.log();
     double age = std::stod(in_cgroup.out);
     EXPECT_GE(age, 1.4) << "the shell's age, not the cat's: " << in_cgroup.out;
@@ -343,8 +274,8 @@ TEST(ProcfsServer, LoadavgCountsTheContainersOwnTasks) {
     // Two loops under a one-CPU quota: both runnable (R) most of the time.
     Output out = run_program(
         {"/bin/sh", "-c",
-         // "true;": enter()'s list ends in "&&", which must not take the "&" below.
-         cg.enter() + "true; (while :; do :; done) & a=$!; (while :; do :; done) & b=$!; sleep 0.3; "
+         // "true;": enter_command()'s list ends in "&&", which must not take the "&" below.
+         cg.enter_command() + "true; (while :; do :; done) & a=$!; (while :; do :; done) & b=$!; sleep 0.3; "
                       "cat " + loadavg + "; sleep 5.5; cat " + loadavg + "; kill $a $b"},
         "", 20000);
     ASSERT_EQ(0, out.code) << out.err << server.log();
@@ -397,7 +328,7 @@ class IoCgroups {
             for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i)
                 std::this_thread::sleep_for(20ms);
     }
-    std::string enter() const {
+    std::string enter_command() const {
         std::string s;
         for (auto& d : dirs_) s += "echo $$ > " + d + "/cgroup.procs && ";
         return s;
@@ -424,7 +355,7 @@ TEST(ProcfsServer, DiskstatsShowsTheHostsDevicesWithTheContainersCounters) {
     ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
     IoCgroups cg;
     Output out =
-        run_program({"/bin/sh", "-c", cg.enter() + "cat " + server.path("diskstats")}, "", 10000);
+        run_program({"/bin/sh", "-c", cg.enter_command() + "cat " + server.path("diskstats")}, "", 10000);
     ASSERT_EQ(0, out.code) << out.err << server.log();
 
     std::istringstream host(host_file("/proc/diskstats")), mine(out.out);
@@ -451,7 +382,7 @@ TEST(ProcfsServer, PressureIsTheContainersCgroups) {
     if (cg.unified().empty()) GTEST_SKIP() << "skipped: no cgroup2 hierarchy";
     // A new cgroup whose only task sleeps has had no cpu pressure: all its totals are 0.
     Output out = run_program(
-        {"/bin/sh", "-c", cg.enter() + "cat " + server.path("pressure/memory")}, "", 10000);
+        {"/bin/sh", "-c", cg.enter_command() + "cat " + server.path("pressure/memory")}, "", 10000);
     ASSERT_EQ(0, out.code) << out.err << server.log();
     EXPECT_EQ(0u, out.out.find("some avg10=")) << out.out;
     EXPECT_EQ(host_file(cg.unified() + "/memory.pressure").substr(0, 20), out.out.substr(0, 20));
@@ -473,7 +404,7 @@ TEST(ProcfsServer, TheCpuDirectoryListsTheReadersCpusAndPassesTheRestThrough) {
 
     Output out = run_program(
         {"/bin/sh", "-c",
-         cg.enter() + "ls " + cpu + " | grep -c 'cpu[0-9]'; cat " + cpu +
+         cg.enter_command() + "ls " + cpu + " | grep -c 'cpu[0-9]'; cat " + cpu +
              "/cpu0/topology/core_id; readlink " + cpu + "/cpu0/subsystem; ls " + cpu +
              "/cpu1 2>&1; cat " + cpu + "/kernel_max"},
         "", 10000);

@@ -24,15 +24,6 @@ using namespace std::chrono_literals;
 
 class RunImage : public ImageStoreTest {
   protected:
-    // `kapsel run --rm [opts] IMAGE sh -c SCRIPT`: its output, and a failed test if it failed.
-    std::string sh(const std::string& script, const std::vector<std::string>& opts = {}) {
-        std::vector<std::string> a = {"run", "--rm"};
-        a.insert(a.end(), opts.begin(), opts.end());
-        a.insert(a.end(), {kImage, "sh", "-c", script});
-        Output o = k(a);
-        EXPECT_EQ(0, o.code) << script << ": " << o.err;
-        return o.out;
-    }
     static std::vector<std::string> lines(const std::string& s) {
         std::vector<std::string> out;
         std::string line;
