@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "util/fdpass.hpp"
+
 namespace kapsel::linux {
 
 Result<std::pair<unique_fd, unique_fd>> sync_pair() {
@@ -21,20 +23,6 @@ Status send_msg(int sock, Msg type, std::string_view payload, int fd) {
     auto t = static_cast<uint32_t>(type);
     std::memcpy(buf.data(), &t, sizeof t);
     if (!payload.empty()) std::memcpy(buf.data() + sizeof t, payload.data(), payload.size());
-    iovec iov{buf.data(), buf.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0) {
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
     // Without an fd, plain write(): after the seccomp filter is loaded this is the
     // only call the init needs to report, and every profile allows write.
     if (fd < 0) {
@@ -44,10 +32,8 @@ Status send_msg(int sock, Msg type, std::string_view payload, int fd) {
         }
         return {};
     }
-    while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
-        if (errno == EINTR) continue;
-        return sys_error("send to container init");
-    }
+    if (auto st = send_with_fd(sock, {buf.data(), buf.size()}, fd); !st)
+        return sys_error("send to container init", st.error().code);
     return {};
 }
 

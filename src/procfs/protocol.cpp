@@ -7,30 +7,15 @@
 #include <cstring>
 #include <vector>
 
+#include "util/fdpass.hpp"
+
 namespace kapsel::procfs {
 
 Status send_with_fd(int sock, std::string_view text, int fd) {
     if (text.size() > kMaxMessage) return make_error("message longer than 512 bytes");
-    iovec iov{const_cast<char*>(text.data()), text.size()};
     // A datagram of length zero would read as a closed connection.
-    char nul = 0;
-    if (text.empty()) iov = {&nul, 1};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0) {
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-        if (errno != EINTR) return sys_error("send");
-    return {};
+    static constexpr char nul = 0;
+    return kapsel::send_with_fd(sock, text.empty() ? std::string_view(&nul, 1) : text, fd);
 }
 
 Result<std::string> recv_with_fd(int sock, unique_fd* fd) {
