@@ -9,6 +9,7 @@
 #include "image/space.hpp"
 #include "image/store.hpp"
 #include "plan/plan.hpp"
+#include "procfs/client.hpp"
 #include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
 #include "util/strings.hpp"
@@ -150,6 +151,23 @@ int run_image_main(const Globals& g, const Args& args) {
     if (dit || dt) o.detach = r.tty = true;
     o.image = (*pos)[0];
     r.command.assign(pos->begin() + 1, pos->end());
+    // On by default where it can be: without kapsel-procfs or FUSE the container runs
+    // with the host's files and one warning says so; asked for by name (--procfs), its
+    // absence is an error (create's, naming what is missing).
+    bool asked = false;
+    for (auto& a : args) {
+        if (a == o.image) break;  // the container's own arguments follow
+        if (a == "--procfs" || a == "--procfs=true") asked = true;
+    }
+    if (procfs && !asked && !(procfs::server_binary() && ::access("/dev/fuse", F_OK) == 0)) {
+        std::fprintf(stderr,
+                     "kapsel: warning: the container sees the host's /proc files and numbers: "
+                     "%s\n",
+                     ::access("/dev/fuse", F_OK) != 0
+                         ? "this kernel has no /dev/fuse"
+                         : procfs::server_binary().error().message.c_str());
+        procfs = false;
+    }
     if (procfs) r.annotations[plan::kProcfsAnnotation] = "true";
     if (entrypoint_set)
         r.entrypoint =

@@ -109,6 +109,28 @@ TEST_F(ProcfsContainer, ProcfsFalseShowsTheHostsNumbers) {
     EXPECT_EQ(0, k({"run", "--rm", "--procfs=false", kImage, "true"}).code);
 }
 
+TEST_F(ProcfsContainer, WithoutItsServerRunWarnsAndShowsTheHostsFilesUnlessAskedFor) {
+    // A kapsel installed without kapsel-procfs beside it (nor in its libexec directory).
+    TempDir bin;
+    std::string lone = bin.path() + "/kapsel";
+    ASSERT_EQ(0, run_program({"/bin/cp", kapsel_binary(), lone}).code);
+    if (access(KAPSEL_LIBEXEC_PROCFS, X_OK) == 0) GTEST_SKIP() << "skipped: kapsel-procfs is installed";
+    auto run = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = {lone, "--root", root() + "/state", "--storage-root", store()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_program(argv, "", 30000);
+    };
+    Output plain = run({"run", "--rm", "--memory", "256m", kImage, "grep", "MemTotal", "/proc/meminfo"});
+    EXPECT_EQ(0, plain.code) << plain.err;
+    EXPECT_NE("MemTotal:         262144 kB\n", plain.out) << "the host's file";
+    EXPECT_NE(std::string::npos, plain.err.find("warning: the container sees the host's /proc"))
+        << plain.err;
+    Output asked = run({"run", "--rm", "--procfs", kImage, "true"});
+    EXPECT_NE(0, asked.code);
+    EXPECT_NE(std::string::npos, asked.err.find("kapsel-procfs")) << asked.err;
+    EXPECT_TRUE(containers().empty()) << "a refused run leaves nothing: " << containers().dump();
+}
+
 TEST_F(ProcfsContainer, InspectAndFeaturesSayWhetherItIsOn) {
     ASSERT_EQ(0, k({"run", "-d", "--name", "on", kImage, "sleep", "60"}).code);
     ASSERT_EQ(0, k({"run", "-d", "--name", "off", "--procfs=false", kImage, "sleep", "60"}).code);
