@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "linux/path.hpp"
+#include "util/fdpass.hpp"
 #include "util/fs.hpp"
 
 namespace kapsel::linux {
@@ -35,19 +36,8 @@ Result<unique_fd> connect_console_socket(const std::string& path) {
 }
 
 Status send_fd(int sock, int fd, const std::string& name) {
-    iovec iov{const_cast<char*>(name.data()), name.size()};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    if (::sendmsg(sock, &m, MSG_NOSIGNAL) < 0) return sys_error("send terminal to console socket");
+    if (auto st = send_with_fd(sock, name, fd); !st)
+        return sys_error("send terminal to console socket", st.error().code);
     return {};
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "oci/spec.hpp"
+#include "util/fdpass.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 #include "util/log.hpp"
@@ -353,20 +354,8 @@ Status send_seccomp_listener(const plan::Seccomp& s, int listener_fd, int pid,
         "\",\"fds\":[\"seccompFd\"],\"pid\":" + std::to_string(pid) +
         (s.listener_metadata.empty() ? "" : ",\"metadata\":" + json_quote(s.listener_metadata)) +
         ",\"state\":" + state_json + "}";
-    iovec iov{msg.data(), msg.size()};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &listener_fd, sizeof listener_fd);
-    if (::sendmsg(sock.get(), &m, MSG_NOSIGNAL) < 0)
-        return sys_error("send seccomp fd to " + s.listener_path);
+    if (auto st = send_with_fd(sock.get(), msg, listener_fd); !st)
+        return sys_error("send seccomp fd to " + s.listener_path, st.error().code);
     return {};
 }
 
