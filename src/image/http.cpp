@@ -37,13 +37,11 @@ Result<std::string> find_fetch_helper() {
         if (::access(e, X_OK) != 0) return sys_error("KAPSEL_FETCH=" + std::string(e));
         return std::string(e);
     }
-    std::vector<std::string> tried;
-    for (auto& dir : self::install_dirs()) tried.push_back(dir + "/kapsel-fetch");
-    tried.push_back(KAPSEL_LIBEXECDIR "/kapsel-fetch");
-    for (auto& p : tried)
-        if (::access(p.c_str(), X_OK) == 0) return p;
-    return make_error("kapsel-fetch, kapsel's HTTP helper, is not installed (looked for " +
-                      join(tried, ", ") + "): install it, or name it with KAPSEL_FETCH");
+    auto found = self::find_helper("kapsel-fetch");
+    if (!found)
+        return make_error("kapsel-fetch, kapsel's HTTP helper, " + found.error().message +
+                          ": install it, or name it with KAPSEL_FETCH");
+    return found;
 }
 
 HttpClient::~HttpClient() {

@@ -13,15 +13,8 @@ namespace {
 
 std::optional<uint64_t> number(std::string_view s) {
     s = trim(s);
-    if (s.empty() || s.size() > 20) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        uint64_t next = v * 10 + static_cast<uint64_t>(c - '0');
-        if (next / 10 != v) return std::nullopt;  // overflow
-        v = next;
-    }
-    return v;
+    if (s.size() > 20) return std::nullopt;
+    return parse_uint(s);
 }
 
 // "Key:      1234 kB" with the value replaced, right-aligned in the width the host's had

@@ -35,13 +35,9 @@ constexpr int kStartTimeoutMs = 10000;
 constexpr int kStopTimeoutMs = 5000;
 
 Result<std::string> installed_binary() {
-    std::vector<std::string> tried;
-    for (auto& dir : self::install_dirs()) tried.push_back(dir + "/kapsel-procfs");
-    tried.push_back(KAPSEL_LIBEXECDIR "/kapsel-procfs");
-    for (auto& p : tried)
-        if (::access(p.c_str(), X_OK) == 0) return p;
-    return make_error("kapsel-procfs, kapsel's procfs server, is not installed (looked for " +
-                      join(tried, ", ") + ")");
+    auto found = self::find_helper("kapsel-procfs");
+    if (!found) return make_error("kapsel-procfs, kapsel's procfs server, " + found.error().message);
+    return found;
 }
 
 // A live service: the mount point is a FUSE mount whose server answers. A mount left by

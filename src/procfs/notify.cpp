@@ -24,6 +24,7 @@
 
 #include "util/fd.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 
 namespace kapsel::procfs {
 
@@ -37,15 +38,10 @@ std::optional<Registration> parse_registration(std::string_view payload) {
     for (char c : id)
         if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
             return std::nullopt;
-    if (number.empty() || number.size() > 20) return std::nullopt;
-    uint64_t n = 0;
-    for (char c : number) {
-        if (c < '0' || c > '9') return std::nullopt;
-        uint64_t next = n * 10 + static_cast<uint64_t>(c - '0');
-        if (next / 10 != n) return std::nullopt;  // overflow
-        n = next;
-    }
-    return Registration{std::string(id), n};
+    if (number.size() > 20) return std::nullopt;
+    auto n = parse_uint(number);
+    if (!n) return std::nullopt;
+    return Registration{std::string(id), *n};
 }
 
 Call classify(const seccomp_data& d) {

@@ -8,6 +8,10 @@
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
+#ifndef KAPSEL_LIBEXECDIR
+#define KAPSEL_LIBEXECDIR "/usr/local/libexec/kapsel"
+#endif
+
 namespace kapsel::self {
 namespace {
 
@@ -55,6 +59,15 @@ std::vector<std::string> install_dirs() {
     }
     if (!argv0_dir().empty() && (out.empty() || out[0] != argv0_dir())) out.push_back(argv0_dir());
     return out;
+}
+
+Result<std::string> find_helper(const std::string& name) {
+    std::vector<std::string> tried;
+    for (auto& dir : install_dirs()) tried.push_back(dir + "/" + name);
+    tried.push_back(std::string(KAPSEL_LIBEXECDIR) + "/" + name);
+    for (auto& p : tried)
+        if (::access(p.c_str(), X_OK) == 0) return p;
+    return make_error("is not installed (looked for " + join(tried, ", ") + ")");
 }
 
 }  // namespace kapsel::self

@@ -1,9 +1,11 @@
 // Where the running kapsel binary is installed, for the helper programs installed
-// beside it (kapsel-fetch).
+// beside it (kapsel-fetch, kapsel-procfs).
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "util/result.hpp"
 
 namespace kapsel::self {
 
@@ -15,5 +17,10 @@ void record_argv0(const char* argv0);
 // The directories the running binary may have been started from, best first:
 // /proc/self/exe's, then argv[0]'s (resolved through $PATH and symlinks).
 std::vector<std::string> install_dirs();
+
+// A helper program `name`: beside kapsel (install_dirs) or in its libexec directory,
+// the first that is executable; else an error "... (looked for A, B, C)" that the
+// caller puts after what the helper is.
+Result<std::string> find_helper(const std::string& name);
 
 }  // namespace kapsel::self
