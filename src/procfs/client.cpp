@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "procfs/instances.hpp"
 #include "procfs/protocol.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -270,8 +271,10 @@ Status register_listener(const std::string& control, int listener_fd,
 }
 
 
-std::vector<std::pair<std::string, std::string>> binds(const std::string& mount, bool has_proc,
-                                                       bool has_sys) {
+std::vector<std::pair<std::string, std::string>> binds(const std::string& service_mount,
+                                                       const std::string& container_id,
+                                                       bool has_proc, bool has_sys) {
+    const std::string mount = service_mount + "/" + instance_name(container_id);
     std::vector<std::pair<std::string, std::string>> out;
     if (has_proc) {
         for (const char* f : {"meminfo", "cpuinfo", "stat", "uptime", "loadavg", "swaps", "diskstats"})

@@ -62,8 +62,10 @@ Status register_listener(const std::string& control, int listener_fd,
 // The container paths the service's files are bound over, each with its source below
 // the service's mount: the /proc files (and /proc/pressure where the host has PSI) when
 // the container mounts a proc at /proc, /sys/devices/system/cpu when it mounts a sysfs
-// at /sys.
-std::vector<std::pair<std::string, std::string>> binds(const std::string& mount, bool has_proc,
-                                                       bool has_sys);
+// at /sys. The sources are the container's own copy of the tree (instances.hpp: no
+// inode, so no page cache, shared with another container).
+std::vector<std::pair<std::string, std::string>> binds(const std::string& mount,
+                                                       const std::string& container_id,
+                                                       bool has_proc, bool has_sys);
 
 }  // namespace kapsel::procfs

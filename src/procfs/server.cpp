@@ -2,6 +2,8 @@
 #define FUSE_USE_VERSION 312
 #include "procfs/server.hpp"
 
+#include "procfs/instances.hpp"
+
 #include <cxxabi.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -27,7 +29,7 @@ namespace {
 constexpr double kTimeout = 3600.0;
 
 double timeout_of(const Entry& e) {
-    return e.ino < PassthroughInodes::kFirst && !e.per_caller ? kTimeout : 0.0;
+    return split_ino(e.ino).base < PassthroughInodes::kFirst && !e.per_caller ? kTimeout : 0.0;
 }
 
 // The answers of the open files, by handle. A handle is a number looked up here, never
@@ -58,9 +60,10 @@ class OpenFiles {
         auto it = files_.find(h);
         return it == files_.end() ? nullptr : it->second;
     }
-    void remove(uint64_t h) {
+    // false: not an open file of this server's.
+    bool remove(uint64_t h) {
         std::lock_guard lock(mutex_);
-        files_.erase(h);
+        return files_.erase(h) > 0;
     }
 
   private:
@@ -69,11 +72,19 @@ class OpenFiles {
     uint64_t next_ = 0;
 };
 
+uint64_t random_slot() {
+    uint64_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != sizeof r) r = uint64_t(::time(nullptr));
+    return r;
+}
+
 struct Server {
     Host& host;
     time_t started;
     fuse_session* session = nullptr;
     OpenFiles files;
+    Instances instances{random_slot()};
+    PageCache cache;
 };
 
 Server& server_of(fuse_req_t req) {
@@ -90,13 +101,16 @@ mode_t type_of(Kind k) {
     return k == Kind::directory ? S_IFDIR : k == Kind::symlink ? S_IFLNK : S_IFREG;
 }
 
-struct stat attributes(const Entry& e, const Server& s) {
+// `e` as the kernel sees it, its number with the slot (instances.hpp) it was asked in.
+struct stat attributes(const Entry& e, Server& s) {
     struct stat st {};
     st.st_ino = e.ino;
-    // Size 0 like the kernel's own /proc files: the content exists only per open.
     st.st_mode = type_of(e.kind) | e.perm;
     st.st_nlink = 1;
-    if (const Node* n = find_node(e.ino); n && !n->render) {
+    // A file's size is the answer in its page cache (0 before the first open, like the
+    // kernel's own /proc files): any other would cut or pad what a reader gets from there.
+    if (e.kind == Kind::file) st.st_size = static_cast<off_t>(s.cache.size_of(e.ino).value_or(0));
+    if (const Node* n = find_node(split_ino(e.ino).base); n && !n->render) {
         st.st_nlink = 2;
         for (auto& c : tree())
             if (c.ino != kRootIno && c.parent == n->ino && !c.render) ++st.st_nlink;
@@ -130,9 +144,30 @@ void guarded(fuse_req_t req, F&& f) {
     }
 }
 
+// The entry `name` in `parent`: a container's copy of the root in the mount's root, else
+// the tree's entry, numbered in the slot of the directory it is asked in.
+Result<Entry> lookup_in_slot(Server& s, fuse_ino_t parent, std::string_view name, pid_t caller) {
+    auto [slot, base] = split_ino(parent);
+    if (slot == 0 && base == kRootIno && is_instance_name(name)) {
+        Entry root = KAPSEL_TRY(entry_of(s.host, kRootIno, caller));
+        root.ino = join_ino(s.instances.slot_of(name), kRootIno);
+        return root;
+    }
+    Entry e = KAPSEL_TRY(lookup(s.host, base, name, caller));
+    e.ino = join_ino(slot, e.ino);
+    return e;
+}
+
+Result<Entry> entry_in_slot(Server& s, fuse_ino_t ino, pid_t caller) {
+    auto [slot, base] = split_ino(ino);
+    Entry e = KAPSEL_TRY(entry_of(s.host, base, caller));
+    e.ino = join_ino(slot, e.ino);
+    return e;
+}
+
 void on_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     guarded(req, [&] {
-        auto found = lookup(server_of(req).host, parent, name, caller_of(req));
+        auto found = lookup_in_slot(server_of(req), parent, name, caller_of(req));
         if (!found) return void(fuse_reply_err(req, errno_of(found.error())));
         fuse_entry_param e{};
         e.ino = found->ino;
@@ -145,7 +180,7 @@ void on_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void on_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     guarded(req, [&] {
-        auto found = entry_of(server_of(req).host, ino, caller_of(req));
+        auto found = entry_in_slot(server_of(req), ino, caller_of(req));
         if (!found) return void(fuse_reply_err(req, errno_of(found.error())));
         struct stat st = attributes(*found, server_of(req));
         fuse_reply_attr(req, &st, timeout_of(*found));
@@ -154,14 +189,15 @@ void on_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void on_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
     guarded(req, [&] {
-        auto entries = list(server_of(req).host, ino, caller_of(req));
+        auto [slot, base] = split_ino(ino);
+        auto entries = list(server_of(req).host, base, caller_of(req));
         if (!entries) return void(fuse_reply_err(req, errno_of(entries.error())));
         std::vector<char> buf(size);
         size_t used = 0;
         for (size_t i = off < 0 ? entries->size() : static_cast<size_t>(off); i < entries->size();
              ++i) {
             struct stat st {};
-            st.st_ino = (*entries)[i].entry.ino;
+            st.st_ino = join_ino(slot, (*entries)[i].entry.ino);
             st.st_mode = type_of((*entries)[i].entry.kind);
             size_t n = fuse_add_direntry(req, buf.data() + used, size - used,
                                          (*entries)[i].name.c_str(), &st,
@@ -175,7 +211,7 @@ void on_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
 
 void on_readlink(fuse_req_t req, fuse_ino_t ino) {
     guarded(req, [&] {
-        auto target = readlink(server_of(req).host, ino, caller_of(req));
+        auto target = readlink(server_of(req).host, split_ino(ino).base, caller_of(req));
         if (!target) return void(fuse_reply_err(req, errno_of(target.error())));
         fuse_reply_readlink(req, target->c_str());
     });
@@ -189,38 +225,50 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         // The answer is for the process that opens the file. It is made once per open, so
         // that the reads of one open see one consistent text, as a reader that reads in
         // pieces expects.
-        auto text = read(server_of(req).host, ino, caller_of(req));
+        Server& s = server_of(req);
+        uint64_t base = split_ino(ino).base;
+        auto text = read(s.host, base, caller_of(req));
         if (!text) return void(fuse_reply_err(req, errno_of(text.error())));
         auto content = std::make_shared<const std::string>(std::move(*text));
-        uint64_t handle = server_of(req).files.add(content);
+        uint64_t handle = s.files.add(content);
         if (!handle) return void(fuse_reply_err(req, EMFILE));
         fi->fh = handle;
-        fi->direct_io = 1;  // st_size is 0: the kernel must ask for the content
-        fi->keep_cache = 0;
-        // read() goes to the server (direct_io), but sendfile and splice (busybox's cat)
-        // read through the page cache up to the inode's size, and would see an empty
-        // file. So the size becomes this answer's before the opener gets its fd: storing
-        // the answer's last byte at L-1 raises it to L (the kernel grows the size only by
-        // a store of at least one byte; the page it lands in is dropped again as the open
-        // ends, keep_cache being 0), and a larger size left by a longer answer shrinks to
-        // L at the short read where this answer ends (the kernel does so without writeback
-        // caching). Two containers sendfile-ing the same file at the same instant can
-        // still cut each other's text to the shorter length.
-        if (Server& s = server_of(req);
-            s.session && !content->empty() && find_node(ino) && find_node(ino)->render) {
-            fuse_bufvec last = FUSE_BUFVEC_INIT(1);
-            last.buf[0].mem = const_cast<char*>(content->data() + content->size() - 1);
-            (void)fuse_lowlevel_notify_store(s.session, ino,
-                                             static_cast<off_t>(content->size() - 1), &last,
-                                             fuse_buf_copy_flags{});
+        // Never drop the page cache at open: another open of this inode may be reading
+        // its answer from there (instances.hpp).
+        fi->keep_cache = 1;
+        const Node* node = find_node(base);
+        OpenPlan plan;
+        if (s.session && node && node->render) plan = s.cache.open(ino, handle, content->size());
+        if (plan.cached) {
+            // The kernel serves this open's reads (read, sendfile, mmap) from the page
+            // cache, without asking: the answer is stored there before the opener gets
+            // its fd. Storing grows the size to the answer's; a smaller one is asked for
+            // again (getattr, answered with this size) after the invalidation. A store
+            // that fails (out of memory) leaves pages the kernel reads from the server,
+            // which answers them from this open's copy.
+            if (plan.invalidate_attrs) (void)fuse_lowlevel_notify_inval_inode(s.session, ino, -1, 0);
+            fuse_bufvec all = FUSE_BUFVEC_INIT(content->size());
+            all.buf[0].mem = const_cast<char*>(content->data());
+            if (!content->empty() &&
+                fuse_lowlevel_notify_store(s.session, ino, 0, &all, fuse_buf_copy_flags{}) != 0) {
+                // Not stored (out of memory): the size may be short of the answer's.
+                s.cache.doubt_size(ino);
+                (void)fuse_lowlevel_notify_inval_inode(s.session, ino, -1, 0);
+            }
+        } else {
+            // Reads go to the server, for this open's own copy.
+            fi->direct_io = 1;
         }
         // If the reply does not arrive (the opener was interrupted), no release follows:
         // the copy is freed here instead.
-        if (fuse_reply_open(req, fi) != 0) server_of(req).files.remove(handle);
+        if (fuse_reply_open(req, fi) != 0) {
+            s.files.remove(handle);
+            if (node && node->render) s.cache.release(ino, handle);
+        }
     });
 }
 
-void on_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+void on_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     guarded(req, [&] {
         auto text = server_of(req).files.find(fi->fh);
         // A file opened by a server that crashed: its answer died with it. The reader
@@ -228,16 +276,27 @@ void on_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
         if (!text) return void(fuse_reply_err(req, EIO));
         if (off < 0) return void(fuse_reply_err(req, EINVAL));
         size_t at = std::min(static_cast<size_t>(off), text->size());
+        if (size > text->size() - at) server_of(req).cache.doubt_size(ino);
         fuse_reply_buf(req, text->data() + at, std::min(size, text->size() - at));
     });
 }
 
-void on_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void on_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, [&] {
-        server_of(req).files.remove(fi->fh);
+        // Only this server's opens count: a server started after a crash is sent the
+        // releases of its predecessor's too.
+        if (server_of(req).files.remove(fi->fh)) server_of(req).cache.release(ino, fi->fh);
         fi->fh = 0;
         fuse_reply_err(req, 0);
     });
+}
+
+void on_init(void*, fuse_conn_info* conn) {
+    // The kernel must not drop a file's page cache because its attributes were asked for
+    // again (libfuse's default) nor because its size changed: the answer stored at open
+    // is the one to read, and the inode's size is set to fit it (on_open).
+    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA) conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
 }
 
 // Owners of libfuse's objects, so that every way out of serve() undoes what was done.
@@ -290,6 +349,7 @@ Status serve(int fuse_fd, bool attach, Host& host) {
     ArgsOwner args{FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data())};
 
     fuse_lowlevel_ops ops{};
+    ops.init = on_init;
     ops.lookup = on_lookup;
     ops.getattr = on_getattr;
     ops.readdir = on_readdir;

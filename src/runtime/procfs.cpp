@@ -37,8 +37,9 @@ bool uses_procfs(const std::map<std::string, std::string>& annotations) {
 void add_procfs_binds(plan::Plan& plan, const procfs::Service& service) {
     // Read-only, and nothing in them is run, a device or setuid: the files are text.
     // They go after the config's mounts, over the /proc and /sys those made.
-    for (auto& [source, destination] : procfs::binds(service.mount, mounts(plan, "proc", "/proc"),
-                                                     mounts(plan, "sysfs", "/sys"))) {
+    for (auto& [source, destination] :
+         procfs::binds(service.mount, plan.id, mounts(plan, "proc", "/proc"),
+                       mounts(plan, "sysfs", "/sys"))) {
         plan::Mount m;
         m.kind = plan::MountKind::bind;
         m.source = source;

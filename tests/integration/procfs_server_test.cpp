@@ -25,6 +25,7 @@
 #include "limited_cgroups.hpp"
 #include "procfs/answers.hpp"
 #include "procfs/limits.hpp"
+#include "util/fd.hpp"
 
 namespace kapsel::test {
 namespace {
@@ -432,6 +433,91 @@ TEST(ProcfsServer, TheCpuDirectoryListsTheReadersCpusAndPassesTheRestThrough) {
     Output all = run_program({"/bin/sh", "-c", "ls " + cpu + " | grep -c 'cpu[0-9]'"}, "", 5000);
     ASSERT_EQ(0, all.code) << all.err;
     EXPECT_EQ(std::to_string(procfs::visible_cpus(*own, *host).size()) + "\n", all.out);
+}
+
+// A reader gets the whole of its own answer however it reads (read, sendfile, or by the
+// file's size, as GNU wc -c and tail do), also when the file's previous answer was
+// longer: the answer goes through the page cache (procfs/instances.hpp) and the size
+// the kernel keeps must be this one's. Here a host process reads a container's copy of
+// cpuinfo (two or more CPUs), then one in a one-CPU cgroup (shorter), then the host's
+// again (longer).
+TEST(ProcfsServer, EachReaderGetsItsWholeAnswerAfterALongerOrShorterOne) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    auto online = procfs::parse_cpu_list(host_file("/sys/devices/system/cpu/online"));
+    if (!online || online->size() < 2) GTEST_SKIP() << "skipped: needs two CPUs for a longer answer";
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+    std::string f = server.path("ct-readers/cpuinfo");
+    // Four ways, one line each: processors by read(), bytes by read(), bytes by the
+    // size, processors and bytes by sendfile.
+    std::string ways = "grep -c ^processor " + f + "; cat " + f + " | wc -c; wc -c < " + f +
+                       "; busybox cat " + f + " | grep -c ^processor; busybox cat " + f +
+                       " | wc -c; ";
+    // The middle round in a shell of its own ($$ of a subshell would be the outer one).
+    std::string limited = "/bin/sh -c '" + cg.enter_command() + ways + "'";
+    Output out = run_program({"/bin/sh", "-c", ways + "echo ---; " + limited + "; echo ---; " + ways},
+                             "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    std::vector<std::vector<long>> rounds(1);
+    std::istringstream lines(out.out);
+    for (std::string line; std::getline(lines, line);) {
+        if (line == "---") rounds.emplace_back();
+        else rounds.back().push_back(std::stol(line));
+    }
+    ASSERT_EQ(3u, rounds.size()) << out.out;
+    for (size_t i = 0; i < 3; ++i) {
+        auto& r = rounds[i];
+        ASSERT_EQ(5u, r.size()) << out.out;
+        long cpus = i == 1 ? 1 : static_cast<long>(online->size());
+        EXPECT_EQ(cpus, r[0]) << "round " << i << ": " << out.out;
+        EXPECT_EQ(r[1], r[2]) << "round " << i << ": the size is the answer's: " << out.out;
+        EXPECT_EQ(cpus, r[3]) << "round " << i << ": sendfile: " << out.out;
+        EXPECT_EQ(r[1], r[4]) << "round " << i << ": sendfile: " << out.out;
+    }
+    EXPECT_LT(rounds[1][1], rounds[0][1]) << out.out;
+}
+
+// Each container binds its own copy of the tree ("ct-<id>"): its files are inodes no
+// other container's are, so what one open leaves in the page cache is never another
+// container's to read. Within one copy, a file opened while another open of it is
+// still reading gets its own answer from the server.
+TEST(ProcfsServer, ContainersCopiesAreSeparateAndAConcurrentOpenGetsItsOwnAnswer) {
+    REQUIRE_FUSE();
+    Server server;
+    ASSERT_TRUE(is_mounted(server.mountpoint())) << server.log();
+    auto online = procfs::parse_cpu_list(host_file("/sys/devices/system/cpu/online"));
+    if (!online || online->size() < 2) GTEST_SKIP() << "skipped: needs two CPUs to tell answers apart";
+    LimitedCgroups cg;
+    ASSERT_EQ("", cg.error());
+    struct stat a {}, b {};
+    ASSERT_EQ(0, ::stat(server.path("ct-a/cpuinfo").c_str(), &a)) << server.log();
+    ASSERT_EQ(0, ::stat(server.path("ct-b/cpuinfo").c_str(), &b));
+    EXPECT_NE(a.st_ino, b.st_ino);
+    EXPECT_NE(0, ::stat(server.path("ct-a/nothing").c_str(), &b));
+    EXPECT_NE(0, ::stat(server.path("ct-a b/cpuinfo").c_str(), &b)) << "not a container id";
+
+    // This process (the host's CPUs) holds container a's cpuinfo open, its answer in the
+    // page cache, and reads only part of it.
+    unique_fd held(::open(server.path("ct-a/cpuinfo").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(held) << strerror(errno);
+    char part[64];
+    ASSERT_EQ(ssize_t(sizeof part), ::read(held.get(), part, sizeof part));
+
+    // A one-CPU reader: container b's copy by sendfile, a's by read() and by sendfile.
+    std::string ours = server.path("ct-a/cpuinfo"), theirs = server.path("ct-b/cpuinfo");
+    Output out = run_program({"/bin/sh", "-c",
+                              cg.enter_command() + "busybox cat " + theirs +
+                                  " | grep -c ^processor; grep -c ^processor " + ours},
+                             "", 10000);
+    ASSERT_EQ(0, out.code) << out.err << server.log();
+    EXPECT_EQ("1\n1\n", out.out) << "each reader its own CPUs";
+
+    std::string rest(part, sizeof part);
+    char buf[4096];
+    for (ssize_t n; (n = ::read(held.get(), buf, sizeof buf)) > 0;) rest.append(buf, size_t(n));
+    EXPECT_EQ(online->size(), processors(rest)) << "the held open still reads its own answer";
 }
 
 TEST(ProcfsServer, SigtermUnmountsAndExits) {
