@@ -51,6 +51,7 @@ int restore_main(const Globals&, const Args&);
 int genode_main(const Globals&, const Args&);
 int rmi_main(const Globals&, const Args&);
 int system_main(const Globals&, const Args&);
+int network_main(const Globals&, const Args&);
 
 const std::vector<Command>& commands();
 

@@ -43,6 +43,7 @@ const std::vector<Command>& commands() {
         {"push", "upload an image to a registry", push_main, false},
         {"genode", "write a container as a Genode sub-init (tar, start node in XML and HID)",
          genode_main, false},
+        {"network", "create, list, inspect and remove the bridge networks of run", network_main, false},
         {"system", "check the image store (check) or remove what nothing uses (prune)", system_main, false},
         {"spec", "write a template config.json", spec_main, false},
         {"features", "print the features this kapsel supports, as JSON", features_main, false},
