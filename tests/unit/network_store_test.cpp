@@ -469,3 +469,42 @@ TEST_F(NetworkStoreTest, ConcurrentReservesGetDistinctAddresses) {
 
 }  // namespace
 }  // namespace kapsel::network
+
+namespace kapsel::network {
+namespace {
+
+// Two processes making networks at the same time (and both asking for the default one)
+// get distinct subnets and bridges, and one default network.
+TEST_F(NetworkStoreTest, ConcurrentCreatesGetDistinctSubnetsAndBridges) {
+    pid_t kids[2];
+    for (int k = 0; k < 2; ++k) {
+        kids[k] = ::fork();
+        ASSERT_GE(kids[k], 0);
+        if (kids[k] == 0) {
+            auto s = NetworkStore::open(root_ + "/storage", host_);
+            int failures = 0;
+            for (int i = 0; i < 10 && s; ++i) {
+                if (!s->get(kDefaultNetwork)) ++failures;
+                if (!s->create({.name = "n" + std::to_string(k) + "-" + std::to_string(i)})) ++failures;
+            }
+            ::_exit(s && failures == 0 ? 0 : 1);
+        }
+    }
+    for (pid_t p : kids) {
+        int status = 0;
+        ASSERT_EQ(::waitpid(p, &status, 0), p);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    auto s = store();
+    auto list = s.list();
+    ASSERT_TRUE(list) << error_of(list);
+    std::set<std::string> subnets, bridges;
+    for (auto& n : *list) subnets.insert(n.subnets.at(0).subnet), bridges.insert(n.interface);
+    EXPECT_EQ(list->size(), 21u);
+    EXPECT_EQ(subnets.size(), 21u);
+    EXPECT_EQ(bridges.size(), 21u);
+    EXPECT_EQ(s.get(kDefaultNetwork)->interface, "kapsel0");
+}
+
+}  // namespace
+}  // namespace kapsel::network
