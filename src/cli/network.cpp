@@ -1,6 +1,7 @@
 // kapsel network create|ls|inspect|rm|prune: the bridge networks of `kapsel run`
-#include <cstdio>
+#include "runtime/network.hpp"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/args.hpp"
@@ -27,7 +28,9 @@ const char* kNetworkUsage =
     "  prune    remove every network no container is on and print their names\n";
 
 Result<network::NetworkStore> open_networks(const Globals& g) {
-    return network::NetworkStore::open(g.storage_root.empty() ? image::Store::default_root() : g.storage_root);
+    // Host-wide, whatever the --storage-root (runtime/network.hpp says why).
+    (void)g;
+    return network::NetworkStore::open(runtime::network_root());
 }
 
 // A network as podman prints it: its fields in the order netavark's files have them.
@@ -46,7 +49,9 @@ nlohmann::ordered_json podman_order(const network::Network& n) {
             {"ipam_options", {{"driver", "host-local"}}}};
 }
 
-std::string subnet_of(const network::Network& n) { return n.subnets.empty() ? "" : n.subnets[0].subnet; }
+std::string subnet_of(const network::Network& n) {
+    return n.subnets.empty() ? "" : n.subnets[0].subnet;
+}
 
 int net_create(const Globals& g, const Args& args) {
     network::CreateOptions o;
@@ -55,18 +60,23 @@ int net_create(const Globals& g, const Args& args) {
     Flags f("network create", "kapsel network create [options] NAME",
             "Make a bridge network and print its name. Its subnet must not overlap another\n"
             "kapsel or podman network, nor a route of the host.");
-    f.option({"subnet"}, &o.subnet, "the IPv4 subnet (prefix length 8..30; default: the first free /24 from 10.90.0.0)",
+    f.option({"subnet"}, &o.subnet,
+             "the IPv4 subnet (prefix length 8..30; default: the first free /24 from 10.90.0.0)",
              "cidr");
-    f.option({"gateway"}, &o.gateway, "the bridge's address (default: the subnet's first host)", "ip");
+    f.option({"gateway"}, &o.gateway, "the bridge's address (default: the subnet's first host)",
+             "ip");
     f.option({"driver", "d"}, &driver, "accepted for podman compatibility: only bridge", "bridge");
-    f.flag({"internal"}, &o.internal, "no route out of the network (containers reach only each other)");
+    f.flag({"internal"}, &o.internal,
+           "no route out of the network (containers reach only each other)");
     f.flag({"disable-dns"}, &disable_dns, "no name resolution between the network's containers");
     auto pos = f.parse(args);
     if (!pos) return usage_error("network", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("network", "create expects one network name");
-    if (driver != "bridge") return usage_error("network", "driver \"" + driver + "\" is not supported (only bridge)");
-    if (!o.gateway.empty() && o.subnet.empty()) return usage_error("network", "--gateway needs --subnet");
+    if (driver != "bridge")
+        return usage_error("network", "driver \"" + driver + "\" is not supported (only bridge)");
+    if (!o.gateway.empty() && o.subnet.empty())
+        return usage_error("network", "--gateway needs --subnet");
     o.name = (*pos)[0];
     o.dns = !disable_dns;
     auto store = open_networks(g);
@@ -87,7 +97,8 @@ int net_ls(const Globals& g, const Args& args) {
     if (!pos) return usage_error("network", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (!pos->empty()) return usage_error("network", "ls takes no arguments");
-    if (format != "table" && format != "json") return usage_error("network", "--format must be table or json");
+    if (format != "table" && format != "json")
+        return usage_error("network", "--format must be table or json");
     auto store = open_networks(g);
     if (!store) return fail(store.error());
     auto list = store->list();
@@ -99,18 +110,21 @@ int net_ls(const Globals& g, const Args& args) {
     if (format == "json") {
         nlohmann::ordered_json arr = nlohmann::ordered_json::array();
         for (auto& n : *list) arr.push_back(podman_order(n));
-        std::printf("%s\n", arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+        std::printf(
+            "%s\n",
+            arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
         return 0;
     }
     std::printf("%-14s %-24s %-8s %s\n", "NETWORK ID", "NAME", "DRIVER", "SUBNET");
     for (auto& n : *list)
-        std::printf("%-14s %-24s %-8s %s\n", n.id.substr(0, 12).c_str(), n.name.c_str(), n.driver.c_str(),
-                    subnet_of(n).c_str());
+        std::printf("%-14s %-24s %-8s %s\n", n.id.substr(0, 12).c_str(), n.name.c_str(),
+                    n.driver.c_str(), subnet_of(n).c_str());
     return 0;
 }
 
 int net_inspect(const Globals& g, const Args& args) {
-    Flags f("network inspect", "kapsel network inspect NAME...", "Print networks as a JSON array, as podman does.");
+    Flags f("network inspect", "kapsel network inspect NAME...",
+            "Print networks as a JSON array, as podman does.");
     auto pos = f.parse(args);
     if (!pos) return usage_error("network", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
@@ -123,7 +137,8 @@ int net_inspect(const Globals& g, const Args& args) {
         if (!n) return fail(std::move(n).error().context("network inspect " + name));
         arr.push_back(podman_order(*n));
     }
-    std::printf("%s\n", arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+    std::printf("%s\n",
+                arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
     return 0;
 }
 
@@ -131,7 +146,8 @@ int net_rm(const Globals& g, const Args& args) {
     bool force = false;
     Flags f("network rm", "kapsel network rm NAME...",
             "Remove networks and print their names; a network a container is on stays.");
-    f.flag({"force", "f"}, &force, "accepted for podman compatibility (containers are not removed)");
+    f.flag({"force", "f"}, &force,
+           "accepted for podman compatibility (containers are not removed)");
     auto pos = f.parse(args);
     if (!pos) return usage_error("network", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
@@ -178,8 +194,10 @@ int network_main(const Globals& g, const Args& args) {
     if (sub == "inspect") return net_inspect(g, rest);
     if (sub == "rm" || sub == "remove") return net_rm(g, rest);
     if (sub == "prune") return net_prune(g, rest);
-    if (sub == "--help" || sub == "-h" || sub == "help") return std::fputs(kNetworkUsage, stdout), 0;
-    return usage_error("network", "unknown subcommand \"" + sub + "\" (create, ls, inspect, rm or prune)");
+    if (sub == "--help" || sub == "-h" || sub == "help")
+        return std::fputs(kNetworkUsage, stdout), 0;
+    return usage_error("network",
+                       "unknown subcommand \"" + sub + "\" (create, ls, inspect, rm or prune)");
 }
 
 }  // namespace kapsel::cli

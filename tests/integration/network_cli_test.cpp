@@ -21,7 +21,8 @@ class NetworkCli : public KapselTest {
     Output k(const std::vector<std::string>& args) {
         std::vector<std::string> a = {"--storage-root", store()};
         a.insert(a.end(), args.begin(), args.end());
-        return kapsel(a);
+        // The networks are host-wide (runtime/network.hpp); the test's stay in its store.
+        return kapsel(a, "", 30000, {}, {"KAPSEL_NETWORK_ROOT=" + store()});
     }
     // The network files in the store, sorted.
     std::vector<std::string> files() const {
@@ -45,8 +46,8 @@ TEST_F(NetworkCli, CreateListInspectRemove) {
     Output c = k({"network", "create", "web"});
     ASSERT_EQ(0, c.code) << c.err;
     EXPECT_EQ("web\n", c.out);
-    Output c2 = k({"network", "create", "--subnet", "10.123.0.0/16", "--gateway", "10.123.0.254", "--internal",
-                   "--disable-dns", "back"});
+    Output c2 = k({"network", "create", "--subnet", "10.123.0.0/16", "--gateway", "10.123.0.254",
+                   "--internal", "--disable-dns", "back"});
     ASSERT_EQ(0, c2.code) << c2.err;
     EXPECT_EQ((std::vector<std::string>{"back.json", "web.json"}), files());
 
@@ -119,22 +120,29 @@ TEST_F(NetworkCli, PruneRemovesAllUnusedNetworks) {
 }
 
 TEST_F(NetworkCli, BadInputIsOneLineAndLeavesNothing) {
-    expect_one_line_error(k({"network", "create", "bad/name"}), "invalid network name \"bad/name\"");
+    expect_one_line_error(k({"network", "create", "bad/name"}),
+                          "invalid network name \"bad/name\"");
     expect_one_line_error(k({"network", "create", "../../etc"}), "invalid network name");
-    expect_one_line_error(k({"network", "create", "--subnet", "10.0.0.1/24", "x"}), "invalid subnet \"10.0.0.1/24\"");
+    expect_one_line_error(k({"network", "create", "--subnet", "10.0.0.1/24", "x"}),
+                          "invalid subnet \"10.0.0.1/24\"");
     expect_one_line_error(k({"network", "create", "--subnet", "10.0.0", "x"}), "invalid subnet");
-    expect_one_line_error(k({"network", "create", "--subnet", "10.0.0.0/33", "x"}), "invalid subnet");
-    expect_one_line_error(k({"network", "create", "--subnet", "10.0.0.0/31", "x"}), "prefix length must be 8..30");
-    expect_one_line_error(k({"network", "create", "--subnet", "10.124.0.0/24", "--gateway", "10.125.0.1", "x"}),
-                          "gateway 10.125.0.1 is not a host address of subnet 10.124.0.0/24");
-    expect_one_line_error(k({"network", "create", "--gateway", "10.125.0.1", "x"}), "--gateway needs --subnet");
+    expect_one_line_error(k({"network", "create", "--subnet", "10.0.0.0/33", "x"}),
+                          "invalid subnet");
+    expect_one_line_error(k({"network", "create", "--subnet", "10.0.0.0/31", "x"}),
+                          "prefix length must be 8..30");
+    expect_one_line_error(
+        k({"network", "create", "--subnet", "10.124.0.0/24", "--gateway", "10.125.0.1", "x"}),
+        "gateway 10.125.0.1 is not a host address of subnet 10.124.0.0/24");
+    expect_one_line_error(k({"network", "create", "--gateway", "10.125.0.1", "x"}),
+                          "--gateway needs --subnet");
     expect_one_line_error(k({"network", "create", "--driver", "macvlan", "x"}), "only bridge");
     expect_one_line_error(k({"network", "create"}), "create expects one network name");
     expect_one_line_error(k({"network", "create", "a", "b"}), "create expects one network name");
     expect_one_line_error(k({"network", "create", "--bogus", "x"}), "bogus");
     expect_one_line_error(k({"network", "frobnicate"}), "unknown subcommand \"frobnicate\"");
     expect_one_line_error(k({"network"}), "expects create, ls, inspect, rm or prune");
-    expect_one_line_error(k({"network", "ls", "--format", "yaml"}), "--format must be table or json");
+    expect_one_line_error(k({"network", "ls", "--format", "yaml"}),
+                          "--format must be table or json");
     expect_one_line_error(k({"network", "inspect", "nope"}), "network nope not found");
     expect_one_line_error(k({"network", "rm", "nope"}), "network nope not found");
     EXPECT_TRUE(files().empty());
@@ -161,8 +169,9 @@ TEST_F(NetworkCli, SubnetOfAHostRouteIsRefused) {
         unsigned prefix = __builtin_popcount(m);
         if (prefix < 8 || prefix > 30) continue;
         // The kernel prints big-endian words as host numbers: the first byte is the low one.
-        cidr = std::to_string(d & 0xff) + "." + std::to_string(d >> 8 & 0xff) + "." + std::to_string(d >> 16 & 0xff) +
-               "." + std::to_string(d >> 24) + "/" + std::to_string(prefix);
+        cidr = std::to_string(d & 0xff) + "." + std::to_string(d >> 8 & 0xff) + "." +
+               std::to_string(d >> 16 & 0xff) + "." + std::to_string(d >> 24) + "/" +
+               std::to_string(prefix);
         found_iface = iface;
         break;
     }
