@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "util/fd.hpp"
@@ -87,7 +86,8 @@ void read_configs(const std::string& dir, std::string_view suffix, const std::st
         std::string owner = name.substr(0, name.size() - suffix.size());
         if (j.is_object()) {
             auto it = j.find("name");
-            if (it != j.end() && it->is_string() && valid_network_name(it->get_ref<const std::string&>()))
+            if (it != j.end() && it->is_string() &&
+                valid_network_name(it->get_ref<const std::string&>()))
                 owner = it->get<std::string>();
         }
         std::vector<Cidr> cidrs;
@@ -130,7 +130,8 @@ std::vector<ForeignSubnet> routes_from_text(std::string_view text) {
 
 std::vector<ForeignSubnet> host_subnets(const HostNetworkFiles& files) {
     std::vector<ForeignSubnet> out;
-    if (!files.podman_networks.empty()) read_configs(files.podman_networks, ".json", "podman", &out);
+    if (!files.podman_networks.empty())
+        read_configs(files.podman_networks, ".json", "podman", &out);
     if (!files.cni_configs.empty()) read_configs(files.cni_configs, ".conflist", "CNI", &out);
     if (!files.routes.empty()) {
         unique_fd fd(::open(files.routes.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));

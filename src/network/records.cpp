@@ -30,7 +30,8 @@ bool is_hex64(std::string_view s) {
 bool valid_interface_name(std::string_view s) {
     if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
     for (char c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+            return false;
     return true;
 }
 
@@ -38,7 +39,8 @@ bool valid_interface_name(std::string_view s) {
 bool valid_alias(std::string_view s) {
     if (s.empty() || s.size() > 253) return false;
     for (char c : s)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+            return false;
     return true;
 }
 
@@ -69,7 +71,8 @@ Result<std::string> string_field(const json& j, const std::string& key, bool req
     if (!it->is_string()) return field_error(key, "expected a string");
     const std::string& s = it->get_ref<const std::string&>();
     if (s.size() > max) return field_error(key, "longer than " + std::to_string(max) + " bytes");
-    if (s.find('\0') != std::string::npos || !valid_utf8(s)) return field_error(key, "not a valid string");
+    if (s.find('\0') != std::string::npos || !valid_utf8(s))
+        return field_error(key, "not a valid string");
     return s;
 }
 
@@ -106,11 +109,14 @@ bool valid_network_name(std::string_view name) {
     if (name.empty() || name.size() > 64) return false;
     if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
     for (char c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+            return false;
     return true;
 }
 
-bool valid_container_id(std::string_view id) { return is_hex64(id); }
+bool valid_container_id(std::string_view id) {
+    return is_hex64(id);
+}
 
 json to_json(const Network& n) {
     json subnets = json::array();
@@ -131,11 +137,13 @@ Result<Network> network_from_json(const json& j) {
     if (!j.is_object()) return make_error("expected a JSON object");
     Network n;
     n.name = KAPSEL_TRY(string_field(j, "name", true, 64));
-    if (!valid_network_name(n.name)) return field_error("name", "invalid network name \"" + n.name + "\"");
+    if (!valid_network_name(n.name))
+        return field_error("name", "invalid network name \"" + n.name + "\"");
     n.id = KAPSEL_TRY(string_field(j, "id", true, 64));
     if (!is_hex64(n.id)) return field_error("id", "expected 64 hex characters");
     n.driver = KAPSEL_TRY(string_field(j, "driver", true, 64));
-    if (n.driver != "bridge") return field_error("driver", "\"" + n.driver + "\" is not supported (only bridge)");
+    if (n.driver != "bridge")
+        return field_error("driver", "\"" + n.driver + "\" is not supported (only bridge)");
     n.interface = KAPSEL_TRY(string_field(j, "network_interface", true, 64));
     if (!valid_interface_name(n.interface))
         return field_error("network_interface", "invalid interface name \"" + n.interface + "\"");
@@ -148,11 +156,13 @@ Result<Network> network_from_json(const json& j) {
     sub.subnet = KAPSEL_TRY_CTX(string_field(s, "subnet", true, 64), "subnets");
     sub.gateway = KAPSEL_TRY_CTX(string_field(s, "gateway", true, 64), "subnets");
     auto cidr = parse_cidr(sub.subnet);
-    if (!cidr || cidr->prefix > 30) return field_error("subnets", "invalid subnet \"" + sub.subnet + "\"");
+    if (!cidr || cidr->prefix > 30)
+        return field_error("subnets", "invalid subnet \"" + sub.subnet + "\"");
     auto gw = parse_ipv4(sub.gateway);
     if (!gw || !contains(*cidr, *gw) || *gw == cidr->base ||
         gw->value == (cidr->base.value | (~uint32_t{0} >> cidr->prefix)))
-        return field_error("subnets", "gateway \"" + sub.gateway + "\" is not a host of " + sub.subnet);
+        return field_error("subnets",
+                           "gateway \"" + sub.gateway + "\" is not a host of " + sub.subnet);
     n.subnets.push_back(sub);
     n.ipv6_enabled = KAPSEL_TRY(bool_field(j, "ipv6_enabled", false));
     if (n.ipv6_enabled) return field_error("ipv6_enabled", "IPv6 is not supported");
@@ -162,7 +172,8 @@ Result<Network> network_from_json(const json& j) {
         if (!it->is_object()) return field_error("ipam_options", "expected an object");
         std::string driver = KAPSEL_TRY_CTX(string_field(*it, "driver", false, 64), "ipam_options");
         if (!driver.empty() && driver != "host-local")
-            return field_error("ipam_options", "driver \"" + driver + "\" is not supported (only host-local)");
+            return field_error("ipam_options",
+                               "driver \"" + driver + "\" is not supported (only host-local)");
     }
     return n;
 }
@@ -196,7 +207,8 @@ Result<Attachment> attachment_from_json(const json& j) {
     if (!is_hex64(a.container_id)) return field_error("container_id", "expected 64 hex characters");
     a.container_name = KAPSEL_TRY(string_field(j, "container_name", false, 256));
     a.netns = KAPSEL_TRY(string_field(j, "netns", false));
-    if (!a.netns.empty() && a.netns[0] != '/') return field_error("netns", "expected an absolute path");
+    if (!a.netns.empty() && a.netns[0] != '/')
+        return field_error("netns", "expected an absolute path");
     const json* endpoints = KAPSEL_TRY(array_field(j, "endpoints", kMaxEndpoints));
     for (auto& e : *endpoints) {
         if (!e.is_object()) return field_error("endpoints", "expected an object");
@@ -229,11 +241,14 @@ Result<Attachment> attachment_from_json(const json& j) {
         m.host_ip = KAPSEL_TRY_CTX(string_field(p, "host_ip", false, 64), "ports");
         if (!m.host_ip.empty() && !parse_ipv4(m.host_ip))
             return field_error("ports", "invalid address \"" + m.host_ip + "\"");
-        m.host_port = static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "host_port", 1, 65535), "ports"));
-        m.container_port =
-            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "container_port", 1, 65535), "ports"));
-        m.range = static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "range", 1, 65535), "ports"));
-        if (uint32_t{m.host_port} + m.range - 1 > 65535 || uint32_t{m.container_port} + m.range - 1 > 65535)
+        m.host_port =
+            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "host_port", 1, 65535), "ports"));
+        m.container_port = static_cast<uint16_t>(
+            KAPSEL_TRY_CTX(number_field(p, "container_port", 1, 65535), "ports"));
+        m.range =
+            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "range", 1, 65535), "ports"));
+        if (uint32_t{m.host_port} + m.range - 1 > 65535 ||
+            uint32_t{m.container_port} + m.range - 1 > 65535)
             return field_error("ports", "port range past 65535");
         m.protocol = KAPSEL_TRY_CTX(string_field(p, "protocol", false, 16), "ports");
         if (m.protocol.empty()) m.protocol = "tcp";

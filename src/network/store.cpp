@@ -34,9 +34,13 @@ constexpr uint32_t kAutoFirst = 0x0a5a0000;  // 10.90.0.0
 constexpr uint32_t kAutoLast = 0x0affff00;   // 10.255.255.0
 constexpr const char* kBridgePrefix = "kapsel";
 
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
+std::string short_id(const std::string& id) {
+    return id.substr(0, 12);
+}
 
-uint32_t broadcast_of(const Cidr& c) { return c.base.value | (~uint32_t{0} >> c.prefix); }
+uint32_t broadcast_of(const Cidr& c) {
+    return c.base.value | (~uint32_t{0} >> c.prefix);
+}
 
 Result<std::string> random_hex64() {
     unsigned char bytes[32];
@@ -75,9 +79,11 @@ Result<unique_fd> open_dir(const std::string& path) {
 
 // The content of `name` in `dirfd`: a regular file (never through a symlink, never a FIFO
 // that would block), at most `max` bytes. ENOENT is kept as the error's code.
-Result<std::string> read_record(int dirfd, const std::string& dir, const std::string& name, size_t max) {
+Result<std::string> read_record(int dirfd, const std::string& dir, const std::string& name,
+                                size_t max) {
     std::string path = dir + "/" + name;
-    unique_fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    unique_fd fd(
+        ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
     if (!fd) return sys_error("open " + path);
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) return sys_error("stat " + path);
@@ -94,13 +100,14 @@ Result<json> parse_record(const std::string& text, const std::string& path) {
 
 // Writes `name` in `dirfd` through a temporary file and renameat, so a reader sees the old
 // or the new record, never half of one. No fsync: a record cut short by a power loss
-// reads as junk, and after a reboot no container holds its address any more. O_EXCL|O_NOFOLLOW: nothing planted under the
-// temporary name is followed or reused.
+// reads as junk, and after a reboot no container holds its address any more. O_EXCL|O_NOFOLLOW:
+// nothing planted under the temporary name is followed or reused.
 Status write_record(int dirfd, const std::string& dir, const std::string& name, const json& j) {
     std::string text = j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
     std::string tmp = "." + name + ".tmp" + std::to_string(::getpid());
     ::unlinkat(dirfd, tmp.c_str(), 0);  // a leftover of a crashed process with our pid
-    unique_fd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    unique_fd fd(
+        ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return sys_error("create " + dir + "/" + tmp);
     auto st = fs::write_all(fd.get(), text, dir + "/" + tmp);
     if (st && ::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) < 0)
@@ -126,7 +133,8 @@ Result<std::vector<std::string>> json_names(int dirfd, const std::string& dir) {
         if (n.size() > 5 && n[0] != '.' && n.substr(n.size() - 5) == ".json") out.emplace_back(n);
         if (out.size() > kMaxEntries) {
             ::closedir(d);
-            return make_error("read " + dir + ": more than " + std::to_string(kMaxEntries) + " entries");
+            return make_error("read " + dir + ": more than " + std::to_string(kMaxEntries) +
+                              " entries");
         }
     }
     ::closedir(d);
@@ -192,7 +200,7 @@ Result<NetworkStore> NetworkStore::open(const std::string& storage_root, HostNet
     return NetworkStore(dir, std::move(host));
 }
 
-Result<std::optional<Network>> NetworkStore::find_locked(const std::string& name) {
+Result<std::optional<Network>> NetworkStore::read_network(const std::string& name) {
     if (!valid_network_name(name)) return make_error("invalid network name \"" + name + "\"");
     unique_fd dfd = KAPSEL_TRY(open_dir(dir_));
     auto text = read_record(dfd.get(), dir_, name + ".json", kMaxNetworkFile);
@@ -210,7 +218,7 @@ Result<std::optional<Network>> NetworkStore::find_locked(const std::string& name
 }
 
 Result<Network> NetworkStore::get_locked(const std::string& name) {
-    auto found = KAPSEL_TRY(find_locked(name));
+    auto found = KAPSEL_TRY(read_network(name));
     if (found) return std::move(*found);
     if (name == kDefaultNetwork) return create_locked(CreateOptions{.name = name});
     return make_error("network " + name + " not found");
@@ -218,9 +226,11 @@ Result<Network> NetworkStore::get_locked(const std::string& name) {
 
 Result<Network> NetworkStore::get(const std::string& name) {
     if (!valid_network_name(name)) return make_error("invalid network name \"" + name + "\"");
-    // Only the default network is made here; for the others a lookup needs no lock
-    // (records are replaced atomically).
-    if (name != kDefaultNetwork) return get_locked(name);
+    // A lookup needs no lock (records are replaced atomically); only making the missing
+    // default network does, so that two runs at once make it once.
+    auto found = KAPSEL_TRY(read_network(name));
+    if (found) return std::move(*found);
+    if (name != kDefaultNetwork) return make_error("network " + name + " not found");
     unique_fd lock = KAPSEL_TRY(lock_store(dir_));
     return get_locked(name);
 }
@@ -231,7 +241,7 @@ Result<std::vector<Network>> NetworkStore::list() {
     for (auto& name : KAPSEL_TRY(json_names(dfd.get(), dir_))) {
         std::string n = name.substr(0, name.size() - 5);
         if (!valid_network_name(n)) continue;
-        auto net = find_locked(n);
+        auto net = read_network(n);
         // One bad file must not hide the others; `network inspect NAME` shows what is wrong.
         if (!net) {
             log::warn("skipping " + net.error().message);
@@ -244,15 +254,17 @@ Result<std::vector<Network>> NetworkStore::list() {
 
 Result<Network> NetworkStore::create(const CreateOptions& o) {
     if (!valid_network_name(o.name))
-        return make_error("invalid network name \"" + o.name +
-                          "\": use letters, digits, _ . - (starting with a letter or digit), at most 64");
+        return make_error(
+            "invalid network name \"" + o.name +
+            "\": use letters, digits, _ . - (starting with a letter or digit), at most 64");
     unique_fd lock = KAPSEL_TRY(lock_store(dir_));
     return create_locked(o);
 }
 
 Result<Network> NetworkStore::create_locked(const CreateOptions& o) {
     if (!valid_network_name(o.name)) return make_error("invalid network name \"" + o.name + "\"");
-    if (KAPSEL_TRY(find_locked(o.name))) return make_error("network " + o.name + " already exists");
+    if (KAPSEL_TRY(read_network(o.name)))
+        return make_error("network " + o.name + " already exists");
     std::vector<Network> mine = KAPSEL_TRY(list());
 
     // Everything the new subnet must stay clear of, kapsel's own networks first so that
@@ -267,36 +279,43 @@ Result<Network> NetworkStore::create_locked(const CreateOptions& o) {
     if (!o.subnet.empty()) {
         auto c = parse_cidr(o.subnet);
         if (!c)
-            return make_error("invalid subnet \"" + o.subnet +
-                              "\": expected an IPv4 network such as 10.90.1.0/24 (no host bits set)");
+            return make_error(
+                "invalid subnet \"" + o.subnet +
+                "\": expected an IPv4 network such as 10.90.1.0/24 (no host bits set)");
         if (c->prefix < 8 || c->prefix > 30)
             return make_error("subnet " + o.subnet + ": the prefix length must be 8..30");
         for (auto& t : taken)
             if (overlaps(*c, t.cidr))
-                return make_error("subnet " + to_string(*c) + " overlaps " + t.owner + " (" + to_string(t.cidr) + ")");
+                return make_error("subnet " + to_string(*c) + " overlaps " + t.owner + " (" +
+                                  to_string(t.cidr) + ")");
         cidr = *c;
     } else {
         bool found = false;
         for (uint64_t base = kAutoFirst; base <= kAutoLast && !found; base += 256) {
             Cidr c{Ipv4{static_cast<uint32_t>(base)}, 24};
-            auto clash = std::find_if(taken.begin(), taken.end(), [&](auto& t) { return overlaps(c, t.cidr); });
+            auto clash = std::find_if(taken.begin(), taken.end(),
+                                      [&](auto& t) { return overlaps(c, t.cidr); });
             if (clash == taken.end()) {
                 cidr = c;
                 found = true;
             } else if (clash->cidr.prefix < 24) {
-                // Skip the whole larger network at once (a /8 route would otherwise cost 64k tries).
+                // Skip the whole larger network at once (a /8 route would otherwise cost 64k
+                // tries).
                 base = std::max<uint64_t>(base, broadcast_of(clash->cidr) + 1) - 256;
             }
         }
-        if (!found) return make_error("no free subnet left in 10.90.0.0-10.255.255.0: pass --subnet");
+        if (!found)
+            return make_error("no free subnet left in 10.90.0.0-10.255.255.0: pass --subnet");
     }
 
     Ipv4 gateway = *nth_host(cidr, 1);
     if (!o.gateway.empty()) {
         auto g = parse_ipv4(o.gateway);
-        if (!g) return make_error("invalid gateway \"" + o.gateway + "\": expected an IPv4 address");
+        if (!g)
+            return make_error("invalid gateway \"" + o.gateway + "\": expected an IPv4 address");
         if (!contains(cidr, *g) || *g == cidr.base || g->value == broadcast_of(cidr))
-            return make_error("gateway " + o.gateway + " is not a host address of subnet " + to_string(cidr));
+            return make_error("gateway " + o.gateway + " is not a host address of subnet " +
+                              to_string(cidr));
         gateway = *g;
     }
 
@@ -339,7 +358,8 @@ Status NetworkStore::remove(const std::string& name) {
     }
     auto all = KAPSEL_TRY(read_attachments(dir_ + "/attachments"));
     if (auto* a = user_of(all, name))
-        return make_error("network " + name + " is in use by container " + short_id(a->container_id));
+        return make_error("network " + name + " is in use by container " +
+                          short_id(a->container_id));
     if (::unlinkat(dfd.get(), (name + ".json").c_str(), 0) < 0)
         return sys_error("remove " + dir_ + "/" + name + ".json");
     return {};
@@ -364,7 +384,8 @@ Result<Attachment> NetworkStore::reserve(Attachment wanted) {
     if (!valid_container_id(id)) return make_error("invalid container id \"" + id + "\"");
     // The record's own checks (names, addresses, ports, bounds) before anything is decided.
     json j = to_json(wanted);
-    wanted = KAPSEL_TRY_CTX(attachment_from_json(j), "network attachment of container " + short_id(id));
+    wanted =
+        KAPSEL_TRY_CTX(attachment_from_json(j), "network attachment of container " + short_id(id));
     std::string adir = dir_ + "/attachments";
 
     unique_fd lock = KAPSEL_TRY(lock_store(dir_));
@@ -389,14 +410,16 @@ Result<Attachment> NetworkStore::reserve(Attachment wanted) {
         if (!e.ip.empty()) {
             Ipv4 ip = *parse_ipv4(e.ip);  // checked by attachment_from_json
             if (!contains(cidr, ip))
-                return make_error("address " + e.ip + " is not in network " + net.name + "'s subnet " + to_string(cidr));
+                return make_error("address " + e.ip + " is not in network " + net.name +
+                                  "'s subnet " + to_string(cidr));
             if (ip == cidr.base || ip.value == broadcast_of(cidr))
-                return make_error("address " + e.ip + " is not a host address of network " + net.name + "'s subnet " +
-                                  to_string(cidr));
-            if (ip == gateway) return make_error("address " + e.ip + " is network " + net.name + "'s gateway");
+                return make_error("address " + e.ip + " is not a host address of network " +
+                                  net.name + "'s subnet " + to_string(cidr));
+            if (ip == gateway)
+                return make_error("address " + e.ip + " is network " + net.name + "'s gateway");
             if (auto it = used.find(ip.value); it != used.end())
-                return make_error("address " + e.ip + " on network " + net.name + " is in use by container " +
-                                  short_id(it->second->container_id));
+                return make_error("address " + e.ip + " on network " + net.name +
+                                  " is in use by container " + short_id(it->second->container_id));
             continue;
         }
         // The lowest free host; at most used.size() + 2 steps, whatever the subnet's size.
@@ -415,11 +438,13 @@ Result<Attachment> NetworkStore::reserve(Attachment wanted) {
         const PortMapping& p = wanted.ports[i];
         auto port_text = [&] { return "port " + std::to_string(p.host_port) + "/" + p.protocol; };
         for (size_t k = 0; k < i; ++k)
-            if (ports_clash(p, wanted.ports[k])) return make_error(port_text() + " is published twice");
+            if (ports_clash(p, wanted.ports[k]))
+                return make_error(port_text() + " is published twice");
         for (auto& a : others)
             for (auto& q : a.ports)
                 if (ports_clash(p, q))
-                    return make_error(port_text() + " is published by container " + short_id(a.container_id));
+                    return make_error(port_text() + " is published by container " +
+                                      short_id(a.container_id));
     }
 
     KAPSEL_TRY(write_record(adfd.get(), adir, id + ".json", to_json(wanted)));
@@ -427,7 +452,8 @@ Result<Attachment> NetworkStore::reserve(Attachment wanted) {
 }
 
 Status NetworkStore::release(const std::string& container_id) {
-    if (!valid_container_id(container_id)) return make_error("invalid container id \"" + container_id + "\"");
+    if (!valid_container_id(container_id))
+        return make_error("invalid container id \"" + container_id + "\"");
     unique_fd lock = KAPSEL_TRY(lock_store(dir_));
     std::string adir = dir_ + "/attachments";
     unique_fd adfd = KAPSEL_TRY(open_dir(adir));
@@ -441,7 +467,8 @@ Result<std::vector<Attachment>> NetworkStore::attachments() {
 }
 
 Result<std::optional<Attachment>> NetworkStore::attachment(const std::string& container_id) {
-    if (!valid_container_id(container_id)) return make_error("invalid container id \"" + container_id + "\"");
+    if (!valid_container_id(container_id))
+        return make_error("invalid container id \"" + container_id + "\"");
     std::string adir = dir_ + "/attachments";
     std::string path = adir + "/" + container_id + ".json";
     unique_fd adfd = KAPSEL_TRY(open_dir(adir));
@@ -452,7 +479,8 @@ Result<std::optional<Attachment>> NetworkStore::attachment(const std::string& co
     }
     json j = KAPSEL_TRY(parse_record(*text, path));
     Attachment a = KAPSEL_TRY_CTX(attachment_from_json(j), "read " + path);
-    if (a.container_id != container_id) return make_error("read " + path + ": names container " + short_id(a.container_id));
+    if (a.container_id != container_id)
+        return make_error("read " + path + ": names container " + short_id(a.container_id));
     return std::optional<Attachment>(std::move(a));
 }
 

@@ -100,7 +100,7 @@ bool valid_container_id(std::string_view id);
 // (read only, junk skipped). Tests point these at their own files.
 struct HostNetworkFiles {
     std::string podman_networks = "/etc/containers/networks";  // netavark's NAME.json files
-    std::string cni_configs = "/etc/cni/net.d";                  // *.conflist
+    std::string cni_configs = "/etc/cni/net.d";                // *.conflist
     std::string routes = "/proc/net/route";
 };
 
@@ -132,11 +132,13 @@ class NetworkStore {
     const std::string& dir() const { return dir_; }
 
   private:
-    NetworkStore(std::string dir, HostNetworkFiles host) : dir_(std::move(dir)), host_(std::move(host)) {}
+    NetworkStore(std::string dir, HostNetworkFiles host)
+        : dir_(std::move(dir)), host_(std::move(host)) {}
     // create_locked and get_locked (which may create the default network): the caller
-    // holds the lock. find_locked reads one record (nullopt: there is none).
+    // holds the lock. read_network reads one record (nullopt: there is none) and needs
+    // none, since records are replaced atomically.
     Result<Network> create_locked(const CreateOptions& o);
-    Result<std::optional<Network>> find_locked(const std::string& name);
+    Result<std::optional<Network>> read_network(const std::string& name);
     Result<Network> get_locked(const std::string& name);
     std::string dir_;
     HostNetworkFiles host_;

@@ -1,8 +1,6 @@
 // network/store.cpp: kapsel's networks and the addresses containers hold on them, in a
 // temporary storage root, with the host's podman, CNI and route files replaced by the
 // test's own.
-#include "network/store.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -13,6 +11,7 @@
 #include <set>
 
 #include "network/host_subnets.hpp"
+#include "network/store.hpp"
 #include "util/fs.hpp"
 
 namespace kapsel::network {
@@ -117,8 +116,11 @@ TEST_F(NetworkStoreTest, CreateTakesTheNextFreeSubnetAndBridge) {
 
 TEST_F(NetworkStoreTest, CreateWithGivenSubnetGatewayAndFlags) {
     auto s = store();
-    auto n = s.create({.name = "lan", .subnet = "192.168.77.0/24", .gateway = "192.168.77.254",
-                       .internal = true, .dns = false});
+    auto n = s.create({.name = "lan",
+                       .subnet = "192.168.77.0/24",
+                       .gateway = "192.168.77.254",
+                       .internal = true,
+                       .dns = false});
     ASSERT_TRUE(n) << error_of(n);
     auto again = s.get("lan");
     ASSERT_TRUE(again) << error_of(again);
@@ -129,13 +131,18 @@ TEST_F(NetworkStoreTest, CreateWithGivenSubnetGatewayAndFlags) {
 
 TEST_F(NetworkStoreTest, CreateRefusesBadInputAndLeavesNoFile) {
     auto s = store();
-    EXPECT_THAT(error_of(s.create({.name = "bad/name"})), HasSubstr("invalid network name \"bad/name\""));
+    EXPECT_THAT(error_of(s.create({.name = "bad/name"})),
+                HasSubstr("invalid network name \"bad/name\""));
     EXPECT_THAT(error_of(s.create({.name = ".."})), HasSubstr("invalid network name"));
     EXPECT_THAT(error_of(s.create({.name = "-x"})), HasSubstr("invalid network name"));
-    EXPECT_THAT(error_of(s.create({.name = std::string(65, 'a')})), HasSubstr("invalid network name"));
-    EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "10.0.0.1/24"})), HasSubstr("invalid subnet \"10.0.0.1/24\""));
-    EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "10.0.0.0/31"})), HasSubstr("prefix length must be 8..30"));
-    EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "8.0.0.0/7"})), HasSubstr("prefix length must be 8..30"));
+    EXPECT_THAT(error_of(s.create({.name = std::string(65, 'a')})),
+                HasSubstr("invalid network name"));
+    EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "10.0.0.1/24"})),
+                HasSubstr("invalid subnet \"10.0.0.1/24\""));
+    EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "10.0.0.0/31"})),
+                HasSubstr("prefix length must be 8..30"));
+    EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "8.0.0.0/7"})),
+                HasSubstr("prefix length must be 8..30"));
     EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "10.1.0.0/24", .gateway = "10.1.1.1"})),
                 HasSubstr("gateway 10.1.1.1 is not a host address of subnet 10.1.0.0/24"));
     EXPECT_THAT(error_of(s.create({.name = "x", .subnet = "10.1.0.0/24", .gateway = "10.1.0.255"})),
@@ -161,10 +168,12 @@ TEST_F(NetworkStoreTest, SubnetMustNotOverlapKapselsNetworks) {
 }
 
 TEST_F(NetworkStoreTest, SubnetMustNotOverlapPodmansNetworksOrCni) {
-    write(host_.podman_networks + "/podman1.json",
-          R"({"name": "podman1", "driver": "bridge", "subnets": [{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]})");
+    write(
+        host_.podman_networks + "/podman1.json",
+        R"({"name": "podman1", "driver": "bridge", "subnets": [{"subnet": "10.89.0.0/24", "gateway": "10.89.0.1"}]})");
     write(host_.podman_networks + "/junk.json", "{not json");
-    write(host_.podman_networks + "/deep.json", std::string(100000, '[') + std::string(100000, ']'));
+    write(host_.podman_networks + "/deep.json",
+          std::string(100000, '[') + std::string(100000, ']'));
     write(host_.cni_configs + "/87-podman.conflist",
           R"({"cniVersion": "0.4.0", "name": "cnipod", "plugins": [{"type": "bridge",
               "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.90.2.0/23"}]]}}]})");
@@ -199,9 +208,9 @@ TEST(HostRoutes, ParsesTheKernelsByteOrderAndSkipsJunk) {
     auto r = routes_from_text(
         "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
         "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"
-        "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FF00FF\t0\t0\t0\n"     // mask not contiguous
-        "eth0\t0100000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"     // host bits
-        "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t1000000FF\t0\t0\t0\n"    // too big
+        "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FF00FF\t0\t0\t0\n"   // mask not contiguous
+        "eth0\t0100000A\t00000000\t0001\t0\t0\t0\t000000FF\t0\t0\t0\n"   // host bits
+        "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t1000000FF\t0\t0\t0\n"  // too big
         "\n\t\t\t\n");
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(to_string(r[0].cidr), "10.0.0.0/8");
@@ -293,10 +302,13 @@ TEST_F(NetworkStoreTest, StaticAddressesAreChecked) {
               "address 10.90.0.5 on network a is in use by container " + cid(1).substr(0, 12));
     EXPECT_EQ(error_of(s.reserve(on(cid(2), "a", "10.90.1.5"))),
               "address 10.90.1.5 is not in network a's subnet 10.90.0.0/24");
-    EXPECT_EQ(error_of(s.reserve(on(cid(2), "a", "10.90.0.1"))), "address 10.90.0.1 is network a's gateway");
+    EXPECT_EQ(error_of(s.reserve(on(cid(2), "a", "10.90.0.1"))),
+              "address 10.90.0.1 is network a's gateway");
     EXPECT_THAT(error_of(s.reserve(on(cid(2), "a", "10.90.0.0"))), HasSubstr("not a host address"));
-    EXPECT_THAT(error_of(s.reserve(on(cid(2), "a", "10.90.0.255"))), HasSubstr("not a host address"));
-    EXPECT_THAT(error_of(s.reserve(on(cid(2), "a", "10.90.0.05"))), HasSubstr("invalid address \"10.90.0.05\""));
+    EXPECT_THAT(error_of(s.reserve(on(cid(2), "a", "10.90.0.255"))),
+                HasSubstr("not a host address"));
+    EXPECT_THAT(error_of(s.reserve(on(cid(2), "a", "10.90.0.05"))),
+                HasSubstr("invalid address \"10.90.0.05\""));
     EXPECT_FALSE(fs::exists(net_dir() + "/attachments/" + cid(2) + ".json"));
     auto r = s.reserve(on(cid(2), "a"));
     ASSERT_TRUE(r);
@@ -325,8 +337,9 @@ TEST_F(NetworkStoreTest, AContainerIsReservedOnce) {
 TEST_F(NetworkStoreTest, ContainerIdsMustBe64Hex) {
     auto s = store();
     create(s, "a");
-    for (const std::string& bad : std::vector<std::string>{"", "../../../etc/passwd", std::string(63, 'a'), std::string(64, 'A'),
-                            std::string(65, 'a'), std::string(63, 'a') + "/"}) {
+    for (const std::string& bad : std::vector<std::string>{
+             "", "../../../etc/passwd", std::string(63, 'a'), std::string(64, 'A'),
+             std::string(65, 'a'), std::string(63, 'a') + "/"}) {
         EXPECT_THAT(error_of(s.reserve(on(bad, "a"))), HasSubstr("invalid container id")) << bad;
         EXPECT_THAT(error_of(s.release(bad)), HasSubstr("invalid container id")) << bad;
         EXPECT_THAT(error_of(s.attachment(bad)), HasSubstr("invalid container id")) << bad;
@@ -341,9 +354,11 @@ TEST_F(NetworkStoreTest, APublishedHostPortIsTakenOnce) {
     ASSERT_TRUE(s.reserve(web));
     Attachment other = on(cid(2), "a");
     other.ports.push_back({.host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80});
-    EXPECT_EQ(error_of(s.reserve(other)), "port 8080/tcp is published by container " + cid(1).substr(0, 12));
+    EXPECT_EQ(error_of(s.reserve(other)),
+              "port 8080/tcp is published by container " + cid(1).substr(0, 12));
     other.ports[0] = {.host_port = 8075, .container_port = 80, .range = 10};
-    EXPECT_EQ(error_of(s.reserve(other)), "port 8075/tcp is published by container " + cid(1).substr(0, 12));
+    EXPECT_EQ(error_of(s.reserve(other)),
+              "port 8075/tcp is published by container " + cid(1).substr(0, 12));
     other.ports[0] = {.host_port = 8080, .container_port = 80, .protocol = "udp"};
     EXPECT_TRUE(s.reserve(other)) << "udp is another port";
     Attachment dup = on(cid(3), "a");
@@ -372,9 +387,11 @@ TEST_F(NetworkStoreTest, JunkFilesAreSkippedOrReportedNeverFatal) {
     ASSERT_TRUE(s.reserve(on(cid(1), "a")));
     std::string adir = net_dir() + "/attachments/";
     write(adir + cid(2) + ".json", "{\"container_id\": 17");
-    write(adir + cid(3) + ".json", R"({"container_id": ")" + cid(4) + R"("})");  // names another container
-    write(adir + cid(5) + ".json", R"({"container_id": ")" + cid(5) +
-                                       R"(", "endpoints": [{"network": "a", "ip": "10.90.0.999"}]})");
+    write(adir + cid(3) + ".json",
+          R"({"container_id": ")" + cid(4) + R"("})");  // names another container
+    write(adir + cid(5) + ".json",
+          R"({"container_id": ")" + cid(5) +
+              R"(", "endpoints": [{"network": "a", "ip": "10.90.0.999"}]})");
     write(adir + "notanid.json", "{}");
     write(adir + cid(6) + ".json", std::string(300 * 1024, ' ') + "{}");
     ASSERT_EQ(::symlink("/etc/passwd", (adir + cid(7) + ".json").c_str()), 0);
@@ -393,15 +410,21 @@ TEST_F(NetworkStoreTest, JunkFilesAreSkippedOrReportedNeverFatal) {
 
     // Networks: a bad file is skipped by list, named by get, removable by remove.
     write(net_dir() + "/b.json", "[1, 2");
-    write(net_dir() + "/c.json", to_json(Network{.name = "other", .id = std::string(64, 'a'), .interface = "x",
+    write(net_dir() + "/c.json", to_json(Network{.name = "other",
+                                                 .id = std::string(64, 'a'),
+                                                 .interface = "x",
                                                  .subnets = {{"10.1.0.0/24", "10.1.0.1"}}})
                                      .dump());
-    write(net_dir() + "/d.json", to_json(Network{.name = "d", .id = std::string(64, 'a'), .interface = "../x",
+    write(net_dir() + "/d.json", to_json(Network{.name = "d",
+                                                 .id = std::string(64, 'a'),
+                                                 .interface = "../x",
                                                  .subnets = {{"10.1.0.0/24", "10.1.0.1"}}})
                                      .dump());
     write(net_dir() + "/e.json", std::string(65 * 1024, ' ') + "{}");
     write(net_dir() + "/f.json", R"({"name": "f", "id": 5})");
-    write(net_dir() + "/g.json", to_json(Network{.name = "g", .id = std::string(64, 'a'), .interface = "g0",
+    write(net_dir() + "/g.json", to_json(Network{.name = "g",
+                                                 .id = std::string(64, 'a'),
+                                                 .interface = "g0",
                                                  .subnets = {{"10.1.0.0/24", "10.1.0.0"}}})
                                      .dump());
     auto list = s.list();
@@ -423,12 +446,18 @@ TEST(NetworkRecords, RoundTrip) {
     a.container_id = std::string(64, 'f');
     a.container_name = "web";
     a.netns = "/run/kapsel/netns/x";
-    a.endpoints.push_back({.network = "n", .ip = "10.0.0.2", .mac = "02:42:ac:11:00:02", .aliases = {"web", "www"}});
-    a.ports.push_back({.host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80, .range = 2, .protocol = "udp"});
+    a.endpoints.push_back(
+        {.network = "n", .ip = "10.0.0.2", .mac = "02:42:ac:11:00:02", .aliases = {"web", "www"}});
+    a.ports.push_back({.host_ip = "127.0.0.1",
+                       .host_port = 8080,
+                       .container_port = 80,
+                       .range = 2,
+                       .protocol = "udp"});
     auto back = attachment_from_json(to_json(a));
     ASSERT_TRUE(back) << error_of(back);
     EXPECT_EQ(to_json(*back), to_json(a));
-    EXPECT_THAT(error_of(attachment_from_json(json::parse(R"([])"))), HasSubstr("expected a JSON object"));
+    EXPECT_THAT(error_of(attachment_from_json(json::parse(R"([])"))),
+                HasSubstr("expected a JSON object"));
     EXPECT_FALSE(network_from_json(json(5)));
 }
 
@@ -485,7 +514,8 @@ TEST_F(NetworkStoreTest, ConcurrentCreatesGetDistinctSubnetsAndBridges) {
             int failures = 0;
             for (int i = 0; i < 10 && s; ++i) {
                 if (!s->get(kDefaultNetwork)) ++failures;
-                if (!s->create({.name = "n" + std::to_string(k) + "-" + std::to_string(i)})) ++failures;
+                if (!s->create({.name = "n" + std::to_string(k) + "-" + std::to_string(i)}))
+                    ++failures;
             }
             ::_exit(s && failures == 0 ? 0 : 1);
         }

@@ -1,9 +1,9 @@
 // network/subnet.cpp: IPv4 addresses and CIDR subnets from text, and their arithmetic.
-#include "network/subnet.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "network/subnet.hpp"
 
 namespace kapsel::network {
 namespace {
@@ -29,9 +29,10 @@ TEST(ParseIpv4, DottedQuads) {
 
 TEST(ParseIpv4, RefusesEverythingElse) {
     for (const char* bad :
-         {"", "10.0.0", "10.0.0.0.0", "256.1.1.1", "1.256.1.1", "1.1.1.1000", "01.2.3.4",
-          "1.2.3.04", "00.0.0.0", "1..2.3", ".1.2.3", "1.2.3.", " 1.2.3.4", "1.2.3.4 ", "+1.2.3.4",
-          "-1.2.3.4", "1.2.3.4/24", "a.b.c.d", "0x1.2.3.4", "1,2,3,4", "::1", "1.2.3.4\n"}) {
+         {"",          "10.0.0",   "10.0.0.0.0", "256.1.1.1", "1.256.1.1",  "1.1.1.1000",
+          "01.2.3.4",  "1.2.3.04", "00.0.0.0",   "1..2.3",    ".1.2.3",     "1.2.3.",
+          " 1.2.3.4",  "1.2.3.4 ", "+1.2.3.4",   "-1.2.3.4",  "1.2.3.4/24", "a.b.c.d",
+          "0x1.2.3.4", "1,2,3,4",  "::1",        "1.2.3.4\n"}) {
         EXPECT_FALSE(parse_ipv4(bad).has_value()) << '"' << bad << '"';
     }
     EXPECT_FALSE(parse_ipv4(std::string(100000, '1')).has_value());
