@@ -436,14 +436,17 @@ Result<Attachment> NetworkStore::reserve(Attachment wanted) {
 
     for (size_t i = 0; i < wanted.ports.size(); ++i) {
         const PortMapping& p = wanted.ports[i];
-        auto port_text = [&] { return "port " + std::to_string(p.host_port) + "/" + p.protocol; };
+        // The first port both ranges hold: the one the user has to change.
+        auto port_text = [&](const PortMapping& q) {
+            return "port " + std::to_string(std::max(p.host_port, q.host_port)) + "/" + p.protocol;
+        };
         for (size_t k = 0; k < i; ++k)
             if (ports_clash(p, wanted.ports[k]))
-                return make_error(port_text() + " is published twice");
+                return make_error(port_text(wanted.ports[k]) + " is published twice");
         for (auto& a : others)
             for (auto& q : a.ports)
                 if (ports_clash(p, q))
-                    return make_error(port_text() + " is published by container " +
+                    return make_error(port_text(q) + " is published by container " +
                                       short_id(a.container_id));
     }
 

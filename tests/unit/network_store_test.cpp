@@ -358,7 +358,7 @@ TEST_F(NetworkStoreTest, APublishedHostPortIsTakenOnce) {
               "port 8080/tcp is published by container " + cid(1).substr(0, 12));
     other.ports[0] = {.host_port = 8075, .container_port = 80, .range = 10};
     EXPECT_EQ(error_of(s.reserve(other)),
-              "port 8075/tcp is published by container " + cid(1).substr(0, 12));
+              "port 8080/tcp is published by container " + cid(1).substr(0, 12));
     other.ports[0] = {.host_port = 8080, .container_port = 80, .protocol = "udp"};
     EXPECT_TRUE(s.reserve(other)) << "udp is another port";
     Attachment dup = on(cid(3), "a");
