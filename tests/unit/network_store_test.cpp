@@ -538,3 +538,58 @@ TEST_F(NetworkStoreTest, ConcurrentCreatesGetDistinctSubnetsAndBridges) {
 
 }  // namespace
 }  // namespace kapsel::network
+
+namespace kapsel::network {
+namespace {
+
+// Every field of a valid record replaced by every kind of JSON value: an error value or
+// a record, never an exception (the files come from disk, where anyone may edit them).
+TEST(NetworkRecords, AnyValueInAnyFieldIsAnErrorNotAnException) {
+    Network n{.name = "n",
+              .id = std::string(64, 'a'),
+              .interface = "kapsel1",
+              .subnets = {{"10.90.0.0/24", "10.90.0.1"}}};
+    Attachment a;
+    a.container_id = std::string(64, 'f');
+    a.endpoints.push_back({.network = "n", .ip = "10.90.0.2", .aliases = {"x"}});
+    a.ports.push_back({.host_port = 80, .container_port = 80});
+    const std::vector<json> values = {nullptr,
+                                      5,
+                                      -1,
+                                      1.5,
+                                      true,
+                                      "x",
+                                      std::string(100000, 'y'),
+                                      json::array(),
+                                      json::object(),
+                                      json::array({1, "2"}),
+                                      json::parse("18446744073709551615")};
+    auto mutate_all = [&](const json& doc, auto&& parse) {
+        std::vector<json> docs;
+        // Top-level fields, and the fields of the first element of each array field.
+        for (auto& [key, value] : doc.items()) {
+            for (auto& v : values) {
+                json d = doc;
+                d[key] = v;
+                docs.push_back(d);
+            }
+            if (value.is_array() && !value.empty() && value[0].is_object())
+                for (auto& [inner, unused] : value[0].items())
+                    for (auto& v : values) {
+                        json d = doc;
+                        d[key][0][inner] = v;
+                        docs.push_back(d);
+                    }
+        }
+        for (auto& v : values) docs.push_back(v);
+        for (auto& d : docs) EXPECT_NO_THROW((void)parse(d)) << d.dump().substr(0, 200);
+        return docs.size();
+    };
+    EXPECT_GT(mutate_all(to_json(n), [](const json& j) { return network_from_json(j); }), 100u);
+    EXPECT_GT(mutate_all(to_json(a), [](const json& j) { return attachment_from_json(j); }), 100u);
+    ASSERT_TRUE(network_from_json(to_json(n)));
+    ASSERT_TRUE(attachment_from_json(to_json(a)));
+}
+
+}  // namespace
+}  // namespace kapsel::network
