@@ -40,6 +40,7 @@ int pull_main(const Globals&, const Args&);
 int run_image_main(const Globals&, const Args&);
 bool is_image_run(const Globals&, const Args&);
 int logs_main(const Globals&, const Args&);
+int port_main(const Globals&, const Args&);
 int stop_main(const Globals&, const Args&);
 int rm_main(const Globals&, const Args&);
 int inspect_main(const Globals&, const Args&);

@@ -41,6 +41,7 @@ const std::vector<Command>& commands() {
         {"import", "make an image from a root file system tar", import_main, false},
         {"pull", "add an image from an OCI layout or a registry", pull_main, false},
         {"push", "upload an image to a registry", push_main, false},
+        {"port", "list the ports a container publishes on the host", port_main, false},
         {"genode", "write a container as a Genode sub-init (tar, start node in XML and HID)",
          genode_main, false},
         {"network", "create, list, inspect and remove the bridge networks of run", network_main, false},

@@ -8,6 +8,10 @@
 #include "cli/commands.hpp"
 #include "image/space.hpp"
 #include "image/store.hpp"
+#include "network/etc_files.hpp"
+#include "network/netavark.hpp"
+#include "network/ports.hpp"
+#include "network/subnet.hpp"
 #include "plan/plan.hpp"
 #include "procfs/client.hpp"
 #include "runtime/containers.hpp"
@@ -47,6 +51,16 @@ bool is_image_run(const Globals& g, const Args& args) {
                                        "--read-only",
                                        "--network",
                                        "--net",
+                                       "-p",
+                                       "--publish",
+                                       "-P",
+                                       "--publish-all",
+                                       "--ip",
+                                       "--mac-address",
+                                       "--network-alias",
+                                       "--dns",
+                                       "--dns-search",
+                                       "--add-host",
                                        "--hostname",
                                        "--cap-add",
                                        "--cap-drop",
@@ -87,7 +101,9 @@ int run_image_main(const Globals& g, const Args& args) {
     auto& r = o.request;
     bool it = false, dit = false, dt = false;
     std::vector<std::string> env, env_files, volumes, security, storage, log_opts;
-    std::string memory, pids, cpus, workdir, entrypoint, network = "private";
+    std::string memory, pids, cpus, workdir, entrypoint, network;
+    std::vector<std::string> publish, add_hosts;
+    auto& net = o.network;
     bool entrypoint_set = false, quiet = false;
     Flags f(
         "run", "kapsel run [options] IMAGE [COMMAND [ARG...]]",
@@ -118,7 +134,22 @@ int run_image_main(const Globals& g, const Args& args) {
     f.option({"pids-limit"}, &pids, "maximum number of processes", "n");
     f.flag({"read-only"}, &r.read_only, "mount the root file system read-only");
     f.option({"network", "net"}, &network,
-             "private (default: own network namespace with loopback), none, or host", "mode");
+             "bridge (default: kapsel's default network), a network's name (kapsel network "
+             "create), none, host, private (a namespace of its own with only loopback), "
+             "container:NAME (another container's), or ns:PATH",
+             "mode");
+    f.list({"publish", "p"}, &publish,
+           "publish a container port on the host: [[IP:][HOST]:]CONTAINER[/tcp|udp] (ports or "
+           "ranges; HOST left out: a free port, see kapsel port)",
+           "port");
+    f.flag({"publish-all", "P"}, &net.publish_all, "publish the image's EXPOSE ports on free host ports");
+    f.option({"ip"}, &net.ip, "the container's IPv4 address on its network", "addr");
+    f.option({"mac-address"}, &net.mac, "the container's MAC address on its network", "mac");
+    f.list({"network-alias"}, &net.aliases, "another name other containers on its network reach it by",
+           "name");
+    f.list({"dns"}, &net.dns, "a DNS server for the container's /etc/resolv.conf", "ip");
+    f.list({"dns-search"}, &net.dns_search, "a DNS search domain for the container", "domain");
+    f.list({"add-host"}, &add_hosts, "add NAME:IP to the container's /etc/hosts", "name:ip");
     f.option({"hostname"}, &r.hostname, "the container's host name (default: its short id)",
              "name");
     f.list({"cap-add"}, &r.cap_add, "add a capability (or ALL)", "cap");
@@ -173,7 +204,33 @@ int run_image_main(const Globals& g, const Args& args) {
         r.entrypoint =
             entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{entrypoint};
     if (!workdir.empty()) r.workdir = workdir;
-    r.network = network;
+    // A bridge network by default where netavark is installed; without it, a namespace of
+    // the container's own and one warning (an error for --network bridge by name).
+    if (network.empty()) {
+        network = "bridge";
+        if (auto nv = network::find_netavark(); !nv) {
+            std::fprintf(stderr, "kapsel: warning: the container gets a network of its own with only "
+                                 "loopback: %s\n", nv.error().message.c_str());
+            network = "private";
+        }
+    }
+    net.mode = network;
+    for (auto& p : publish) {
+        auto m = network::parse_publish(p);
+        if (!m) return usage_error("run", m.error().message);
+        net.ports.push_back(*m);
+    }
+    for (auto& h : add_hosts) {
+        auto e = network::parse_add_host(h);
+        if (!e) return usage_error("run", e.error().message);
+        net.extra_hosts.push_back(*e);
+    }
+    for (auto& d : net.dns)
+        if (!network::valid_ip(d)) return usage_error("run", "--dns \"" + d + "\" is not an IP address");
+    if (!net.ip.empty() && !network::parse_ipv4(net.ip))
+        return usage_error("run", "--ip \"" + net.ip + "\" is not an IPv4 address");
+    if (!net.mac.empty() && !network::valid_mac(net.mac))
+        return usage_error("run", "--mac-address \"" + net.mac + "\" is not a MAC address (xx:xx:xx:xx:xx:xx)");
     for (auto& file : env_files) {
         std::ifstream in(file);
         if (!in) return fail(make_error("--env-file: cannot read " + file));

@@ -56,6 +56,9 @@ std::string external_tty_key(uint64_t rdev, uint64_t dev) {
 
 bool is_tty_key(const std::string& key) { return key.rfind("tty[", 0) == 0; }
 
+// runc's name for a joined network namespace, so that a checkpoint reads the same.
+constexpr const char* kJoinedNetnsKey = "extRootNetNS";
+
 Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
                                                 const CheckpointOptions& o,
                                                 const std::string& freezer_dir,
@@ -85,6 +88,8 @@ Result<std::vector<std::string>> criu_dump_args(const Plan& plan, int pid,
     if (o.link_remap) a.push_back("--link-remap");
     if (o.auto_dedup) a.push_back("--auto-dedup");
     for (auto& ns : o.empty_ns) a.insert(a.end(), {"--empty-ns", ns});
+    if (o.joined_netns_inode)
+        a.insert(a.end(), {"--external", "net[" + std::to_string(o.joined_netns_inode) + "]:" + kJoinedNetnsKey});
     common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
     // Frozen as a whole, no process can fork away while CRIU seizes the tree one by one.
     if (!freezer_dir.empty()) a.insert(a.end(), {"--freeze-cgroup", freezer_dir});
@@ -129,6 +134,8 @@ Result<std::vector<std::string>> criu_restore_args(const Plan& plan, const Resto
                                   "--manage-cgroups=ignore"};
     if (o.auto_dedup) a.push_back("--auto-dedup");
     for (auto& ns : o.empty_ns) a.insert(a.end(), {"--empty-ns", ns});
+    if (o.joined_netns_fd >= 0)
+        a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(o.joined_netns_fd) + "]:" + kJoinedNetnsKey});
     common_flags(a, o.tcp_established, o.ext_unix_sk, o.shell_job, o.file_locks);
     for (auto& [dest, source] : external_mounts(plan, cgroups))
         a.insert(a.end(), {"--external", "mnt[" + dest + "]:" + source});

@@ -34,6 +34,10 @@ struct CheckpointOptions {
     std::string manage_cgroups_mode;    // soft (default), full, strict or ignore
     std::vector<std::string> empty_ns;  // namespaces whose content is not dumped (e.g. network)
     int timeout_s = -1;                 // --criu-timeout; -1: not given
+    // The network namespace the container joined by path (a bridge network's, made by
+    // kapsel run; one given in the config): not the container's to dump. Its inode
+    // (0: none); it becomes "--external net[INODE]:extRootNetNS", as runc names it.
+    uint64_t joined_netns_inode = 0;
 };
 
 struct RestoreOptions {
@@ -42,6 +46,9 @@ struct RestoreOptions {
          auto_dedup = false;
     std::vector<std::string> empty_ns;
     int timeout_s = -1;
+    // An fd of the network namespace to restore into (-1: none), inherited by CRIU for
+    // the checkpoint's extRootNetNS.
+    int joined_netns_fd = -1;
 };
 
 // One fd of the container's init at checkpoint (descriptors.json, as runc names it).

@@ -205,8 +205,11 @@ Result<json> container_spec(const ImageDefaults& image, const RunRequest& run, c
 
     json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
     if (run.network == "private" || run.network == "none") namespaces.push_back({{"type", "network"}});
+    else if (run.network.rfind("ns:", 0) == 0 && run.network.size() > 4 && run.network[3] == '/')
+        // A namespace made for it (a bridge network's) or named by the user: joined.
+        namespaces.push_back({{"type", "network"}, {"path", run.network.substr(3)}});
     else if (run.network != "host")
-        return make_error("network \"" + run.network + "\" is not supported (none, host, or the default private one)");
+        return make_error("network \"" + run.network + "\" is not supported (none, host, private, or ns:PATH)");
 
     json resources = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
     if (run.memory) resources["memory"] = {{"limit", *run.memory}};

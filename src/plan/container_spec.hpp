@@ -37,7 +37,7 @@ struct RunRequest {
     std::optional<std::string> workdir;        // -w
     bool tty = false, interactive = false;
     bool read_only = false;
-    std::string network = "private";           // private or none: an own netns with lo up; host
+    std::string network = "private";           // private or none: an own netns with lo up; host; ns:PATH joins PATH
     std::vector<BindVolume> volumes;
     std::vector<std::string> cap_add, cap_drop;  // names; "ALL" allowed
     bool no_new_privileges = false;

@@ -283,6 +283,14 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
     // terminal is external (unless --shell-job hands it to CRIU's own handling).
     bool terminal = plan.process && plan.process->terminal && !r.criu.shell_job;
     KAPSEL_TRY(mark_external_stdio(rec.pid, terminal, stdio));
+    if (plan.has(plan::NsType::net) && !plan.creates(plan::NsType::net)) {
+        // Joined by path (a bridge network's namespace): it stays where it is and the
+        // restore joins it again; CRIU must not try to dump or recreate it.
+        struct stat st {};
+        std::string ns = "/proc/" + std::to_string(rec.pid) + "/ns/net";
+        if (::stat(ns.c_str(), &st) < 0) return sys_error("stat " + ns);
+        o.joined_netns_inode = st.st_ino;
+    }
     std::vector<std::string> args = KAPSEL_TRY(
         plan::criu_dump_args(plan, rec.pid, o, freezer_dir(rec), binds_of(*cg), stdio));
     KAPSEL_TRY(fs::mkdir_p(o.image_dir, 0700));
@@ -390,6 +398,15 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         cg->apply(spec.linux_ && spec.linux_->resources ? *spec.linux_->resources : no_resources,
                   cgroups::PlanMode::create),
         "apply linux.resources");
+    // The network namespace the checkpoint's container had joined: the same path's,
+    // inherited by CRIU.
+    unique_fd joined_netns;
+    for (auto& ns : plan.namespaces)
+        if (ns.type == plan::NsType::net && !ns.path.empty()) {
+            joined_netns.reset(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!joined_netns) return sys_error("open the network namespace " + ns.path);
+            o.joined_netns_fd = joined_netns.get();
+        }
     std::vector<std::string> args =
         KAPSEL_TRY(plan::criu_restore_args(plan, o, stdio, pid_file, binds_of(*cg),
                                            tty.slave ? tty.slave.get() : -1, tty.path));
@@ -410,6 +427,8 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         // CRIU inherits the new terminal's slave (--inherit-fd), here only.
         if (tty.slave && ::fcntl(tty.slave.get(), F_SETFD, 0) < 0)
             return sys_error("pass the terminal to criu");
+        if (joined_netns && ::fcntl(joined_netns.get(), F_SETFD, 0) < 0)
+            return sys_error("pass the network namespace to criu");
         KAPSEL_TRY(linux::join_cgroups(join_tasks));
         if (plan.rootfs_overlay) {
             // An image container's root is an overlay that lived only in its own mount

@@ -120,6 +120,8 @@ Status destroy(const Globals& g, image::Store& store, const std::string& id, boo
         auto st = remove(g, id, true);
         if (!st && st.error().code != ENOENT) return st;
     }
+    // The container is gone: its addresses, forwarded ports and namespace go too.
+    KAPSEL_TRY(detach_network(g, store, id));
     KAPSEL_TRY(image::unmount_rootfs(store, id));
     std::string dir = store.container_dir(id);
     if (!fs::exists(dir)) return {};
@@ -232,6 +234,9 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
             ::_exit(1);
         }
         if (checkpointed) ::_exit(0);
+        // Ended: its network is taken down as it exits, as podman does (the address is
+        // free for others; the record of what it had stays in container.json).
+        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
         record_exit(store, id, *rc);
         if (rm) (void)destroy(g, store, id);
         ::_exit(0);
@@ -343,11 +348,21 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     plan::RunRequest req = o.request;
     req.rootfs = dirs.merged;
     if (req.hostname.empty()) req.hostname = id.substr(0, 12);
+    // The network before the container: its namespace is joined by the init (the Undo
+    // above takes it down again if anything after this fails).
+    NetworkSetup net = KAPSEL_TRY(attach_network(g, store, id, name, req.hostname, dirs.dir,
+                                                 cfg.exposed_ports, o.network));
+    req.network = net.spec_network;
+    for (auto& [host, target] : net.etc_binds) req.volumes.push_back({host, target, false});
+    {
+        json meta = KAPSEL_TRY(read_meta(store, id));
+        meta["network"] = net.summary;
+        KAPSEL_TRY(write_meta(store, id, meta));
+    }
     if (rlimit cur{}; ::getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_max < req.nofile) req.nofile = cur.rlim_max;
     req.annotations["io.kapsel.image"] = img.names.empty() ? img.id : img.names[0];
     req.annotations["io.kapsel.name"] = name;
-    // Noted, not published: the container's network is private (or the host's), and
-    // a user maps ports with the host network or their own forwarding.
+    // Noted (-P publishes them on a bridge network).
     if (!cfg.exposed_ports.empty()) req.annotations["io.kapsel.exposed-ports"] = join(cfg.exposed_ports, ",");
     req.annotations["io.kapsel.rootfs.overlay"] = overlay.dump();
     json spec = KAPSEL_TRY(image_spec(store, img, cfg, req, o.user));
@@ -379,6 +394,7 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
             (void)destroy(g, store, id);
             return std::move(rc).error();
         }
+        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
         record_exit(store, id, *rc);
         if (o.rm) KAPSEL_TRY(destroy(g, store, id));
         return *rc;
@@ -588,6 +604,9 @@ Result<json> inspect(const Globals& g, const std::string& what) {
             procfs = a.contains(plan::kProcfsAnnotation) && a[plan::kProcfsAnnotation] == "true";
         }
         j["Procfs"] = {{"Enabled", procfs}, {"ServiceRunning", procfs && procfs::running(g.root)}};
+        j["NetworkSettings"] = network_settings(
+            j.contains("Container") && j["Container"].is_object() ? j["Container"].value("network", json::object())
+                                                                   : json::object());
         return j;
     }
     image::Store store = KAPSEL_TRY(open_store(g));
@@ -613,6 +632,34 @@ std::vector<image::ContainerRef> container_refs(const image::Store& store) {
             c.layers = meta->value("layers", std::vector<std::string>{});
         }
         out.push_back(std::move(c));
+    }
+    return out;
+}
+
+std::vector<std::string> stale_network_attachments(const Globals& g, const image::Store& store) {
+    std::vector<std::string> out;
+    if (!fs::exists(network_root() + "/networks")) return out;
+    auto ns = network::NetworkStore::open(network_root());
+    if (!ns) return out;
+    auto all = ns->attachments();
+    if (!all) return out;
+    Store rs(g.root);
+    std::string mine = g.root + "/netns/";
+    for (auto& a : *all) {
+        // Another --root's containers are that root's to judge.
+        if (a.netns.rfind(mine, 0) != 0) continue;
+        const std::string& id = a.container_id;
+        bool stale = false;
+        auto meta = read_meta(store, id);
+        if (!fs::exists(store.container_dir(id))) {
+            stale = !rs.exists(id);
+        } else if (meta && meta->is_object() && !monitor_alive(*meta) && !meta->contains("checkpoint")) {
+            // Its monitor would have taken the network down when it ended.
+            auto rec = rs.load(id);
+            auto st = rec ? current_status(rs, *rec) : oci::Status::stopped;
+            stale = st == oci::Status::stopped;
+        }
+        if (stale) out.push_back(id);
     }
     return out;
 }

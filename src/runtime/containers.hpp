@@ -19,6 +19,7 @@
 #include "plan/log_options.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/context.hpp"
+#include "runtime/network.hpp"
 #include "util/result.hpp"
 
 namespace kapsel::runtime {
@@ -31,6 +32,7 @@ struct ImageRunOptions {
     uint64_t writable_size = 0;  // --storage-opt size=: the writable layer's limit (0: none)
     plan::RunRequest request;  // everything that shapes the config (rootfs is filled in)
     plan::LogOptions log;      // --log-opt: the bound of a detached container's log
+    NetworkRequest network;    // --network, -p, --dns, ... (request.network is set from it)
 };
 
 // Attached: the container's exit code. Detached: 0 once it runs (the id is in `id_out`).
@@ -86,6 +88,9 @@ std::vector<image::ContainerRef> container_refs(const image::Store& store);
 // Container directories nothing looks after: --rm containers whose monitor died and
 // that no longer run, and directories a killed `run` left without a container.json.
 std::vector<std::string> abandoned_containers(const Globals& g, const image::Store& store);
+// Containers of this store and --root whose network is still set up though they ended
+// (their monitor was killed) or are gone: system check reports, system prune takes down.
+std::vector<std::string> stale_network_attachments(const Globals& g, const image::Store& store);
 // Removes a container whatever its state (SIGKILL first), the caller holding the store lock.
 Status remove_container_locked(const Globals& g, image::Store& store, const std::string& id);
 

@@ -97,6 +97,18 @@ Result<image::CheckResult> system_check(const Globals& g, bool repair) {
                                            (ref->name.empty() ? "" : " (" + ref->name + ")"),
                                        "a --rm container whose monitor died", true});
     }
+    for (auto& id : stale_network_attachments(g, store)) {
+        if (repair) {
+            auto st = detach_network(g, store, id);
+            result.findings.push_back({"container " + id.substr(0, 12) + "'s network",
+                                       st ? "set up after it ended: taken down" : "set up after it ended: " + st.error().message,
+                                       true});
+        } else {
+            result.findings.push_back({"container " + id.substr(0, 12) + "'s network",
+                                       "set up after it ended (its monitor died): system prune takes it down",
+                                       true});
+        }
+    }
     return result;
 }
 
@@ -109,6 +121,10 @@ Result<image::Freed> system_prune(const Globals& g) {
         KAPSEL_TRY_CTX(remove_container_locked(g, store, id),
                        "remove container " + id.substr(0, 12));
         out.removed.push_back("removed container " + id.substr(0, 12));
+    }
+    for (auto& id : stale_network_attachments(g, store)) {
+        KAPSEL_TRY_CTX(detach_network(g, store, id), "take down container " + id.substr(0, 12) + "'s network");
+        out.removed.push_back("took down container " + id.substr(0, 12) + "'s network");
     }
     auto rest = KAPSEL_TRY(image::prune_store(store, container_refs(store)));
     out.removed.insert(out.removed.end(), rest.removed.begin(), rest.removed.end());

@@ -1,0 +1,58 @@
+// Driving netavark, podman's network stack (bridge, veth, addresses, port forwarding,
+// firewall rules, aardvark-dns for names), as podman drives it: the container's networks
+// and ports as JSON on stdin, the network namespace's path as argument. kapsel writes no
+// firewall rule itself. Deciding (the JSON in, the status out: pure) is apart from doing
+// (running the program).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "network/store.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::network {
+
+// netavark's "network options": the container, its endpoints (static_ips, aliases,
+// interface_name, static_mac), the networks' definitions and the port mappings.
+// `networks` must hold each endpoint's network.
+Result<json> netavark_options(const Attachment& a, const std::vector<Network>& networks);
+
+// What setup reports for one network: the container's interface there.
+struct EndpointStatus {
+    std::string network;
+    std::string interface;
+    std::string mac;
+    std::string address;  // "10.90.0.2/24"
+    std::string gateway;
+    std::vector<std::string> dns_servers;  // aardvark-dns's address on that network
+    std::vector<std::string> dns_search;
+};
+// netavark's answer to setup (a JSON object: network name -> status block); bounded and
+// checked, never trusted to have any field.
+Result<std::vector<EndpointStatus>> parse_setup_output(std::string_view text);
+
+// The netavark program: $KAPSEL_NETAVARK, or podman's (/usr/lib/podman/netavark,
+// /usr/libexec/podman/netavark); an error naming what to install when none is there.
+Result<std::string> find_netavark();
+// aardvark-dns beside it, or $KAPSEL_AARDVARK_DNS; "" when there is none (names then
+// do not resolve; addresses still work).
+std::string find_aardvark(const std::string& netavark);
+
+class Netavark {
+  public:
+    Netavark(std::string program, std::string aardvark, std::string config_dir)
+        : program_(std::move(program)), aardvark_(std::move(aardvark)), config_(std::move(config_dir)) {}
+    // Puts the namespace at `netns` on the options' networks.
+    Result<std::vector<EndpointStatus>> setup(const std::string& netns, const json& options) const;
+    // Takes it off them again: interfaces, addresses, forwarded ports, firewall rules,
+    // the DNS entries (the bridge and aardvark-dns go with the network's last container).
+    Status teardown(const std::string& netns, const json& options) const;
+
+  private:
+    std::vector<std::string> argv(const char* verb, const std::string& netns) const;
+    std::string program_, aardvark_, config_;
+};
+
+}  // namespace kapsel::network

@@ -1,0 +1,286 @@
+// See network.hpp.
+#include "runtime/network.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "network/etc_files.hpp"
+#include "network/netavark.hpp"
+#include "network/netns.hpp"
+#include "network/ports.hpp"
+#include "runtime/container_meta.hpp"
+#include "runtime/containers.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/proc.hpp"
+
+namespace kapsel::runtime {
+
+using nlohmann::json;
+
+std::string network_root() {
+    if (const char* e = ::getenv("KAPSEL_NETWORK_ROOT"); e && *e) return e;
+    return "/var/lib/kapsel";
+}
+
+bool is_bridge_mode(const std::string& mode) {
+    return mode != "none" && mode != "host" && mode != "private" && mode.rfind("container:", 0) != 0 &&
+           mode.rfind("ns:", 0) != 0;
+}
+
+namespace {
+
+std::string netns_dir(const Globals& g) {
+    return g.root + "/netns";
+}
+
+// netavark changes host-wide state (the bridge, the firewall chains shared by a network's
+// containers, aardvark-dns's files) without a lock of its own: two at once leave rules
+// twice or take away a network's rules while another container still needs them. podman
+// runs it under its network lock; kapsel under this one, for setup and teardown alike.
+Result<unique_fd> netavark_lock(const network::NetworkStore& ns) {
+    std::string path = ns.dir() + "/netavark.lock";
+    unique_fd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!lock) return sys_error("open " + path);
+    while (::flock(lock.get(), LOCK_EX) < 0)
+        if (errno != EINTR) return sys_error("lock " + path);
+    return lock;
+}
+
+Result<network::Netavark> netavark_of(const network::NetworkStore& ns) {
+    std::string program = KAPSEL_TRY(network::find_netavark());
+    return network::Netavark(program, network::find_aardvark(program), ns.netavark_dir());
+}
+
+// The networks an attachment's endpoints are on, as the store has them.
+Result<std::vector<network::Network>> networks_of(network::NetworkStore& ns, const network::Attachment& a) {
+    std::vector<network::Network> out;
+    for (auto& e : a.endpoints) out.push_back(KAPSEL_TRY(ns.get(e.network)));
+    return out;
+}
+
+std::string host_resolv_conf() {
+    auto text = fs::read_file("/etc/resolv.conf");
+    return text ? *text : std::string();
+}
+
+// Writes the container's /etc files into its directory; the binds.
+Result<std::vector<std::pair<std::string, std::string>>> write_etc(const std::string& dir,
+                                                                   const network::EtcFiles& f) {
+    std::vector<std::pair<std::string, std::string>> binds;
+    for (auto& [file, text, target] : {std::tuple{"hosts", &f.hosts, "/etc/hosts"},
+                                       std::tuple{"resolv.conf", &f.resolv_conf, "/etc/resolv.conf"},
+                                       std::tuple{"hostname", &f.hostname, "/etc/hostname"}}) {
+        std::string path = dir + "/" + file;
+        KAPSEL_TRY(fs::write_file_atomic(path, *text, 0644));
+        binds.emplace_back(path, target);
+    }
+    return binds;
+}
+
+// container:NAME: the namespace of another running container of this store, and its
+// /etc files.
+Result<NetworkSetup> join_container(const Globals& g, const image::Store& store, const std::string& other_id) {
+    json meta = KAPSEL_TRY(read_meta(store, other_id));
+    std::string other_dir = image::container_dirs(store, other_id).dir;
+    auto state = fs::read_file(g.root + "/" + other_id + "/state.json");
+    int pid = 0;
+    if (state) {
+        try {
+            pid = json::parse(*state).value("pid", 0);
+        } catch (const std::exception&) {
+        }
+    }
+    if (pid <= 0 || process_start_time(pid) == 0)
+        return make_error("--network container:" + meta.value("name", other_id) + ": that container is not running");
+    NetworkSetup s;
+    s.spec_network = "ns:/proc/" + std::to_string(pid) + "/ns/net";
+    for (auto [file, target] : {std::pair{"hosts", "/etc/hosts"}, std::pair{"resolv.conf", "/etc/resolv.conf"},
+                                std::pair{"hostname", "/etc/hostname"}})
+        if (fs::exists(other_dir + "/" + file)) s.etc_binds.emplace_back(other_dir + "/" + file, target);
+    s.summary = {{"mode", "container:" + other_id}};
+    return s;
+}
+
+}  // namespace
+
+Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store, const std::string& id,
+                                    const std::string& name, const std::string& hostname,
+                                    const std::string& dir, const std::vector<std::string>& exposed,
+                                    const NetworkRequest& req) {
+    const std::string& mode = req.mode;
+    bool bridge = is_bridge_mode(mode);
+    if (!bridge && (!req.ports.empty() || req.publish_all || !req.ip.empty() || !req.mac.empty() ||
+                    !req.aliases.empty()))
+        return make_error("-p, -P, --ip, --mac-address and --network-alias need a bridge network, not --network " + mode);
+    if (mode == "none" || mode == "host" || mode == "private") return NetworkSetup{.spec_network = mode, .summary = {{"mode", mode}}};
+    if (mode.rfind("ns:", 0) == 0) {
+        std::string path = mode.substr(3);
+        if (path.empty() || path[0] != '/') return make_error("--network ns:PATH: \"" + path + "\" is not an absolute path");
+        if (!network::is_netns(path)) return make_error("--network ns:" + path + ": not a network namespace");
+        return NetworkSetup{.spec_network = mode, .summary = {{"mode", mode}}};
+    }
+    if (mode.rfind("container:", 0) == 0) {
+        auto other = resolve_container(g, mode.substr(10));
+        if (!other) return make_error("--network " + mode + ": " + other.error().message);
+        return join_container(g, store, *other);
+    }
+
+    // A bridge network.
+    network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
+    network::Netavark netavark = KAPSEL_TRY(netavark_of(ns));
+    std::string net_name = mode == "bridge" ? network::kDefaultNetwork : mode;
+    network::Attachment want;
+    want.container_id = id;
+    want.container_name = name;
+    want.netns = netns_dir(g) + "/" + id;
+    network::Endpoint ep;
+    ep.network = net_name;
+    ep.ip = req.ip;
+    ep.mac = req.mac;
+    ep.aliases = {name};
+    for (auto& a : req.aliases) ep.aliases.push_back(a);
+    want.endpoints.push_back(ep);
+    want.ports = req.ports;
+    if (req.publish_all) {
+        auto all = KAPSEL_TRY(network::publish_exposed(exposed));
+        want.ports.insert(want.ports.end(), all.begin(), all.end());
+    }
+    KAPSEL_TRY(network::claim_host_ports(want.ports));
+    // Recorded before anything is made: from here on detach_network undoes what exists.
+    network::Attachment a = KAPSEL_TRY(ns.reserve(want));
+    auto undo = [&](Error e) -> Error {
+        (void)detach_network(g, store, id);
+        return e;
+    };
+    auto path = network::create_netns(netns_dir(g), id);
+    if (!path) return undo(path.error());
+    auto networks = networks_of(ns, a);
+    if (!networks) return undo(networks.error());
+    auto options = network::netavark_options(a, *networks);
+    if (!options) return undo(options.error());
+    auto status = [&]() -> Result<std::vector<network::EndpointStatus>> {
+        unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+        return netavark.setup(*path, *options);
+    }();
+    if (!status) return undo(status.error());
+
+    network::EtcInput in;
+    in.hostname = hostname;
+    in.name = name;
+    in.extra_hosts = req.extra_hosts;
+    in.dns = req.dns;
+    in.dns_search = req.dns_search;
+    in.host_resolv_conf = host_resolv_conf();
+    json nets = json::object();
+    for (auto& st : *status) {
+        std::string ip = st.address.substr(0, st.address.find('/'));
+        if (!ip.empty()) in.addresses.push_back(ip);
+        for (auto& d : st.dns_servers) in.network_dns.push_back(d);
+        for (auto& d : st.dns_search) in.network_search.push_back(d);
+        json aliases = json::array();
+        for (auto& e : a.endpoints)
+            if (e.network == st.network) aliases = e.aliases;
+        nets[st.network] = {{"interface", st.interface}, {"address", st.address}, {"ip", ip},
+                            {"gateway", st.gateway}, {"mac", st.mac}, {"aliases", aliases}};
+    }
+    auto binds = write_etc(dir, network::etc_files(in));
+    if (!binds) return undo(binds.error());
+    json ports = json::array();
+    for (auto& p : a.ports)
+        ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
+                         {"range", p.range}, {"protocol", p.protocol}});
+    NetworkSetup s;
+    s.spec_network = "ns:" + *path;
+    s.etc_binds = *binds;
+    s.summary = {{"mode", "bridge"}, {"netns", *path}, {"networks", nets}, {"ports", ports}};
+    return s;
+}
+
+std::vector<network::PortMapping> published_ports(const json& summary) {
+    std::vector<network::PortMapping> out;
+    if (!summary.is_object() || !summary.contains("ports") || !summary["ports"].is_array()) return out;
+    for (auto& p : summary["ports"]) {
+        if (!p.is_object()) continue;
+        network::PortMapping m;
+        m.host_ip = p.value("host_ip", "");
+        m.host_port = p.value("host_port", uint16_t{0});
+        m.container_port = p.value("container_port", uint16_t{0});
+        m.range = p.value("range", uint16_t{1});
+        m.protocol = p.value("protocol", "tcp");
+        out.push_back(m);
+    }
+    return out;
+}
+
+json network_settings(const json& summary) {
+    json nets = json::object(), ports = json::object();
+    json first = json::object();
+    if (summary.is_object() && summary.contains("networks") && summary["networks"].is_object())
+        for (auto& [name, n] : summary["networks"].items()) {
+            if (!n.is_object()) continue;
+            std::string address = n.value("address", "");
+            size_t slash = address.find('/');
+            int prefix = slash == std::string::npos ? 0 : std::atoi(address.c_str() + slash + 1);
+            json e = {{"IPAddress", n.value("ip", "")}, {"IPPrefixLen", prefix},
+                      {"Gateway", n.value("gateway", "")}, {"MacAddress", n.value("mac", "")},
+                      {"Aliases", n.value("aliases", json::array())}};
+            if (first.empty()) first = e;
+            nets[name] = e;
+        }
+    for (auto& p : published_ports(summary))
+        for (unsigned i = 0; i < p.range; ++i)
+            ports[std::to_string(p.container_port + i) + "/" + p.protocol].push_back(
+                {{"HostIp", p.host_ip}, {"HostPort", std::to_string(p.host_port + i)}});
+    return {{"Networks", nets},
+            {"Ports", ports},
+            {"IPAddress", first.value("IPAddress", "")},
+            {"Gateway", first.value("Gateway", "")},
+            {"MacAddress", first.value("MacAddress", "")},
+            {"Mode", summary.is_object() ? summary.value("mode", "") : ""}};
+}
+
+Result<std::vector<network::PortMapping>> container_ports(const Globals& g, const std::string& name) {
+    std::string id = KAPSEL_TRY(resolve_container(g, name));
+    image::Store store = KAPSEL_TRY(open_store(g));
+    json meta = KAPSEL_TRY(read_meta(store, id));
+    return published_ports(meta.value("network", json::object()));
+}
+
+Status detach_network(const Globals& g, const image::Store& store, const std::string& id) {
+    (void)g;
+    (void)store;
+    if (!fs::exists(network_root() + "/networks")) return {};
+    network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
+    // One at a time (netavark_lock); and a container's monitor (at its exit) and `rm -f`
+    // (which killed it) may both get here: the second finds no record.
+    unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+    auto record = ns.attachment(id);
+    if (!record) return record.error();
+    if (!*record) return {};
+    const network::Attachment& a = **record;
+    // netavark first (it needs the namespace's path to find the interfaces), then the
+    // namespace, then the record. netavark's teardown reports what was already gone (an
+    // interface, aardvark's files) as errors too: a warning, and the rest goes on; a
+    // namespace that cannot be unmounted keeps the record, for rm or system prune.
+    if (!a.netns.empty() && network::is_netns(a.netns)) {
+        auto netavark = netavark_of(ns);
+        auto networks = networks_of(ns, a);
+        if (netavark && networks) {
+            auto options = network::netavark_options(a, *networks);
+            if (options) {
+                auto st = netavark->teardown(a.netns, *options);
+                if (!st) log::warn("container " + id.substr(0, 12) + ": " + st.error().message);
+            }
+        }
+    }
+    if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
+    return ns.release(id);
+}
+
+}  // namespace kapsel::runtime

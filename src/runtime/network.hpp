@@ -1,0 +1,71 @@
+// A container's network, for run IMAGE: before its init exists, a network namespace of its
+// own is put on its networks by netavark (addresses from the network store, ports
+// published, names given to aardvark-dns) and its /etc/hosts, resolv.conf and hostname
+// are written beside it; when it ends, all of that is taken down again. The record of what
+// was set up (network/store.hpp's attachment) is written before anything is made and
+// removed after everything is gone, so a crash at any point leaves a record that
+// detach_network (rm, system prune) finishes from.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "image/store.hpp"
+#include "network/store.hpp"
+#include "runtime/context.hpp"
+#include "util/result.hpp"
+
+namespace kapsel::runtime {
+
+struct NetworkRequest {
+    // bridge (the default network), a network's name, none, host, private (a namespace of
+    // its own with only loopback), container:NAME (another container's), ns:PATH.
+    std::string mode = "bridge";
+    std::vector<network::PortMapping> ports;  // -p
+    bool publish_all = false;                 // -P
+    std::string ip, mac;                      // --ip, --mac-address
+    std::vector<std::string> aliases;         // --network-alias
+    std::vector<std::string> dns, dns_search; // --dns, --dns-search
+    std::vector<std::pair<std::string, std::string>> extra_hosts;  // --add-host
+};
+
+// Where the networks live: one place for the host, whatever --storage-root a container's
+// store has, as podman keeps /etc/containers/networks for all its stores: bridge names
+// and subnets must not be handed out twice on one host. $KAPSEL_NETWORK_ROOT, else
+// /var/lib/kapsel (its networks/ directory).
+std::string network_root();
+
+// Whether `mode` needs netavark (bridge or a network's name).
+bool is_bridge_mode(const std::string& mode);
+
+struct NetworkSetup {
+    std::string spec_network;  // plan::RunRequest::network: "ns:PATH", "private", "none", "host"
+    // Files to bind over the container's /etc (path in the container dir -> in the
+    // container); none when the image's stay (none, host, private).
+    std::vector<std::pair<std::string, std::string>> etc_binds;
+    nlohmann::json summary;  // for the container's record: networks, addresses, ports
+};
+
+// Sets up the network of container `id` (named `name`, host name `hostname`, EXPOSE
+// `exposed`) whose directory is `dir`. Bridge modes: the attachment is recorded first,
+// so detach_network undoes a half-made one.
+Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store, const std::string& id,
+                                    const std::string& name, const std::string& hostname,
+                                    const std::string& dir, const std::vector<std::string>& exposed,
+                                    const NetworkRequest& req);
+// podman's NetworkSettings for inspect, from the record's summary (container.json's
+// "network"): Networks (IPAddress, IPPrefixLen, Gateway, MacAddress, Aliases), Ports.
+nlohmann::json network_settings(const nlohmann::json& summary);
+// The ports a container publishes, from the same summary.
+std::vector<network::PortMapping> published_ports(const nlohmann::json& summary);
+// The published ports of a container of run IMAGE by name or id (kapsel port).
+Result<std::vector<network::PortMapping>> container_ports(const Globals& g, const std::string& name);
+
+// Takes down what attach_network made for `id`, if anything (netavark teardown, the
+// namespace, the addresses). Idempotent.
+Status detach_network(const Globals& g, const image::Store& store, const std::string& id);
+
+}  // namespace kapsel::runtime

@@ -1,0 +1,30 @@
+// Runs a helper program to its end: text on its stdin, its stdout and stderr collected
+// (bounded), its exit status. For helpers that take JSON in and give JSON out (netavark).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace kapsel {
+
+struct Completed {
+    int status = 0;  // waitpid's
+    std::string out, err;
+    bool exited_ok() const;  // exited with 0
+};
+
+// `argv[0]` is the program's path (not searched). The child gets no fd of ours but its
+// three pipes (everything here is O_CLOEXEC). Output beyond `max_output` per stream is
+// an error; so is a program still running after `timeout` (it is killed then). A
+// program that leaves a daemon behind holding its stdout (netavark's aardvark-dns does
+// not, but a future one might) does not make us wait: reading stops once the program
+// itself has ended and its pipes are drained of what is there.
+Result<Completed> run_program(const std::vector<std::string>& argv, std::string_view input,
+                              size_t max_output = 1 << 20,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+}  // namespace kapsel

@@ -1,0 +1,245 @@
+// Bridge networks for `kapsel run` (issue 15), through netavark and aardvark-dns on the real
+// kernel: a published port answers from the host's loopback, containers on one network reach
+// each other by name and alias, two networks are apart, an internal one has no way out, and
+// whatever ends (rm, --rm, a killed monitor, a failed run) leaves no interface, namespace,
+// firewall rule or address behind. All traffic stays on loopback and in the namespaces and
+// bridges the tests make.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "registry_support.hpp"
+
+namespace kapsel::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool has_netavark() {
+    return access("/usr/lib/podman/netavark", X_OK) == 0 || access("/usr/libexec/podman/netavark", X_OK) == 0;
+}
+
+// The host's network state that a container's network adds to: interfaces, the firewall
+// rules (iptables-save without its counters and comment lines), kapsel's attachments.
+std::string host_network_state(const std::string& attachments_dir) {
+    std::string out;
+    Output links = run_program({"/bin/sh", "-c", "ip -o link show | sed 's/^[0-9]*: //; s/@[^:]*:/:/' | cut -d: -f1 | sort"});
+    out += "links:\n" + links.out;
+    for (const char* table : {"filter", "nat"}) {
+        Output rules = run_program({"/bin/sh", "-c", std::string("iptables-save -t ") + table +
+                                                         " | grep -v '^#' | sed 's/\\[[0-9:]*\\]//' | sort"});
+        out += std::string(table) + ":\n" + rules.out;
+    }
+    Output att = run_program({"/bin/sh", "-c", "ls " + attachments_dir + " 2>/dev/null"});
+    out += "attachments:\n" + att.out;
+    return out;
+}
+
+class Network : public ImageStoreTest {
+  protected:
+    void SetUp() override {
+        ImageStoreTest::SetUp();
+        if (IsSkipped()) return;
+        if (!has_netavark()) GTEST_SKIP() << "skipped: netavark is not installed (scripts/install-deps installs it)";
+    }
+    void TearDown() override {
+        // The containers first: a network in use cannot be removed.
+        json all = containers();
+        if (all.is_array())
+            for (auto& c : all)
+                if (c.is_object()) k({"rm", "-f", c.value("Id", c.value("ID", ""))});
+        for (auto& n : networks_) k({"network", "rm", n});
+        ImageStoreTest::TearDown();
+    }
+    // A network of the test's own, removed at the end.
+    void make_network(const std::string& name, const std::vector<std::string>& opts = {}) {
+        std::vector<std::string> a = {"network", "create"};
+        a.insert(a.end(), opts.begin(), opts.end());
+        a.push_back(name);
+        Output o = k(a);
+        ASSERT_EQ(0, o.code) << o.err;
+        networks_.push_back(name);
+    }
+    std::string attachments_dir() const { return "/var/lib/kapsel/networks/attachments"; }
+    // The container's id (run -d prints it).
+    std::string run_d(const std::vector<std::string>& args) {
+        std::vector<std::string> a = {"run", "-d"};
+        a.insert(a.end(), args.begin(), args.end());
+        Output o = k(a);
+        EXPECT_EQ(0, o.code) << o.err;
+        return std::string(o.out.substr(0, o.out.find('\n')));
+    }
+    json inspect(const std::string& name) {
+        Output o = k({"inspect", name});
+        EXPECT_EQ(0, o.code) << o.err;
+        auto j = json::parse(o.out, nullptr, false);
+        return j.is_array() && !j.empty() ? j[0] : j;
+    }
+    std::string ip_of(const std::string& name) {
+        return inspect(name)["NetworkSettings"].value("IPAddress", "");
+    }
+    // GET / on 127.0.0.1:port from the host, with busybox's wget.
+    static Output get(int port) {
+        // (busybox 1.35's wget crashes with -T: the harness's timeout bounds it instead.)
+        return run_program({"/bin/busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:" + std::to_string(port) + "/"},
+                           "", 10000);
+    }
+    // An httpd serving "hello from NAME" in a container.
+    std::string web(const std::string& name, const std::vector<std::string>& opts = {}) {
+        std::vector<std::string> a = {"--name", name};
+        a.insert(a.end(), opts.begin(), opts.end());
+        a.insert(a.end(), {kImage, "sh", "-c",
+                           "mkdir -p /www && echo hello from " + name + " > /www/index.html && exec httpd -f -p 80 -h /www"});
+        return run_d(a);
+    }
+    std::vector<std::string> networks_;
+};
+
+TEST_F(Network, APublishedPortAnswersFromTheHostsLoopback) {
+    int port = free_port();
+    web("web", {"-p", "127.0.0.1:" + std::to_string(port) + ":80"});
+    Output got;
+    for (int i = 0; i < 50 && (got = get(port)).out.empty(); ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_EQ("hello from web\n", got.out) << got.err << "; its log: " << k({"logs", "web"}).out
+                                           << k({"ps", "-a"}).out;
+    Output ports = k({"port", "web"});
+    EXPECT_EQ("80/tcp -> 127.0.0.1:" + std::to_string(port) + "\n", ports.out) << ports.err;
+    json settings = inspect("web")["NetworkSettings"];
+    EXPECT_TRUE(settings["Networks"].contains("kapsel")) << settings.dump();
+    EXPECT_TRUE(std::regex_match(settings.value("IPAddress", ""), std::regex(R"(\d+\.\d+\.\d+\.\d+)"))) << settings.dump();
+    EXPECT_EQ(std::to_string(port), settings["Ports"]["80/tcp"][0].value("HostPort", "")) << settings.dump();
+    // The container's own view: its address, the generated /etc files (bound, not written
+    // into its layer).
+    std::string inside = sh("cat /etc/hostname; grep -c box /etc/hosts; grep -c nameserver /etc/resolv.conf",
+                            {"--hostname", "box"});
+    EXPECT_EQ("box\n1\n1\n", inside);
+    EXPECT_EQ(0, k({"rm", "-f", "web"}).code);
+    EXPECT_NE(0, get(port).code) << "nothing answers once it is gone";
+}
+
+TEST_F(Network, ContainersOnOneNetworkReachEachOtherByNameAndAlias) {
+    make_network("ktest-front");
+    web("db", {"--network", "ktest-front", "--network-alias", "database"});
+    std::string by_name = sh("for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -q -O - http://db/ && break; sleep 0.2; done",
+                             {"--network", "ktest-front"});
+    EXPECT_EQ("hello from db\n", by_name);
+    std::string by_alias = sh("timeout 3 wget -q -O - http://database/", {"--network", "ktest-front"});
+    EXPECT_EQ("hello from db\n", by_alias);
+    // Its generated files say so too.
+    std::string hosts = sh("cat /etc/hosts /etc/resolv.conf", {"--network", "ktest-front", "--name", "client",
+                                                               "--add-host", "extra.example:192.0.2.7", "--dns-search", "corp.example"});
+    EXPECT_NE(std::string::npos, hosts.find("client")) << hosts;
+    EXPECT_NE(std::string::npos, hosts.find("192.0.2.7\textra.example")) << hosts;
+    EXPECT_NE(std::string::npos, hosts.find("search corp.example")) << hosts;
+}
+
+TEST_F(Network, TwoNetworksCannotReachEachOther) {
+    make_network("ktest-a");
+    make_network("ktest-b");
+    web("a1", {"--network", "ktest-a"});
+    std::string a_ip = ip_of("a1");
+    ASSERT_FALSE(a_ip.empty());
+    // From its own network it answers; from the other one neither the address nor the
+    // name does.
+    EXPECT_EQ("hello from a1\n",
+              sh("for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -q -O - http://" + a_ip + "/ && break; sleep 0.2; done",
+                 {"--network", "ktest-a"}));
+    Output other = k({"run", "--rm", "--network", "ktest-b", kImage, "sh", "-c",
+                      "timeout 3 wget -q -O - http://" + a_ip + "/ || echo unreachable; timeout 3 wget -q -O - http://a1/ || echo unknown"});
+    EXPECT_EQ("unreachable\nunknown\n", other.out) << other.err;
+}
+
+TEST_F(Network, AnInternalNetworkHasNoRouteOut) {
+    make_network("ktest-internal", {"--internal"});
+    std::string routes = sh("ip route", {"--network", "ktest-internal"});
+    EXPECT_EQ(std::string::npos, routes.find("default")) << routes;
+    std::string normal = sh("ip route");
+    EXPECT_NE(std::string::npos, normal.find("default")) << normal;
+}
+
+TEST_F(Network, TwoConcurrentRunsNeverGetTheSameAddress) {
+    std::vector<std::thread> runs;
+    std::vector<std::string> ips(6);
+    for (int i = 0; i < 6; ++i)
+        runs.emplace_back([&, i] {
+            Output o = k({"run", "--rm", kImage, "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"});
+            ips[size_t(i)] = o.out;
+        });
+    for (auto& t : runs) t.join();
+    std::vector<std::string> sorted = ips;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted.end(), std::adjacent_find(sorted.begin(), sorted.end())) << "an address twice";
+    for (auto& ip : ips) EXPECT_FALSE(ip.empty());
+}
+
+TEST_F(Network, AHundredRunsLeaveTheHostsNetworkAsBefore) {
+    sh("true");  // netavark's own chains exist from the first container on, for good
+    std::string before = host_network_state(attachments_dir());
+    for (int i = 0; i < 100; ++i) {
+        Output o = k({"run", "--rm", "-p", "127.0.0.1::80", kImage, "true"});
+        ASSERT_EQ(0, o.code) << "run " << i << ": " << o.err;
+    }
+    EXPECT_EQ(before, host_network_state(attachments_dir()));
+}
+
+TEST_F(Network, AKilledMonitorsNetworkIsTakenDownBySystemPrune) {
+    std::string before = host_network_state(attachments_dir());
+    std::string id = run_d({"--name", "orphan", kImage, "sleep", "600"});
+    ASSERT_EQ(64u, id.size());
+    json meta = inspect("orphan")["Container"];
+    int monitor = meta["monitor"].value("pid", 0);
+    ASSERT_GT(monitor, 0);
+    ASSERT_EQ(0, ::kill(monitor, SIGKILL));
+    // The container itself ends (killed by its runtime id), with no monitor to see it.
+    EXPECT_EQ(0, kapsel({"kill", id, "KILL"}).code);
+    std::this_thread::sleep_for(300ms);
+    Output check = k({"system", "check"});
+    EXPECT_NE(std::string::npos, check.out.find("network")) << check.out << check.err;
+    Output prune = k({"system", "prune"});
+    EXPECT_EQ(0, prune.code) << prune.err;
+    EXPECT_NE(std::string::npos, prune.out.find("network")) << prune.out;
+    EXPECT_EQ(0, k({"rm", "-f", "orphan"}).code);
+    EXPECT_EQ(before, host_network_state(attachments_dir()));
+}
+
+TEST_F(Network, BadInputIsOneLineAndLeavesNothing) {
+    std::string before = host_network_state(attachments_dir());
+    int port = free_port();
+    web("holder", {"-p", "127.0.0.1:" + std::to_string(port) + ":80"});
+    std::string with_holder = host_network_state(attachments_dir());
+    struct Case {
+        std::vector<std::string> args;
+        std::string says;
+    } cases[] = {
+        {{"--network", "ktest-nosuch"}, "ktest-nosuch"},
+        {{"-p", "80:80:80:80"}, "-p \"80:80:80:80\""},
+        {{"-p", "70000"}, "not a port"},
+        {{"-p", "127.0.0.1:" + std::to_string(port) + ":80"}, "port " + std::to_string(port) + "/tcp is"},
+        {{"--ip", "300.1.1.1"}, "--ip"},
+        {{"--ip", "192.0.2.5"}, "192.0.2.5"},
+        {{"--add-host", "nocolon"}, "--add-host"},
+        {{"--network", "none", "-p", "8080:80"}, "need a bridge network"},
+    };
+    for (auto& c : cases) {
+        std::vector<std::string> a = {"run", "--rm"};
+        a.insert(a.end(), c.args.begin(), c.args.end());
+        a.insert(a.end(), {kImage, "true"});
+        Output o = k(a);
+        EXPECT_NE(0, o.code) << c.args[1];
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
+        EXPECT_NE(std::string::npos, o.err.find(c.says)) << o.err;
+        EXPECT_EQ(with_holder, host_network_state(attachments_dir())) << c.args[1];
+    }
+    EXPECT_EQ(0, k({"rm", "-f", "holder"}).code);
+    EXPECT_EQ(before, host_network_state(attachments_dir()));
+}
+
+}  // namespace
+}  // namespace kapsel::test
