@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "cli/args.hpp"
@@ -134,7 +135,7 @@ int run_image_main(const Globals& g, const Args& args) {
     f.option({"pids-limit"}, &pids, "maximum number of processes", "n");
     f.flag({"read-only"}, &r.read_only, "mount the root file system read-only");
     f.option({"network", "net"}, &network,
-             "bridge (default: kapsel's default network), a network's name (kapsel network "
+             "bridge (default, or $KAPSEL_DEFAULT_NETWORK: kapsel's default network), a network's name (kapsel network "
              "create), none, host, private (a namespace of its own with only loopback), "
              "container:NAME (another container's), or ns:PATH",
              "mode");
@@ -207,8 +208,9 @@ int run_image_main(const Globals& g, const Args& args) {
     // A bridge network by default where netavark is installed; without it, a namespace of
     // the container's own and one warning (an error for --network bridge by name).
     if (network.empty()) {
-        network = "bridge";
-        if (auto nv = network::find_netavark(); !nv) {
+        const char* dflt = ::getenv("KAPSEL_DEFAULT_NETWORK");
+        network = dflt && *dflt ? dflt : "bridge";
+        if (auto nv = network::find_netavark(); network == "bridge" && !nv) {
             std::fprintf(stderr, "kapsel: warning: the container gets a network of its own with only "
                                  "loopback: %s\n", nv.error().message.c_str());
             network = "private";

@@ -478,6 +478,11 @@ Result<int> restore(const Globals& g, const RestoreRequest& r) {
         KAPSEL_TRY_CTX(linux::send_fd(console.get(), tty.master.get(), "/dev/ptmx"), "restore");
     if (r.on_started) r.on_started();
     if (r.detach) return 0;
+    // The lease kept the service from ending while the container was set up; the
+    // container's binds hold it now. An attached restore (a run IMAGE container's
+    // monitor) waits as long as the container lives, and its shared lock would keep
+    // every later create from taking the lock exclusively.
+    procfs_lease.reset();
 
     unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, rec.pid, 0)));
     int rc =

@@ -234,10 +234,11 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
             ::_exit(1);
         }
         if (checkpointed) ::_exit(0);
-        // Ended: its network is taken down as it exits, as podman does (the address is
-        // free for others; the record of what it had stays in container.json).
-        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
         record_exit(store, id, *rc);
+        // Ended: its network is taken down as it exits, as podman does (the address is
+        // free for others; the record of what it had stays in container.json). After the
+        // exit is recorded: whoever waits for it need not wait for netavark too.
+        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
         if (rm) (void)destroy(g, store, id);
         ::_exit(0);
     }
@@ -394,8 +395,8 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
             (void)destroy(g, store, id);
             return std::move(rc).error();
         }
-        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
         record_exit(store, id, *rc);
+        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
         if (o.rm) KAPSEL_TRY(destroy(g, store, id));
         return *rc;
     }
@@ -464,6 +465,16 @@ Result<int> restore_container(const Globals& g, const std::string& id, RestoreRe
         return make_error("container \"" + meta.value("name", id) + "\" has no checkpoint to restore");
     if (Store(g.root).exists(id))
         return make_error("container \"" + meta.value("name", id) + "\" is running");
+    // The monitor of the checkpointed run must be gone first: it tells a checkpoint's end
+    // from an exit by the record's "checkpoint", which the restored run removes once it
+    // runs; a monitor that read it after that would take the restored container's
+    // network down as an exit's (and remove a --rm one). It ends right after the dump.
+    for (int i = 0; i < 1000 && monitor_alive(meta); ++i) {
+        ::usleep(10000);
+        meta = KAPSEL_TRY(read_meta(store, id));
+    }
+    if (monitor_alive(meta))
+        return make_error("container \"" + meta.value("name", id) + "\": the monitor of its checkpointed run is still there");
     r.id = id;
     r.bundle = image::container_dirs(store, id).dir;
     if (r.criu.image_dir.empty()) r.criu.image_dir = meta.value("checkpoint", "");

@@ -54,6 +54,10 @@ Result<Completed> run_program(const std::vector<std::string>& argv, std::string_
     posix_spawn_file_actions_adddup2(&fa, in.read.get(), 0);
     posix_spawn_file_actions_adddup2(&fa, out.write.get(), 1);
     posix_spawn_file_actions_adddup2(&fa, err.write.get(), 2);
+    // And nothing else: an fd kapsel was given without O_CLOEXEC (`flock LOCK kapsel run`'s
+    // lock) would otherwise live on in whatever the program leaves running (netavark's
+    // aardvark-dns), holding that lock for good.
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid = -1;
     int rc = ::posix_spawn(&pid, prog.c_str(), &fa, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -18,7 +18,7 @@ struct Completed {
 };
 
 // `argv[0]` is the program's path (not searched). The child gets no fd of ours but its
-// three pipes (everything here is O_CLOEXEC). Output beyond `max_output` per stream is
+// three pipes (all others are closed in it, whether O_CLOEXEC or not). Output beyond `max_output` per stream is
 // an error; so is a program still running after `timeout` (it is killed then). A
 // program that leaves a daemon behind holding its stdout (netavark's aardvark-dns does
 // not, but a future one might) does not make us wait: reading stops once the program
