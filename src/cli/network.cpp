@@ -35,22 +35,6 @@ Result<network::NetworkStore> open_networks(const Globals& g) {
     return network::NetworkStore::open(runtime::network_root());
 }
 
-// A network as podman prints it: its fields in the order netavark's files have them.
-nlohmann::ordered_json podman_order(const network::Network& n) {
-    nlohmann::ordered_json subnets = nlohmann::ordered_json::array();
-    for (auto& s : n.subnets) subnets.push_back({{"subnet", s.subnet}, {"gateway", s.gateway}});
-    return {{"name", n.name},
-            {"id", n.id},
-            {"driver", n.driver},
-            {"network_interface", n.interface},
-            {"created", n.created},
-            {"subnets", subnets},
-            {"ipv6_enabled", n.ipv6_enabled},
-            {"internal", n.internal},
-            {"dns_enabled", n.dns_enabled},
-            {"ipam_options", {{"driver", "host-local"}}}};
-}
-
 std::string subnet_of(const network::Network& n) {
     return n.subnets.empty() ? "" : n.subnets[0].subnet;
 }
@@ -111,7 +95,7 @@ int net_ls(const Globals& g, const Args& args) {
     }
     if (format == "json") {
         nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-        for (auto& n : *list) arr.push_back(podman_order(n));
+        for (auto& n : *list) arr.push_back(network::podman_json(n));
         std::printf(
             "%s\n",
             arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
@@ -137,7 +121,7 @@ int net_inspect(const Globals& g, const Args& args) {
     for (auto& name : *pos) {
         auto n = store->get(name);
         if (!n) return fail(std::move(n).error().context("network inspect " + name));
-        arr.push_back(podman_order(*n));
+        arr.push_back(network::podman_json(*n));
     }
     std::printf("%s\n",
                 arr.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());

@@ -68,12 +68,7 @@ Result<json> netavark_options(const Attachment& a, const std::vector<Network>& n
         info[e.network]["options"]["isolate"] = "true";
     }
     json ports = json::array();
-    for (auto& p : a.ports)
-        ports.push_back({{"host_ip", p.host_ip},
-                         {"container_port", p.container_port},
-                         {"host_port", p.host_port},
-                         {"range", p.range},
-                         {"protocol", p.protocol}});
+    for (auto& p : a.ports) ports.push_back(to_json(p));
     return json{{"container_id", a.container_id},
                 {"container_name", a.container_name},
                 {"networks", nets},

@@ -118,19 +118,23 @@ bool valid_container_id(std::string_view id) {
     return is_hex64(id);
 }
 
-json to_json(const Network& n) {
-    json subnets = json::array();
+nlohmann::ordered_json podman_json(const Network& n) {
+    nlohmann::ordered_json subnets = nlohmann::ordered_json::array();
     for (auto& s : n.subnets) subnets.push_back({{"subnet", s.subnet}, {"gateway", s.gateway}});
-    return json{{"name", n.name},
-                {"id", n.id},
-                {"driver", n.driver},
-                {"network_interface", n.interface},
-                {"created", n.created},
-                {"subnets", subnets},
-                {"ipv6_enabled", n.ipv6_enabled},
-                {"internal", n.internal},
-                {"dns_enabled", n.dns_enabled},
-                {"ipam_options", {{"driver", "host-local"}}}};
+    return {{"name", n.name},
+            {"id", n.id},
+            {"driver", n.driver},
+            {"network_interface", n.interface},
+            {"created", n.created},
+            {"subnets", subnets},
+            {"ipv6_enabled", n.ipv6_enabled},
+            {"internal", n.internal},
+            {"dns_enabled", n.dns_enabled},
+            {"ipam_options", {{"driver", "host-local"}}}};
+}
+
+json to_json(const Network& n) {
+    return json::parse(podman_json(n).dump());
 }
 
 Result<Network> network_from_json(const json& j) {
@@ -178,6 +182,36 @@ Result<Network> network_from_json(const json& j) {
     return n;
 }
 
+Result<PortMapping> port_from_json(const json& p) {
+    if (!p.is_object()) return field_error("ports", "expected an object");
+    PortMapping m;
+        m.host_ip = KAPSEL_TRY_CTX(string_field(p, "host_ip", false, 64), "ports");
+        if (!m.host_ip.empty() && !parse_ipv4(m.host_ip))
+            return field_error("ports", "invalid address \"" + m.host_ip + "\"");
+        m.host_port =
+            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "host_port", 1, 65535), "ports"));
+        m.container_port = static_cast<uint16_t>(
+            KAPSEL_TRY_CTX(number_field(p, "container_port", 1, 65535), "ports"));
+        m.range =
+            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "range", 1, 65535), "ports"));
+        if (uint32_t{m.host_port} + m.range - 1 > 65535 ||
+            uint32_t{m.container_port} + m.range - 1 > 65535)
+            return field_error("ports", "port range past 65535");
+        m.protocol = KAPSEL_TRY_CTX(string_field(p, "protocol", false, 16), "ports");
+        if (m.protocol.empty()) m.protocol = "tcp";
+        if (m.protocol != "tcp" && m.protocol != "udp")
+            return field_error("ports", "protocol \"" + m.protocol + "\" is not tcp or udp");
+    return m;
+}
+
+json to_json(const PortMapping& p) {
+    return json{{"host_ip", p.host_ip},
+                {"host_port", p.host_port},
+                {"container_port", p.container_port},
+                {"range", p.range},
+                {"protocol", p.protocol}};
+}
+
 json to_json(const Attachment& a) {
     json endpoints = json::array();
     for (auto& e : a.endpoints)
@@ -187,12 +221,7 @@ json to_json(const Attachment& a) {
                              {"aliases", e.aliases},
                              {"interface", e.interface}});
     json ports = json::array();
-    for (auto& p : a.ports)
-        ports.push_back({{"host_ip", p.host_ip},
-                         {"host_port", p.host_port},
-                         {"container_port", p.container_port},
-                         {"range", p.range},
-                         {"protocol", p.protocol}});
+    for (auto& p : a.ports) ports.push_back(to_json(p));
     return json{{"container_id", a.container_id},
                 {"container_name", a.container_name},
                 {"netns", a.netns},
@@ -236,24 +265,7 @@ Result<Attachment> attachment_from_json(const json& j) {
     }
     const json* ports = KAPSEL_TRY(array_field(j, "ports", kMaxPorts));
     for (auto& p : *ports) {
-        if (!p.is_object()) return field_error("ports", "expected an object");
-        PortMapping m;
-        m.host_ip = KAPSEL_TRY_CTX(string_field(p, "host_ip", false, 64), "ports");
-        if (!m.host_ip.empty() && !parse_ipv4(m.host_ip))
-            return field_error("ports", "invalid address \"" + m.host_ip + "\"");
-        m.host_port =
-            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "host_port", 1, 65535), "ports"));
-        m.container_port = static_cast<uint16_t>(
-            KAPSEL_TRY_CTX(number_field(p, "container_port", 1, 65535), "ports"));
-        m.range =
-            static_cast<uint16_t>(KAPSEL_TRY_CTX(number_field(p, "range", 1, 65535), "ports"));
-        if (uint32_t{m.host_port} + m.range - 1 > 65535 ||
-            uint32_t{m.container_port} + m.range - 1 > 65535)
-            return field_error("ports", "port range past 65535");
-        m.protocol = KAPSEL_TRY_CTX(string_field(p, "protocol", false, 16), "ports");
-        if (m.protocol.empty()) m.protocol = "tcp";
-        if (m.protocol != "tcp" && m.protocol != "udp")
-            return field_error("ports", "protocol \"" + m.protocol + "\" is not tcp or udp");
+        PortMapping m = KAPSEL_TRY(port_from_json(p));
         a.ports.push_back(std::move(m));
     }
     return a;

@@ -46,6 +46,8 @@ struct Network {
     bool dns_enabled = true;          // aardvark-dns answers the containers' names
 };
 json to_json(const Network& n);
+// The same in the order podman writes and prints its fields (network inspect).
+nlohmann::ordered_json podman_json(const Network& n);
 // A network file's content; errors name the field. Untrusted (a user may edit it): every
 // field checked, names and the interface as network_create's rules say.
 Result<Network> network_from_json(const json& j);
@@ -90,6 +92,9 @@ struct Attachment {
     std::vector<PortMapping> ports;
 };
 json to_json(const Attachment& a);
+// One port mapping as the attachment, netavark's options and container.json keep it.
+json to_json(const PortMapping& p);
+Result<PortMapping> port_from_json(const json& j);
 Result<Attachment> attachment_from_json(const json& j);
 
 // A container id as kapsel makes them (64 lower-case hex characters): the only names an

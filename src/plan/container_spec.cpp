@@ -233,6 +233,7 @@ Result<json> container_spec(const ImageDefaults& image, const RunRequest& run, c
         {"readonlyPaths", {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
         {"seccomp", seccomp},
     };
+    if (!run.sysctls.empty()) linux["sysctl"] = run.sysctls;
 
     json spec = {
         {"ociVersion", oci::kSpecVersion},

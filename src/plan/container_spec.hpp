@@ -44,6 +44,7 @@ struct RunRequest {
     std::optional<int64_t> memory, pids_limit;
     std::optional<double> cpus;
     std::map<std::string, std::string> annotations;
+    std::map<std::string, std::string> sysctls;  // linux.sysctl
     // RLIMIT_NOFILE for the process: podman's 1048576, but never above what the
     // caller can give (raising a hard limit needs CAP_SYS_RESOURCE).
     uint64_t nofile = 1048576;

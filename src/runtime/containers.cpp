@@ -354,6 +354,9 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     NetworkSetup net = KAPSEL_TRY(attach_network(g, store, id, name, req.hostname, dirs.dir,
                                                  cfg.exposed_ports, o.network));
     req.network = net.spec_network;
+    // In a network namespace of its own (never one it joins: that is another's), ping
+    // works without CAP_NET_RAW for the container's root group, as podman sets it.
+    if (net.own_namespace) req.sysctls["net.ipv4.ping_group_range"] = "0 0";
     for (auto& [host, target] : net.etc_binds) req.volumes.push_back({host, target, false});
     {
         json meta = KAPSEL_TRY(read_meta(store, id));

@@ -118,7 +118,8 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     if (!bridge && (!req.ports.empty() || req.publish_all || !req.ip.empty() || !req.mac.empty() ||
                     !req.aliases.empty()))
         return make_error("-p, -P, --ip, --mac-address and --network-alias need a bridge network, not --network " + mode);
-    if (mode == "none" || mode == "host" || mode == "private") return NetworkSetup{.spec_network = mode, .summary = {{"mode", mode}}};
+    if (mode == "none" || mode == "host" || mode == "private")
+        return NetworkSetup{.spec_network = mode, .own_namespace = mode != "host", .summary = {{"mode", mode}}};
     if (mode.rfind("ns:", 0) == 0) {
         std::string path = mode.substr(3);
         if (path.empty() || path[0] != '/') return make_error("--network ns:PATH: \"" + path + "\" is not an absolute path");
@@ -192,11 +193,10 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     auto binds = write_etc(dir, network::etc_files(in));
     if (!binds) return undo(binds.error());
     json ports = json::array();
-    for (auto& p : a.ports)
-        ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
-                         {"range", p.range}, {"protocol", p.protocol}});
+    for (auto& p : a.ports) ports.push_back(network::to_json(p));
     NetworkSetup s;
     s.spec_network = "ns:" + *path;
+    s.own_namespace = true;
     s.etc_binds = *binds;
     s.summary = {{"mode", "bridge"}, {"netns", *path}, {"networks", nets}, {"ports", ports}};
     return s;
@@ -205,16 +205,8 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
 std::vector<network::PortMapping> published_ports(const json& summary) {
     std::vector<network::PortMapping> out;
     if (!summary.is_object() || !summary.contains("ports") || !summary["ports"].is_array()) return out;
-    for (auto& p : summary["ports"]) {
-        if (!p.is_object()) continue;
-        network::PortMapping m;
-        m.host_ip = p.value("host_ip", "");
-        m.host_port = p.value("host_port", uint16_t{0});
-        m.container_port = p.value("container_port", uint16_t{0});
-        m.range = p.value("range", uint16_t{1});
-        m.protocol = p.value("protocol", "tcp");
-        out.push_back(m);
-    }
+    for (auto& p : summary["ports"])
+        if (auto m = network::port_from_json(p)) out.push_back(*m);
     return out;
 }
 

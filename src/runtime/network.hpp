@@ -43,6 +43,7 @@ bool is_bridge_mode(const std::string& mode);
 
 struct NetworkSetup {
     std::string spec_network;  // plan::RunRequest::network: "ns:PATH", "private", "none", "host"
+    bool own_namespace = false;  // a namespace made for this container (bridge, private, none)
     // Files to bind over the container's /etc (path in the container dir -> in the
     // container); none when the image's stay (none, host, private).
     std::vector<std::pair<std::string, std::string>> etc_binds;

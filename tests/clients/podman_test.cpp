@@ -563,5 +563,41 @@ TEST_F(Podman, CheckpointAndRestore) {
     EXPECT_EQ(0u, e.out.rfind("in\nsh -c i=0", 0)) << e.out;
 }
 
+// podman's own bridge network (its default, netavark or CNI) and kapsel's run side by side
+// on one host: different bridges and subnets, each container reaching its own network's
+// gateway, and kapsel's never in podman's subnet (issue 15).
+TEST_F(Podman, ItsBridgeNetworkAndKapselsDoNotCollide) {
+    if (access("/usr/lib/podman/netavark", X_OK) != 0) GTEST_SKIP() << "skipped: netavark is not installed";
+    load_image();
+    std::string pod = run_detached(kUntilTerm, {"--network", "bridge"});
+    std::string pod_ip = inspect(pod, "{{.NetworkSettings.IPAddress}}");
+    ASSERT_FALSE(pod_ip.empty());
+    std::vector<std::string> k = {KAPSEL_TEST_BINARY, "--root", tmp() + "/k-run", "--storage-root", tmp() + "/k-store"};
+    auto kapsel = [&](std::vector<std::string> args) {
+        std::vector<std::string> a = k;
+        a.insert(a.end(), args.begin(), args.end());
+        return client(a, 60000);
+    };
+    ASSERT_EQ(0, kapsel({"load", "-q", "-i", image_dir() + "/oci-archive.tar"}).code);
+    // --procfs=false: the service would linger past the test (not this test's subject).
+    Output mine = kapsel({"run", "--rm", "--procfs=false", image_name(), "sh", "-c",
+                          "ip -4 -o addr show eth0 | awk '{print $4}'; "
+                          "nslookup kapsel.example $(ip route | awk '/default/ {print $3}') 2>&1 | grep -q Server && echo gateway"});
+    ASSERT_EQ(0, mine.code) << mine.err;
+    std::string cidr = mine.out.substr(0, mine.out.find('\n'));
+    EXPECT_NE(std::string::npos, mine.out.find("gateway")) << mine.out;
+    // podman's address is not in kapsel's subnet (both /16 or smaller: compare the first
+    // two octets and the third where kapsel's is a /24).
+    auto prefix = [](const std::string& ip, int parts) {
+        size_t at = 0;
+        for (int i = 0; i < parts; ++i) at = ip.find('.', at) + 1;
+        return ip.substr(0, at);
+    };
+    EXPECT_NE(prefix(cidr, 3), prefix(pod_ip, 3)) << cidr << " vs " << pod_ip;
+    Output still = podman({"exec", pod, "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"});
+    EXPECT_EQ(0, still.code) << still.err;
+    EXPECT_NE(std::string::npos, still.out.find(pod_ip)) << still.out;
+}
+
 }  // namespace
 }  // namespace kapsel::test

@@ -120,6 +120,8 @@ TEST_F(Network, APublishedPortAnswersFromTheHostsLoopback) {
     std::string inside = sh("cat /etc/hostname; grep -c box /etc/hosts; grep -c nameserver /etc/resolv.conf",
                             {"--hostname", "box"});
     EXPECT_EQ("box\n1\n1\n", inside);
+    // As podman sets it in a namespace of the container's own: ICMP sockets for root's group.
+    EXPECT_EQ("0\t0\n", sh("cat /proc/sys/net/ipv4/ping_group_range"));
     EXPECT_EQ(0, k({"rm", "-f", "web"}).code);
     EXPECT_NE(0, get(port).code) << "nothing answers once it is gone";
 }
@@ -180,6 +182,22 @@ TEST_F(Network, AnInternalNetworkHasNoRouteOut) {
     EXPECT_EQ(std::string::npos, routes.find("default")) << routes;
     std::string normal = sh("ip route");
     EXPECT_NE(std::string::npos, normal.find("default")) << normal;
+}
+
+TEST_F(Network, AContainerJoinsAnothersNetworkByName) {
+    web("base");
+    std::string ip = ip_of("base");
+    ASSERT_FALSE(ip.empty());
+    // The same namespace: its address, its server on localhost, its /etc/hosts.
+    std::string out = sh("ip -4 -o addr show eth0 | awk '{print $4}'; "
+                         "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -q -O - http://127.0.0.1/ && break; sleep 0.2; done; "
+                         "grep -c base /etc/hosts",
+                         {"--network", "container:base"});
+    EXPECT_EQ(ip, out.substr(0, out.find('/'))) << out;
+    EXPECT_NE(std::string::npos, out.find("hello from base\n1\n")) << out;
+    Output gone = k({"run", "--rm", "--network", "container:nosuch", kImage, "true"});
+    EXPECT_NE(0, gone.code);
+    EXPECT_NE(std::string::npos, gone.err.find("nosuch")) << gone.err;
 }
 
 TEST_F(Network, TwoConcurrentRunsNeverGetTheSameAddress) {
@@ -274,6 +292,9 @@ TEST_F(Network, BadInputIsOneLineAndLeavesNothing) {
         {{"--ip", "192.0.2.5"}, "192.0.2.5"},
         {{"--add-host", "nocolon"}, "--add-host"},
         {{"--network", "none", "-p", "8080:80"}, "need a bridge network"},
+        // Fails after the network is set up (the user is looked up in the image then):
+        // what was set up goes again.
+        {{"-p", "127.0.0.1::80", "-u", "nosuchuser"}, "nosuchuser"},
     };
     for (auto& c : cases) {
         std::vector<std::string> a = {"run", "--rm"};
