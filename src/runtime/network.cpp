@@ -14,6 +14,7 @@
 #include "network/ports.hpp"
 #include "runtime/container_meta.hpp"
 #include "runtime/containers.hpp"
+#include "runtime/store.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -88,15 +89,10 @@ Result<std::vector<std::pair<std::string, std::string>>> write_etc(const std::st
 Result<NetworkSetup> join_container(const Globals& g, const image::Store& store, const std::string& other_id) {
     json meta = KAPSEL_TRY(read_meta(store, other_id));
     std::string other_dir = image::container_dirs(store, other_id).dir;
-    auto state = fs::read_file(g.root + "/" + other_id + "/state.json");
-    int pid = 0;
-    if (state) {
-        try {
-            pid = json::parse(*state).value("pid", 0);
-        } catch (const std::exception&) {
-        }
-    }
-    if (pid <= 0 || process_start_time(pid) == 0)
+    // Its init, as the runtime's record has it (and still that process: not a reused pid).
+    auto rec = Store(g.root).load(other_id);
+    int pid = rec ? rec->pid : 0;
+    if (pid <= 0 || process_start_time(pid) != rec->pid_start)
         return make_error("--network container:" + meta.value("name", other_id) + ": that container is not running");
     NetworkSetup s;
     s.spec_network = "ns:/proc/" + std::to_string(pid) + "/ns/net";
