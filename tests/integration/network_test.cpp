@@ -39,6 +39,10 @@ std::string host_network_state(const std::string& attachments_dir) {
     }
     Output att = run_program({"/bin/sh", "-c", "ls " + attachments_dir + " 2>/dev/null"});
     out += "attachments:\n" + att.out;
+    // aardvark-dns's records (names and addresses): none may stay for a container gone.
+    Output dns = run_program({"/bin/sh", "-c", "cd " + attachments_dir + "/../netavark/aardvark-dns 2>/dev/null && "
+                                               "for f in *; do [ \"$f\" = aardvark.pid ] || cat \"$f\"; done"});
+    out += "dns:\n" + dns.out;
     return out;
 }
 
