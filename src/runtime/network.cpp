@@ -1,7 +1,10 @@
 // See network.hpp.
 #include "runtime/network.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -19,6 +22,7 @@
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/proc.hpp"
+#include "util/strings.hpp"
 
 namespace kapsel::runtime {
 
@@ -51,6 +55,44 @@ Result<unique_fd> netavark_lock(const network::NetworkStore& ns) {
     while (::flock(lock.get(), LOCK_EX) < 0)
         if (errno != EINTR) return sys_error("lock " + path);
     return lock;
+}
+
+// aardvark-dns instances of this network root that netavark does not know of (it knows
+// only the one in its pid file): one left by a crash, or by runs before the netavark lock,
+// keeps port 53 on the gateways and answers with stale names. Ended before a setup. A
+// process counts only if it runs the very aardvark-dns binary (same inode: a container's
+// process could call itself anything) with this root's --config.
+void end_stray_aardvarks(const network::NetworkStore& ns, const std::string& aardvark) {
+    struct stat bin {};
+    if (aardvark.empty() || ::stat(aardvark.c_str(), &bin) != 0) return;
+    std::string config = ns.netavark_dir() + "/aardvark-dns";
+    pid_t known = 0;
+    if (auto text = fs::read_file(config + "/aardvark.pid")) known = static_cast<pid_t>(std::atoi(text->c_str()));
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return;
+    while (dirent* d = ::readdir(proc)) {
+        pid_t pid = static_cast<pid_t>(std::atoi(d->d_name));
+        if (pid <= 0 || pid == known) continue;
+        std::string base = std::string("/proc/") + d->d_name;
+        struct stat exe {};
+        if (::stat((base + "/exe").c_str(), &exe) != 0 || exe.st_dev != bin.st_dev || exe.st_ino != bin.st_ino)
+            continue;
+        auto cmdline = fs::read_file(base + "/cmdline");
+        if (!cmdline) continue;
+        std::vector<std::string> argv = split(*cmdline, '\0');
+        for (size_t i = 0; i + 1 < argv.size(); ++i)
+            if (argv[i] == "--config" && argv[i + 1] == config) {
+                log::warn("ending a stray aardvark-dns (pid " + std::to_string(pid) + ") of " + config);
+                ::kill(pid, SIGTERM);
+                break;
+            }
+    }
+    ::closedir(proc);
+}
+
+std::string aardvark_of(const network::NetworkStore&) {
+    auto program = network::find_netavark();
+    return program ? network::find_aardvark(*program) : std::string();
 }
 
 Result<network::Netavark> netavark_of(const network::NetworkStore& ns) {
@@ -163,6 +205,7 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     if (!options) return undo(options.error());
     auto status = [&]() -> Result<std::vector<network::EndpointStatus>> {
         unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+        end_stray_aardvarks(ns, aardvark_of(ns));
         return netavark.setup(*path, *options);
     }();
     if (!status) return undo(status.error());

@@ -279,6 +279,30 @@ TEST_F(Network, ACheckpointedContainerComesBackWithItsAddressAndPorts) {
     EXPECT_EQ(before, host_network_state(attachments_dir()));
 }
 
+// An aardvark-dns netavark lost track of (its pid file naming another process: a crash,
+// a hand) stays on port 53 with stale names; the next run ends it before netavark starts
+// its own, and names resolve again.
+TEST_F(Network, AStrayAardvarkDnsIsEndedAndNamesResolve) {
+    std::string dir = attachments_dir() + "/../netavark/aardvark-dns";
+    auto running = [&] {
+        Output o = run_program({"/bin/sh", "-c", "for p in $(pgrep -f 'aardvark-dns --config " + dir +
+                                                     "'); do grep -q '^State:.*Z' /proc/$p/status || echo $p; done"});
+        return std::count(o.out.begin(), o.out.end(), '\n');
+    };
+    run_d({"--name", "s0", kImage, "sleep", "600"});
+    ASSERT_EQ(1, running());
+    {
+        std::ofstream pid(dir + "/aardvark.pid", std::ios::trunc);
+        pid << "999999";
+    }
+    EXPECT_EQ(0, k({"rm", "-f", "s0"}).code);
+    ASSERT_EQ(1, running()) << "netavark could not end it: a stray";
+    run_d({"--name", "s1", kImage, "sleep", "600"});
+    EXPECT_EQ(1, running()) << "one aardvark-dns, netavark's own";
+    EXPECT_NE(std::string::npos, sh("nslookup s1").find("Address: " + ip_of("s1")));
+    EXPECT_EQ(0, k({"rm", "-f", "s1"}).code);
+}
+
 TEST_F(Network, BadInputIsOneLineAndLeavesNothing) {
     std::string before = host_network_state(attachments_dir());
     int port = free_port();
