@@ -50,6 +50,9 @@ class Netavark {
     // the DNS entries (the bridge and aardvark-dns go with the network's last container).
     Status teardown(const std::string& netns, const json& options) const;
 
+    // The aardvark-dns it starts ("" when there is none).
+    const std::string& aardvark() const { return aardvark_; }
+
   private:
     std::vector<std::string> argv(const char* verb, const std::string& netns) const;
     std::string program_, aardvark_, config_;

@@ -121,7 +121,7 @@ Status destroy(const Globals& g, image::Store& store, const std::string& id, boo
         if (!st && st.error().code != ENOENT) return st;
     }
     // The container is gone: its addresses, forwarded ports and namespace go too.
-    KAPSEL_TRY(detach_network(g, store, id));
+    KAPSEL_TRY(detach_network(id));
     KAPSEL_TRY(image::unmount_rootfs(store, id));
     std::string dir = store.container_dir(id);
     if (!fs::exists(dir)) return {};
@@ -238,7 +238,7 @@ Result<int> spawn_monitor(const Globals& g, image::Store& store, const std::stri
         // Ended: its network is taken down as it exits, as podman does (the address is
         // free for others; the record of what it had stays in container.json). After the
         // exit is recorded: whoever waits for it need not wait for netavark too.
-        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
+        if (auto st = detach_network(id); !st) log::warn(st.error().message);
         if (rm) (void)destroy(g, store, id);
         ::_exit(0);
     }
@@ -399,7 +399,7 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
             return std::move(rc).error();
         }
         record_exit(store, id, *rc);
-        if (auto st = detach_network(g, store, id); !st) log::warn(st.error().message);
+        if (auto st = detach_network(id); !st) log::warn(st.error().message);
         if (o.rm) KAPSEL_TRY(destroy(g, store, id));
         return *rc;
     }

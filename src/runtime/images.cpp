@@ -99,7 +99,7 @@ Result<image::CheckResult> system_check(const Globals& g, bool repair) {
     }
     for (auto& id : stale_network_attachments(g, store)) {
         if (repair) {
-            auto st = detach_network(g, store, id);
+            auto st = detach_network(id);
             result.findings.push_back({"container " + id.substr(0, 12) + "'s network",
                                        st ? "set up after it ended: taken down" : "set up after it ended: " + st.error().message,
                                        true});
@@ -123,7 +123,7 @@ Result<image::Freed> system_prune(const Globals& g) {
         out.removed.push_back("removed container " + id.substr(0, 12));
     }
     for (auto& id : stale_network_attachments(g, store)) {
-        KAPSEL_TRY_CTX(detach_network(g, store, id), "take down container " + id.substr(0, 12) + "'s network");
+        KAPSEL_TRY_CTX(detach_network(id), "take down container " + id.substr(0, 12) + "'s network");
         out.removed.push_back("took down container " + id.substr(0, 12) + "'s network");
     }
     auto rest = KAPSEL_TRY(image::prune_store(store, container_refs(store)));

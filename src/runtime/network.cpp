@@ -90,11 +90,6 @@ void end_stray_aardvarks(const network::NetworkStore& ns, const std::string& aar
     ::closedir(proc);
 }
 
-std::string aardvark_of(const network::NetworkStore&) {
-    auto program = network::find_netavark();
-    return program ? network::find_aardvark(*program) : std::string();
-}
-
 Result<network::Netavark> netavark_of(const network::NetworkStore& ns) {
     std::string program = KAPSEL_TRY(network::find_netavark());
     return network::Netavark(program, network::find_aardvark(program), ns.netavark_dir());
@@ -112,16 +107,25 @@ std::string host_resolv_conf() {
     return text ? *text : std::string();
 }
 
+// The /etc files a container on a network gets: the file in its directory, the one it is
+// bound over, and its text.
+struct EtcFile {
+    const char* file;
+    const char* target;
+    std::string network::EtcFiles::*text;
+};
+constexpr EtcFile kEtcFiles[] = {{"hosts", "/etc/hosts", &network::EtcFiles::hosts},
+                                 {"resolv.conf", "/etc/resolv.conf", &network::EtcFiles::resolv_conf},
+                                 {"hostname", "/etc/hostname", &network::EtcFiles::hostname}};
+
 // Writes the container's /etc files into its directory; the binds.
 Result<std::vector<std::pair<std::string, std::string>>> write_etc(const std::string& dir,
                                                                    const network::EtcFiles& f) {
     std::vector<std::pair<std::string, std::string>> binds;
-    for (auto& [file, text, target] : {std::tuple{"hosts", &f.hosts, "/etc/hosts"},
-                                       std::tuple{"resolv.conf", &f.resolv_conf, "/etc/resolv.conf"},
-                                       std::tuple{"hostname", &f.hostname, "/etc/hostname"}}) {
-        std::string path = dir + "/" + file;
-        KAPSEL_TRY(fs::write_file_atomic(path, *text, 0644));
-        binds.emplace_back(path, target);
+    for (auto& e : kEtcFiles) {
+        std::string path = dir + "/" + e.file;
+        KAPSEL_TRY(fs::write_file_atomic(path, f.*e.text, 0644));
+        binds.emplace_back(path, e.target);
     }
     return binds;
 }
@@ -138,9 +142,8 @@ Result<NetworkSetup> join_container(const Globals& g, const image::Store& store,
         return make_error("--network container:" + meta.value("name", other_id) + ": that container is not running");
     NetworkSetup s;
     s.spec_network = "ns:/proc/" + std::to_string(pid) + "/ns/net";
-    for (auto [file, target] : {std::pair{"hosts", "/etc/hosts"}, std::pair{"resolv.conf", "/etc/resolv.conf"},
-                                std::pair{"hostname", "/etc/hostname"}})
-        if (fs::exists(other_dir + "/" + file)) s.etc_binds.emplace_back(other_dir + "/" + file, target);
+    for (auto& e : kEtcFiles)
+        if (fs::exists(other_dir + "/" + e.file)) s.etc_binds.emplace_back(other_dir + "/" + e.file, e.target);
     s.summary = {{"mode", "container:" + other_id}};
     return s;
 }
@@ -194,7 +197,7 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     // Recorded before anything is made: from here on detach_network undoes what exists.
     network::Attachment a = KAPSEL_TRY(ns.reserve(want));
     auto undo = [&](Error e) -> Error {
-        (void)detach_network(g, store, id);
+        (void)detach_network(id);
         return e;
     };
     auto path = network::create_netns(netns_dir(g), id);
@@ -205,7 +208,7 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     if (!options) return undo(options.error());
     auto status = [&]() -> Result<std::vector<network::EndpointStatus>> {
         unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
-        end_stray_aardvarks(ns, aardvark_of(ns));
+        end_stray_aardvarks(ns, netavark.aardvark());
         return netavark.setup(*path, *options);
     }();
     if (!status) return undo(status.error());
@@ -283,9 +286,7 @@ Result<std::vector<network::PortMapping>> container_ports(const Globals& g, cons
     return published_ports(meta.value("network", json::object()));
 }
 
-Status detach_network(const Globals& g, const image::Store& store, const std::string& id) {
-    (void)g;
-    (void)store;
+Status detach_network(const std::string& id) {
     if (!fs::exists(network_root() + "/networks")) return {};
     network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
     // One at a time (netavark_lock); and a container's monitor (at its exit) and `rm -f`

@@ -67,6 +67,6 @@ Result<std::vector<network::PortMapping>> container_ports(const Globals& g, cons
 
 // Takes down what attach_network made for `id`, if anything (netavark teardown, the
 // namespace, the addresses). Idempotent.
-Status detach_network(const Globals& g, const image::Store& store, const std::string& id);
+Status detach_network(const std::string& id);
 
 }  // namespace kapsel::runtime
