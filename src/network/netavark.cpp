@@ -113,6 +113,31 @@ Result<std::vector<EndpointStatus>> parse_setup_output(std::string_view text) {
     return out;
 }
 
+namespace detail {
+
+std::string_view aardvark_line_id(std::string_view line, bool first) {
+    if (first) return {};
+    std::string_view id = line.substr(0, line.find_first_of(" \n"));
+    // netavark's container ids are what kapsel gave it: 64 hex digits.
+    return valid_container_id(id) ? id : std::string_view();
+}
+
+}  // namespace detail
+
+std::vector<std::string> aardvark_record_ids(std::string_view text) {
+    std::vector<std::string> out;
+    bool first = true;
+    while (!text.empty() && out.size() < 4096) {
+        size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        std::string_view id = detail::aardvark_line_id(line, first);
+        first = false;
+        if (!id.empty()) out.emplace_back(id);
+    }
+    return out;
+}
+
 Result<std::string> find_netavark() {
     if (const char* env = std::getenv("KAPSEL_NETAVARK"); env && *env) {
         if (::access(env, X_OK) != 0) return sys_error(std::string("KAPSEL_NETAVARK: run ") + env);
@@ -143,27 +168,28 @@ namespace {
 // is a child subreaper (run and create are, to reap the container's orphans) would adopt
 // it and keep it as a child it never waits for; so not while netavark runs: it goes to
 // init, as under podman.
-Result<Completed> run_unreaped(const std::vector<std::string>& argv, const std::string& input) {
+Result<Completed> run_unreaped(const std::vector<std::string>& argv, const std::string& input, int lock_fd) {
     int subreaper = 0;
     ::prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
     if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-    auto done = run_program(argv, input, kMaxOutput);
+    auto done = run_program(argv, input, kMaxOutput, std::chrono::seconds(60), lock_fd);
     if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     return done;
 }
 
 }  // namespace
 
-Result<std::vector<EndpointStatus>> Netavark::setup(const std::string& netns, const json& options) const {
+Result<std::vector<EndpointStatus>> Netavark::setup(const std::string& netns, const json& options,
+                                                    int lock_fd) const {
     KAPSEL_TRY(fs::mkdir_p(config_, 0700));
-    Completed c = KAPSEL_TRY(run_unreaped(argv("setup", netns), options.dump()));
+    Completed c = KAPSEL_TRY(run_unreaped(argv("setup", netns), options.dump(), lock_fd));
     if (!c.exited_ok()) return make_error("netavark setup: " + why(c));
     return parse_setup_output(c.out);
 }
 
-Status Netavark::teardown(const std::string& netns, const json& options) const {
+Status Netavark::teardown(const std::string& netns, const json& options, int lock_fd) const {
     KAPSEL_TRY(fs::mkdir_p(config_, 0700));
-    Completed c = KAPSEL_TRY(run_unreaped(argv("teardown", netns), options.dump()));
+    Completed c = KAPSEL_TRY(run_unreaped(argv("teardown", netns), options.dump(), lock_fd));
     if (!c.exited_ok()) return make_error("netavark teardown: " + why(c));
     return {};
 }

@@ -33,6 +33,15 @@ struct EndpointStatus {
 // checked, never trusted to have any field.
 Result<std::vector<EndpointStatus>> parse_setup_output(std::string_view text);
 
+// aardvark-dns's record of one network (a file netavark writes under its config dir,
+// named for the network): a first line with the network's DNS addresses, then one line
+// per container, "ID IPV4S IPV6S NAMES". The container ids it holds (at most 4096, in
+// file order; malformed lines are no container's).
+std::vector<std::string> aardvark_record_ids(std::string_view text);
+// The same text without the lines of containers for which `gone` says true.
+template <typename Gone>
+std::string without_aardvark_records(std::string_view text, Gone gone);
+
 // The netavark program: $KAPSEL_NETAVARK, or podman's (/usr/lib/podman/netavark,
 // /usr/libexec/podman/netavark); an error naming what to install when none is there.
 Result<std::string> find_netavark();
@@ -44,11 +53,13 @@ class Netavark {
   public:
     Netavark(std::string program, std::string aardvark, std::string config_dir)
         : program_(std::move(program)), aardvark_(std::move(aardvark)), config_(std::move(config_dir)) {}
-    // Puts the namespace at `netns` on the options' networks.
-    Result<std::vector<EndpointStatus>> setup(const std::string& netns, const json& options) const;
+    // Puts the namespace at `netns` on the options' networks. `lock_fd` (a lock kapsel
+    // holds on it) stays held until netavark has ended, even if kapsel dies first.
+    Result<std::vector<EndpointStatus>> setup(const std::string& netns, const json& options,
+                                              int lock_fd = -1) const;
     // Takes it off them again: interfaces, addresses, forwarded ports, firewall rules,
     // the DNS entries (the bridge and aardvark-dns go with the network's last container).
-    Status teardown(const std::string& netns, const json& options) const;
+    Status teardown(const std::string& netns, const json& options, int lock_fd = -1) const;
 
     // The aardvark-dns it starts ("" when there is none).
     const std::string& aardvark() const { return aardvark_; }
@@ -57,5 +68,26 @@ class Netavark {
     std::vector<std::string> argv(const char* verb, const std::string& netns) const;
     std::string program_, aardvark_, config_;
 };
+
+namespace detail {
+// The container id a record line names ("" for the first line and for malformed lines).
+std::string_view aardvark_line_id(std::string_view line, bool first);
+}  // namespace detail
+
+template <typename Gone>
+std::string without_aardvark_records(std::string_view text, Gone gone) {
+    std::string out;
+    bool first = true;
+    while (!text.empty()) {
+        size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end == std::string_view::npos ? text.size() : end + 1);
+        text.remove_prefix(line.size());
+        std::string_view id = detail::aardvark_line_id(line, first);
+        first = false;
+        if (!id.empty() && gone(std::string(id))) continue;
+        out += line;
+    }
+    return out;
+}
 
 }  // namespace kapsel::network

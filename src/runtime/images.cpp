@@ -109,6 +109,12 @@ Result<image::CheckResult> system_check(const Globals& g, bool repair) {
                                        true});
         }
     }
+    if (auto orphans = orphaned_dns_records(repair))
+        for (auto& id : *orphans)
+            result.findings.push_back({"aardvark-dns's name for container " + id.substr(0, 12),
+                                       repair ? "no such container on the network: forgotten"
+                                              : "no such container on the network: system prune forgets it",
+                                       true});
     return result;
 }
 
@@ -126,6 +132,8 @@ Result<image::Freed> system_prune(const Globals& g) {
         KAPSEL_TRY_CTX(detach_network(id), "take down container " + id.substr(0, 12) + "'s network");
         out.removed.push_back("took down container " + id.substr(0, 12) + "'s network");
     }
+    for (auto& id : KAPSEL_TRY_CTX(orphaned_dns_records(true), "forget names of containers gone"))
+        out.removed.push_back("forgot aardvark-dns's name for container " + id.substr(0, 12));
     auto rest = KAPSEL_TRY(image::prune_store(store, container_refs(store)));
     out.removed.insert(out.removed.end(), rest.removed.begin(), rest.removed.end());
     out.bytes += rest.bytes;

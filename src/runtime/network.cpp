@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <set>
 
 #include "network/etc_files.hpp"
 #include "network/netavark.hpp"
@@ -62,30 +63,39 @@ Result<unique_fd> netavark_lock(const network::NetworkStore& ns) {
 // keeps port 53 on the gateways and answers with stale names. Ended before a setup. A
 // process counts only if it runs the very aardvark-dns binary (same inode: a container's
 // process could call itself anything) with this root's --config.
+// Whether `pid` runs the aardvark-dns binary `bin` (same inode: a container's process
+// could call itself anything) with `config` as its --config.
+bool is_aardvark_of(pid_t pid, const struct stat& bin, const std::string& config) {
+    std::string base = "/proc/" + std::to_string(pid);
+    struct stat exe {};
+    if (::stat((base + "/exe").c_str(), &exe) != 0 || exe.st_dev != bin.st_dev || exe.st_ino != bin.st_ino)
+        return false;
+    auto cmdline = fs::read_file(base + "/cmdline");
+    if (!cmdline) return false;
+    std::vector<std::string> argv = split(*cmdline, '\0');
+    for (size_t i = 0; i + 1 < argv.size(); ++i)
+        if (argv[i] == "--config" && argv[i + 1] == config) return true;
+    return false;
+}
+
+// The aardvark-dns netavark knows of (its pid file), 0 when there is none.
+pid_t known_aardvark(const std::string& config) {
+    auto text = fs::read_file(config + "/aardvark.pid");
+    return text ? static_cast<pid_t>(std::atoi(text->c_str())) : 0;
+}
+
 void end_stray_aardvarks(const network::NetworkStore& ns, const std::string& aardvark) {
     struct stat bin {};
     if (aardvark.empty() || ::stat(aardvark.c_str(), &bin) != 0) return;
     std::string config = ns.netavark_dir() + "/aardvark-dns";
-    pid_t known = 0;
-    if (auto text = fs::read_file(config + "/aardvark.pid")) known = static_cast<pid_t>(std::atoi(text->c_str()));
+    pid_t known = known_aardvark(config);
     DIR* proc = ::opendir("/proc");
     if (!proc) return;
     while (dirent* d = ::readdir(proc)) {
         pid_t pid = static_cast<pid_t>(std::atoi(d->d_name));
-        if (pid <= 0 || pid == known) continue;
-        std::string base = std::string("/proc/") + d->d_name;
-        struct stat exe {};
-        if (::stat((base + "/exe").c_str(), &exe) != 0 || exe.st_dev != bin.st_dev || exe.st_ino != bin.st_ino)
-            continue;
-        auto cmdline = fs::read_file(base + "/cmdline");
-        if (!cmdline) continue;
-        std::vector<std::string> argv = split(*cmdline, '\0');
-        for (size_t i = 0; i + 1 < argv.size(); ++i)
-            if (argv[i] == "--config" && argv[i + 1] == config) {
-                log::warn("ending a stray aardvark-dns (pid " + std::to_string(pid) + ") of " + config);
-                ::kill(pid, SIGTERM);
-                break;
-            }
+        if (pid <= 0 || pid == known || !is_aardvark_of(pid, bin, config)) continue;
+        log::warn("ending a stray aardvark-dns (pid " + std::to_string(pid) + ") of " + config);
+        ::kill(pid, SIGTERM);
     }
     ::closedir(proc);
 }
@@ -209,7 +219,9 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     auto status = [&]() -> Result<std::vector<network::EndpointStatus>> {
         unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
         end_stray_aardvarks(ns, netavark.aardvark());
-        return netavark.setup(*path, *options);
+        // The lock lives as long as netavark: a run killed meanwhile must not let a
+        // prune or the next run's netavark in beside this one still at work.
+        return netavark.setup(*path, *options, lock.get());
     }();
     if (!status) return undo(status.error());
 
@@ -306,13 +318,65 @@ Status detach_network(const std::string& id) {
         if (netavark && networks) {
             auto options = network::netavark_options(a, *networks);
             if (options) {
-                auto st = netavark->teardown(a.netns, *options);
+                auto st = netavark->teardown(a.netns, *options, lock.get());
                 if (!st) log::warn("container " + id.substr(0, 12) + ": " + st.error().message);
             }
         }
     }
     if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
     return ns.release(id);
+}
+
+Result<std::vector<std::string>> orphaned_dns_records(bool forget) {
+    std::vector<std::string> out;
+    if (!fs::exists(network_root() + "/networks")) return out;
+    network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
+    std::string config = ns.netavark_dir() + "/aardvark-dns";
+    unique_fd dir(::open(config.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!dir) return errno == ENOENT ? Result<std::vector<std::string>>(out) : sys_error("open " + config);
+    // Under the netavark lock, no setup or teardown is halfway: a setup's record comes
+    // after its attachment, a teardown's record goes before it, so a record without an
+    // attachment is one that no kapsel will ever take away.
+    unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+    std::set<std::string> attached;
+    for (auto& a : KAPSEL_TRY(ns.attachments())) attached.insert(a.container_id);
+    auto gone = [&](const std::string& id) { return attached.count(id) == 0; };
+    std::vector<std::string> files;
+    if (DIR* d = ::fdopendir(::dup(dir.get()))) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_type == DT_REG && e->d_name[0] != '.' && std::string(e->d_name) != "aardvark.pid" &&
+                files.size() < 4096)
+                files.emplace_back(e->d_name);
+        ::closedir(d);
+    }
+    bool changed = false;
+    for (auto& name : files) {
+        unique_fd f(::openat(dir.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!f) continue;
+        auto text = fs::read_fd(f.get(), config + "/" + name, 16 << 20);
+        if (!text) continue;
+        size_t before = out.size();
+        for (auto& id : network::aardvark_record_ids(*text))
+            if (gone(id)) out.push_back(id);
+        if (!forget || out.size() == before) continue;
+        std::string kept = network::without_aardvark_records(*text, gone);
+        // No container left on the network: no file, as netavark leaves it after the last.
+        if (network::aardvark_record_ids(kept).empty()) {
+            if (::unlinkat(dir.get(), name.c_str(), 0) < 0) return sys_error("remove " + config + "/" + name);
+        } else {
+            KAPSEL_TRY(fs::write_file_atomic(config + "/" + name, kept, 0644));
+        }
+        changed = true;
+    }
+    // aardvark-dns reads its records again on SIGHUP.
+    struct stat bin {};
+    std::string aardvark;
+    if (auto program = network::find_netavark()) aardvark = network::find_aardvark(*program);
+    pid_t known = known_aardvark(config);
+    if (changed && known > 0 && !aardvark.empty() && ::stat(aardvark.c_str(), &bin) == 0 &&
+        is_aardvark_of(known, bin, config))
+        ::kill(known, SIGHUP);
+    return out;
 }
 
 }  // namespace kapsel::runtime

@@ -69,4 +69,11 @@ Result<std::vector<network::PortMapping>> container_ports(const Globals& g, cons
 // namespace, the addresses). Idempotent.
 Status detach_network(const std::string& id);
 
+// aardvark-dns's names (host-wide) for containers that have no network attachment: left
+// by a netavark that ended its setup after the container's teardown, or by a kapsel
+// older than the netavark lock. They would answer for a container that is gone, and a
+// new one given the same address would carry the old name. The containers' ids;
+// `forget` takes them out of aardvark-dns's records (and tells it).
+Result<std::vector<std::string>> orphaned_dns_records(bool forget);
+
 }  // namespace kapsel::runtime

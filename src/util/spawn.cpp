@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,10 +34,47 @@ Result<Pipe> make_pipe(const char* what) {
     return Pipe{unique_fd(p[0]), unique_fd(p[1])};
 }
 
+// In a child of kapsel's: keeps `hold` open while the program runs in a child of its own,
+// then exits as the program did. Only async-signal-safe calls (kapsel may have threads).
+[[noreturn]] void hold_and_exec(const char* prog, char* const* args, int in, int out, int err, int hold) {
+    // The held fd goes to 3, above the program's three; nothing else stays open here.
+    int high = ::fcntl(hold, F_DUPFD_CLOEXEC, 3);
+    if (high < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    if (high != 3 && ::dup2(high, 3) < 0) ::_exit(127);
+    ::close_range(4, ~0U, 0);
+    // Ctrl-C, a hangup or a TERM for the session must not end the holder before the
+    // program: the program gets them too and decides; the holder follows it.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_IGN);
+    ::signal(SIGCHLD, SIG_DFL);  // its end must be waitable here
+    pid_t holder = ::getpid();
+    pid_t child = ::fork();
+    if (child < 0) ::_exit(127);
+    if (child == 0) {
+        // Killed with the holder (a timeout kills the holder), never left running without it.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != holder) ::_exit(127);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+        ::close(3);
+        ::execve(prog, args, environ);
+        ::_exit(127);
+    }
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0)
+        if (errno != EINTR) ::_exit(127);
+    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+    int sig = WTERMSIG(status);
+    ::signal(sig, SIG_DFL);
+    ::kill(holder, sig);
+    ::_exit(128 + sig);
+}
+
 }  // namespace
 
 Result<Completed> run_program(const std::vector<std::string>& argv, std::string_view input,
-                              size_t max_output, std::chrono::milliseconds timeout) {
+                              size_t max_output, std::chrono::milliseconds timeout, int hold_fd) {
     if (argv.empty()) return make_error("run a program: no program given");
     const std::string& prog = argv[0];
     // stdin is a socket: a program that exits without reading all of it gives us EPIPE
@@ -49,19 +87,26 @@ Result<Completed> run_program(const std::vector<std::string>& argv, std::string_
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in.read.get(), 0);
-    posix_spawn_file_actions_adddup2(&fa, out.write.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, err.write.get(), 2);
-    // And nothing else: an fd kapsel was given without O_CLOEXEC (`flock LOCK kapsel run`'s
-    // lock) would otherwise live on in whatever the program leaves running (netavark's
-    // aardvark-dns), holding that lock for good.
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, prog.c_str(), &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return sys_error("run " + prog, rc);
+    if (hold_fd < 0) {
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in.read.get(), 0);
+        posix_spawn_file_actions_adddup2(&fa, out.write.get(), 1);
+        posix_spawn_file_actions_adddup2(&fa, err.write.get(), 2);
+        // And nothing else: an fd kapsel was given without O_CLOEXEC (`flock LOCK kapsel run`'s
+        // lock) would otherwise live on in whatever the program leaves running (netavark's
+        // aardvark-dns), holding that lock for good.
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        int rc = ::posix_spawn(&pid, prog.c_str(), &fa, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) return sys_error("run " + prog, rc);
+    } else {
+        if (::access(prog.c_str(), X_OK) != 0) return sys_error("run " + prog);
+        pid = ::fork();
+        if (pid < 0) return sys_error("fork to run " + prog);
+        if (pid == 0) hold_and_exec(prog.c_str(), args.data(), in.read.get(), out.write.get(), err.write.get(), hold_fd);
+    }
     in.read.reset();
     out.write.reset();
     err.write.reset();

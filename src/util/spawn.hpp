@@ -23,8 +23,16 @@ struct Completed {
 // program that leaves a daemon behind holding its stdout (netavark's aardvark-dns does
 // not, but a future one might) does not make us wait: reading stops once the program
 // itself has ended and its pipes are drained of what is there.
+//
+// `hold_fd` (when not -1) is kept open, in a process of ours that waits for the program,
+// for as long as the program runs, even if kapsel itself is killed meanwhile: a lock
+// taken on it then guards the program's whole run, not just kapsel's (netavark killed
+// with the kapsel that ran it would leave its work half done, and one that finishes
+// after kapsel's death must not run beside the next one). The program itself does not
+// get it, nor does whatever it leaves running (aardvark-dns would hold the lock for good).
 Result<Completed> run_program(const std::vector<std::string>& argv, std::string_view input,
                               size_t max_output = 1 << 20,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                              int hold_fd = -1);
 
 }  // namespace kapsel

@@ -5,6 +5,7 @@
 // firewall rule or address behind. All traffic stays on loopback and in the namespaces and
 // bridges the tests make.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -301,6 +302,60 @@ TEST_F(Network, AStrayAardvarkDnsIsEndedAndNamesResolve) {
     EXPECT_EQ(1, running()) << "one aardvark-dns, netavark's own";
     EXPECT_NE(std::string::npos, sh("nslookup s1").find("Address: " + ip_of("s1")));
     EXPECT_EQ(0, k({"rm", "-f", "s1"}).code);
+}
+
+// netavark runs under kapsel's netavark lock. A run killed while netavark is at work must
+// not let the next netavark (a prune's teardown, another run's setup) in beside it: the
+// lock is held until netavark itself has ended, and what it finished is then taken down.
+TEST_F(Network, ANetavarkStillAtWorkForAKilledRunKeepsTheLock) {
+    std::string before = host_network_state(attachments_dir());
+    TempDir d;
+    std::string slow = d.path() + "/netavark", started = d.path() + "/started";
+    {
+        std::ofstream f(slow);
+        f << "#!/bin/sh\ncase \" $* \" in *' setup '*) touch " << started << "; sleep 2;; esac\n"
+          << "exec /usr/lib/podman/netavark \"$@\"\n";
+    }
+    ASSERT_EQ(0, chmod(slow.c_str(), 0755));
+    std::string lock = attachments_dir() + "/../netavark.lock";
+    Output o = run_program(
+        {"/bin/sh", "-c",
+         "KAPSEL_NETAVARK=" + slow + " KAPSEL_AARDVARK_DNS=/usr/lib/podman/aardvark-dns " + kapsel_binary() +
+             " --root " + root() + "/state --storage-root " + store() + " run -d --name late " + kImage +
+             " sleep 600 & pid=$!; i=0; while [ ! -e " + started + " ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "kill -9 $pid; wait $pid; flock -n " + lock + " true && echo free || echo held"},
+        "", 30000);
+    EXPECT_EQ("held\n", o.out) << o.err;
+    Output prune = k({"system", "prune"});
+    EXPECT_EQ(0, prune.code) << prune.err;
+    k({"rm", "-f", "late"});
+    EXPECT_EQ(before, host_network_state(attachments_dir()));
+}
+
+// A name aardvark-dns holds for a container that has no attachment (a netavark that
+// finished after the container's teardown left it) is reported by system check and
+// forgotten by system prune; the names of the containers still there stay.
+TEST_F(Network, AnOrphanedNameIsReportedAndForgottenByPrune) {
+    make_network("ktest-dns");
+    run_d({"--name", "kept", "--network", "ktest-dns", kImage, "sleep", "600"});
+    std::string records = attachments_dir() + "/../netavark/aardvark-dns/ktest-dns";
+    std::string ghost(64, 'e');
+    {
+        std::ofstream f(records, std::ios::app);
+        f << ghost << " 10.90.250.250  ghost\n";
+    }
+    Output check = k({"system", "check"});
+    EXPECT_NE(std::string::npos, check.out.find("name for container eeeeeeeeeeee")) << check.out << check.err;
+    Output prune = k({"system", "prune"});
+    EXPECT_EQ(0, prune.code) << prune.err;
+    EXPECT_NE(std::string::npos, prune.out.find("forgot aardvark-dns's name for container eeeeeeeeeeee")) << prune.out;
+    std::ifstream in(records);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(std::string::npos, text.find(ghost)) << text;
+    EXPECT_NE(std::string::npos, text.find(" kept")) << text;
+    EXPECT_NE(std::string::npos, sh("nslookup kept", {"--network", "ktest-dns"}).find("Address: " + ip_of("kept")));
+    EXPECT_EQ(std::string::npos, k({"system", "check"}).out.find("aardvark")) << "nothing left to forget";
+    EXPECT_EQ(0, k({"rm", "-f", "kept"}).code);
 }
 
 TEST_F(Network, BadInputIsOneLineAndLeavesNothing) {
