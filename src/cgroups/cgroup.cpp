@@ -71,6 +71,9 @@ class CgroupImpl final : public Cgroup {
     CgroupImpl(const Layout& layout, std::vector<std::string> dirs,
                std::vector<std::string> created)
         : layout_(layout), dirs_(std::move(dirs)), created_(std::move(created)) {
+        // No directories: a rootless container without a cgroup of its own (rootless.hpp);
+        // it then has no hierarchy for any loop below to index.
+        if (dirs_.empty()) layout_ = Layout{};
         for (size_t i = 0; i < layout_.hierarchies.size() && i < dirs_.size(); ++i)
             if (layout_.hierarchies[i].v2) {
                 v2fd_.reset(::open(dirs_[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -101,6 +104,7 @@ class CgroupImpl final : public Cgroup {
     }
 
     Result<std::vector<pid_t>> pids() const override {
+        if (dirs_.empty()) return std::vector<pid_t>{};
         // The v1 hierarchy that always exists with a task list: pids, else the first.
         size_t pick = 0;
         for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
@@ -115,11 +119,17 @@ class CgroupImpl final : public Cgroup {
     }
     Status freeze() override {
         std::string dir = freezer_dir();
+        if (dirs_.empty())
+            return make_error("pause: the container has no cgroup of its own (rootless, without a "
+                              "delegated cgroup v2 subtree)");
         if (dir.empty()) return make_error("pause: no freezer cgroup controller on this host");
         return set_frozen(dir, true);
     }
     Status thaw() override {
         std::string dir = freezer_dir();
+        if (dirs_.empty())
+            return make_error("resume: the container has no cgroup of its own (rootless, without a "
+                              "delegated cgroup v2 subtree)");
         if (dir.empty()) return make_error("resume: no freezer cgroup controller on this host");
         return set_frozen(dir, false);
     }

@@ -1,13 +1,16 @@
 // kapsel: global flags, then one verb.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "linux/exe_guard.hpp"
+#include "runtime/state_root.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 #include "util/self.hpp"
 
 namespace kapsel::cli {
@@ -86,7 +89,11 @@ static int real_main(int argc, char** argv) {
 
     Flags global("kapsel", "kapsel [global options] command [options] [arguments]", "");
     bool rootless_ignored = false;
-    global.option({"root"}, &g.root, "state directory (default /run/kapsel)", "dir");
+    std::string root_flag;
+    global.option({"root"}, &root_flag,
+                  "state directory (default /run/kapsel; for a user without root "
+                  "$XDG_RUNTIME_DIR/kapsel, else /tmp/kapsel-UID)",
+                  "dir");
     global.option({"log"}, &log_path, "log file (default: stderr)", "file");
     global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
     global.flag({"debug"}, &g.debug, "log debug messages");
@@ -122,8 +129,18 @@ static int real_main(int argc, char** argv) {
         std::fputs(main_usage().c_str(), stdout);
         return 0;
     }
+    g.root = root_flag.empty() ? runtime::default_state_root(::geteuid(), rootless(), ::getenv("XDG_RUNTIME_DIR"))
+                               : root_flag;
     for (auto& c : commands()) {
         if (verb != c.name) continue;
+        Args verb_args(rest->begin() + 1, rest->end());
+        bool help = std::find_if(verb_args.begin(), verb_args.end(), [](const std::string& a) {
+                        return a == "--help" || a == "-h";
+                    }) != verb_args.end();
+        // A user's state is private and its own: checked before any verb reads or writes
+        // it (spec and features keep no state).
+        if (::geteuid() != 0 && !help && verb != "spec" && verb != "features")
+            if (auto st = runtime::own_state_root(g.root, root_flag.empty()); !st) return fail(st.error());
         if (c.enters_container) {
             // CVE-2019-5736: never enter a container while running from a binary
             // the container could open for writing.

@@ -104,7 +104,7 @@ void run_init(const InitArgs& a) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     // Non-dumpable: no process in the container may ptrace us or open our
     // /proc/PID entries while we hold host file descriptors (CVE-2016-9962).
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    ::prctl(PR_SET_DUMPABLE, a.dumpable_until_go ? 1 : 0, 0, 0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -163,6 +163,9 @@ void run_init(const InitArgs& a) {
         bind_sources.push_back(std::move(m.fd));
     }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    // The maps are written: from now on nothing may ptrace us or open /proc/PID
+    // (CVE-2016-9962, above), a user's container included.
+    if (a.dumpable_until_go) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     if (plan.creates(plan::NsType::user)) {
         // Become root of the new user namespace now that its maps exist.

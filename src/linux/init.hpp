@@ -26,6 +26,9 @@ struct InitArgs {
     int preserve_fds = 0;  // fds 3 .. 3+n-1 are handed to the process
     bool no_pivot = false;
     bool no_new_keyring = false;
+    // A user without root writes the init's id maps (itself, or through newuidmap),
+    // which /proc allows only while the init is dumpable: until `go`.
+    bool dumpable_until_go = false;
     // Namespaces joined by path inside the child (the general path); opened by the parent.
     std::vector<std::pair<plan::NsType, int>> join;
     // Namespaces the child still has to create itself (the general path), as clone flags.

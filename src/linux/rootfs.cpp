@@ -197,7 +197,20 @@ Status bind_mount(Sys& sys, int rootfd, const std::string& dest, int target,
 }
 
 Status mount_cgroups(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptions& opts) {
-    if (opts.cgroups.empty()) return make_error("no cgroup hierarchy is known to mount");
+    if (opts.cgroups.empty()) {
+        // A rootless container without a cgroup of its own (cgroups/rootless.hpp). In a
+        // cgroup namespace of its own a cgroup2 mount shows the cgroup it runs in (the
+        // user's) as its root; where the kernel refuses that (no cgroup v2, no cgroup
+        // namespace), an empty read-only directory: the host's tree is none of its business.
+        unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
+        if (opts.new_cgroup_ns && mount_filesystem(sys, target.get(), "cgroup2", "cgroup2", m))
+            return {};
+        plan::Mount empty = m;
+        empty.data = {{"mode", "555"}, {"size", "0"}};
+        empty.attrs.set |= MOUNT_ATTR_RDONLY;
+        KAPSEL_TRY(mount_filesystem(sys, target.get(), "tmpfs", "tmpfs", empty));
+        return {};
+    }
     if (opts.cgroups.size() == 1 && opts.cgroups[0].v2) {
         unique_fd target = KAPSEL_TRY(mkdir_in_root(sys, rootfd, m.destination));
         if (opts.new_cgroup_ns) {
@@ -377,6 +390,35 @@ static Status refuse_symlinked(Sys& sys, int rootfd, const plan::Mount& m) {
     return {};
 }
 
+// A user namespace may mount sysfs only with a network namespace of its own, and
+// mqueue only with an IPC namespace of its own (the kernel ties both to those
+// namespaces' owners). Without them the container gets the host's, as it shares
+// them: runc and crun bind the host's mount then, and so does kapsel.
+static std::string host_copy_of(const std::string& fstype) {
+    if (fstype == "sysfs") return "/sys";
+    if (fstype == "mqueue") return "/dev/mqueue";
+    return "";
+}
+
+// The host's mount, recursively (sysfs has mounts below it) and with the config's
+// flags on every part of it: "ro" on /sys means all of it.
+static Status bind_host_copy(Sys& sys, int rootfd, int target, const std::string& host,
+                             const plan::Mount& m) {
+    plan::Mount bind = m;
+    bind.kind = plan::MountKind::bind;
+    bind.source = host;
+    bind.recursive_bind = true;
+    bind.attrs.recursive = true;
+    bind.data.clear();
+    auto st = bind_mount(sys, rootfd, m.destination, target, host, bind);
+    if (!st)
+        return std::move(st).error().context(
+            "bind the host's " + host + " at " + m.destination + " (no " + m.fstype +
+            " mount in a user namespace without its own " +
+            (m.fstype == "sysfs" ? "network" : "IPC") + " namespace)");
+    return {};
+}
+
 bool bind_sources_from_parent(const plan::Plan& plan) {
     return plan.has(plan::NsType::user) && plan.has(plan::NsType::mount);
 }
@@ -391,7 +433,11 @@ Status apply_mount(Sys& sys, int rootfd, const plan::Mount& m, const RootfsOptio
             if (m.tmpcopyup)
                 below =
                     KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));
-            KAPSEL_TRY(mount_filesystem(sys, target.get(), m.fstype, m.source, m));
+            auto made = mount_filesystem(sys, target.get(), m.fstype, m.source, m);
+            if (!made && made.error().code == EPERM && opts.user_ns)
+                if (auto host = host_copy_of(m.fstype); !host.empty())
+                    return bind_host_copy(sys, rootfd, target.get(), host, m);
+            KAPSEL_TRY(std::move(made));
             if (m.tmpcopyup) {
                 unique_fd top =
                     KAPSEL_TRY(open_in_root(sys, rootfd, m.destination, O_RDONLY | O_DIRECTORY));

@@ -22,6 +22,8 @@ struct CgroupView {
 struct RootfsOptions {
     bool no_pivot = false;
     bool bind_devices = false;  // in a user namespace mknod is refused: bind host nodes
+    // In a user namespace: sysfs and mqueue may be refused there (bind_host_copy).
+    bool user_ns = false;
     bool new_cgroup_ns = false;
     std::vector<CgroupView> cgroups;  // for mounts of type "cgroup"
     // For idmapped mounts: a user namespace fd per entry of plan.mounts (-1: none),

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgroups/cgroup.hpp"
+#include "cgroups/rootless.hpp"
 #include "cgroups/systemd_path.hpp"
 #include "linux/console.hpp"
 #include "linux/hooks.hpp"
@@ -27,6 +28,7 @@
 #include "linux/rootfs.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/sync.hpp"
+#include "linux/userns_maps.hpp"
 #include "oci/spec.hpp"
 #include "plan/build.hpp"
 #include "plan/names.hpp"
@@ -38,6 +40,7 @@
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 #include "util/strings.hpp"
 #include "util/undo.hpp"
 
@@ -53,6 +56,7 @@ std::string id_map_text(const std::vector<plan::IdMap>& maps) {
 }
 
 Status write_id_maps(pid_t pid, const plan::Plan& plan) {
+    if (::geteuid() != 0) return linux::write_rootless_maps(pid, plan);
     std::string base = "/proc/" + std::to_string(pid);
     KAPSEL_TRY_CTX(fs::write_file(base + "/uid_map", id_map_text(plan.uid_map)),
                    "write uid mappings");
@@ -84,6 +88,14 @@ Status check_against_host(const plan::Plan& plan) {
                                   ns.path + " is the host's");
     }
     if (plan.process) KAPSEL_TRY(linux::check_process_on_host(*plan.process));
+    if (::geteuid() != 0) {
+        // As runc: an ordinary user has no privilege on the host to build a container
+        // with; a user namespace of the container's own gives it one.
+        if (!plan.creates(plan::NsType::user))
+            return make_error("linux.namespaces: a user without root needs a new user namespace "
+                              "(kapsel spec --rootless writes one)");
+        KAPSEL_TRY(linux::check_rootless_maps(plan));
+    }
     return {};
 }
 
@@ -118,17 +130,6 @@ Result<unique_fd> open_namespace(const plan::Namespace& ns) {
     return fd;
 }
 
-// The caller's user name from the host's /etc/passwd (runc's "owner").
-std::string user_name(uid_t uid) {
-    if (auto text = fs::read_file("/etc/passwd")) {
-        for (auto& line : split(*text, '\n')) {
-            auto f = split(line, ':');
-            if (f.size() > 2 && parse_uint(f[2]) == uid) return f[0];
-        }
-    }
-    return std::to_string(uid);
-}
-
 // Opens the bind mounts' sources in the init's mount namespace with the host root's
 // credentials and hands them to the init before `go` (bind_sources_from_parent): a
 // helper does it, since joining a mount namespace changes the caller's root and cwd.
@@ -158,6 +159,27 @@ Status send_bind_sources(const plan::Plan& plan, pid_t init_pid, int sock) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return make_error("open the bind mounts' sources in the container's mount namespace");
     return {};
+}
+
+// A user without root has a cgroup only in a cgroup v2 subtree delegated to it (as
+// with runc and crun); elsewhere the container runs in the caller's cgroup, and the
+// limits its config asks for are named in one warning, never dropped silently. A
+// config without limits runs without a word.
+void without_cgroup_unless_delegated(const std::string& id, const oci::Resources& resources,
+                                     cgroups::Layout& layout, std::vector<std::string>& dirs) {
+    auto d = cgroups::delegation(
+        layout, dirs, [](const std::string& p) { return ::access(p.c_str(), W_OK) == 0; },
+        [](const std::string& p) { return fs::exists(p); });
+    if (d.usable) return;
+    log::debug("create: container " + id + " gets no cgroup: " + d.why_not);
+    layout = cgroups::Layout{};
+    dirs.clear();
+    auto lost = cgroups::requested_limits(resources);
+    if (lost.empty()) return;
+    std::string names;
+    for (auto& l : lost) names += (names.empty() ? "" : ", ") + std::string("linux.resources.") + l;
+    log::warn("container " + id + " runs without a cgroup of its own (rootless: " + d.why_not +
+              "), so these limits are not applied: " + names);
 }
 
 std::string state_for_hooks(const Record& r, oci::Status status) {
@@ -211,6 +233,11 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                   "and sched_getaffinity show the host's numbers in it");
 
     cgroups::Layout layout = KAPSEL_TRY(cgroups::detect());
+    auto cg_dirs = cgroups::resolve_dirs(layout, plan.cgroups_path, o.id);
+    const oci::Resources no_resources;
+    const oci::Resources& resources =
+        spec.linux_ && spec.linux_->resources ? *spec.linux_->resources : no_resources;
+    if (rootless()) without_cgroup_unless_delegated(o.id, resources, layout, cg_dirs);
     Store store(g.root);
     // Held until the record is written: the service is not let go in between.
     auto procfs_lease = KAPSEL_TRY(lease_procfs(g, plan));
@@ -234,7 +261,6 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
         }
     }};
 
-    auto cg_dirs = cgroups::resolve_dirs(layout, plan.cgroups_path, o.id);
     {
         // Until the record is written this file says which cgroup directories will be
         // the container's and which of them existed already, so that a delete (or
@@ -254,10 +280,8 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                " more hierarchies");
     // Limits hold before the init's first instruction: it is cloned into a
     // cgroup that already has them.
-    const oci::Resources no_resources;
-    KAPSEL_TRY_CTX(cg->apply(spec.linux_ && spec.linux_->resources ? *spec.linux_->resources : no_resources,
-                             cgroups::PlanMode::create),
-                   "apply linux.resources");
+    if (!cg_dirs.empty())
+        KAPSEL_TRY_CTX(cg->apply(resources, cgroups::PlanMode::create), "apply linux.resources");
     Undo host_mounts{[&] {
         if (!plan.has(plan::NsType::mount)) (void)linux::unmount_below(plan.rootfs);
     }};
@@ -335,7 +359,12 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     args.no_pivot = o.no_pivot;
     args.no_new_keyring = o.no_new_keyring;
     args.rootfs.no_pivot = o.no_pivot;
-    args.rootfs.bind_devices = plan.has(plan::NsType::user);
+    // No mknod in a user namespace, nor for root of one (podman's rootless runtime).
+    args.rootfs.bind_devices = args.rootfs.user_ns = plan.has(plan::NsType::user) || in_user_namespace();
+    // The init stays dumpable until its maps are written: /proc/PID/uid_map of a
+    // non-dumpable process is root's, which neither a user nor newuidmap (it checks
+    // the owner) may write. No process but the user's own can reach it meanwhile.
+    args.dumpable_until_go = ::geteuid() != 0;
     args.rootfs.new_cgroup_ns = plan.creates(plan::NsType::cgroup);
     args.rootfs.cgroups = cg->views();
     args.seccomp = seccomp;
@@ -383,7 +412,7 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
     rec.cgroup_created = cg->created();
     rec.cgroup_v2 = cg->v2();
     rec.new_pid_ns = plan.creates(plan::NsType::pid);
-    rec.owner = user_name(::getuid());
+    rec.owner = linux::user_name(::getuid());
     rec.mount_ns = plan.has(plan::NsType::mount);
 
     while (true) {
@@ -411,7 +440,9 @@ Result<Created> create(const Globals& g, const CreateOptions& o) {
                 // be in a user namespace where it could not raise them itself.
                 if (plan.process)
                     KAPSEL_TRY(linux::apply_limits_from_outside(init_pid, *plan.process));
-                if (linux::bind_sources_from_parent(plan))
+                // Only root's credentials reach further than the init's own: a user's
+                // container opens what the user may, itself.
+                if (::geteuid() == 0 && linux::bind_sources_from_parent(plan))
                     KAPSEL_TRY(send_bind_sources(plan, init_pid, parent_sock.get()));
                 KAPSEL_TRY(linux::send_msg(parent_sock.get(), linux::Msg::go));
                 break;

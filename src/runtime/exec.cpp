@@ -249,7 +249,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
         unique_fd fallback = KAPSEL_TRY(init_cgroup_v2(layout, rec.pid));
         child = clone_into_cgroup(0, fallback.get(), &pidfd_raw);
     }
-    if (child < 0) return sys_error("clone the exec process into cgroup " + dirs.front());
+    if (child < 0)
+        return sys_error(dirs.empty() ? std::string("clone the exec process")
+                                      : "clone the exec process into cgroup " + dirs.front());
     if (child == 0) linux::run_tenant(args);
     log::debug("exec: process " + std::to_string(child) + " joins container " + o.id +
                " (init pid " + std::to_string(rec.pid) + ")");

@@ -21,7 +21,12 @@ Status kill(const Globals& g, const std::string& id, int signal, bool all) {
     log::debug("kill: signal " + std::to_string(signal) +
                (all ? " to every process of " : " to the init of ") + id + " (pid " +
                std::to_string(rec.pid) + ", " + oci::status_name(status) + ")");
-    if (all) {
+    // A rootless container without a cgroup of its own has no list of its processes:
+    // the signal goes to its init (runc does the same), whose end ends a pid namespace.
+    if (all && rec.cgroup_dirs.empty()) {
+        if (!pidfd) return {};
+        if (pidfd_signal(pidfd.get(), signal) < 0) return sys_error("kill " + id);
+    } else if (all) {
         auto layout = KAPSEL_TRY(cgroups::detect());
         auto cg = cgroups::open(layout, rec.cgroup_dirs);
         KAPSEL_TRY_CTX(cg->kill_all(signal), "kill all processes of " + id);

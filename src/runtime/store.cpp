@@ -34,8 +34,10 @@ Status Store::validate_id(const std::string& id) {
 
 Status Store::create_dir(const std::string& id) {
     KAPSEL_TRY(validate_id(id));
-    KAPSEL_TRY(fs::mkdir_p(root_, 0711));
-    if (::mkdir(dir(id).c_str(), 0711) < 0) {
+    // A user's state is its own (state_root.hpp); root's stays traversable, as runc's.
+    int mode = ::geteuid() == 0 ? 0711 : 0700;
+    KAPSEL_TRY(fs::mkdir_p(root_, mode));
+    if (::mkdir(dir(id).c_str(), static_cast<mode_t>(mode)) < 0) {
         if (errno == EEXIST) return make_error("container \"" + id + "\" already exists");
         return sys_error("create " + dir(id));
     }

@@ -1,6 +1,8 @@
 // /proc/PID facts.
 #include "util/proc.hpp"
 
+#include <unistd.h>
+
 #include <string>
 
 #include "util/fs.hpp"
@@ -21,5 +23,15 @@ uint64_t process_start_time(int pid) {
     if (fields[0] == "Z" || fields[0] == "X") return 0;
     return parse_uint(fields[19]).value_or(0);
 }
+
+bool in_user_namespace() {
+    auto text = fs::read_file("/proc/self/uid_map");
+    if (!text) return false;
+    auto f = split(trim(*text), ' ');
+    std::erase(f, "");
+    return !(f.size() == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295");
+}
+
+bool rootless() { return ::geteuid() != 0 || in_user_namespace(); }
 
 }  // namespace kapsel

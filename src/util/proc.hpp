@@ -10,4 +10,12 @@ namespace kapsel {
 // 0 if it is gone or a zombie.
 uint64_t process_start_time(int pid);
 
+// Whether this process runs in a user namespace other than the host's (its uid_map is
+// not the whole "0 0 4294967295"): podman runs its runtime so for a user.
+bool in_user_namespace();
+// Whether kapsel runs without the host's root: an ordinary user, or root of a user
+// namespace (podman's rootless runtime). Such a caller has no cgroup v1 hierarchy, no
+// mknod, no sysfs without a network namespace of its own.
+bool rootless();
+
 }  // namespace kapsel
