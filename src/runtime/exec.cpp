@@ -206,8 +206,16 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
         return make_error("cannot exec in container \"" + o.id + "\": it is stopped");
     // A pid namespace takes effect for children: enter it here, so the process
     // is cloned into it as our own child, not the init's.
-    if ((foreign & CLONE_NEWPID) && ::setns(init.get(), CLONE_NEWPID) < 0)
+    // setns(2) into a pid namespace wants CAP_SYS_ADMIN in the caller's own user
+    // namespace too, which an ordinary user has only in the container's: it joins that
+    // one with it (the kernel takes the user namespace first), and the process cloned
+    // next is born its member. kapsel itself then acts as the user it was, with
+    // capabilities over the container's ids only.
+    int here = CLONE_NEWPID;
+    if (::geteuid() != 0 && (foreign & CLONE_NEWUSER)) here |= CLONE_NEWUSER;
+    if ((foreign & CLONE_NEWPID) && ::setns(init.get(), here) < 0)
         return sys_error("join the pid namespace of container " + o.id);
+    if (!(foreign & CLONE_NEWPID)) here = 0;
 
     unique_fd console, console_ours;
     if (proc.terminal) {
@@ -229,7 +237,7 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
                            .seccomp = seccomp ? &*seccomp : nullptr,
                            .sync_fd = child_sock.get(),
                            .init_pidfd = init.get(),
-                           .join_flags = foreign & ~CLONE_NEWPID,
+                           .join_flags = foreign & ~here,
                            .root_fd = root.get(),
                            .console_fd = console.get(),
                            .preserve_fds = o.preserve_fds};
