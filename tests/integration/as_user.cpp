@@ -1,10 +1,12 @@
 // AsUser: a test user in a private mount namespace (see as_user.hpp).
 #include "as_user.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -54,6 +56,30 @@ AsUser::AsUser() {
     put(etc + "/subuid", slurp("/etc/subuid") + name + ":" + range);
     put(etc + "/subgid", slurp("/etc/subgid") + name + ":" + range);
     for (auto f : {"passwd", "group", "subuid", "subgid"}) ::chmod((etc + "/" + f).c_str(), 0644);
+}
+
+AsUser::~AsUser() {
+    for (int round = 0; round < 50; ++round) {
+        bool any = false;
+        for (auto& e : std::filesystem::directory_iterator("/proc")) {
+            std::string name = e.path().filename();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            std::istringstream status(slurp(e.path().string() + "/status"));
+            for (std::string line; std::getline(status, line);) {
+                if (line.rfind("Uid:", 0) != 0) continue;
+                std::istringstream ids(line.substr(4));
+                uint64_t uid = 0;
+                ids >> uid;
+                if (uid == kUid || (uid >= kSubStart && uid < uint64_t{kSubStart} + kSubCount)) {
+                    ::kill(std::stoi(name), SIGKILL);
+                    any = true;
+                }
+                break;
+            }
+        }
+        if (!any) return;
+        ::usleep(100000);
+    }
 }
 
 std::string AsUser::make_dir(const std::string& name, int mode) const {

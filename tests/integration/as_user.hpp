@@ -24,6 +24,10 @@ class AsUser {
     static constexpr uint32_t kSubStart = 200000, kSubCount = 65536;
 
     AsUser();
+    // Kills whatever still runs as the user or one of its subordinate ids (podman's
+    // pause process, a container a failed test left), so no process outlives the test.
+    ~AsUser();
+    AsUser(const AsUser&) = delete;
     // The user's directory (0700, the user's), with home/ and run/ (XDG_RUNTIME_DIR).
     const std::string& base() const { return base_.path(); }
     std::string home() const { return base() + "/home"; }

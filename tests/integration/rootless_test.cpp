@@ -221,6 +221,47 @@ TEST_F(Rootless, LimitsWithoutACgroupAreNamedInOneWarning) {
     EXPECT_EQ(std::string::npos, o.err.find("pids")) << "only what the config asked for";
 }
 
+// podman as the same user, with kapsel as its OCI runtime: podman runs it as root of
+// its own user namespace (the user's id and its subordinate ranges), with no cgroup on
+// this host's v1 controllers. The network is none: pasta/slirp4netns need /dev/net/tun.
+TEST_F(Rootless, PodmanAsTheUserRunsAndExecsWithKapselAsItsRuntime) {
+    if (access("/usr/bin/podman", X_OK) != 0) GTEST_SKIP() << "skipped: podman is not installed";
+    if (!have_newuidmap()) GTEST_SKIP() << "skipped: podman rootless needs newuidmap (package uidmap)";
+    std::string archive = std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar";
+    if (access(archive.c_str(), R_OK) != 0) GTEST_SKIP() << "skipped: " << archive << " is missing";
+    std::string image_dir = user_->make_dir("image", 0755);
+    ASSERT_EQ(0, run_program({"/bin/cp", archive, image_dir + "/busybox.tar"}).code);
+    ::chmod((image_dir + "/busybox.tar").c_str(), 0644);
+    std::vector<std::string> env{"XDG_CONFIG_HOME=" + user_->home() + "/.config",
+                                 "XDG_DATA_HOME=" + user_->home() + "/.local/share"};
+    auto podman = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv{"/usr/bin/podman", "--storage-driver", "vfs", "--runtime",
+                                      kapsel_binary()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return user_->run(argv, env, "", 120000);
+    };
+    Output info = podman({"info", "--format", "{{.Host.Security.Rootless}}"});
+    if (info.code != 0 || info.out.find("true") == std::string::npos)
+        GTEST_SKIP() << "skipped: podman cannot run rootless here: "
+                     << info.err.substr(0, info.err.find('\n'));
+    Output load = podman({"load", "-i", image_dir + "/busybox.tar"});
+    ASSERT_EQ(0, load.code) << load.err;
+
+    Output run = podman({"run", "--rm", "--network", "none", "localhost/kapsel-busybox:latest",
+                         "sh", "-c", "id -u; true"});
+    ASSERT_EQ(0, run.code) << run.err;
+    EXPECT_EQ("0\n", run.out);
+
+    Output d = podman({"run", "-d", "--name", "t1", "--network", "none",
+                       "localhost/kapsel-busybox:latest", "sleep", "1000"});
+    ASSERT_EQ(0, d.code) << d.err;
+    Output e = podman({"exec", "t1", "sh", "-c", "echo from exec"});
+    EXPECT_EQ(0, e.code) << e.err;
+    EXPECT_EQ("from exec\n", e.out);
+    Output rm = podman({"rm", "-f", "-t", "0", "t1"});
+    EXPECT_EQ(0, rm.code) << rm.err;
+}
+
 // Pure cgroup v2 with a subtree delegated to the user (what systemd's Delegate= gives):
 // the limits apply. In the qemu guest (scripts/qemu-cgroup2-tests BUILD 'Rootless*').
 TEST(RootlessV2, ADelegatedSubtreeGetsTheContainersCgroupAndLimits) {
