@@ -1,6 +1,8 @@
 // Overlay root file systems.
 #include "image/overlay.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
@@ -36,7 +38,20 @@ Status unmount_rootfs(const Store& store, const std::string& id) {
     return sys_error("unmount " + d.merged);
 }
 
-Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers) {
+namespace {
+
+// A mount point the runtime made: an empty regular file or a directory at a mount's
+// destination, where the image had nothing.
+bool made_mount_point(const MountPoints& points, const std::string& p, const struct stat& st) {
+    if (!(S_ISREG(st.st_mode) && st.st_size == 0) && !S_ISDIR(st.st_mode)) return false;
+    return std::find(points.begin(), points.end(), p) != points.end();
+}
+
+}  // namespace
+
+Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id,
+                                             const std::vector<std::string>& layers,
+                                             const MountPoints& mount_points) {
     ContainerDirs d = container_dirs(store, id);
     Tree upper = KAPSEL_TRY(Tree::open(d.upper));
     std::vector<Tree> lowers;
@@ -52,18 +67,21 @@ Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::stri
     KAPSEL_TRY(upper.walk([&](const std::string& p, const struct stat& st) -> Status {
         if (is_whiteout(st))
             out.push_back({Change::deleted, "/" + p});
-        else
-            out.push_back({in_lower(p) ? Change::changed : Change::added, "/" + p});
+        else if (in_lower(p))
+            out.push_back({Change::changed, "/" + p});
+        else if (!made_mount_point(mount_points, p, st))
+            out.push_back({Change::added, "/" + p});
         return {};
     }));
     return out;
 }
 
-Status write_upper_tar(const Store& store, const std::string& id, int fd) {
+Status write_upper_tar(const Store& store, const std::string& id, int fd, const MountPoints& mount_points) {
     ContainerDirs d = container_dirs(store, id);
     Tree upper = KAPSEL_TRY(Tree::open(d.upper));
     TarWriter tar(fd);
     KAPSEL_TRY(upper.walk([&](const std::string& p, const struct stat& st) -> Status {
+        if (made_mount_point(mount_points, p, st)) return {};
         std::string dir = fs::dirname(p), base = fs::basename(p);
         std::string prefix = dir == "." ? "" : dir + "/";
         if (is_whiteout(st)) {

@@ -25,10 +25,19 @@ struct ChangeEntry {
     Change kind;
     std::string path;
 };
+// Where the container's own mounts go ("etc/hosts", "run": relative, clean). Where the
+// image had no such path the runtime made an empty file or directory in the upper dir
+// to mount on; that is not the container's change, and neither diff nor commit shows it
+// (as under podman), while anything else at those paths is.
+using MountPoints = std::vector<std::string>;
+
 // What the container changed, from its upper dir against the image's layers.
-Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id, const std::vector<std::string>& layers);
+Result<std::vector<ChangeEntry>> diff_rootfs(const Store& store, const std::string& id,
+                                             const std::vector<std::string>& layers,
+                                             const MountPoints& mount_points = {});
 
 // Writes the upper dir as an OCI layer tar to `fd`.
-Status write_upper_tar(const Store& store, const std::string& id, int fd);
+Status write_upper_tar(const Store& store, const std::string& id, int fd,
+                       const MountPoints& mount_points = {});
 
 }  // namespace kapsel::image

@@ -65,8 +65,14 @@ EtcFiles etc_files(const EtcInput& in) {
     EtcFiles f;
     f.hostname = in.hostname + "\n";
 
-    f.hosts = "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n"
-              "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n";
+    // On the host's network the host's names are the container's too (as under podman).
+    if (in.host_network && !in.host_hosts.empty()) {
+        f.hosts = in.host_hosts;
+        if (f.hosts.back() != '\n') f.hosts += '\n';
+    } else {
+        f.hosts = "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n"
+                  "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n";
+    }
     std::string names = in.hostname;
     if (!in.name.empty() && in.name != in.hostname) names += " " + in.name;
     if (in.addresses.empty())

@@ -23,6 +23,7 @@ struct EtcInput {
     std::vector<std::string> network_search; // their search domains ("dns.podman")
     std::string host_resolv_conf;            // the host's /etc/resolv.conf
     bool host_network = false;               // --network host: the host's resolvers as they are
+    std::string host_hosts;                  // the host's /etc/hosts: --network host's starts with it
 };
 
 struct EtcFiles {

@@ -112,8 +112,11 @@ Result<std::vector<network::Network>> networks_of(network::NetworkStore& ns, con
     return out;
 }
 
-std::string host_resolv_conf() {
-    auto text = fs::read_file("/etc/resolv.conf");
+// One of the host's /etc files, "" when it is missing or implausibly large.
+std::string host_etc(const char* path) {
+    unique_fd f(::open(path, O_RDONLY | O_CLOEXEC));
+    if (!f) return {};
+    auto text = fs::read_fd(f.get(), path, 1 << 20);
     return text ? *text : std::string();
 }
 
@@ -128,11 +131,14 @@ constexpr EtcFile kEtcFiles[] = {{"hosts", "/etc/hosts", &network::EtcFiles::hos
                                  {"resolv.conf", "/etc/resolv.conf", &network::EtcFiles::resolv_conf},
                                  {"hostname", "/etc/hostname", &network::EtcFiles::hostname}};
 
-// Writes the container's /etc files into its directory; the binds.
+// Writes the container's /etc files into its directory; the binds. `resolv` false: no
+// resolv.conf (a container without a way out keeps the image's).
 Result<std::vector<std::pair<std::string, std::string>>> write_etc(const std::string& dir,
-                                                                   const network::EtcFiles& f) {
+                                                                   const network::EtcFiles& f,
+                                                                   bool resolv = true) {
     std::vector<std::pair<std::string, std::string>> binds;
     for (auto& e : kEtcFiles) {
+        if (!resolv && e.text == &network::EtcFiles::resolv_conf) continue;
         std::string path = dir + "/" + e.file;
         KAPSEL_TRY(fs::write_file_atomic(path, f.*e.text, 0644));
         binds.emplace_back(path, e.target);
@@ -169,15 +175,37 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     if (!bridge && (!req.ports.empty() || req.publish_all || !req.ip.empty() || !req.mac.empty() ||
                     !req.aliases.empty()))
         return make_error("-p, -P, --ip, --mac-address and --network-alias need a bridge network, not --network " + mode);
+    // Without a bridge the container still gets its own /etc/hosts (localhost, its host
+    // name, --add-host; on the host's network the host's names first) and /etc/hostname;
+    // /etc/resolv.conf where it has a way out (the host's resolvers), or when --dns or
+    // --dns-search asked for one.
+    auto etc_only = [&](NetworkSetup s, bool way_out) -> Result<NetworkSetup> {
+        network::EtcInput in;
+        in.hostname = hostname;
+        in.name = name;
+        in.extra_hosts = req.extra_hosts;
+        in.dns = req.dns;
+        in.dns_search = req.dns_search;
+        in.host_network = mode == "host";
+        in.host_resolv_conf = host_etc("/etc/resolv.conf");
+        if (in.host_network) in.host_hosts = host_etc("/etc/hosts");
+        bool resolv = way_out || !req.dns.empty() || !req.dns_search.empty();
+        s.etc_binds = KAPSEL_TRY(write_etc(dir, network::etc_files(in), resolv));
+        return s;
+    };
     if (mode == "none" || mode == "host" || mode == "private")
-        return NetworkSetup{.spec_network = mode, .own_namespace = mode != "host", .summary = {{"mode", mode}}};
+        return etc_only({.spec_network = mode, .own_namespace = mode != "host", .summary = {{"mode", mode}}},
+                        mode == "host");
     if (mode.rfind("ns:", 0) == 0) {
         std::string path = mode.substr(3);
         if (path.empty() || path[0] != '/') return make_error("--network ns:PATH: \"" + path + "\" is not an absolute path");
         if (!network::is_netns(path)) return make_error("--network ns:" + path + ": not a network namespace");
-        return NetworkSetup{.spec_network = mode, .summary = {{"mode", mode}}};
+        return etc_only({.spec_network = mode, .summary = {{"mode", mode}}}, true);
     }
     if (mode.rfind("container:", 0) == 0) {
+        if (!req.extra_hosts.empty() || !req.dns.empty() || !req.dns_search.empty())
+            return make_error("--add-host, --dns and --dns-search cannot be used with --network " + mode +
+                              ": its /etc/hosts and /etc/resolv.conf are that container's");
         auto other = resolve_container(g, mode.substr(10));
         if (!other) return make_error("--network " + mode + ": " + other.error().message);
         return join_container(g, store, *other);
@@ -231,7 +259,7 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     in.extra_hosts = req.extra_hosts;
     in.dns = req.dns;
     in.dns_search = req.dns_search;
-    in.host_resolv_conf = host_resolv_conf();
+    in.host_resolv_conf = host_etc("/etc/resolv.conf");
     json nets = json::object();
     for (auto& st : *status) {
         std::string ip = st.address.substr(0, st.address.find('/'));

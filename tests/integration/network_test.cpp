@@ -23,6 +23,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
+std::vector<std::string> split_on(const std::string& text, const std::string& sep) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    for (size_t next; (next = text.find(sep, at)) != std::string::npos; at = next + sep.size())
+        out.push_back(text.substr(at, next - at));
+    out.push_back(text.substr(at));
+    return out;
+}
+
 bool has_netavark() {
     return access("/usr/lib/podman/netavark", X_OK) == 0 || access("/usr/libexec/podman/netavark", X_OK) == 0;
 }
@@ -356,6 +365,50 @@ TEST_F(Network, AnOrphanedNameIsReportedAndForgottenByPrune) {
     EXPECT_NE(std::string::npos, sh("nslookup kept", {"--network", "ktest-dns"}).find("Address: " + ip_of("kept")));
     EXPECT_EQ(std::string::npos, k({"system", "check"}).out.find("aardvark")) << "nothing left to forget";
     EXPECT_EQ(0, k({"rm", "-f", "kept"}).code);
+}
+
+// Without a bridge (none, the private loopback, the host's network) a container still
+// gets /etc/hosts with its own names and --add-host's, and /etc/hostname, bound over the
+// image's; /etc/resolv.conf only where there is a way out (the host's) or --dns asks.
+// Needs no netavark.
+using NetworkEtc = ImageStoreTest;
+
+TEST_F(NetworkEtc, WithoutABridgeAContainerStillHasItsOwnHostsAndHostname) {
+    std::string script = "cat /etc/hosts; echo --; cat /etc/resolv.conf 2>/dev/null; echo --; cat /etc/hostname; "
+                         "echo --; grep -c ' /etc/' /proc/self/mounts";
+    for (std::string mode : {"none", "private", "host"}) {
+        std::string out = sh(script, {"--network", mode, "--hostname", "hh", "--name", "nn-" + mode,
+                                      "--add-host", "db:10.1.2.3"});
+        auto parts = split_on(out, "--\n");
+        ASSERT_EQ(4u, parts.size()) << mode << ": " << out;
+        EXPECT_NE(std::string::npos, parts[0].find("127.0.0.1")) << mode;
+        EXPECT_NE(std::string::npos, parts[0].find("\thh nn-" + mode + "\n")) << mode << ": " << parts[0];
+        EXPECT_NE(std::string::npos, parts[0].find("10.1.2.3\tdb\n")) << mode;
+        EXPECT_EQ("hh\n", parts[2]) << mode;
+        if (mode == "host") {
+            EXPECT_NE(std::string::npos, parts[1].find("nameserver")) << "the host's resolvers";
+            EXPECT_EQ("3\n", parts[3]);
+        } else {
+            EXPECT_EQ("", parts[1]) << mode << ": no way out, no resolv.conf";
+            EXPECT_EQ("2\n", parts[3]) << mode;
+        }
+    }
+    EXPECT_EQ("nameserver 9.9.9.9\n", sh("cat /etc/resolv.conf", {"--network", "none", "--dns", "9.9.9.9"}));
+    // Where the image had no /etc/hosts or /run, the empty ones made to mount on are not
+    // the container's changes: diff does not list them, commit does not keep them.
+    ASSERT_EQ(0, k({"run", "--name", "changer", "--network", "none", kImage, "sh", "-c", "echo x > /f"}).code);
+    EXPECT_EQ("C /etc\nA /f\n", k({"diff", "changer"}).out);
+    Output commit = k({"commit", "changer", "localhost/changed:1"});
+    ASSERT_EQ(0, commit.code) << commit.err;
+    json img = json::parse(k({"inspect", "localhost/changed:1"}).out);
+    if (img.is_array()) img = img[0];
+    std::string top = img["Layers"].back().get<std::string>().substr(7);
+    Output files = run_program({"/bin/sh", "-c", "cd " + store() + "/layers/" + top + " && find . | sort"});
+    EXPECT_EQ(".\n./etc\n./f\n", files.out);
+    EXPECT_EQ(0, k({"rm", "changer"}).code);
+    Output clash = k({"run", "--rm", "--network", "container:nosuch", "--add-host", "a:1.2.3.4", kImage, "true"});
+    EXPECT_NE(0, clash.code);
+    EXPECT_NE(std::string::npos, clash.err.find("cannot be used with --network container:")) << clash.err;
 }
 
 TEST_F(Network, BadInputIsOneLineAndLeavesNothing) {

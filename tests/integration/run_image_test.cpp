@@ -383,15 +383,14 @@ TEST_F(RunImage, CommitAndDiffNeverReadTheHostThroughASymlinkTheContainerSwapsIn
 // a directory the container replaced becomes a ".wh..wh..opq" entry, and an object
 // overlayfs keeps by reference (a redirect) is refused instead of committed empty.
 TEST_F(RunImage, CommitKeepsXattrsButNeverOverlaysOwn) {
-    // --network none: a bridge network binds /etc/hosts and its kin, which rm -rf /etc
-    // cannot remove.
+    // /home, not /etc: kapsel binds /etc/hosts and /etc/hostname, which rm -rf cannot remove.
     ASSERT_EQ(0, k({"run", "-d", "--name", "x", "--network", "none", kImage, "sh", "-c",
-                    "mkdir -p /data/d; echo hi > /data/d/f; rm -rf /etc; mkdir /etc;"
-                    " echo new > /etc/only; sleep 1000"})
+                    "mkdir -p /data/d; echo hi > /data/d/f; rm -rf /home; mkdir /home;"
+                    " echo new > /home/only; sleep 1000"})
                      .code);
     std::string id = json::parse(k({"inspect", "x"}).out)[0]["Id"];
     std::string upper = store() + "/containers/" + id + "/upper";
-    for (int i = 0; i < 100 && !fsys::exists(upper + "/etc/only"); ++i)
+    for (int i = 0; i < 100 && !fsys::exists(upper + "/home/only"); ++i)
         std::this_thread::sleep_for(50ms);
     // What a `setfattr` or `setcap` in the container leaves in its upper dir.
     ASSERT_EQ(0, ::setxattr((upper + "/data/d/f").c_str(), "user.note", "kept", 4, 0));
@@ -405,8 +404,8 @@ TEST_F(RunImage, CommitKeepsXattrsButNeverOverlaysOwn) {
     ASSERT_EQ(4, ::getxattr((layer + "/data/d/f").c_str(), "user.note", v, sizeof v));
     EXPECT_EQ("kept", std::string(v, 4));
     ASSERT_EQ(3, ::getxattr((layer + "/data/d").c_str(), "trusted.label", v, sizeof v));
-    // The replaced /etc hides the image's /etc in the committed image too.
-    Output listed = k({"run", "--rm", "--network", "none", "localhost/xa:1", "ls", "/etc"});
+    // The replaced /home hides the image's /home in the committed image too.
+    Output listed = k({"run", "--rm", "--network", "none", "localhost/xa:1", "ls", "/home"});
     EXPECT_EQ("only\n", listed.out) << listed.err;
 
     // A directory overlayfs would find elsewhere (redirect_dir=on): its children are not
