@@ -120,6 +120,19 @@ std::string host_etc(const char* path) {
     return text ? *text : std::string();
 }
 
+// What every container's /etc files are made from: its names, what the user asked for
+// and the host's resolvers.
+network::EtcInput etc_input(const std::string& hostname, const std::string& name, const NetworkRequest& req) {
+    network::EtcInput in;
+    in.hostname = hostname;
+    in.name = name;
+    in.extra_hosts = req.extra_hosts;
+    in.dns = req.dns;
+    in.dns_search = req.dns_search;
+    in.host_resolv_conf = host_etc("/etc/resolv.conf");
+    return in;
+}
+
 // The /etc files a container on a network gets: the file in its directory, the one it is
 // bound over, and its text.
 struct EtcFile {
@@ -180,14 +193,8 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     // /etc/resolv.conf where it has a way out (the host's resolvers), or when --dns or
     // --dns-search asked for one.
     auto etc_only = [&](NetworkSetup s, bool way_out) -> Result<NetworkSetup> {
-        network::EtcInput in;
-        in.hostname = hostname;
-        in.name = name;
-        in.extra_hosts = req.extra_hosts;
-        in.dns = req.dns;
-        in.dns_search = req.dns_search;
+        network::EtcInput in = etc_input(hostname, name, req);
         in.host_network = mode == "host";
-        in.host_resolv_conf = host_etc("/etc/resolv.conf");
         if (in.host_network) in.host_hosts = host_etc("/etc/hosts");
         bool resolv = way_out || !req.dns.empty() || !req.dns_search.empty();
         s.etc_binds = KAPSEL_TRY(write_etc(dir, network::etc_files(in), resolv));
@@ -253,13 +260,7 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     }();
     if (!status) return undo(status.error());
 
-    network::EtcInput in;
-    in.hostname = hostname;
-    in.name = name;
-    in.extra_hosts = req.extra_hosts;
-    in.dns = req.dns;
-    in.dns_search = req.dns_search;
-    in.host_resolv_conf = host_etc("/etc/resolv.conf");
+    network::EtcInput in = etc_input(hostname, name, req);
     json nets = json::object();
     for (auto& st : *status) {
         std::string ip = st.address.substr(0, st.address.find('/'));
