@@ -13,6 +13,7 @@
 #include "cgroups/apply.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/proc.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::cgroups {
@@ -115,6 +116,14 @@ class CgroupImpl final : public Cgroup {
 
     Status apply(const oci::Resources& r, PlanMode mode) override {
         ResourcePlan plan = KAPSEL_TRY(plan_resources(r, layout_, mode));
+        // Rootless (a subtree delegated to a user): the eBPF device filter needs the
+        // host's CAP_BPF and CAP_SYS_ADMIN, which a user lacks. Its container is in a
+        // user namespace, where no device node can be made and a bound one keeps the
+        // host's permissions, so runc and crun skip the filter there too.
+        if (rootless()) {
+            plan.device_hierarchy.reset();
+            plan.device_rules.clear();
+        }
         return apply_plan(layout_, dirs_, plan);
     }
     Status freeze() override {

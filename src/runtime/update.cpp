@@ -41,6 +41,9 @@ Status update(const Globals& g, const std::string& id, const nlohmann::json& giv
     unique_fd lock = KAPSEL_TRY(store.lock(id));
     oci::Status s = current_status(store, rec);
     if (s == oci::Status::stopped) return make_error("cannot update container \"" + id + "\": it is stopped");
+    if (rec.cgroup_dirs.empty())
+        return make_error("cannot update container \"" + id +
+                          "\": it has no cgroup of its own (rootless, without a delegated cgroup v2 subtree)");
     oci::Resources r = KAPSEL_TRY(oci::parse_resources(given.dump(), "resources"));
     auto layout = KAPSEL_TRY(cgroups::detect());
     auto cg = cgroups::open(layout, rec.cgroup_dirs);
