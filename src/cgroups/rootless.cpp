@@ -45,8 +45,8 @@ std::vector<std::string> requested_limits(const oci::Resources& r) {
     }
     if (r.cpu) {
         auto& c = *r.cpu;
-        if (c.shares || c.quota || c.burst || c.period || c.realtime_runtime ||
-            c.realtime_period || !c.cpus.empty() || !c.mems.empty() || c.idle)
+        if (c.shares || c.quota || c.burst || c.period || c.realtime_runtime || c.realtime_period ||
+            !c.cpus.empty() || !c.mems.empty() || c.idle)
             out.push_back("cpu");
     }
     if (r.has_pids && r.pids_limit) out.push_back("pids");

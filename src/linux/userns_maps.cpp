@@ -26,15 +26,16 @@ Result<std::string> find_helper(const std::string& name) {
         std::string p = fs::join(dir, name);
         if (::access(p.c_str(), X_OK) == 0) return p;
     }
-    return make_error(name + " is needed to map more than your own id: install it (Debian's "
-                             "package uidmap)");
+    return make_error(name +
+                      " is needed to map more than your own id: install it (Debian's "
+                      "package uidmap)");
 }
 
 Status run_helper(const std::string& name, pid_t pid, const std::vector<plan::IdMap>& maps) {
     std::string program = KAPSEL_TRY(find_helper(name));
-    auto done = KAPSEL_TRY_CTX(run_program(helper_argv(program, pid, maps), "", 64 << 10,
-                                           std::chrono::seconds(30)),
-                               "run " + program);
+    auto done = KAPSEL_TRY_CTX(
+        run_program(helper_argv(program, pid, maps), "", 64 << 10, std::chrono::seconds(30)),
+        "run " + program);
     if (done.exited_ok()) return {};
     std::string why(trim(done.err));
     if (auto nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
@@ -42,7 +43,8 @@ Status run_helper(const std::string& name, pid_t pid, const std::vector<plan::Id
 }
 
 Status write_single(const std::string& file, const plan::IdMap& m) {
-    return fs::write_file(file, std::to_string(m.inside) + " " + std::to_string(m.outside) + " 1\n");
+    return fs::write_file(file,
+                          std::to_string(m.inside) + " " + std::to_string(m.outside) + " 1\n");
 }
 
 }  // namespace
@@ -57,7 +59,8 @@ std::string user_name(uid_t uid) {
     return std::to_string(uid);
 }
 
-std::vector<IdRange> subordinate_ranges(const std::string& text, const std::string& user, uint32_t id) {
+std::vector<IdRange> subordinate_ranges(const std::string& text, const std::string& user,
+                                        uint32_t id) {
     std::vector<IdRange> out;
     for (auto& line : split(text, '\n')) {
         auto f = split(line, ':');
@@ -85,8 +88,10 @@ Status check_entitled(const std::vector<plan::IdMap>& maps, uint32_t own,
         for (auto& r : ranges) inside = inside || (lo >= r.start && hi <= r.start + r.count);
         if (inside) continue;
         std::string granted;
-        for (auto& r : ranges) granted += (granted.empty() ? "" : ", ") + range_text(r.start, r.count);
-        return make_error(field + ": host ids " + range_text(lo, m.count) + " are not yours to map: " +
+        for (auto& r : ranges)
+            granted += (granted.empty() ? "" : ", ") + range_text(r.start, r.count);
+        return make_error(field + ": host ids " + range_text(lo, m.count) +
+                          " are not yours to map: " +
                           (granted.empty() ? file + " gives " + user + " no range"
                                            : file + " gives " + user + " " + granted) +
                           " besides its own id " + std::to_string(own));
@@ -112,9 +117,11 @@ Status check_rootless_maps(const plan::Plan& plan) {
         auto text = fs::read_file(file);
         return subordinate_ranges(text ? *text : "", user, id);
     };
-    KAPSEL_TRY(check_entitled(plan.uid_map, ::getuid(), ranges_of("/etc/subuid", ::getuid(), plan.uid_map),
+    KAPSEL_TRY(check_entitled(plan.uid_map, ::getuid(),
+                              ranges_of("/etc/subuid", ::getuid(), plan.uid_map),
                               "linux.uidMappings", "/etc/subuid", user));
-    KAPSEL_TRY(check_entitled(plan.gid_map, ::getgid(), ranges_of("/etc/subgid", ::getgid(), plan.gid_map),
+    KAPSEL_TRY(check_entitled(plan.gid_map, ::getgid(),
+                              ranges_of("/etc/subgid", ::getgid(), plan.gid_map),
                               "linux.gidMappings", "/etc/subgid", user));
     return {};
 }

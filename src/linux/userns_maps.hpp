@@ -25,7 +25,8 @@ struct IdRange {
 // The ranges of /etc/subuid or /etc/subgid ("name:start:count" per line) that belong
 // to `user` (by name, or by the number `id` as newuidmap also accepts). Malformed
 // lines are skipped, as newuidmap skips them.
-std::vector<IdRange> subordinate_ranges(const std::string& text, const std::string& user, uint32_t id);
+std::vector<IdRange> subordinate_ranges(const std::string& text, const std::string& user,
+                                        uint32_t id);
 
 // Whether the maps need the helper: anything but one line mapping `own` alone.
 bool needs_helper(const std::vector<plan::IdMap>& maps, uint32_t own);

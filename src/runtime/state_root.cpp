@@ -28,11 +28,12 @@ Status own_state_root(const std::string& root, bool is_default) {
     } else if (!fs::exists(root)) {
         KAPSEL_TRY(fs::mkdir_p(root, 0700));
     }
-    unique_fd fd(::open(root.c_str(),
-                        O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0)));
+    unique_fd fd(
+        ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0)));
     if (!fd) {
         if (errno == ELOOP || errno == ENOTDIR)
-            return make_error("state root " + root + " is not a directory of its own (a symlink "
+            return make_error("state root " + root +
+                              " is not a directory of its own (a symlink "
                               "or a file): remove it, or pass --root");
         return sys_error("open state root " + root);
     }
@@ -42,7 +43,8 @@ Status own_state_root(const std::string& root, bool is_default) {
     // would see ours: refused, whoever made it.
     if (st.st_uid != me)
         return make_error("state root " + root + " belongs to uid " + std::to_string(st.st_uid) +
-                          ", not to you (uid " + std::to_string(me) + "): pass a --root of your own");
+                          ", not to you (uid " + std::to_string(me) +
+                          "): pass a --root of your own");
     if (is_default && (st.st_mode & 077) && ::fchmod(fd.get(), 0700) < 0)
         return sys_error("make state root " + root + " private");
     return {};

@@ -50,12 +50,23 @@ AsUser::AsUser() {
     ::mkdir(etc.c_str(), 0755);
     std::string name = kName, uid = std::to_string(kUid), gid = std::to_string(kGid);
     std::string range = std::to_string(kSubStart) + ":" + std::to_string(kSubCount) + "\n";
-    put(etc + "/passwd",
-        slurp("/etc/passwd") + name + ":x:" + uid + ":" + gid + ":kapsel test:" + home() + ":/bin/sh\n");
+    put(etc + "/passwd", slurp("/etc/passwd") + name + ":x:" + uid + ":" + gid +
+                             ":kapsel test:" + home() + ":/bin/sh\n");
     put(etc + "/group", slurp("/etc/group") + name + ":x:" + gid + ":\n");
     put(etc + "/subuid", slurp("/etc/subuid") + name + ":" + range);
     put(etc + "/subgid", slurp("/etc/subgid") + name + ":" + range);
     for (auto f : {"passwd", "group", "subuid", "subgid"}) ::chmod((etc + "/" + f).c_str(), 0644);
+    // A host without one of the files (the qemu guest's /etc has only passwd and group)
+    // offers nothing to bind over: a copy of its whole /etc with ours in it is bound
+    // over /etc instead.
+    for (auto f : {"passwd", "group", "subuid", "subgid"})
+        whole_etc_ = whole_etc_ || access((std::string("/etc/") + f).c_str(), F_OK) != 0;
+    if (whole_etc_) {
+        std::string all = base() + "/etc-all";
+        run_program({"/bin/cp", "-a", "/etc", all});
+        for (auto f : {"passwd", "group", "subuid", "subgid"})
+            run_program({"/bin/cp", etc + "/" + f, all + "/" + f});
+    }
 }
 
 AsUser::~AsUser() {
@@ -93,8 +104,11 @@ Output AsUser::run(const std::vector<std::string>& argv, const std::vector<std::
                    const std::string& input, int timeout_ms) const {
     std::string etc = base() + "/etc";
     std::string script = "set -e\n";
-    for (auto f : {"passwd", "group", "subuid", "subgid"})
-        script += "mount --bind " + quoted(etc + "/" + f) + " /etc/" + f + "\n";
+    if (whole_etc_)
+        script += "mount --bind " + quoted(base() + "/etc-all") + " /etc\n";
+    else
+        for (auto f : {"passwd", "group", "subuid", "subgid"})
+            script += "mount --bind " + quoted(etc + "/" + f) + " /etc/" + f + "\n";
     if (!cgroup.empty()) script += "echo $$ > " + quoted(cgroup + "/cgroup.procs") + "\n";
     script += "exec setpriv --reuid=" + std::to_string(kUid) + " --regid=" + std::to_string(kGid) +
               " --clear-groups env -i HOME=" + quoted(home()) +
@@ -103,12 +117,13 @@ Output AsUser::run(const std::vector<std::string>& argv, const std::vector<std::
     for (auto& e : env) script += " " + quoted(e);
     script += " \"$@\"\n";
     std::vector<std::string> full{"/usr/bin/unshare", "--mount", "--propagation", "private",
-                                  "/bin/sh", "-c", script, "sh"};
+                                  "/bin/sh",          "-c",      script,          "sh"};
     full.insert(full.end(), argv.begin(), argv.end());
     return run_program(full, input, timeout_ms);
 }
 
-Output AsUser::kapsel(const std::vector<std::string>& args, const std::vector<std::string>& env) const {
+Output AsUser::kapsel(const std::vector<std::string>& args,
+                      const std::vector<std::string>& env) const {
     std::vector<std::string> argv{kapsel_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, env);
@@ -119,8 +134,8 @@ UserBundle::UserBundle(const AsUser& user, const std::string& script) {
     dir_ = user.make_dir("bundle" + std::to_string(n++), 0755);
     Output cp = run_program({"/bin/cp", "-a", fixture_rootfs(), dir_ + "/rootfs"});
     if (cp.code != 0) throw std::runtime_error("copy rootfs: " + cp.err);
-    Output ch = run_program({"/bin/chown", "-R", std::to_string(AsUser::kUid) + ":" +
-                                                     std::to_string(AsUser::kGid),
+    Output ch = run_program({"/bin/chown", "-R",
+                             std::to_string(AsUser::kUid) + ":" + std::to_string(AsUser::kGid),
                              dir_ + "/rootfs"});
     if (ch.code != 0) throw std::runtime_error("chown rootfs: " + ch.err);
     Output spec = user.kapsel({"spec", "--rootless", "--bundle", dir_});
@@ -140,8 +155,10 @@ void UserBundle::write() const {
 }
 
 void UserBundle::bind(const std::string& host, const std::string& inside) {
-    config["mounts"].push_back(
-        {{"destination", inside}, {"type", "bind"}, {"source", host}, {"options", {"rbind", "rw"}}});
+    config["mounts"].push_back({{"destination", inside},
+                                {"type", "bind"},
+                                {"source", host},
+                                {"options", {"rbind", "rw"}}});
 }
 
 void UserBundle::drop_namespace(const std::string& type) {
@@ -154,10 +171,12 @@ void UserBundle::drop_namespace(const std::string& type) {
 }
 
 void UserBundle::map_subordinate_ids() {
-    for (auto [key, own] : {std::pair{"uidMappings", AsUser::kUid}, std::pair{"gidMappings", AsUser::kGid}})
-        config["linux"][key] = json::array(
-            {{{"containerID", 0}, {"hostID", own}, {"size", 1}},
-             {{"containerID", 1}, {"hostID", AsUser::kSubStart + 1}, {"size", AsUser::kSubCount - 1}}});
+    for (auto [key, own] :
+         {std::pair{"uidMappings", AsUser::kUid}, std::pair{"gidMappings", AsUser::kGid}})
+        config["linux"][key] = json::array({{{"containerID", 0}, {"hostID", own}, {"size", 1}},
+                                            {{"containerID", 1},
+                                             {"hostID", AsUser::kSubStart + 1},
+                                             {"size", AsUser::kSubCount - 1}}});
 }
 
 }  // namespace kapsel::test

@@ -41,12 +41,14 @@ class AsUser {
     Output run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                const std::string& input = "", int timeout_ms = 30000) const;
     // kapsel ARGS as the user.
-    Output kapsel(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) const;
+    Output kapsel(const std::vector<std::string>& args,
+                  const std::vector<std::string>& env = {}) const;
 
     std::string cgroup;  // see run()
 
   private:
     TempDir base_;
+    bool whole_etc_ = false;  // bind a copy of all of /etc (a file to bind over is missing)
 };
 
 // A bundle the user owns: a copy of the busybox fixture (the user's files, so root

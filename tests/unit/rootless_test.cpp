@@ -1,12 +1,13 @@
 // What kapsel decides for a user without root: whether a cgroup is delegated to it
 // (cgroups/rootless.cpp), which limits a container without one loses, which id maps
 // the user may write and how (linux/userns_maps.cpp), and its default state root.
+#include "cgroups/rootless.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "cgroups/rootless.hpp"
 #include "linux/userns_maps.hpp"
 #include "runtime/state_root.hpp"
 
@@ -19,7 +20,8 @@ using ::testing::HasSubstr;
 cgroups::Layout pure_v2(const std::string& own) {
     cgroups::Layout l;
     l.unified = true;
-    l.hierarchies.push_back({.mount_point = "/sys/fs/cgroup", .controllers = {"memory"}, .v2 = true});
+    l.hierarchies.push_back(
+        {.mount_point = "/sys/fs/cgroup", .controllers = {"memory"}, .v2 = true});
     l.own_paths = {own};
     return l;
 }
@@ -128,7 +130,8 @@ TEST(RootlessMaps, EachLineMustLieInOneOfTheUsersRanges) {
         "linux.uidMappings: host ids 200001-265536 are not yours to map: /etc/subuid gives u "
         "200000-265535 besides its own id 1000",
         beyond.error().message);
-    auto none = linux::check_entitled({{0, 0, 1}}, 1000, {}, "linux.gidMappings", "/etc/subgid", "u");
+    auto none =
+        linux::check_entitled({{0, 0, 1}}, 1000, {}, "linux.gidMappings", "/etc/subgid", "u");
     ASSERT_FALSE(none);
     EXPECT_THAT(none.error().message, HasSubstr("/etc/subgid gives u no range"));
 }
