@@ -179,6 +179,41 @@ TEST(BindSources, TheParentOpensThemOnlyForAUserNamespace) {
     EXPECT_TRUE(bind_sources_from_parent(p));
 }
 
+// --- apply_mount: what a user namespace refuses ---
+
+TEST_F(RootfsTest, SysfsRefusedInAUserNamespaceIsTheHostsBoundRecursivelyReadOnly) {
+    opts.user_ns = true;
+    sys.fail("fsopen sysfs", EPERM);
+    ASSERT_TRUE(apply_mount(sys, root, planned("sysfs", "sysfs", "/sys", {"nosuid", "ro"}), opts));
+    EXPECT_THAT(sys.calls, ElementsAre("openat2 100 sys path resolve=0x16 -> 101",
+                                       "openat2 100 sys path,directory in_root -> 102",
+                                       "fsopen sysfs -> EPERM", "mount /sys -> /proc/self/fd/102 bind,rec",
+                                       "openat2 100 sys path in_root -> 103",
+                                       "mount_setattr 103 recursive set=ro,nosuid"));
+}
+
+TEST_F(RootfsTest, SysfsRefusedOutsideAUserNamespaceIsAnError) {
+    sys.fail("fsopen sysfs", EPERM);
+    EXPECT_FALSE(apply_mount(sys, root, planned("sysfs", "sysfs", "/sys", {"ro"}), opts));
+    EXPECT_THAT(sys.calls_of({"mount"}), IsEmpty());
+}
+
+TEST_F(RootfsTest, ProcRefusedInAUserNamespaceStaysAnError) {
+    opts.user_ns = true;
+    sys.fail("fsopen proc", EPERM);
+    EXPECT_FALSE(apply_mount(sys, root, planned("proc", "proc", "/proc", {}), opts));
+}
+
+TEST_F(RootfsTest, ACgroupMountWithoutACgroupOfItsOwnIsAnEmptyReadOnlyDirectory) {
+    // Rootless without a delegated cgroup: no hierarchy to show, and no cgroup namespace.
+    ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {"ro"}), opts));
+    EXPECT_THAT(sys.calls, ElementsAre("openat2 100 sys/fs/cgroup path,directory in_root -> 101",
+                                       "fsopen tmpfs -> 102", "fsconfig 102 string source=tmpfs",
+                                       "fsconfig 102 string mode=555", "fsconfig 102 string size=0",
+                                       "fsconfig 102 create", "fsmount 102 ro -> 103",
+                                       "move_mount 103 -> 101"));
+}
+
 // --- apply_mount: cgroup mounts ---
 
 TEST_F(RootfsTest, CgroupV2WithCgroupNamespaceIsAFreshCgroup2) {
@@ -250,9 +285,16 @@ TEST_F(RootfsTest, CgroupV1WithoutCgroupNamespaceBindsEachHierarchy) {
         << "a v2 hierarchy in a hybrid layout is named \"unified\"";
 }
 
-TEST_F(RootfsTest, CgroupMountWithoutAnyHierarchy) {
-    auto st = apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {}), opts);
-    EXPECT_EQ(st ? "<no error>" : st.error().message, "no cgroup hierarchy is known to mount");
+TEST_F(RootfsTest, CgroupMountWithoutAnyHierarchyInACgroupNamespaceTriesCgroup2First) {
+    // Rootless without a cgroup of its own, with a cgroup namespace: the cgroup it runs in.
+    opts.new_cgroup_ns = true;
+    ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {}), opts));
+    EXPECT_THAT(sys.calls_of({"fsopen"}), ElementsAre("fsopen cgroup2 -> 102"));
+    sys.calls.clear();
+    sys.fail("fsopen cgroup2", EPERM);
+    ASSERT_TRUE(apply_mount(sys, root, planned("cgroup", "cgroup", "/sys/fs/cgroup", {}), opts));
+    EXPECT_THAT(sys.calls_of({"fsopen"}), ElementsAre("fsopen cgroup2 -> EPERM", "fsopen tmpfs -> 105"))
+        << "an empty read-only directory where the kernel refuses";
 }
 
 // --- mount_all ---
