@@ -142,6 +142,12 @@ int net_rm(const Globals& g, const Args& args) {
     if (!store) return fail(store.error());
     int rc = 0;
     for (auto& name : *pos) {
+        // The namespaces it keeps set up for the next containers are no container's.
+        auto spares = runtime::take_down_spares(name);
+        if (!spares) {
+            rc = fail(std::move(spares).error().context("network rm " + name));
+            continue;
+        }
         auto st = store->remove(name);
         if (!st) {
             rc = fail(std::move(st).error().context("network rm " + name));
@@ -163,6 +169,8 @@ int net_prune(const Globals& g, const Args& args) {
     if (!pos->empty()) return usage_error("network", "prune takes no arguments");
     auto store = open_networks(g);
     if (!store) return fail(store.error());
+    if (auto spares = runtime::take_down_spares(""); !spares)
+        return fail(std::move(spares).error().context("network prune"));
     auto removed = store->prune();
     if (!removed) return fail(std::move(removed).error().context("network prune"));
     for (auto& n : *removed) std::printf("%s\n", n.c_str());

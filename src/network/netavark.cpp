@@ -138,6 +138,29 @@ std::vector<std::string> aardvark_record_ids(std::string_view text) {
     return out;
 }
 
+std::string with_aardvark_record_renamed(std::string_view text, const std::string& from, const std::string& to,
+                                         const std::vector<std::string>& names) {
+    return detail::map_aardvark_lines(text, [&](std::string_view line, std::string_view id) {
+        if (id != from) return std::string(line);
+        // "ID IPV4S IPV6S NAMES": the addresses stay, the id and the names are the new container's.
+        std::vector<std::string> fields = split(std::string(trim(line)), ' ');
+        fields.resize(4);
+        return to + " " + fields[1] + " " + fields[2] + " " + join(names, ",") + "\n";
+    });
+}
+
+json setup_output_json(const std::vector<EndpointStatus>& status) {
+    json out = json::object();
+    for (auto& s : status) {
+        json subnets = json::array();
+        if (!s.address.empty()) subnets.push_back({{"ipnet", s.address}, {"gateway", s.gateway}});
+        out[s.network] = {{"interfaces", {{s.interface, {{"mac_address", s.mac}, {"subnets", subnets}}}}},
+                          {"dns_server_ips", s.dns_servers},
+                          {"dns_search_domains", s.dns_search}};
+    }
+    return out;
+}
+
 Result<std::string> find_netavark() {
     if (const char* env = std::getenv("KAPSEL_NETAVARK"); env && *env) {
         if (::access(env, X_OK) != 0) return sys_error(std::string("KAPSEL_NETAVARK: run ") + env);

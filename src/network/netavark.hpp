@@ -32,12 +32,19 @@ struct EndpointStatus {
 // netavark's answer to setup (a JSON object: network name -> status block); bounded and
 // checked, never trusted to have any field.
 Result<std::vector<EndpointStatus>> parse_setup_output(std::string_view text);
+// The same statuses in netavark's shape again (parse_setup_output reads it back): what an
+// attachment keeps to hand its namespace to another container.
+json setup_output_json(const std::vector<EndpointStatus>& status);
 
 // aardvark-dns's record of one network (a file netavark writes under its config dir,
 // named for the network): a first line with the network's DNS addresses, then one line
 // per container, "ID IPV4S IPV6S NAMES". The container ids it holds (at most 4096, in
 // file order; malformed lines are no container's).
 std::vector<std::string> aardvark_record_ids(std::string_view text);
+// The same text with the line of container `from` given to container `to`, named
+// `names` (its addresses kept); unchanged when there is no such line.
+std::string with_aardvark_record_renamed(std::string_view text, const std::string& from, const std::string& to,
+                                         const std::vector<std::string>& names);
 // The same text without the lines of containers for which `gone` says true.
 template <typename Gone>
 std::string without_aardvark_records(std::string_view text, Gone gone);
@@ -72,22 +79,29 @@ class Netavark {
 namespace detail {
 // The container id a record line names ("" for the first line and for malformed lines).
 std::string_view aardvark_line_id(std::string_view line, bool first);
-}  // namespace detail
 
-template <typename Gone>
-std::string without_aardvark_records(std::string_view text, Gone gone) {
+// Each line of an aardvark-dns record (with its newline) and the container it names ("" for
+// none), replaced by what `f` returns for it.
+template <typename F>
+std::string map_aardvark_lines(std::string_view text, F f) {
     std::string out;
     bool first = true;
     while (!text.empty()) {
         size_t end = text.find('\n');
         std::string_view line = text.substr(0, end == std::string_view::npos ? text.size() : end + 1);
         text.remove_prefix(line.size());
-        std::string_view id = detail::aardvark_line_id(line, first);
+        out += f(line, aardvark_line_id(line, first));
         first = false;
-        if (!id.empty() && gone(std::string(id))) continue;
-        out += line;
     }
     return out;
+}
+}  // namespace detail
+
+template <typename Gone>
+std::string without_aardvark_records(std::string_view text, Gone gone) {
+    return detail::map_aardvark_lines(text, [&](std::string_view line, std::string_view id) {
+        return !id.empty() && gone(std::string(id)) ? std::string() : std::string(line);
+    });
 }
 
 }  // namespace kapsel::network

@@ -226,7 +226,11 @@ json to_json(const Attachment& a) {
                 {"container_name", a.container_name},
                 {"netns", a.netns},
                 {"endpoints", endpoints},
-                {"ports", ports}};
+                {"ports", ports},
+                {"root", a.root},
+                {"reusable", a.reusable},
+                {"spare", a.spare},
+                {"status", a.status}};
 }
 
 Result<Attachment> attachment_from_json(const json& j) {
@@ -267,6 +271,18 @@ Result<Attachment> attachment_from_json(const json& j) {
     for (auto& p : *ports) {
         PortMapping m = KAPSEL_TRY(port_from_json(p));
         a.ports.push_back(std::move(m));
+    }
+    a.root = KAPSEL_TRY(string_field(j, "root", false));
+    if (!a.root.empty() && a.root[0] != '/') return field_error("root", "expected an absolute path");
+    for (auto [key, flag] : {std::pair{"reusable", &a.reusable}, std::pair{"spare", &a.spare}}) {
+        auto it = j.find(key);
+        if (it == j.end()) continue;
+        if (!it->is_boolean()) return field_error(key, "expected true or false");
+        *flag = it->get<bool>();
+    }
+    if (auto it = j.find("status"); it != j.end()) {
+        if (!it->is_object()) return field_error("status", "expected an object");
+        a.status = *it;  // read by parse_setup_output, which trusts no field of it
     }
     return a;
 }

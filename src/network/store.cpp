@@ -487,4 +487,74 @@ Result<std::optional<Attachment>> NetworkStore::attachment(const std::string& co
     return std::optional<Attachment>(std::move(a));
 }
 
+Status NetworkStore::update(const Attachment& a) {
+    if (!valid_container_id(a.container_id))
+        return make_error("invalid container id \"" + a.container_id + "\"");
+    json j = to_json(a);
+    KAPSEL_TRY_CTX(attachment_from_json(j), "network attachment of container " + short_id(a.container_id));
+    unique_fd lock = KAPSEL_TRY(lock_store(dir_));
+    std::string adir = dir_ + "/attachments";
+    unique_fd adfd = KAPSEL_TRY(open_dir(adir));
+    struct stat st {};
+    if (::fstatat(adfd.get(), (a.container_id + ".json").c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return sys_error("update " + adir + "/" + a.container_id + ".json");
+    return write_record(adfd.get(), adir, a.container_id + ".json", j);
+}
+
+Result<std::optional<NetworkStore::Claimed>> NetworkStore::claim_spare(const Attachment& wanted) {
+    using Out = std::optional<Claimed>;
+    if (wanted.endpoints.size() != 1 || !wanted.ports.empty() || !valid_container_id(wanted.container_id))
+        return Out();
+    const Endpoint& want = wanted.endpoints[0];
+    if (!want.ip.empty() || !want.mac.empty()) return Out();
+    std::string adir = dir_ + "/attachments";
+    unique_fd lock = KAPSEL_TRY(lock_store(dir_));
+    unique_fd adfd = KAPSEL_TRY(open_dir(adir));
+    struct stat st {};
+    if (::fstatat(adfd.get(), (wanted.container_id + ".json").c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return make_error("container " + short_id(wanted.container_id) + " already has network addresses");
+    for (auto& a : KAPSEL_TRY(read_attachments(adir))) {
+        if (!a.spare || a.endpoints.size() != 1 || a.endpoints[0].network != want.network) continue;
+        Attachment taken = a;
+        taken.spare = false;
+        taken.reusable = false;
+        KAPSEL_TRY(write_record(adfd.get(), adir, a.container_id + ".json", to_json(taken)));
+        Attachment mine = a;
+        mine.container_id = wanted.container_id;
+        mine.container_name = wanted.container_name;
+        mine.endpoints[0].aliases = want.aliases;
+        mine.root = wanted.root;
+        mine.reusable = wanted.reusable;
+        mine.spare = false;
+        KAPSEL_TRY(write_record(adfd.get(), adir, mine.container_id + ".json", to_json(mine)));
+        if (::unlinkat(adfd.get(), (a.container_id + ".json").c_str(), 0) < 0)
+            return sys_error("remove " + adir + "/" + a.container_id + ".json");
+        return Out(Claimed{a.container_id, std::move(mine)});
+    }
+    return Out();
+}
+
+Result<bool> NetworkStore::keep_as_spare(const std::string& container_id, size_t limit) {
+    if (!valid_container_id(container_id))
+        return make_error("invalid container id \"" + container_id + "\"");
+    std::string adir = dir_ + "/attachments";
+    unique_fd lock = KAPSEL_TRY(lock_store(dir_));
+    unique_fd adfd = KAPSEL_TRY(open_dir(adir));
+    auto all = KAPSEL_TRY(read_attachments(adir));
+    auto me = std::find_if(all.begin(), all.end(), [&](auto& a) { return a.container_id == container_id; });
+    if (me == all.end() || !me->reusable || me->spare || me->endpoints.size() != 1 || !me->ports.empty())
+        return false;
+    size_t spares = std::count_if(all.begin(), all.end(), [&](auto& a) {
+        return a.spare && a.endpoints.size() == 1 && a.endpoints[0].network == me->endpoints[0].network;
+    });
+    if (spares >= limit) return false;
+    Attachment kept = *me;
+    kept.spare = true;
+    kept.container_name.clear();
+    kept.endpoints[0].aliases.clear();
+    kept.root.clear();
+    KAPSEL_TRY(write_record(adfd.get(), adir, container_id + ".json", to_json(kept)));
+    return true;
+}
+
 }  // namespace kapsel::network

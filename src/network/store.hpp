@@ -90,6 +90,15 @@ struct Attachment {
     std::string netns;  // the bind-mounted network namespace file
     std::vector<Endpoint> endpoints;
     std::vector<PortMapping> ports;
+    std::string root;       // the --root of the container's runtime state ("": older records)
+    // Its namespace may be kept for another container when it ends: one network, no
+    // published port, no fixed address, and no process that could change the namespace
+    // (CAP_NET_ADMIN) ever ran in it, nor did another container join it.
+    bool reusable = false;
+    // Kept: set up by netavark and waiting for the next container (no container now;
+    // container_id is the last one's).
+    bool spare = false;
+    json status = json::object();  // netavark's answer to its setup (to hand out again)
 };
 json to_json(const Attachment& a);
 // One port mapping as the attachment, netavark's options and container.json keep it.
@@ -131,6 +140,22 @@ class NetworkStore {
     Status release(const std::string& container_id);
     Result<std::vector<Attachment>> attachments();
     Result<std::optional<Attachment>> attachment(const std::string& container_id);
+    // Rewrites an existing record (an error if there is none).
+    Status update(const Attachment& a);
+
+    // Hands a spare on `wanted`'s one network to container wanted.container_id: its
+    // record becomes the container's (name, aliases, root, reusable from `wanted`;
+    // namespace, address and status the spare's). nullopt when there is no spare. The
+    // spare's own record is marked taken before the container's is written and removed
+    // after, so a crash in between never leaves a spare that another container could take.
+    struct Claimed {
+        std::string spare_id;
+        Attachment attachment;
+    };
+    Result<std::optional<Claimed>> claim_spare(const Attachment& wanted);
+    // Makes a reusable container's record a spare if its network has fewer than `limit`;
+    // whether it did.
+    Result<bool> keep_as_spare(const std::string& container_id, size_t limit);
 
     // netavark's --config directory (its aardvark-dns state lives there).
     std::string netavark_dir() const { return dir_ + "/netavark"; }

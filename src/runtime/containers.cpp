@@ -351,8 +351,14 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     if (req.hostname.empty()) req.hostname = id.substr(0, 12);
     // The network before the container: its namespace is joined by the init (the Undo
     // above takes it down again if anything after this fails).
+    NetworkRequest network = o.network;
+    for (auto& c : req.cap_add) {
+        std::string n = to_upper(c);
+        if (n.rfind("CAP_", 0) == 0) n = n.substr(4);
+        if (n == "ALL" || n == "NET_ADMIN") network.reusable = false;
+    }
     NetworkSetup net = KAPSEL_TRY(attach_network(g, store, id, name, req.hostname, dirs.dir,
-                                                 cfg.exposed_ports, o.network));
+                                                 cfg.exposed_ports, network));
     req.network = net.spec_network;
     // In a network namespace of its own (never one it joins: that is another's), ping
     // works without CAP_NET_RAW for the container's root group, as podman sets it.
@@ -660,8 +666,9 @@ std::vector<std::string> stale_network_attachments(const Globals& g, const image
     Store rs(g.root);
     std::string mine = g.root + "/netns/";
     for (auto& a : *all) {
-        // Another --root's containers are that root's to judge.
-        if (a.netns.rfind(mine, 0) != 0) continue;
+        // A spare is no container's; another --root's containers are that root's to
+        // judge (records before "root" tell it by where the namespace is).
+        if (a.spare || (a.root.empty() ? a.netns.rfind(mine, 0) != 0 : a.root != g.root)) continue;
         const std::string& id = a.container_id;
         bool stale = false;
         auto meta = read_meta(store, id);

@@ -4,6 +4,7 @@
 #include "runtime/exec.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "plan/build.hpp"
 #include "procfs/client.hpp"
 #include "runtime/attach.hpp"
+#include "runtime/network.hpp"
 #include "runtime/process.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
@@ -173,6 +175,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     plan::Process proc =
         KAPSEL_TRY(plan::exec_process(spec.process, request, plan.has(plan::NsType::user)));
     KAPSEL_TRY(linux::check_process_on_host(proc));
+    // A process that may change the container's network namespace: that namespace is
+    // never handed to another container after this one (runtime/network.hpp).
+    if (!proc.has_caps || (proc.caps.bounding & (uint64_t{1} << CAP_NET_ADMIN))) network_changed(o.id);
     if (proc.terminal && o.detach && o.console_socket.empty())
         return make_error(
             "cannot allocate a terminal for a detached process without --console-socket");

@@ -132,6 +132,8 @@ Result<image::Freed> system_prune(const Globals& g) {
         KAPSEL_TRY_CTX(detach_network(id), "take down container " + id.substr(0, 12) + "'s network");
         out.removed.push_back("took down container " + id.substr(0, 12) + "'s network");
     }
+    for (auto& id : KAPSEL_TRY_CTX(take_down_spares(""), "take down the networks' spare namespaces"))
+        out.removed.push_back("took down spare network namespace " + id.substr(0, 12));
     for (auto& id : KAPSEL_TRY_CTX(orphaned_dns_records(true), "forget names of containers gone"))
         out.removed.push_back("forgot aardvark-dns's name for container " + id.substr(0, 12));
     auto rest = KAPSEL_TRY(image::prune_store(store, container_refs(store)));

@@ -41,9 +41,6 @@ bool is_bridge_mode(const std::string& mode) {
 
 namespace {
 
-std::string netns_dir(const Globals& g) {
-    return g.root + "/netns";
-}
 
 // netavark changes host-wide state (the bridge, the firewall chains shared by a network's
 // containers, aardvark-dns's files) without a lock of its own: two at once leave rules
@@ -99,6 +96,55 @@ void end_stray_aardvarks(const network::NetworkStore& ns, const std::string& aar
     }
     ::closedir(proc);
 }
+
+// aardvark-dns reads its records again on SIGHUP (the one netavark started, if it runs).
+void hup_aardvark(const network::NetworkStore& ns) {
+    std::string config = ns.netavark_dir() + "/aardvark-dns";
+    struct stat bin {};
+    std::string aardvark;
+    if (auto program = network::find_netavark()) aardvark = network::find_aardvark(*program);
+    pid_t known = known_aardvark(config);
+    if (known > 0 && !aardvark.empty() && ::stat(aardvark.c_str(), &bin) == 0 && is_aardvark_of(known, bin, config))
+        ::kill(known, SIGHUP);
+}
+
+// Gives aardvark-dns's record of container `from` on `network` to container `to` with
+// `names` (no names: `from`'s line goes). The caller holds the netavark lock.
+Status rename_dns_record(const network::NetworkStore& ns, const std::string& network, const std::string& from,
+                         const std::string& to, const std::vector<std::string>& names) {
+    std::string path = ns.netavark_dir() + "/aardvark-dns/" + network;
+    unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!f) return errno == ENOENT ? Status() : sys_error("open " + path);
+    std::string text = KAPSEL_TRY(fs::read_fd(f.get(), path, 16 << 20));
+    std::string changed = to.empty() ? network::without_aardvark_records(text, [&](const std::string& id) { return id == from; })
+                                     : network::with_aardvark_record_renamed(text, from, to, names);
+    if (changed == text) return {};
+    KAPSEL_TRY(fs::write_file_atomic(path, changed, 0644));
+    hup_aardvark(ns);
+    return {};
+}
+
+// How many set-up namespaces each network keeps for the next containers:
+// $KAPSEL_NETWORK_SPARES (0 to 16), else 2.
+size_t spare_limit() {
+    const char* env = std::getenv("KAPSEL_NETWORK_SPARES");
+    if (!env || !*env) return 2;
+    char* end = nullptr;
+    unsigned long n = std::strtoul(env, &end, 10);
+    return *end ? 2 : std::min<unsigned long>(n, 16);
+}
+
+// Where bridge containers' namespaces are bound: host-wide, beside the attachments, since
+// one may serve a container of another --root after its first container has ended.
+std::string bridge_netns_dir(const network::NetworkStore& ns) {
+    return ns.dir() + "/netns";
+}
+
+// netavark teardown of what `a` set up, then its namespace and its record. The caller
+// holds the netavark lock. netavark's teardown reports what was already gone (an
+// interface, aardvark's files) as errors too: a warning, and the rest goes on; a
+// namespace that cannot be unmounted keeps the record, for rm or system prune.
+Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a, int lock_fd);
 
 Result<network::Netavark> netavark_of(const network::NetworkStore& ns) {
     std::string program = KAPSEL_TRY(network::find_netavark());
@@ -169,6 +215,8 @@ Result<NetworkSetup> join_container(const Globals& g, const image::Store& store,
     int pid = rec ? rec->pid : 0;
     if (pid <= 0 || process_start_time(pid) != rec->pid_start)
         return make_error("--network container:" + meta.value("name", other_id) + ": that container is not running");
+    // Another container in its namespace: it is never handed on after it ends.
+    network_changed(other_id);
     NetworkSetup s;
     s.spec_network = "ns:/proc/" + std::to_string(pid) + "/ns/net";
     for (auto& e : kEtcFiles)
@@ -225,7 +273,8 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     network::Attachment want;
     want.container_id = id;
     want.container_name = name;
-    want.netns = netns_dir(g) + "/" + id;
+    want.root = g.root;
+    want.netns = bridge_netns_dir(ns) + "/" + id;
     network::Endpoint ep;
     ep.network = net_name;
     ep.ip = req.ip;
@@ -238,31 +287,68 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
         auto all = KAPSEL_TRY(network::publish_exposed(exposed));
         want.ports.insert(want.ports.end(), all.begin(), all.end());
     }
+    want.reusable = req.reusable && want.ports.empty() && req.ip.empty() && req.mac.empty();
     KAPSEL_TRY(network::claim_host_ports(want.ports));
-    // Recorded before anything is made: from here on detach_network undoes what exists.
-    network::Attachment a = KAPSEL_TRY(ns.reserve(want));
     auto undo = [&](Error e) -> Error {
         (void)detach_network(id);
         return e;
     };
-    auto path = network::create_netns(netns_dir(g), id);
-    if (!path) return undo(path.error());
-    auto networks = networks_of(ns, a);
-    if (!networks) return undo(networks.error());
-    auto options = network::netavark_options(a, *networks);
-    if (!options) return undo(options.error());
-    auto status = [&]() -> Result<std::vector<network::EndpointStatus>> {
-        unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
-        end_stray_aardvarks(ns, netavark.aardvark());
-        // The lock lives as long as netavark: a run killed meanwhile must not let a
-        // prune or the next run's netavark in beside this one still at work.
-        return netavark.setup(*path, *options, lock.get());
-    }();
-    if (!status) return undo(status.error());
+    std::optional<network::Attachment> got;
+    std::vector<network::EndpointStatus> status;
+    // A namespace a container before this one left set up (a spare) serves at once:
+    // netavark's setup (and the teardown it saves) is what a run on a bridge costs.
+    if (want.reusable && spare_limit() > 0) {
+        auto claimed = KAPSEL_TRY(ns.claim_spare(want));
+        if (claimed) {
+            const network::Attachment& a = claimed->attachment;
+            auto ready = [&]() -> Result<std::vector<network::EndpointStatus>> {
+                unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+                // Taken down meanwhile (network rm or prune tear spares down): set up anew.
+                if (!network::is_netns(a.netns)) {
+                    (void)rename_dns_record(ns, net_name, claimed->spare_id, "", {});
+                    return make_error("its namespace is gone");
+                }
+                network::Network net = KAPSEL_TRY(ns.get(net_name));
+                if (net.dns_enabled)
+                    KAPSEL_TRY(rename_dns_record(ns, net_name, claimed->spare_id, id, a.endpoints[0].aliases));
+                return network::parse_setup_output(a.status.dump());
+            }();
+            if (ready) {
+                got = a;
+                status = std::move(*ready);
+            } else {
+                log::debug("a spare namespace of network " + net_name + ": " + ready.error().message);
+                KAPSEL_TRY(detach_network(id));
+            }
+        }
+    }
+    if (!got) {
+        // Recorded before anything is made: from here on detach_network undoes what exists.
+        network::Attachment a = KAPSEL_TRY(ns.reserve(want));
+        auto path = network::create_netns(bridge_netns_dir(ns), id);
+        if (!path) return undo(path.error());
+        auto networks = networks_of(ns, a);
+        if (!networks) return undo(networks.error());
+        auto options = network::netavark_options(a, *networks);
+        if (!options) return undo(options.error());
+        auto done = [&]() -> Result<std::vector<network::EndpointStatus>> {
+            unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+            end_stray_aardvarks(ns, netavark.aardvark());
+            // The lock lives as long as netavark: a run killed meanwhile must not let a
+            // prune or the next run's netavark in beside this one still at work.
+            return netavark.setup(*path, *options, lock.get());
+        }();
+        if (!done) return undo(done.error());
+        status = std::move(*done);
+        a.status = network::setup_output_json(status);
+        if (auto st = ns.update(a); !st) return undo(st.error());
+        got = a;
+    }
+    const network::Attachment& a = *got;
 
     network::EtcInput in = etc_input(hostname, name, req);
     json nets = json::object();
-    for (auto& st : *status) {
+    for (auto& st : status) {
         std::string ip = st.address.substr(0, st.address.find('/'));
         if (!ip.empty()) in.addresses.push_back(ip);
         for (auto& d : st.dns_servers) in.network_dns.push_back(d);
@@ -278,10 +364,10 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
     json ports = json::array();
     for (auto& p : a.ports) ports.push_back(network::to_json(p));
     NetworkSetup s;
-    s.spec_network = "ns:" + *path;
+    s.spec_network = "ns:" + a.netns;
     s.own_namespace = true;
     s.etc_binds = *binds;
-    s.summary = {{"mode", "bridge"}, {"netns", *path}, {"networks", nets}, {"ports", ports}};
+    s.summary = {{"mode", "bridge"}, {"netns", a.netns}, {"networks", nets}, {"ports", ports}};
     return s;
 }
 
@@ -327,6 +413,28 @@ Result<std::vector<network::PortMapping>> container_ports(const Globals& g, cons
     return published_ports(meta.value("network", json::object()));
 }
 
+namespace {
+
+Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a, int lock_fd) {
+    // netavark first (it needs the namespace's path to find the interfaces), then the
+    // namespace, then the record.
+    if (!a.netns.empty() && network::is_netns(a.netns)) {
+        auto netavark = netavark_of(ns);
+        auto networks = networks_of(ns, a);
+        if (netavark && networks) {
+            auto options = network::netavark_options(a, *networks);
+            if (options) {
+                auto st = netavark->teardown(a.netns, *options, lock_fd);
+                if (!st) log::warn("container " + a.container_id.substr(0, 12) + ": " + st.error().message);
+            }
+        }
+    }
+    if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
+    return ns.release(a.container_id);
+}
+
+}  // namespace
+
 Status detach_network(const std::string& id) {
     if (!fs::exists(network_root() + "/networks")) return {};
     network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
@@ -337,23 +445,50 @@ Status detach_network(const std::string& id) {
     if (!record) return record.error();
     if (!*record) return {};
     const network::Attachment& a = **record;
-    // netavark first (it needs the namespace's path to find the interfaces), then the
-    // namespace, then the record. netavark's teardown reports what was already gone (an
-    // interface, aardvark's files) as errors too: a warning, and the rest goes on; a
-    // namespace that cannot be unmounted keeps the record, for rm or system prune.
-    if (!a.netns.empty() && network::is_netns(a.netns)) {
-        auto netavark = netavark_of(ns);
-        auto networks = networks_of(ns, a);
-        if (netavark && networks) {
-            auto options = network::netavark_options(a, *networks);
-            if (options) {
-                auto st = netavark->teardown(a.netns, *options, lock.get());
-                if (!st) log::warn("container " + id.substr(0, 12) + ": " + st.error().message);
-            }
+    // A spare is no container's: only take_down_spares ends it.
+    if (a.spare) return {};
+    // Kept for the next container: its name leaves aardvark-dns, the rest stays as set up.
+    if (a.reusable && spare_limit() > 0 && network::is_netns(a.netns)) {
+        auto kept = ns.keep_as_spare(id, spare_limit());
+        if (kept && *kept) {
+            auto st = rename_dns_record(ns, a.endpoints.at(0).network, id, id, {});
+            if (st) return {};
+            log::warn("container " + id.substr(0, 12) + ": " + st.error().message);
+            auto spare = ns.attachment(id);
+            if (spare && *spare) return take_down_locked(ns, **spare, lock.get());
+            return {};
         }
+        if (!kept) log::warn("container " + id.substr(0, 12) + ": " + kept.error().message);
     }
-    if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
-    return ns.release(id);
+    return take_down_locked(ns, a, lock.get());
+}
+
+Result<std::vector<std::string>> take_down_spares(const std::string& network) {
+    std::vector<std::string> out;
+    if (!fs::exists(network_root() + "/networks")) return out;
+    network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
+    for (auto& listed : KAPSEL_TRY(ns.attachments())) {
+        if (!listed.spare || (!network.empty() && (listed.endpoints.empty() || listed.endpoints[0].network != network)))
+            continue;
+        unique_fd lock = KAPSEL_TRY(netavark_lock(ns));
+        // Still a spare (a run may have claimed it since it was listed).
+        auto record = KAPSEL_TRY(ns.attachment(listed.container_id));
+        if (!record || !record->spare) continue;
+        KAPSEL_TRY(take_down_locked(ns, *record, lock.get()));
+        out.push_back(listed.container_id);
+    }
+    return out;
+}
+
+void network_changed(const std::string& id) {
+    if (!fs::exists(network_root() + "/networks/attachments/" + id + ".json")) return;
+    auto ns = network::NetworkStore::open(network_root());
+    if (!ns) return;
+    auto record = ns->attachment(id);
+    if (!record || !*record || !(*record)->reusable) return;
+    network::Attachment a = **record;
+    a.reusable = false;
+    if (auto st = ns->update(a); !st) log::warn("container " + id.substr(0, 12) + ": " + st.error().message);
 }
 
 Result<std::vector<std::string>> orphaned_dns_records(bool forget) {
@@ -397,14 +532,7 @@ Result<std::vector<std::string>> orphaned_dns_records(bool forget) {
         }
         changed = true;
     }
-    // aardvark-dns reads its records again on SIGHUP.
-    struct stat bin {};
-    std::string aardvark;
-    if (auto program = network::find_netavark()) aardvark = network::find_aardvark(*program);
-    pid_t known = known_aardvark(config);
-    if (changed && known > 0 && !aardvark.empty() && ::stat(aardvark.c_str(), &bin) == 0 &&
-        is_aardvark_of(known, bin, config))
-        ::kill(known, SIGHUP);
+    if (changed) hup_aardvark(ns);
     return out;
 }
 

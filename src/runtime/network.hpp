@@ -30,6 +30,9 @@ struct NetworkRequest {
     std::vector<std::string> aliases;         // --network-alias
     std::vector<std::string> dns, dns_search; // --dns, --dns-search
     std::vector<std::pair<std::string, std::string>> extra_hosts;  // --add-host
+    // No process of the container may change its network namespace (no CAP_NET_ADMIN):
+    // the namespace may be kept set up for another container when this one ends.
+    bool reusable = true;
 };
 
 // Where the networks live: one place for the host, whatever --storage-root a container's
@@ -66,8 +69,15 @@ std::vector<network::PortMapping> published_ports(const nlohmann::json& summary)
 Result<std::vector<network::PortMapping>> container_ports(const Globals& g, const std::string& name);
 
 // Takes down what attach_network made for `id`, if anything (netavark teardown, the
-// namespace, the addresses). Idempotent.
+// namespace, the addresses). Idempotent. A reusable namespace is kept set up instead, as
+// a spare for the next container on its network, while the network has fewer than
+// $KAPSEL_NETWORK_SPARES (default 2): its name leaves aardvark-dns, the address stays.
 Status detach_network(const std::string& id);
+// Takes down the spares of `network` ("": of every network); their ids.
+Result<std::vector<std::string>> take_down_spares(const std::string& network);
+// Container `id`'s namespace may have been changed (a process with CAP_NET_ADMIN ran in
+// it, another container joined it): never kept as a spare.
+void network_changed(const std::string& id);
 
 // aardvark-dns's names (host-wide) for containers that have no network attachment: left
 // by a netavark that ended its setup after the container's teardown, or by a kapsel

@@ -62,6 +62,8 @@ class Network : public ImageStoreTest {
         ImageStoreTest::SetUp();
         if (IsSkipped()) return;
         if (!has_netavark()) GTEST_SKIP() << "skipped: netavark is not installed (scripts/install-deps installs it)";
+        // No spare namespace of an earlier test: each test's "before" is the host without.
+        ASSERT_EQ(0, k({"system", "prune"}).code);
     }
     void TearDown() override {
         // The containers first: a network in use cannot be removed.
@@ -286,6 +288,7 @@ TEST_F(Network, ACheckpointedContainerComesBackWithItsAddressAndPorts) {
     EXPECT_EQ("hello from cweb\n", got.out) << "the same host port, forwarded into the restored container";
     EXPECT_EQ("hello from cweb\n", sh("timeout 3 wget -q -O - http://cweb/")) << "and its name";
     EXPECT_EQ(0, k({"rm", "-f", "cweb"}).code);
+    EXPECT_EQ(0, k({"system", "prune"}).code) << "the spare the wget's namespace became";
     EXPECT_EQ(before, host_network_state(attachments_dir()));
 }
 
@@ -365,6 +368,67 @@ TEST_F(Network, AnOrphanedNameIsReportedAndForgottenByPrune) {
     EXPECT_NE(std::string::npos, sh("nslookup kept", {"--network", "ktest-dns"}).find("Address: " + ip_of("kept")));
     EXPECT_EQ(std::string::npos, k({"system", "check"}).out.find("aardvark")) << "nothing left to forget";
     EXPECT_EQ(0, k({"rm", "-f", "kept"}).code);
+}
+
+// The spare attachments (namespaces kept set up for the next container) in the host's
+// network store, by their records.
+int spares(const std::string& attachments_dir) {
+    Output o = run_program({"/bin/sh", "-c", "cat " + attachments_dir + "/*.json 2>/dev/null | grep -c '\"spare\": true'"});
+    return std::atoi(o.out.c_str());
+}
+
+// A container's namespace, set up by netavark, is kept when the container ends and serves
+// the next one on that network (its address, and its own name in aardvark-dns), up to
+// $KAPSEL_NETWORK_SPARES a network; never one a process with CAP_NET_ADMIN ran in, one
+// with published ports, or one another container joined. system prune and network rm
+// take the spares down.
+TEST_F(Network, AnEndedContainersNamespaceServesTheNext) {
+    std::string before = host_network_state(attachments_dir());
+    ASSERT_EQ(0, spares(attachments_dir()));
+    std::string first = sh("ip -4 -o addr show eth0 | awk '{print $4}'");
+    EXPECT_EQ(1, spares(attachments_dir())) << "kept when it ended";
+    // The next container gets it: the same address, its own name.
+    EXPECT_EQ(first + "resolves\n",
+              sh("ip -4 -o addr show eth0 | awk '{print $4}'; nslookup next >/dev/null && echo resolves", {"--name", "next"}));
+    std::string id = run_d({"--name", "named", kImage, "sleep", "600"});
+    EXPECT_EQ(0, spares(attachments_dir())) << "taken";
+    EXPECT_EQ(first, inspect("named")["NetworkSettings"].value("IPAddress", "") + "/24\n");
+    EXPECT_NE(std::string::npos, sh("nslookup named").find("Address: " + ip_of("named")));
+    EXPECT_EQ(0, k({"rm", "-f", "named"}).code);
+    EXPECT_EQ(2, spares(attachments_dir())) << "the nslookup's (set up anew) and named's";
+    EXPECT_EQ(std::string::npos, sh("nslookup named 2>&1; true").find("Address: " + first.substr(0, first.find('/'))))
+        << "the name went with its container";
+
+    // Not kept: a container that may change its namespace, or that publishes a port.
+    sh("true", {"--cap-add", "NET_ADMIN"});
+    sh("true", {"-p", "127.0.0.1::80"});
+    EXPECT_EQ(2, spares(attachments_dir())) << "neither took one nor left one";
+    run_d({"--name", "execd", kImage, "sleep", "600"});
+    EXPECT_EQ(1, spares(attachments_dir()));
+    std::string execd = inspect("execd").value("Id", "");
+    EXPECT_EQ(0, kapsel({"exec", "--cap", "CAP_NET_ADMIN", execd, "true"}).code);
+    EXPECT_EQ(0, k({"rm", "-f", "execd"}).code);
+    EXPECT_EQ(1, spares(attachments_dir())) << "a process with CAP_NET_ADMIN ran in it";
+
+    // At most KAPSEL_NETWORK_SPARES a network.
+    std::vector<std::string> env = {"KAPSEL_NETWORK_SPARES=1"};
+    for (auto n : {"a", "b", "c"})
+        ASSERT_EQ(0, k({"run", "-d", "--name", n, kImage, "sleep", "600"}, env).code);
+    for (auto n : {"a", "b", "c"}) EXPECT_EQ(0, k({"rm", "-f", n}, env).code);
+    EXPECT_EQ(1, spares(attachments_dir()));
+
+    // A user network's spares do not keep it in use.
+    make_network("ktest-spare");
+    sh("true", {"--network", "ktest-spare"});
+    EXPECT_EQ(2, spares(attachments_dir()));
+    Output rm = k({"network", "rm", "ktest-spare"});
+    EXPECT_EQ(0, rm.code) << rm.err;
+    networks_.clear();
+    EXPECT_EQ(1, spares(attachments_dir()));
+
+    Output prune = k({"system", "prune"});
+    EXPECT_NE(std::string::npos, prune.out.find("took down spare network namespace")) << prune.out;
+    EXPECT_EQ(before, host_network_state(attachments_dir()));
 }
 
 // Without a bridge (none, the private loopback, the host's network) a container still

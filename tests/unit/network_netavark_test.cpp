@@ -61,6 +61,25 @@ TEST(AardvarkRecords, ForgettingTakesOutOnlyTheLinesOfContainersGone) {
         << "the first line stays whatever it holds";
 }
 
+TEST(AardvarkRecords, ARecordGivenToAnotherContainerKeepsItsAddresses) {
+    std::string text = "10.90.7.1\n" + kA + " 10.90.7.2  web,www\n" + kB + " 10.90.7.3 fd00::3 db\n";
+    EXPECT_EQ("10.90.7.1\n" + kC + " 10.90.7.2  next\n" + kB + " 10.90.7.3 fd00::3 db\n",
+              with_aardvark_record_renamed(text, kA, kC, {"next"}));
+    EXPECT_EQ("10.90.7.1\n" + kA + " 10.90.7.2  web,www\n" + kB + " 10.90.7.3 fd00::3 \n",
+              with_aardvark_record_renamed(text, kB, kB, {})) << "a spare keeps no name";
+    EXPECT_EQ(text, with_aardvark_record_renamed(text, kC, kA, {"x"})) << "no such line";
+}
+
+TEST(NetavarkOutput, WhatAnAttachmentKeepsReadsBackAsNetavarkSaidIt) {
+    EndpointStatus e{"ktest", "eth0", "aa:bb:cc:dd:ee:ff", "10.90.7.2/24", "10.90.7.1", {"10.90.7.1"}, {"dns.podman"}};
+    auto back = parse_setup_output(setup_output_json({e}).dump());
+    ASSERT_TRUE(back) << back.error().message;
+    ASSERT_EQ(1u, back->size());
+    const EndpointStatus& b = (*back)[0];
+    EXPECT_EQ(std::tie(e.network, e.interface, e.mac, e.address, e.gateway, e.dns_servers, e.dns_search),
+              std::tie(b.network, b.interface, b.mac, b.address, b.gateway, b.dns_servers, b.dns_search));
+}
+
 TEST(NetavarkOptions, EveryNetworkIsIsolatedAndAnUnknownOneIsAnError) {
     Network n;
     n.name = "ktest";

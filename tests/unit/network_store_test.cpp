@@ -373,6 +373,62 @@ TEST_F(NetworkStoreTest, APublishedHostPortIsTakenOnce) {
     EXPECT_THAT(error_of(s.reserve(dup)), HasSubstr("past 65535"));
 }
 
+TEST_F(NetworkStoreTest, AReusableContainersRecordIsKeptAsASpareAndHandedOn) {
+    auto s = store();
+    create(s, "web");
+    Attachment a = on(cid(1), "web");
+    a.reusable = true;
+    a.root = "/run/kapsel-a";
+    a.netns = "/ns/1";
+    a.endpoints[0].aliases = {"one"};
+    a.status = {{"web", {{"interfaces", json::object()}}}};
+    ASSERT_TRUE(s.reserve(a));
+    Attachment b = on(cid(2), "web");
+    b.reusable = true;
+    ASSERT_TRUE(s.reserve(b));
+    Attachment fixed = on(cid(3), "web", "10.90.0.9");
+    fixed.reusable = false;
+    ASSERT_TRUE(s.reserve(fixed));
+
+    auto kept = s.keep_as_spare(cid(1), 1);
+    ASSERT_TRUE(kept) << error_of(kept);
+    EXPECT_TRUE(*kept);
+    EXPECT_FALSE(*s.keep_as_spare(cid(2), 1)) << "one spare a network at most";
+    EXPECT_FALSE(*s.keep_as_spare(cid(3), 5)) << "not reusable";
+    auto spare = *s.attachment(cid(1));
+    ASSERT_TRUE(spare);
+    EXPECT_TRUE(spare->spare);
+    EXPECT_EQ("", spare->container_name);
+    EXPECT_TRUE(spare->endpoints[0].aliases.empty()) << "its names went with it";
+    EXPECT_EQ("10.90.0.2", spare->endpoints[0].ip) << "its address stays taken";
+
+    Attachment want = on(cid(4), "web");
+    want.reusable = true;
+    want.root = "/run/kapsel-b";
+    want.endpoints[0].aliases = {"four"};
+    Attachment with_port = want;
+    with_port.container_id = cid(5);
+    with_port.ports.push_back(PortMapping{.host_port = 8080, .container_port = 80});
+    EXPECT_FALSE(*s.claim_spare(with_port)) << "a published port needs its own setup";
+    Attachment elsewhere = on(cid(5), "kapsel");
+    EXPECT_FALSE(*s.claim_spare(elsewhere)) << "another network's";
+    auto claimed = s.claim_spare(want);
+    ASSERT_TRUE(claimed) << error_of(claimed);
+    ASSERT_TRUE(*claimed);
+    EXPECT_EQ(cid(1), (*claimed)->spare_id);
+    const Attachment& now = (*claimed)->attachment;
+    EXPECT_EQ(cid(4), now.container_id);
+    EXPECT_EQ("10.90.0.2", now.endpoints[0].ip);
+    EXPECT_EQ("/ns/1", now.netns);
+    EXPECT_EQ(a.status, now.status);
+    EXPECT_EQ("/run/kapsel-b", now.root);
+    EXPECT_THAT(now.endpoints[0].aliases, ElementsAre("four"));
+    EXPECT_FALSE(now.spare);
+    EXPECT_FALSE(*s.attachment(cid(1))) << "the spare's record is gone";
+    EXPECT_TRUE(*s.attachment(cid(4)));
+    EXPECT_FALSE(*s.claim_spare(on(cid(6), "web"))) << "taken once";
+}
+
 TEST_F(NetworkStoreTest, ReleaseOfNothingIsNoError) {
     auto s = store();
     EXPECT_TRUE(s.release(cid(9)));
