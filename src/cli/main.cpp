@@ -8,6 +8,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "linux/exe_guard.hpp"
+#include "linux/user_session.hpp"
 #include "runtime/state_root.hpp"
 #include "util/log.hpp"
 #include "util/proc.hpp"
@@ -81,6 +82,16 @@ static std::string main_usage() {
     return out;
 }
 
+// Verbs that read or write an ordinary user's image store, when run by one.
+static bool needs_user_session(const std::string& verb, const Globals& g, const Args& args) {
+    if (::geteuid() == 0 || in_user_namespace()) return false;
+    static const char* store_verbs[] = {"load", "import", "pull",   "push", "images", "rmi",
+                                        "rm",   "commit", "diff", "inspect", "system"};
+    for (auto* v : store_verbs)
+        if (verb == v) return true;
+    return verb == "run" && is_image_run(g, args);
+}
+
 static int real_main(int argc, char** argv) {
     Globals g;
     std::string log_path, log_format = "text";
@@ -141,6 +152,13 @@ static int real_main(int argc, char** argv) {
         // it (spec and features keep no state).
         if (::geteuid() != 0 && !help && verb != "spec" && verb != "features")
             if (auto st = runtime::own_state_root(g.root, root_flag.empty()); !st) return fail(st.error());
+        // A user's image verbs run in its own user namespace, where the store's files
+        // have the owners the images gave them (linux/user_session.hpp). Verbs that
+        // join a running container (exec, stop, ps, logs) stay outside: they reach its
+        // namespaces as their owner, which a sibling namespace could not.
+        if (!help && needs_user_session(verb, g, verb_args))
+            if (auto st = linux::enter_user_session(); !st)
+                return fail(std::move(st).error().context("enter your user namespace"));
         if (c.enters_container) {
             // CVE-2019-5736: never enter a container while running from a binary
             // the container could open for writing.

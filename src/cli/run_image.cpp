@@ -17,6 +17,7 @@
 #include "procfs/client.hpp"
 #include "runtime/containers.hpp"
 #include "runtime/manage.hpp"
+#include "util/proc.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::cli {
@@ -135,8 +136,9 @@ int run_image_main(const Globals& g, const Args& args) {
     f.option({"pids-limit"}, &pids, "maximum number of processes", "n");
     f.flag({"read-only"}, &r.read_only, "mount the root file system read-only");
     f.option({"network", "net"}, &network,
-             "bridge (default, or $KAPSEL_DEFAULT_NETWORK: kapsel's default network), a network's name (kapsel network "
-             "create), none, host, private (a namespace of its own with only loopback), "
+             "bridge (default, or $KAPSEL_DEFAULT_NETWORK: kapsel's default network; for a user without root "
+             "private), a network's name (kapsel network create; root only), none, host, private (a "
+             "namespace of its own with only loopback), "
              "container:NAME (another container's), or ns:PATH",
              "mode");
     f.list({"publish", "p"}, &publish,
@@ -170,7 +172,8 @@ int run_image_main(const Globals& g, const Args& args) {
     f.flag({"procfs"}, &procfs,
            "show the container its own limits in /proc/meminfo, cpuinfo, stat, uptime, "
            "loadavg, swaps, diskstats, pressure and /sys/devices/system/cpu, and in "
-           "sysinfo(2) and sched_getaffinity(2) (default true; --procfs=false: the host's)");
+           "sysinfo(2) and sched_getaffinity(2) (default true; --procfs=false: the host's; a user "
+         "without root gets the host's)");
     f.flag({"quiet", "q"}, &quiet, "accepted for podman compatibility");
     auto pos = f.parse(args, /*stop_at_positional=*/true);
     if (!pos) return usage_error("run", pos.error().message);
@@ -191,6 +194,10 @@ int run_image_main(const Globals& g, const Args& args) {
         if (a == o.image) break;  // the container's own arguments follow
         if (a == "--procfs" || a == "--procfs=true") asked = true;
     }
+    // The procfs service is one FUSE mount shared by the host's containers; a user's
+    // containers live in namespaces of their own where it is not mounted.
+    if (rootless() && asked) return fail(make_error("--procfs needs root: a container run by a user sees the host's /proc files"));
+    if (rootless()) procfs = false;
     if (procfs && !asked && !(procfs::server_binary() && ::access("/dev/fuse", F_OK) == 0)) {
         std::fprintf(stderr,
                      "kapsel: warning: the container sees the host's /proc files and numbers: "
@@ -207,6 +214,8 @@ int run_image_main(const Globals& g, const Args& args) {
     if (!workdir.empty()) r.workdir = workdir;
     // A bridge network by default where netavark is installed; without it, a namespace of
     // the container's own and one warning (an error for --network bridge by name).
+    // A user cannot make a bridge (netavark needs root): a namespace with only loopback.
+    if (network.empty() && rootless()) network = "private";
     if (network.empty()) {
         const char* dflt = ::getenv("KAPSEL_DEFAULT_NETWORK");
         network = dflt && *dflt ? dflt : "bridge";

@@ -11,17 +11,30 @@
 
 #include "image/digest.hpp"
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::image {
 
 std::string Store::default_root() {
     if (const char* e = ::getenv("KAPSEL_STORAGE"); e && *e) return e;
-    return "/var/lib/kapsel";
+    if (!rootless()) return "/var/lib/kapsel";
+    // podman's place for a user's store; a relative XDG_DATA_HOME is ignored, as the
+    // XDG base directory specification says.
+    if (const char* d = ::getenv("XDG_DATA_HOME"); d && *d == '/') return fs::join(d, "kapsel");
+    const char* home = ::getenv("HOME");
+    return fs::join(home && *home == '/' ? home : "/", ".local/share/kapsel");
 }
 
 Result<Store> Store::open(const std::string& root) {
     std::string r = fs::absolute(root);
+    // Without root, a store is the caller's own or none: one owned by another user
+    // (root's /var/lib/kapsel included) is refused before anything is written into it.
+    // In the user's namespace (linux/user_session.hpp) the user is 0 and another user
+    // is unmapped (65534), so the same comparison holds there.
+    if (struct stat st; rootless() && ::stat(r.c_str(), &st) == 0 && st.st_uid != ::geteuid())
+        return make_error("the image store " + r +
+                          " belongs to another user: use a store of your own (--storage-root)");
     for (const char* sub : {"", "/blobs/sha256", "/layers", "/files", "/tmp", "/containers"})
         KAPSEL_TRY(fs::mkdir_p(r + sub, 0700));
     return Store(r);

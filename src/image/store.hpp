@@ -50,7 +50,9 @@ struct LayerResult {
 
 class Store {
 public:
-    static std::string default_root();  // $KAPSEL_STORAGE or /var/lib/kapsel
+    // $KAPSEL_STORAGE, else /var/lib/kapsel; without root $XDG_DATA_HOME/kapsel, else
+    // ~/.local/share/kapsel (podman's places).
+    static std::string default_root();
     static Result<Store> open(const std::string& root);
 
     const std::string& root() const { return root_; }

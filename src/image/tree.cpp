@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 
 namespace kapsel::image {
 namespace {
@@ -127,11 +128,15 @@ bool Tree::lstat(const std::string& rel, struct stat& st) const {
     return fd && ::fstat(fd->get(), &st) == 0;
 }
 
+const char* opaque_xattr() {
+    return in_user_namespace() ? "user.overlay.opaque" : "trusted.overlay.opaque";
+}
+
 bool Tree::is_opaque(const std::string& rel) const {
     auto fd = fs::openat2(fd_.get(), rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, kStrict);
     if (!fd) return false;
     char v[4] = {};
-    ssize_t n = ::fgetxattr(fd->get(), "trusted.overlay.opaque", v, sizeof v);
+    ssize_t n = ::fgetxattr(fd->get(), opaque_xattr(), v, sizeof v);
     return n == 1 && v[0] == 'y';
 }
 

@@ -32,6 +32,12 @@ bool is_whiteout(const struct stat& st);
 // from one on unpack; every other xattr (security.capability, user.*) is kept.
 bool is_overlay_xattr(std::string_view name);
 
+// The xattr that makes a directory opaque in this store's layers and upper dirs:
+// trusted.overlay.opaque for root; in a user namespace (a user's store, whose overlays
+// are mounted with userxattr, since trusted.* is the host root's alone)
+// user.overlay.opaque.
+const char* opaque_xattr();
+
 class Tree {
 public:
     // The directory at `root` (itself not a symlink).

@@ -26,6 +26,7 @@
 #include "image/tar.hpp"
 #include "image/tree.hpp"
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 #include "util/strings.hpp"
 
 namespace kapsel::image {
@@ -321,7 +322,7 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
     if (base.rfind(".wh.", 0) == 0) {
         if (base == ".wh..wh..opq") {
             unique_fd dir = KAPSEL_TRY(openat2(parent.get(), ".", O_RDONLY | O_DIRECTORY, kBeneath));
-            if (::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) < 0)
+            if (::fsetxattr(dir.get(), opaque_xattr(), "y", 1, 0) < 0)
                 return sys_error("mark " + join_components(comps, comps.size() - 1) + " opaque");
             return {};
         }
@@ -374,8 +375,12 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
         case EntryType::fifo: {
             KAPSEL_TRY(remove_existing(parent.get(), base));
             mode_t type = e.type == EntryType::chardev ? S_IFCHR : e.type == EntryType::blockdev ? S_IFBLK : S_IFIFO;
-            if (::mknodat(parent.get(), base.c_str(), type | (e.mode & 07777), makedev(e.devmajor, e.devminor)) < 0)
+            if (::mknodat(parent.get(), base.c_str(), type | (e.mode & 07777), makedev(e.devmajor, e.devminor)) < 0) {
+                // A user namespace may not make device nodes (a fifo it may): in a
+                // user's store a layer's device is left out, as podman leaves it out.
+                if (errno == EPERM && e.type != EntryType::fifo && in_user_namespace()) return {};
                 return sys_error("mknod " + e.path);
+            }
             return special_file(parent.get(), base, e);
         }
     }

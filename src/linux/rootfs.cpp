@@ -320,8 +320,11 @@ Result<unique_fd> create_overlay(Sys& sys, const plan::Plan::Overlay& o, bool on
     // Renamed directories and metadata-only copy-ups are kept by reference in the
     // upper dir (redirect/metacopy xattrs), which `commit` cannot write as a layer; some
     // kernels turn them on by default. Off, a renamed directory is copied up whole.
-    for (const char* opt : {"redirect_dir", "metacopy"})
-        (void)sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, opt, "off");
+    // With userxattr the kernel wants redirect_dir=nofollow (not created, not followed)
+    // and refuses "off" as a conflict.
+    if (o.user_xattr) KAPSEL_TRY(sys.fsconfig(fsfd.get(), FSCONFIG_SET_FLAG, "userxattr", ""));
+    (void)sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "redirect_dir", o.user_xattr ? "nofollow" : "off");
+    (void)sys.fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "metacopy", "off");
     KAPSEL_TRY_CTX(sys.fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, "", ""),
                    "mount the overlay root file system");
     return fsfd;

@@ -436,6 +436,11 @@ Result<Plan> build(const oci::Spec& spec, const BuildOptions& opts) {
         }
         o.upper = j["upperdir"].get<std::string>();
         o.work = j["workdir"].get<std::string>();
+        if (j.contains("userxattr")) {
+            if (!j["userxattr"].is_boolean())
+                return make_error("annotations.io.kapsel.rootfs.overlay: userxattr must be true or false");
+            o.user_xattr = j["userxattr"].get<bool>();
+        }
         if (o.lowers.empty() || o.upper.front() != '/' || o.work.front() != '/')
             return make_error("annotations.io.kapsel.rootfs.overlay: needs lower layers and absolute upper/work dirs");
         plan.rootfs_overlay = std::move(o);

@@ -150,6 +150,9 @@ struct Plan {
     struct Overlay {
         std::vector<std::string> lowers;  // top first; at most kMaxOverlayLayers
         std::string upper, work;
+        // Mounted in a user namespace: overlayfs keeps its xattrs as user.overlay.*
+        // (the userxattr option), since trusted.* is the host root's alone.
+        bool user_xattr = false;
     };
     std::optional<Overlay> rootfs_overlay;
     uint64_t rootfs_propagation = 0;  // 0: kapsel's default (rslave)

@@ -71,7 +71,10 @@ Result<image::ImageRecord> commit_container(const Globals& g, const std::string&
     // itself never follows a symlink either way: image/tree.hpp).
     Store rs(g.root);
     bool paused_here = false;
-    if (auto rec = rs.load(id); pause && rec && current_status(rs, *rec) == oci::Status::running) {
+    // A user's container without a cgroup of its own cannot be frozen: it is read as it
+    // runs (--pause=false), as podman commits a rootless container on cgroup v1.
+    if (auto rec = rs.load(id); pause && rec && !rec->cgroup_dirs.empty() &&
+                                current_status(rs, *rec) == oci::Status::running) {
         KAPSEL_TRY_CTX(runtime::pause(g, id), "commit " + name);
         paused_here = true;
     }

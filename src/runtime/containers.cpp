@@ -33,8 +33,10 @@
 #include "runtime/lifecycle.hpp"
 #include "runtime/logfile.hpp"
 #include "runtime/manage.hpp"
+#include "runtime/network.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 #include "util/undo.hpp"
@@ -283,6 +285,9 @@ Result<image::Store> open_store(const Globals& g) {
 }
 
 Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* id_out) {
+    // netavark makes bridges and firewall rules, which needs the host's root.
+    if (rootless() && is_bridge_mode(o.network.mode))
+        return make_error("bridge networks need root; use --network private, none or host");
     image::Store store = KAPSEL_TRY(open_store(g));
     // Only a detached container has a log to keep.
     if (o.detach) KAPSEL_TRY(logfile::check_file_system(store.root() + "/containers", o.log));
@@ -340,6 +345,9 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     // The overlay is mounted by the container's init inside its own mount
     // namespace (the annotation below): no host mount to leak or to unmount.
     json overlay = {{"lowerdir", json::array()}, {"upperdir", dirs.upper}, {"workdir", dirs.work}};
+    // A user's store is used in its user namespace: its opaque directories carry
+    // user.overlay.opaque (image/tree.hpp), which overlayfs reads with userxattr.
+    if (rootless()) overlay["userxattr"] = true;
     for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) overlay["lowerdir"].push_back(store.layer_path(*it));
     if (img.layers.empty()) {
         KAPSEL_TRY(fs::mkdir_p(store.root() + "/layers/empty", 0755));
