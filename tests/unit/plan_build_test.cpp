@@ -103,6 +103,20 @@ TEST(BuildPlan, AnOverlayRootHasAtMostTheLayersOverlayfsStacks) {
     EXPECT_THAT(error_of(build_with(bad)), HasSubstr("annotations.io.kapsel.rootfs.overlay"));
 }
 
+TEST(BuildPlan, AnOverlayRootMayAskForUserxattr) {
+    auto with = [](const char* extra) {
+        std::string o = std::string(R"({"lowerdir": ["/l"], "upperdir": "/u", "workdir": "/w")") + extra + "}";
+        return build_with(json{{"annotations", {{"io.kapsel.rootfs.overlay", o}}}});
+    };
+    auto plain = with("");
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_FALSE(plain->rootfs_overlay->user_xattr);
+    auto user = with(R"(, "userxattr": true)");
+    ASSERT_TRUE(user) << user.error().message;
+    EXPECT_TRUE(user->rootfs_overlay->user_xattr);
+    EXPECT_THAT(error_of(with(R"(, "userxattr": "yes")")), HasSubstr("userxattr must be true or false"));
+}
+
 TEST(BuildPlan, OciVersionMustBeOneDotSomething) {
     EXPECT_TRUE(build_with({{"ociVersion", "1.0.0"}}));
     EXPECT_TRUE(build_with({{"ociVersion", "1.3.0-rc.1"}}));

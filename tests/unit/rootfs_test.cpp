@@ -624,3 +624,29 @@ TEST(FinalizeRootfs, NothingToDo) {
 
 }  // namespace
 }  // namespace kapsel::linux
+
+namespace kapsel::linux {
+namespace {
+
+// A user's store (issue 16): overlayfs in a user namespace keeps its xattrs as
+// user.overlay.* (userxattr), and the kernel refuses redirect_dir=off beside it.
+TEST(OverlayRootfs, InAUserNamespaceItIsMountedWithUserxattrAndRedirectsNotFollowed) {
+    plan::Plan::Overlay o{.lowers = {"/s/l2", "/s/l1"}, .upper = "/c/upper", .work = "/c/work"};
+    auto configs = [&] {
+        FakeSys sys;
+        EXPECT_TRUE(mount_overlay_at(sys, o, "/c/merged"));
+        return sys.calls_of({"fsconfig"});
+    };
+    EXPECT_THAT(configs(), ElementsAre("fsconfig 101 string lowerdir+=/s/l2", "fsconfig 101 string lowerdir+=/s/l1",
+                                       "fsconfig 101 string upperdir=/c/upper", "fsconfig 101 string workdir=/c/work",
+                                       "fsconfig 101 string redirect_dir=off", "fsconfig 101 string metacopy=off",
+                                       "fsconfig 101 create"));
+    o.user_xattr = true;
+    EXPECT_THAT(configs(), ElementsAre("fsconfig 101 string lowerdir+=/s/l2", "fsconfig 101 string lowerdir+=/s/l1",
+                                       "fsconfig 101 string upperdir=/c/upper", "fsconfig 101 string workdir=/c/work",
+                                       "fsconfig 101 flag userxattr", "fsconfig 101 string redirect_dir=nofollow",
+                                       "fsconfig 101 string metacopy=off", "fsconfig 101 create"));
+}
+
+}  // namespace
+}  // namespace kapsel::linux

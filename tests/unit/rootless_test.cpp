@@ -8,6 +8,7 @@
 
 #include <set>
 
+#include "linux/user_session.hpp"
 #include "linux/userns_maps.hpp"
 #include "runtime/state_root.hpp"
 
@@ -151,3 +152,37 @@ TEST(RootlessStateRoot, XdgRuntimeDirElseTmpForAUserRunForRoot) {
 
 }  // namespace
 }  // namespace kapsel
+
+namespace kapsel::linux {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string text(const std::vector<plan::IdMap>& maps) {
+    std::string out;
+    for (auto& m : maps)
+        out += std::to_string(m.inside) + " " + std::to_string(m.outside) + " " + std::to_string(m.count) + "\n";
+    return out;
+}
+
+// podman's mapping for a user's image session: 0 is the user, 1.. its ranges in order,
+// so a file owned by 33 in an image is owned by range start + 32 on the host.
+TEST(UserSession, ZeroIsTheUserAndTheRangesFollowFromOne) {
+    SessionMaps m = session_maps(1000, 1001, {{100000, 65536}}, {{300000, 65536}}, "alice");
+    EXPECT_EQ("0 1000 1\n1 100000 65536\n", text(m.uid_map));
+    EXPECT_EQ("0 1001 1\n1 300000 65536\n", text(m.gid_map));
+    EXPECT_EQ("", m.warning);
+    SessionMaps two = session_maps(1000, 1000, {{100000, 10}, {500000, 20}}, {{100000, 30}}, "alice");
+    EXPECT_EQ("0 1000 1\n1 100000 10\n11 500000 20\n", text(two.uid_map));
+}
+
+TEST(UserSession, WithoutRangesOnlyTheUsersOwnIdAndOneWarning) {
+    SessionMaps m = session_maps(1000, 1000, {}, {{100000, 65536}}, "alice");
+    EXPECT_EQ("0 1000 1\n", text(m.uid_map));
+    EXPECT_EQ("0 1000 1\n", text(m.gid_map)) << "both or neither";
+    EXPECT_THAT(m.warning, HasSubstr("/etc/subuid gives alice no subordinate ids"));
+    EXPECT_EQ(std::string::npos, m.warning.find('\n'));
+}
+
+}  // namespace
+}  // namespace kapsel::linux
