@@ -1,7 +1,6 @@
 // See netavark.hpp.
 #include "network/netavark.hpp"
 
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -187,17 +186,9 @@ std::vector<std::string> Netavark::argv(const char* verb, const std::string& net
 
 namespace {
 
-// aardvark-dns, which netavark starts, is a daemon that outlives netavark. A kapsel that
-// is a child subreaper (run and create are, to reap the container's orphans) would adopt
-// it and keep it as a child it never waits for; so not while netavark runs: it goes to
-// init, as under podman.
+// aardvark-dns, which netavark starts, is a daemon that outlives netavark.
 Result<Completed> run_unreaped(const std::vector<std::string>& argv, const std::string& input, int lock_fd) {
-    int subreaper = 0;
-    ::prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
-    if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-    auto done = run_program(argv, input, kMaxOutput, std::chrono::seconds(60), lock_fd);
-    if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    return done;
+    return run_program_unreaped(argv, input, kMaxOutput, std::chrono::seconds(60), lock_fd);
 }
 
 }  // namespace

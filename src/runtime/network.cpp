@@ -15,6 +15,7 @@
 #include "network/etc_files.hpp"
 #include "network/netavark.hpp"
 #include "network/netns.hpp"
+#include "network/pasta.hpp"
 #include "network/ports.hpp"
 #include "runtime/container_meta.hpp"
 #include "runtime/containers.hpp"
@@ -31,12 +32,14 @@ using nlohmann::json;
 
 std::string network_root() {
     if (const char* e = ::getenv("KAPSEL_NETWORK_ROOT"); e && *e) return e;
+    // A user's networks (pasta's attachments) are the user's, beside its store.
+    if (rootless()) return image::Store::default_root();
     return "/var/lib/kapsel";
 }
 
 bool is_bridge_mode(const std::string& mode) {
-    return mode != "none" && mode != "host" && mode != "private" && mode.rfind("container:", 0) != 0 &&
-           mode.rfind("ns:", 0) != 0;
+    return mode != "none" && mode != "host" && mode != "private" && mode != "pasta" &&
+           mode.rfind("container:", 0) != 0 && mode.rfind("ns:", 0) != 0;
 }
 
 namespace {
@@ -225,6 +228,50 @@ Result<NetworkSetup> join_container(const Globals& g, const image::Store& store,
     return s;
 }
 
+// --network pasta: a namespace of the container's own, bound beside the bridges' and
+// recorded as an attachment without endpoints (its published ports are checked against
+// every other container's), put on the host's network by pasta, which quits when the
+// namespace's file is removed (detach_network).
+Result<NetworkSetup> attach_pasta(const Globals& g, const std::string& id, const std::string& name,
+                                  const std::string& hostname, const std::string& dir,
+                                  const std::vector<std::string>& exposed, const NetworkRequest& req) {
+    std::string program = KAPSEL_TRY(network::find_pasta());
+    KAPSEL_TRY(network::check_tun());
+    network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
+    network::Attachment want;
+    want.container_id = id;
+    want.container_name = name;
+    want.root = g.root;
+    want.netns = bridge_netns_dir(ns) + "/" + id;
+    want.ports = req.ports;
+    if (req.publish_all) {
+        auto all = KAPSEL_TRY(network::publish_exposed(exposed));
+        want.ports.insert(want.ports.end(), all.begin(), all.end());
+    }
+    KAPSEL_TRY(network::claim_host_ports(want.ports));
+    network::Attachment a = KAPSEL_TRY(ns.reserve(want));
+    auto undo = [&](Error e) -> Error {
+        (void)detach_network(id);
+        return e;
+    };
+    auto path = network::create_netns(bridge_netns_dir(ns), id);
+    if (!path) return undo(path.error());
+    auto args = network::pasta_args(*path, a.ports, network::pasta_pid_file(*path), ::geteuid() == 0);
+    if (auto st = network::start_pasta(program, args); !st) return undo(st.error());
+    network::EtcInput in = etc_input(hostname, name, req);
+    in.network_dns = {network::kPastaDns};
+    auto binds = write_etc(dir, network::etc_files(in));
+    if (!binds) return undo(binds.error());
+    json ports = json::array();
+    for (auto& p : a.ports) ports.push_back(network::to_json(p));
+    NetworkSetup s;
+    s.spec_network = "ns:" + *path;
+    s.own_namespace = true;
+    s.etc_binds = *binds;
+    s.summary = {{"mode", "pasta"}, {"netns", *path}, {"networks", json::object()}, {"ports", ports}};
+    return s;
+}
+
 }  // namespace
 
 Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store, const std::string& id,
@@ -233,8 +280,10 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
                                     const NetworkRequest& req) {
     const std::string& mode = req.mode;
     bool bridge = is_bridge_mode(mode);
-    if (!bridge && (!req.ports.empty() || req.publish_all || !req.ip.empty() || !req.mac.empty() ||
-                    !req.aliases.empty()))
+    if (mode == "pasta" && (!req.ip.empty() || !req.mac.empty() || !req.aliases.empty()))
+        return make_error("--ip, --mac-address and --network-alias need a bridge network, not --network pasta");
+    if (!bridge && mode != "pasta" &&
+        (!req.ports.empty() || req.publish_all || !req.ip.empty() || !req.mac.empty() || !req.aliases.empty()))
         return make_error("-p, -P, --ip, --mac-address and --network-alias need a bridge network, not --network " + mode);
     // Without a bridge the container still gets its own /etc/hosts (localhost, its host
     // name, --add-host; on the host's network the host's names first) and /etc/hostname;
@@ -265,6 +314,8 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
         if (!other) return make_error("--network " + mode + ": " + other.error().message);
         return join_container(g, store, *other);
     }
+
+    if (mode == "pasta") return attach_pasta(g, id, name, hostname, dir, exposed, req);
 
     // A bridge network.
     network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
@@ -418,7 +469,8 @@ namespace {
 Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a, int lock_fd) {
     // netavark first (it needs the namespace's path to find the interfaces), then the
     // namespace, then the record.
-    if (!a.netns.empty() && network::is_netns(a.netns)) {
+    // (No endpoints: pasta's, which quits when the namespace's file goes.)
+    if (!a.endpoints.empty() && !a.netns.empty() && network::is_netns(a.netns)) {
         auto netavark = netavark_of(ns);
         auto networks = networks_of(ns, a);
         if (netavark && networks) {
@@ -429,6 +481,7 @@ Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a,
             }
         }
     }
+    if (a.endpoints.empty() && !a.netns.empty()) network::stop_pasta(a.netns);
     if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
     return ns.release(a.container_id);
 }

@@ -38,7 +38,8 @@ struct NetworkRequest {
 // Where the networks live: one place for the host, whatever --storage-root a container's
 // store has, as podman keeps /etc/containers/networks for all its stores: bridge names
 // and subnets must not be handed out twice on one host. $KAPSEL_NETWORK_ROOT, else
-// /var/lib/kapsel (its networks/ directory).
+// /var/lib/kapsel (its networks/ directory); for a user without root its own store's
+// default place (the user's networks are pasta's attachments, no one else's).
 std::string network_root();
 
 // Whether `mode` needs netavark (bridge or a network's name).

@@ -34,6 +34,13 @@ Result<Pipe> make_pipe(const char* what) {
     return Pipe{unique_fd(p[0]), unique_fd(p[1])};
 }
 
+// The signals a program we run gets with their default action (see run_program).
+void default_signals(sigset_t* set) {
+    sigemptyset(set);
+    for (int sig : {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM})
+        sigaddset(set, sig);
+}
+
 // In a child of kapsel's: keeps `hold` open while the program runs in a child of its own,
 // then exits as the program did. Only async-signal-safe calls (kapsel may have threads).
 [[noreturn]] void hold_and_exec(const char* prog, char* const* args, int in, int out, int err, int hold) {
@@ -53,7 +60,13 @@ Result<Pipe> make_pipe(const char* what) {
         // Killed with the holder (a timeout kills the holder), never left running without it.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != holder) ::_exit(127);
-        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+        sigset_t defaults;
+        default_signals(&defaults);
+        for (int sig = 1; sig < NSIG; ++sig)
+            if (sigismember(&defaults, sig) == 1) ::signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::close(3);
         ::execve(prog, args, environ);
         ::_exit(127);
@@ -98,7 +111,19 @@ Result<Completed> run_program(const std::vector<std::string>& argv, std::string_
         // lock) would otherwise live on in whatever the program leaves running (netavark's
         // aardvark-dns), holding that lock for good.
         posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-        int rc = ::posix_spawn(&pid, prog.c_str(), &fa, nullptr, args.data(), environ);
+        // And with the signals as a program expects them, not as kapsel (or whatever ran
+        // kapsel: a test harness) set them: an ignored disposition and a blocked signal
+        // survive exec (pasta refuses to start with SIGPIPE ignored).
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t defaults, none;
+        default_signals(&defaults);
+        sigemptyset(&none);
+        posix_spawnattr_setsigdefault(&attr, &defaults);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        int rc = ::posix_spawn(&pid, prog.c_str(), &fa, &attr, args.data(), environ);
+        posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) return sys_error("run " + prog, rc);
     } else {
@@ -189,6 +214,16 @@ Result<Completed> run_program(const std::vector<std::string>& argv, std::string_
     if (too_much)
         return make_error("run " + prog + ": more than " + std::to_string(max_output) +
                           " bytes of output");
+    return done;
+}
+
+Result<Completed> run_program_unreaped(const std::vector<std::string>& argv, std::string_view input,
+                                       size_t max_output, std::chrono::milliseconds timeout, int hold_fd) {
+    int subreaper = 0;
+    ::prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
+    if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    auto done = run_program(argv, input, max_output, timeout, hold_fd);
+    if (subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     return done;
 }
 

@@ -35,4 +35,13 @@ Result<Completed> run_program(const std::vector<std::string>& argv, std::string_
                               std::chrono::milliseconds timeout = std::chrono::seconds(60),
                               int hold_fd = -1);
 
+// run_program for a program that leaves a daemon running (netavark's aardvark-dns, pasta):
+// a kapsel that is a child subreaper (run and create are, to reap the container's
+// orphans) would adopt the daemon and keep it as a child it never waits for; so it is no
+// subreaper while the program runs, and the daemon goes to init, as under podman.
+Result<Completed> run_program_unreaped(const std::vector<std::string>& argv, std::string_view input,
+                                       size_t max_output = 1 << 20,
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                                       int hold_fd = -1);
+
 }  // namespace kapsel
