@@ -35,6 +35,7 @@
 #include "runtime/restore_seccomp.hpp"
 #include "runtime/store.hpp"
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 #include "util/undo.hpp"
@@ -256,6 +257,10 @@ std::string criu_binary(const Globals& g) {
 }
 
 Status checkpoint(const Globals& g, const CheckpointRequest& r) {
+    // CRIU reads and restores other processes' state only with CAP_SYS_ADMIN or
+    // CAP_CHECKPOINT_RESTORE in the host's user namespace, which a user's kapsel never
+    // has (runc and podman refuse rootless checkpoints too). Said before CRIU starts.
+    if (rootless()) return make_error("checkpoint needs root: CRIU cannot dump a container run by a user");
     Store store(g.root);
     Record rec = KAPSEL_TRY(store.load(r.id));
     unique_fd lock = KAPSEL_TRY(store.lock(r.id));
@@ -316,6 +321,7 @@ Status checkpoint(const Globals& g, const CheckpointRequest& r) {
 }
 
 Result<int> restore(const Globals& g, const RestoreRequest& r) {
+    if (rootless()) return make_error("restore needs root: CRIU cannot restore a container for a user");
     KAPSEL_TRY(Store::validate_id(r.id));
     Bundle loaded = KAPSEL_TRY(load_bundle(r.bundle, r.id));
     const std::string& bundle = loaded.dir;

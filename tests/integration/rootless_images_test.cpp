@@ -277,5 +277,18 @@ TEST_F(RootlessImages, NoDeviceNodesAndNoSetuidEscalationInside) {
     EXPECT_NE(std::string::npos, n.out.find("NoNewPrivs:\t1")) << n.out;
 }
 
+TEST_F(RootlessImages, CheckpointIsRefusedInOneLineAndTheContainerRunsOn) {
+    load_busybox();
+    Output r = k({"run", "-d", "--name", "cp", "localhost/kapsel-busybox", "sleep", "100"});
+    ASSERT_EQ(0, r.code) << r.err;
+    std::string dir = user_->make_dir("cp-images");
+    Output c = k({"checkpoint", "--image-path", dir, "cp"});
+    EXPECT_EQ(1, c.code);
+    EXPECT_EQ("kapsel: checkpoint needs root: CRIU cannot dump a container run by a user\n", c.err);
+    EXPECT_TRUE(fsys::is_empty(dir)) << "CRIU never ran";
+    Output e = k({"exec", "cp", "true"});
+    EXPECT_EQ(0, e.code) << "still running: " << e.err;
+}
+
 }  // namespace
 }  // namespace kapsel::test
