@@ -108,7 +108,8 @@ static int real_main(int argc, char** argv) {
     global.option({"log"}, &log_path, "log file (default: stderr)", "file");
     global.option({"log-format"}, &log_format, "log format: text or json", "text|json");
     global.flag({"debug"}, &g.debug, "log debug messages");
-    global.option({"storage-root"}, &g.storage_root, "image store (default: $KAPSEL_STORAGE or /var/lib/kapsel)", "dir");
+    global.option({"storage-root"}, &g.storage_root, "image store (default: $KAPSEL_STORAGE or /var/lib/kapsel; for a user without root "
+                  "$XDG_DATA_HOME/kapsel, else ~/.local/share/kapsel)", "dir");
     global.option({"criu"}, &g.criu, "the CRIU binary for checkpoint/restore (default: $KAPSEL_CRIU, /opt/kapsel-criu/bin/criu, criu)", "path");
     global.flag({"systemd-cgroup"}, &g.systemd_cgroup,
                 "use systemd for cgroups (needs a running systemd)");

@@ -12,6 +12,7 @@
 
 #include "as_user.hpp"
 #include "harness.hpp"
+#include "registry_support.hpp"
 
 namespace kapsel::test {
 namespace {
@@ -175,6 +176,16 @@ TEST_F(RootlessImages, CommitAndDiffOfAUsersContainer) {
     EXPECT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("33\nx\n")) << o.out;
     EXPECT_NE(std::string::npos, o.out.find("No such file")) << "the deletion is committed: " << o.out;
+}
+
+TEST_F(RootlessImages, PullFromARegistryOnLoopback) {
+    FakeRegistry registry({});
+    if (!registry.unavailable().empty()) GTEST_SKIP() << "skipped: " << registry.unavailable();
+    Output p = k({"pull", "-q", registry.host() + "/busybox:latest"});
+    ASSERT_EQ(0, p.code) << p.err;
+    Output o = k({"run", "--rm", registry.host() + "/busybox:latest", "id", "-u"});
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_EQ("0\n", o.out);
 }
 
 TEST_F(RootlessImages, TwoImagesShareAFileAsOneInode) {
