@@ -80,7 +80,7 @@ Result<std::string> find_pasta() {
 Status check_tun() {
     int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return sys_error("--network pasta needs /dev/net/tun, which this user cannot open (it is often mode "
+        return sys_error("a user-mode network (pasta, slirp4netns) needs /dev/net/tun, which this user cannot open (it is often mode "
                          "0600: make it 0666, or use --network private, none or host); open /dev/net/tun");
     ::close(fd);
     return {};

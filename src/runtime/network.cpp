@@ -16,6 +16,7 @@
 #include "network/netavark.hpp"
 #include "network/netns.hpp"
 #include "network/pasta.hpp"
+#include "network/slirp.hpp"
 #include "network/ports.hpp"
 #include "runtime/container_meta.hpp"
 #include "runtime/containers.hpp"
@@ -38,7 +39,7 @@ std::string network_root() {
 }
 
 bool is_bridge_mode(const std::string& mode) {
-    return mode != "none" && mode != "host" && mode != "private" && mode != "pasta" &&
+    return mode != "none" && mode != "host" && mode != "private" && mode != "pasta" && mode != "slirp4netns" &&
            mode.rfind("container:", 0) != 0 && mode.rfind("ns:", 0) != 0;
 }
 
@@ -228,14 +229,27 @@ Result<NetworkSetup> join_container(const Globals& g, const image::Store& store,
     return s;
 }
 
-// --network pasta: a namespace of the container's own, bound beside the bridges' and
-// recorded as an attachment without endpoints (its published ports are checked against
-// every other container's), put on the host's network by pasta, which quits when the
-// namespace's file is removed (detach_network).
-Result<NetworkSetup> attach_pasta(const Globals& g, const std::string& id, const std::string& name,
-                                  const std::string& hostname, const std::string& dir,
-                                  const std::vector<std::string>& exposed, const NetworkRequest& req) {
-    std::string program = KAPSEL_TRY(network::find_pasta());
+// --network pasta (slirp4netns where pasta is missing) or slirp4netns: a namespace of the
+// container's own, bound beside the bridges' and recorded as an attachment without
+// endpoints (its published ports are checked against every other container's), put on
+// the host's network by pasta or slirp4netns, which detach_network ends.
+Result<NetworkSetup> attach_user_mode(const Globals& g, const std::string& id, const std::string& name,
+                                      const std::string& hostname, const std::string& dir,
+                                      const std::vector<std::string>& exposed, const NetworkRequest& req) {
+    bool slirp = req.mode == "slirp4netns";
+    std::string program;
+    if (!slirp) {
+        if (auto pasta = network::find_pasta()) {
+            program = *pasta;
+        } else {
+            auto fallback = network::find_slirp4netns();
+            if (!fallback) return pasta.error();
+            program = *fallback;
+            slirp = true;
+        }
+    } else {
+        program = KAPSEL_TRY(network::find_slirp4netns());
+    }
     KAPSEL_TRY(network::check_tun());
     network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
     network::Attachment want;
@@ -256,10 +270,12 @@ Result<NetworkSetup> attach_pasta(const Globals& g, const std::string& id, const
     };
     auto path = network::create_netns(bridge_netns_dir(ns), id);
     if (!path) return undo(path.error());
-    auto args = network::pasta_args(*path, a.ports, network::pasta_pid_file(*path), ::geteuid() == 0);
-    if (auto st = network::start_pasta(program, args); !st) return undo(st.error());
+    auto started = slirp ? network::start_slirp4netns(program, *path, a.ports)
+                         : network::start_pasta(program, network::pasta_args(*path, a.ports, network::pasta_pid_file(*path),
+                                                                             ::geteuid() == 0));
+    if (!started) return undo(started.error());
     network::EtcInput in = etc_input(hostname, name, req);
-    in.network_dns = {network::kPastaDns};
+    in.network_dns = {slirp ? network::kSlirpDns : network::kPastaDns};
     auto binds = write_etc(dir, network::etc_files(in));
     if (!binds) return undo(binds.error());
     json ports = json::array();
@@ -268,7 +284,8 @@ Result<NetworkSetup> attach_pasta(const Globals& g, const std::string& id, const
     s.spec_network = "ns:" + *path;
     s.own_namespace = true;
     s.etc_binds = *binds;
-    s.summary = {{"mode", "pasta"}, {"netns", *path}, {"networks", json::object()}, {"ports", ports}};
+    s.summary = {{"mode", slirp ? "slirp4netns" : "pasta"}, {"netns", *path}, {"networks", json::object()},
+                 {"ports", ports}};
     return s;
 }
 
@@ -280,9 +297,10 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
                                     const NetworkRequest& req) {
     const std::string& mode = req.mode;
     bool bridge = is_bridge_mode(mode);
-    if (mode == "pasta" && (!req.ip.empty() || !req.mac.empty() || !req.aliases.empty()))
-        return make_error("--ip, --mac-address and --network-alias need a bridge network, not --network pasta");
-    if (!bridge && mode != "pasta" &&
+    bool user_mode = mode == "pasta" || mode == "slirp4netns";
+    if (user_mode && (!req.ip.empty() || !req.mac.empty() || !req.aliases.empty()))
+        return make_error("--ip, --mac-address and --network-alias need a bridge network, not --network " + mode);
+    if (!bridge && !user_mode &&
         (!req.ports.empty() || req.publish_all || !req.ip.empty() || !req.mac.empty() || !req.aliases.empty()))
         return make_error("-p, -P, --ip, --mac-address and --network-alias need a bridge network, not --network " + mode);
     // Without a bridge the container still gets its own /etc/hosts (localhost, its host
@@ -315,7 +333,7 @@ Result<NetworkSetup> attach_network(const Globals& g, const image::Store& store,
         return join_container(g, store, *other);
     }
 
-    if (mode == "pasta") return attach_pasta(g, id, name, hostname, dir, exposed, req);
+    if (user_mode) return attach_user_mode(g, id, name, hostname, dir, exposed, req);
 
     // A bridge network.
     network::NetworkStore ns = KAPSEL_TRY(network::NetworkStore::open(network_root()));
@@ -481,7 +499,10 @@ Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a,
             }
         }
     }
-    if (a.endpoints.empty() && !a.netns.empty()) network::stop_pasta(a.netns);
+    if (a.endpoints.empty() && !a.netns.empty()) {
+        network::stop_pasta(a.netns);
+        network::stop_slirp4netns(a.netns);
+    }
     if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
     return ns.release(a.container_id);
 }

@@ -101,6 +101,39 @@ TEST_F(Pasta, AnAttachedRunAndBadInput) {
     EXPECT_TRUE(no_pasta_within(3000ms, before));
 }
 
+int slirps() {
+    Output o = run_program({"/bin/sh", "-c", "pgrep -c -x slirp4netns || true"});
+    return std::atoi(o.out.c_str());
+}
+
+// slirp4netns, by name or where pasta is missing: the same published port, the same
+// host loopback out of reach, and it ends with the container.
+TEST_F(Pasta, Slirp4netnsPublishesAndStandsInWherePastaIsMissing) {
+    if (access("/usr/bin/slirp4netns", X_OK) != 0) GTEST_SKIP() << "skipped: slirp4netns is not installed";
+    int before = slirps();
+    int port = free_port();
+    std::vector<std::string> no_pasta = {"KAPSEL_PASTA=/nonexistent/pasta"};
+    Output run = k({"run", "-d", "--name", "sw", "--network", "pasta", "-p", "127.0.0.1:" + std::to_string(port) + ":80",
+                    kImage, "sh", "-c", kWeb},
+                   no_pasta);
+    ASSERT_EQ(0, run.code) << run.err;
+    Output got;
+    for (int i = 0; i < 50 && (got = get("http://127.0.0.1:" + std::to_string(port) + "/")).out.empty(); ++i)
+        std::this_thread::sleep_for(100ms);
+    EXPECT_EQ("hello from pasta\n", got.out);
+    json inspected = json::parse(k({"inspect", "sw"}).out);
+    EXPECT_EQ("slirp4netns", inspected[0]["NetworkSettings"].value("Mode", "")) << "which one was used";
+    EXPECT_EQ(before + 1, slirps());
+    Output o = k({"exec", "sw", "sh", "-c", "timeout 3 wget -q -O - http://10.0.2.2:" + std::to_string(port) +
+                                                "/ || echo host-loopback-unreachable; grep nameserver /etc/resolv.conf"});
+    EXPECT_EQ("host-loopback-unreachable\nnameserver 10.0.2.3\n", o.out) << o.err;
+    EXPECT_EQ(0, k({"rm", "-f", "sw"}).code);
+    bool gone = false;
+    for (int i = 0; i < 60 && !(gone = slirps() <= before); ++i) std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(gone) << "slirp4netns ends with its container";
+    EXPECT_EQ("eth0\n", sh("ls /sys/class/net | grep -v lo", {"--network", "pasta"})) << "pasta again once it is there";
+}
+
 // As a user: pasta needs /dev/net/tun, mode 0600 on this project's machines: refused in one
 // line naming it; with 0666 (set for this test, restored after) a user's container
 // publishes a port on the host's loopback.

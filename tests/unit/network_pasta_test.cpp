@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "network/pasta.hpp"
+#include "network/slirp.hpp"
 
 namespace kapsel::network {
 namespace {
@@ -42,6 +43,20 @@ TEST(PastaArgs, EachPublishedPortIsOneSpec) {
     auto a = pasta_args("/ns/x", ports, "/p", false);
     EXPECT_THAT(values_of(a, "-t"), ElementsAre("127.0.0.1/8080:80", "9000-9002:90-92"));
     EXPECT_THAT(values_of(a, "-u"), ElementsAre("127.0.0.1/5353:53"));
+}
+
+TEST(SlirpArgs, TheHostsLoopbackIsOutOfReachAndPortsGoThroughItsApi) {
+    auto a = slirp_args("/ns/x", "/ns/x.slirp.sock");
+    EXPECT_NE(a.end(), std::find(a.begin(), a.end(), "--disable-host-loopback"));
+    EXPECT_NE(a.end(), std::find(a.begin(), a.end(), "--enable-sandbox"));
+    EXPECT_THAT(values_of(a, "--api-socket"), ElementsAre("/ns/x.slirp.sock"));
+    EXPECT_THAT(values_of(a, "--ready-fd"), ElementsAre("3"));
+    ASSERT_GE(a.size(), 2u);
+    EXPECT_EQ("/ns/x", a[a.size() - 2]);
+    EXPECT_EQ(R"({"arguments":{"guest_port":80,"host_addr":"127.0.0.1","host_port":8080,"proto":"tcp"},"execute":"add_hostfwd"})",
+              slirp_hostfwd_request("tcp", "127.0.0.1", 8080, 80));
+    EXPECT_NE(std::string::npos, slirp_hostfwd_request("udp", "", 53, 53).find(R"("host_addr":"0.0.0.0")"))
+        << "every address of the host";
 }
 
 }  // namespace
