@@ -56,6 +56,17 @@ std::string join_components(const std::vector<std::string>& c, size_t n) {
     return out.empty() ? "." : out;
 }
 
+// chown's failure. In a user's namespace (linux/user_session.hpp) EINVAL means an owner
+// the namespace does not map: the user has no subordinate ids (or too few).
+Error chown_error(const TarEntry& e) {
+    if (errno == EINVAL && in_user_namespace())
+        return make_error("layer entry \"" + e.path + "\" is owned by " + std::to_string(e.uid) + ":" +
+                          std::to_string(e.gid) +
+                          ", which your user namespace does not map: /etc/subuid and /etc/subgid must "
+                          "give you subordinate ids");
+    return sys_error("chown " + e.path);
+}
+
 // A layer's own overlay xattrs would steer overlayfs (tree.hpp): dropped.
 void drop_overlay_xattrs(TarEntry& e) {
     std::erase_if(e.xattrs, [](const auto& kv) { return is_overlay_xattr(kv.first); });
@@ -157,7 +168,7 @@ Status Unpacker::directory(int parent, const std::string& name, const std::strin
                                   "layer entry \"" + e.path + "\"");
     struct stat st;
     if (::fstat(fd.get(), &st) < 0) return sys_error("stat " + e.path);
-    if (::fchown(fd.get(), e.uid, e.gid) < 0) return sys_error("chown " + e.path);
+    if (::fchown(fd.get(), e.uid, e.gid) < 0) return chown_error(e);
     for (auto& [k, v] : e.xattrs)
         if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0)
             return sys_error("set xattr " + k + " on " + e.path);
@@ -179,8 +190,7 @@ Status Unpacker::special_file(int parent, const std::string& name, const TarEntr
     if (::fstat(fd.get(), &st) < 0) return sys_error("stat " + e.path);
     if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode))
         return make_error("layer entry \"" + e.path + "\" changed while it was unpacked");
-    if (::fchownat(fd.get(), "", e.uid, e.gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-        return sys_error("chown " + e.path);
+    if (::fchownat(fd.get(), "", e.uid, e.gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) return chown_error(e);
     std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
     // chown clears setuid/setgid bits, so the mode comes after it.
     if (::chmod(proc.c_str(), e.mode & 07777) < 0) return sys_error("chmod " + e.path);
@@ -195,7 +205,7 @@ Status Unpacker::special_file(int parent, const std::string& name, const TarEntr
 // A symlink's own owner and times (AT_SYMLINK_NOFOLLOW: the link, never its target).
 // Xattrs are not kept on symlinks (user.* cannot be set on them).
 Status Unpacker::symlink_meta(int parent, const std::string& name, const TarEntry& e) {
-    if (::fchownat(parent, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("chown " + e.path);
+    if (::fchownat(parent, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0) return chown_error(e);
     timespec t[2] = {{e.mtime, 0}, {e.mtime, 0}};
     if (::utimensat(parent, name.c_str(), t, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("set the times of " + e.path);
     return {};
@@ -263,7 +273,7 @@ Result<std::string> Unpacker::store_file(const TarEntry& e, Reader& body, LayerR
     // Everything the inode carries is set now, while it has no name: once linked into
     // the store it is shared, and nothing may change it (issue 12, break 2). chown
     // clears setuid bits and file capabilities, so it comes first.
-    if (::fchown(fd.get(), e.uid, e.gid) < 0) return sys_error("chown " + e.path);
+    if (::fchown(fd.get(), e.uid, e.gid) < 0) return chown_error(e);
     for (auto& [k, v] : e.xattrs)
         if (::fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) < 0) return sys_error("set xattr " + k + " on " + e.path);
     if (::fchmod(fd.get(), e.mode & 07777) < 0) return sys_error("chmod " + e.path);
@@ -322,8 +332,15 @@ Status Unpacker::entry(const TarEntry& e, Reader& body, LayerResult& res) {
     if (base.rfind(".wh.", 0) == 0) {
         if (base == ".wh..wh..opq") {
             unique_fd dir = KAPSEL_TRY(openat2(parent.get(), ".", O_RDONLY | O_DIRECTORY, kBeneath));
-            if (::fsetxattr(dir.get(), opaque_xattr(), "y", 1, 0) < 0)
-                return sys_error("mark " + join_components(comps, comps.size() - 1) + " opaque");
+            if (::fsetxattr(dir.get(), opaque_xattr(), "y", 1, 0) < 0) {
+                std::string what = "mark " + join_components(comps, comps.size() - 1) + " opaque";
+                // A user's store needs user.* xattrs, which tmpfs has only from Linux 6.6 on.
+                if (errno == EOPNOTSUPP && in_user_namespace())
+                    return make_error(what + ": the file system of " + store_.root() +
+                                      " has no user xattrs (tmpfs before Linux 6.6): put the store on "
+                                      "another one (--storage-root)");
+                return sys_error(what);
+            }
             return {};
         }
         if (base.rfind(".wh..wh.", 0) == 0) return {};  // aufs bookkeeping: nothing to do

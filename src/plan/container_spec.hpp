@@ -41,6 +41,9 @@ struct RunRequest {
     std::vector<BindVolume> volumes;
     std::vector<std::string> cap_add, cap_drop;  // names; "ALL" allowed
     bool no_new_privileges = false;
+    // devpts's gid=5 ("tty"): left out where gid 5 is not mapped (a user's namespace
+    // with only the user's own id), where the kernel refuses it.
+    bool tty_group = true;
     std::optional<int64_t> memory, pids_limit;
     std::optional<double> cpus;
     std::map<std::string, std::string> annotations;

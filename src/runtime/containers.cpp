@@ -355,6 +355,7 @@ Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* i
     }
 
     plan::RunRequest req = o.request;
+    req.tty_group = gid_mapped(5);
     req.rootfs = dirs.merged;
     if (req.hostname.empty()) req.hostname = id.substr(0, 12);
     // The network before the container: its namespace is joined by the init (the Undo

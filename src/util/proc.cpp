@@ -34,4 +34,17 @@ bool in_user_namespace() {
 
 bool rootless() { return ::geteuid() != 0 || in_user_namespace(); }
 
+bool gid_mapped(uint32_t gid) {
+    auto text = fs::read_file("/proc/self/gid_map");
+    if (!text) return true;
+    for (auto& line : split(*text, '\n')) {
+        auto f = split(trim(line), ' ');
+        std::erase(f, "");
+        if (f.size() != 3) continue;
+        auto inside = parse_uint(f[0]), count = parse_uint(f[2]);
+        if (inside && count && gid >= *inside && gid - *inside < *count) return true;
+    }
+    return false;
+}
+
 }  // namespace kapsel

@@ -17,5 +17,7 @@ bool in_user_namespace();
 // namespace (podman's rootless runtime). Such a caller has no cgroup v1 hierarchy, no
 // mknod, no sysfs without a network namespace of its own.
 bool rootless();
+// Whether this process's user namespace maps group `gid` (always, outside one).
+bool gid_mapped(uint32_t gid);
 
 }  // namespace kapsel

@@ -39,7 +39,7 @@ std::string quoted(const std::string& s) {
 
 }  // namespace
 
-AsUser::AsUser() {
+AsUser::AsUser(bool subordinate_ids) {
     own(base(), 0700);
     for (auto d : {home(), runtime_dir()}) {
         ::mkdir(d.c_str(), 0700);
@@ -53,8 +53,9 @@ AsUser::AsUser() {
     put(etc + "/passwd", slurp("/etc/passwd") + name + ":x:" + uid + ":" + gid +
                              ":kapsel test:" + home() + ":/bin/sh\n");
     put(etc + "/group", slurp("/etc/group") + name + ":x:" + gid + ":\n");
-    put(etc + "/subuid", slurp("/etc/subuid") + name + ":" + range);
-    put(etc + "/subgid", slurp("/etc/subgid") + name + ":" + range);
+    if (!subordinate_ids) range.clear();
+    put(etc + "/subuid", slurp("/etc/subuid") + (range.empty() ? "" : name + ":" + range));
+    put(etc + "/subgid", slurp("/etc/subgid") + (range.empty() ? "" : name + ":" + range));
     for (auto f : {"passwd", "group", "subuid", "subgid"}) ::chmod((etc + "/" + f).c_str(), 0644);
     // A host without one of the files (the qemu guest's /etc has only passwd and group)
     // offers nothing to bind over: a copy of its whole /etc with ours in it is bound

@@ -23,7 +23,8 @@ class AsUser {
     // /etc/subuid and /etc/subgid give the user kSubStart..kSubStart+kSubCount-1.
     static constexpr uint32_t kSubStart = 200000, kSubCount = 65536;
 
-    AsUser();
+    // `subordinate_ids` false: /etc/subuid and /etc/subgid give the user no range.
+    explicit AsUser(bool subordinate_ids = true);
     // Kills whatever still runs as the user or one of its subordinate ids (podman's
     // pause process, a container a failed test left), so no process outlives the test.
     ~AsUser();

@@ -65,6 +65,19 @@ TEST(ContainerSpec, TheCommandIsEntrypointPlusCmdAsDockerCombinesThem) {
     EXPECT_EQ(json({"ls", "/"}), spec_of(img, run)["process"]["args"]);
 }
 
+TEST(ContainerSpec, DevptsHasTheTtyGroupUnlessGid5IsUnmapped) {
+    auto pts_options = [](bool tty_group) {
+        RunRequest run;
+        run.tty_group = tty_group;
+        json spec = spec_of(busybox(), run);
+        for (auto& m : spec["mounts"])
+            if (m["destination"] == "/dev/pts") return m["options"];
+        return json();
+    };
+    EXPECT_EQ(json({"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}), pts_options(true));
+    EXPECT_EQ(json({"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}), pts_options(false));
+}
+
 TEST(ContainerSpec, NoCommandAnywhereIsAnError) {
     ImageDefaults img;
     EXPECT_THAT(error_of(img, {}), HasSubstr("no command"));
