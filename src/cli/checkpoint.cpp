@@ -6,6 +6,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "runtime/containers.hpp"
+#include "runtime/transfer.hpp"
 
 namespace kapsel::cli {
 
@@ -49,10 +50,28 @@ int checkpoint_main(const Globals& g, const Args& args) {
     f.option({"page-server"}, &page_server, "not supported", "address:port");
     bool lazy_pages = false;
     f.flag({"lazy-pages"}, &lazy_pages, "not supported");
+    std::string export_file;
+    f.option({"export", "e"}, &export_file,
+             "a container of `kapsel run IMAGE`: write the checkpoint, the container's record,\n"
+             "config, log and writable layer as one zstd-compressed tar (\"-\": stdout), for\n"
+             "`kapsel restore --import` in another store or on another host",
+             "file");
+    bool with_image = false;
+    f.flag({"with-image"}, &with_image, "not supported yet (the destination must have the image)");
     auto pos = f.parse(args);
     if (!pos) return usage_error("checkpoint", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("checkpoint", "expects exactly one container id");
+    if (with_image) return usage_error("checkpoint", "--with-image is not supported yet");
+    if (!export_file.empty()) {
+        if (o.pre_dump) return usage_error("checkpoint", "--export and --pre-dump do not go together");
+        auto id = runtime::resolve_container(g, (*pos)[0]);
+        if (!id) return fail(id.error());
+        if (!runtime::is_image_container(g, *id))
+            return usage_error("checkpoint", "--export is for containers of `kapsel run IMAGE`");
+        auto st = runtime::export_checkpoint(g, *id, r, export_file);
+        return st ? 0 : fail(st.error());
+    }
     if (lazy_pages || !page_server.empty())
         return usage_error("checkpoint", "--lazy-pages and --page-server are not supported");
     if (!empty_ns.empty()) o.empty_ns.push_back(empty_ns);

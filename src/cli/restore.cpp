@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "runtime/checkpoint.hpp"
 #include "runtime/containers.hpp"
+#include "runtime/transfer.hpp"
 
 namespace kapsel::cli {
 
@@ -48,9 +49,24 @@ int restore_main(const Globals& g, const Args& args) {
     f.ignored({"lsm-mount-context"}, true, "accepted (no LSM on this host)");
     bool lazy_pages = false;
     f.flag({"lazy-pages"}, &lazy_pages, "not supported");
+    std::string import_file, name;
+    f.option({"import", "i"}, &import_file,
+             "make a container of `kapsel run IMAGE` from an archive of `kapsel checkpoint --export`\n"
+             "(\"-\": stdin; its image must be in this store) and restore it detached",
+             "file");
+    f.option({"name", "n"}, &name, "with --import: the container's name (default: its name at the source)", "name");
     auto pos = f.parse(args);
     if (!pos) return usage_error("restore", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
+    if (!import_file.empty()) {
+        if (!pos->empty()) return usage_error("restore", "--import takes no container id");
+        if (lazy_pages) return usage_error("restore", "--lazy-pages is not supported");
+        auto id = runtime::import_checkpoint(g, import_file, name, r);
+        if (!id) return fail(id.error());
+        std::printf("%s\n", id->c_str());
+        return 0;
+    }
+    if (!name.empty()) return usage_error("restore", "--name goes with --import");
     if (pos->size() != 1) return usage_error("restore", "expects exactly one container id");
     if (lazy_pages) return usage_error("restore", "--lazy-pages is not supported");
     if (!empty_ns.empty()) o.empty_ns.push_back(empty_ns);
@@ -58,7 +74,8 @@ int restore_main(const Globals& g, const Args& args) {
     if (r.bundle.empty()) {
         // The name or id of a checkpointed container of `kapsel run IMAGE`: it comes
         // back under a new monitor, detached as it was.
-        if (auto id = runtime::resolve_container(g, r.id); id && runtime::has_checkpoint(g, *id)) {
+        auto id = runtime::resolve_container(g, r.id);
+        if (id && runtime::has_checkpoint(g, *id)) {
             auto rc = runtime::restore_container(g, *id, r);
             if (!rc) return fail(rc.error());
             std::printf("%s\n", id->c_str());

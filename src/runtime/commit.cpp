@@ -25,11 +25,7 @@ namespace kapsel::runtime {
 
 using json = nlohmann::json;
 
-namespace {
-
-// The destinations of the container's mounts, from the config kapsel wrote for it, as
-// paths relative to the root ("etc/hosts").
-image::MountPoints mount_points(const image::Store& store, const std::string& id) {
+image::MountPoints container_mount_points(const image::Store& store, const std::string& id) {
     image::MountPoints out;
     auto text = fs::read_file(image::container_dirs(store, id).dir + "/config.json");
     if (!text) return out;
@@ -45,13 +41,11 @@ image::MountPoints mount_points(const image::Store& store, const std::string& id
     return out;
 }
 
-}  // namespace
-
 Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const std::string& name) {
     std::string id = KAPSEL_TRY(resolve_container(g, name));
     image::Store store = KAPSEL_TRY(open_store(g));
     json meta = KAPSEL_TRY(read_meta(store, id));
-    return image::diff_rootfs(store, id, meta.value("layers", std::vector<std::string>{}), mount_points(store, id));
+    return image::diff_rootfs(store, id, meta.value("layers", std::vector<std::string>{}), container_mount_points(store, id));
 }
 
 Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name,
@@ -90,7 +84,7 @@ Result<image::ImageRecord> commit_container(const Globals& g, const std::string&
     unique_fd rd(p[0]), wr(p[1]);
     if (::pipe2(e, O_CLOEXEC) < 0) return sys_error("pipe");
     unique_fd err_rd(e[0]), err_wr(e[1]);
-    image::MountPoints points = mount_points(store, id);
+    image::MountPoints points = container_mount_points(store, id);
     pid_t writer = ::fork();
     if (writer < 0) return sys_error("fork");
     if (writer == 0) {

@@ -68,6 +68,10 @@ Status container_logs(const Globals& g, const std::string& name, bool follow,
                       const std::function<void(std::string_view)>& out);
 Result<nlohmann::json> inspect(const Globals& g, const std::string& name_or_image);
 Result<std::vector<image::ChangeEntry>> container_diff(const Globals& g, const std::string& name);
+// The destinations of the container's mounts, from the config kapsel wrote for it, as
+// paths relative to the root ("etc/hosts"): where diff, commit and export skip the
+// mount points kapsel made.
+image::MountPoints container_mount_points(const image::Store& store, const std::string& id);
 // With `pause` (the default, as podman's), a running container is frozen while its
 // changes are read, so that they are read as one consistent state.
 Result<image::ImageRecord> commit_container(const Globals& g, const std::string& name,
