@@ -294,6 +294,15 @@ TEST_F(RootlessImages, NetworkAndProcfsAsAUser) {
     EXPECT_EQ("", k({"ps", "-a", "-q"}).out) << "refused runs leave no container";
 }
 
+TEST_F(RootlessImages, LimitsWithoutADelegatedCgroupAreOneWarning) {
+    if (!user_->cgroup.empty()) GTEST_SKIP() << "skipped: the user has a delegated cgroup";
+    load_busybox();
+    Output o = k({"run", "--rm", "--memory", "64m", "localhost/kapsel-busybox", "true"});
+    EXPECT_EQ(0, o.code) << o.err;
+    EXPECT_NE(std::string::npos, o.err.find("so these limits are not applied: linux.resources.memory")) << o.err;
+    EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
+}
+
 TEST_F(RootlessImages, NoDeviceNodesAndNoSetuidEscalationInside) {
     load_busybox();
     Output o = k({"run", "--rm", "localhost/kapsel-busybox", "sh", "-c",
