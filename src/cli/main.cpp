@@ -85,8 +85,8 @@ static std::string main_usage() {
 // Verbs that read or write an ordinary user's image store, when run by one.
 static bool needs_user_session(const std::string& verb, const Globals& g, const Args& args) {
     if (::geteuid() == 0 || in_user_namespace()) return false;
-    static const char* store_verbs[] = {"load", "import", "pull",   "push", "images", "rmi",
-                                        "rm",   "commit", "diff", "inspect", "system"};
+    static const char* store_verbs[] = {"load", "import", "pull",    "push",   "images", "rmi",
+                                        "rm",   "commit", "diff",    "inspect", "system", "genode"};
     for (auto* v : store_verbs)
         if (verb == v) return true;
     return verb == "run" && is_image_run(g, args);
