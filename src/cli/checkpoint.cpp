@@ -57,19 +57,19 @@ int checkpoint_main(const Globals& g, const Args& args) {
              "`kapsel restore --import` in another store or on another host",
              "file");
     bool with_image = false;
-    f.flag({"with-image"}, &with_image, "not supported yet (the destination must have the image)");
+    f.flag({"with-image"}, &with_image, "with --export: the container's image too, for a destination that lacks it");
     auto pos = f.parse(args);
     if (!pos) return usage_error("checkpoint", pos.error().message);
     if (f.help_requested()) return std::fputs(f.usage().c_str(), stdout), 0;
     if (pos->size() != 1) return usage_error("checkpoint", "expects exactly one container id");
-    if (with_image) return usage_error("checkpoint", "--with-image is not supported yet");
+    if (with_image && export_file.empty()) return usage_error("checkpoint", "--with-image goes with --export");
     if (!export_file.empty()) {
         if (o.pre_dump) return usage_error("checkpoint", "--export and --pre-dump do not go together");
         auto id = runtime::resolve_container(g, (*pos)[0]);
         if (!id) return fail(id.error());
         if (!runtime::is_image_container(g, *id))
             return usage_error("checkpoint", "--export is for containers of `kapsel run IMAGE`");
-        auto st = runtime::export_checkpoint(g, *id, r, export_file);
+        auto st = runtime::export_checkpoint(g, *id, r, export_file, with_image);
         return st ? 0 : fail(st.error());
     }
     if (lazy_pages || !page_server.empty())

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "image/import.hpp"
 #include "image/overlay.hpp"
 #include "image/store.hpp"
 #include "image/stream.hpp"
@@ -157,7 +158,40 @@ Status write_body(image::TarReader& tar, const image::TarEntry& e, int dirfd, co
 
 }  // namespace
 
-Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequest r, const std::string& file) {
+namespace {
+
+// The container's image as an OCI archive (oci-layout, index.json, its manifest, config
+// and layer blobs from the store), for an export --with-image.
+Status write_image_archive(const image::Store& store, const std::string& image_id, const std::string& path) {
+    image::ImageRecord img = KAPSEL_TRY(store.find_image(image_id));
+    std::string manifest_text = KAPSEL_TRY(store.read_blob(img.manifest));
+    json manifest = json::parse(manifest_text, nullptr, false);
+    if (!manifest.is_object() || !manifest.contains("layers") || !manifest["layers"].is_array())
+        return make_error("export --with-image: the image's manifest " + img.manifest + " has no layers");
+    std::vector<std::string> blobs = {img.manifest, img.id};
+    for (auto& l : manifest["layers"])
+        if (l.is_object() && l.contains("digest") && l["digest"].is_string()) blobs.push_back(l["digest"]);
+    for (auto& b : blobs)
+        if (!store.has_blob(b))
+            return make_error("export --with-image: blob " + b + " of the image is not in the store (load or pull the image again)");
+    json desc = {{"mediaType", manifest.value("mediaType", "application/vnd.oci.image.manifest.v1+json")},
+                 {"digest", img.manifest},
+                 {"size", manifest_text.size()}};
+    if (!img.names.empty()) desc["annotations"] = {{"org.opencontainers.image.ref.name", img.names[0]}};
+    json index = {{"schemaVersion", 2}, {"manifests", json::array({desc})}};
+    unique_fd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) return sys_error("create " + path);
+    image::TarWriter tar(out.get());
+    KAPSEL_TRY(add_text(tar, "oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
+    KAPSEL_TRY(add_text(tar, "index.json", index.dump()));
+    for (auto& b : blobs) KAPSEL_TRY(add_path(tar, "blobs/sha256/" + b.substr(7), store.blob_path(b)));
+    return tar.finish();
+}
+
+}  // namespace
+
+Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequest r, const std::string& file,
+                         bool with_image) {
     image::Store store = KAPSEL_TRY(open_store(g));
     json meta = KAPSEL_TRY(read_meta(store, id));
     std::string mode = meta.contains("network") && meta["network"].is_object() ? meta["network"].value("mode", "") : "";
@@ -173,16 +207,18 @@ Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequ
     r.criu.pre_dump = false;
     KAPSEL_TRY(checkpoint_container(g, id, r));
     json info = {{"format", kFormat}, {"arch", machine()}, {"criu", version}, {"container", meta},
-                 {"dir", dirs.dir}};
+                 {"dir", dirs.dir}, {"with_image", with_image}};
 
     // The archive is made beside the container, then compressed to its place.
-    std::string tar_path = dirs.dir + "/export.tar", upper_path = dirs.dir + "/upper.tar";
+    std::string tar_path = dirs.dir + "/export.tar", upper_path = dirs.dir + "/upper.tar",
+                image_path = dirs.dir + "/image.tar";
     struct Remove {
         std::vector<std::string> paths;
         ~Remove() {
             for (auto& p : paths) ::unlink(p.c_str());
         }
-    } temps{{tar_path, upper_path}};
+    } temps{{tar_path, upper_path, image_path}};
+    if (with_image) KAPSEL_TRY(write_image_archive(store, meta.value("image_id", ""), image_path));
     {
         unique_fd upper(::open(upper_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!upper) return sys_error("create " + upper_path);
@@ -194,6 +230,8 @@ Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequ
         if (!out) return sys_error("create " + tar_path);
         image::TarWriter tar(out.get());
         KAPSEL_TRY(add_text(tar, "export.json", info.dump(1) + "\n"));
+        // The image before the rest: the destination loads it before it looks for it.
+        if (with_image) KAPSEL_TRY(add_path(tar, "image.tar", image_path));
         KAPSEL_TRY(add_path(tar, "config.json", dirs.dir + "/config.json"));
         for (const char* f : kEtcFiles)
             if (fs::exists(dirs.dir + "/" + f)) KAPSEL_TRY(add_path(tar, std::string("etc/") + f, dirs.dir + "/" + f));
@@ -245,6 +283,7 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
     } undo;
     auto bad = [&](const std::string& why) { return make_error("import " + file + ": " + why); };
     std::optional<std::string> layer;
+    bool with_image = false, image_loaded = false;
     unique_fd images_dir;
     size_t checkpoint_files = 0;
     image::TarEntry e;
@@ -281,8 +320,8 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
             std::string mode = meta.contains("network") && meta["network"].is_object() ? meta["network"].value("mode", "") : "";
             if (mode != "none" && mode != "private" && mode != "host")
                 return bad("a container on --network " + mode + " cannot be imported yet");
-            auto img = store.find_image(meta.value("image_id", ""));
-            if (!img)
+            with_image = info.value("with_image", false);
+            if (!with_image && !store.find_image(meta.value("image_id", "")))
                 return bad("its image " + meta.value("image", "?") + " (" + meta.value("image_id", "?") +
                            ") is not in this store: load or pull it first");
             std::string new_name = name.empty() ? meta.value("name", id.substr(0, 12)) : name;
@@ -304,7 +343,6 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
             KAPSEL_TRY(fs::mkdir_p(dir, 0700));
             undo.armed = true;
             meta["name"] = new_name;
-            meta["layers"] = img->layers;
             meta.erase("monitor");
             meta.erase("exit_code");
             meta.erase("checkpoint");
@@ -313,6 +351,19 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
             images_dir.reset(::open((dir + "/checkpoint").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!images_dir) return sys_error("open " + dir + "/checkpoint");
             made = true;
+        } else if (e.path == "image.tar") {
+            if (!with_image || image_loaded) return bad("unexpected entry " + e.path);
+            // Loaded as `kapsel load` loads an archive (every blob checked against its
+            // digest), from a file of its own beside the new container.
+            unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!d) return sys_error("open " + dir);
+            KAPSEL_TRY(write_body(tar, e, d.get(), "image.tar", dir + "/image.tar"));
+            image::ImportOptions opts;
+            opts.quiet = true;
+            auto loaded = image::load_archive(store, dir + "/image.tar", opts);
+            ::unlink((dir + "/image.tar").c_str());
+            if (!loaded) return bad("its image: " + loaded.error().message);
+            image_loaded = true;
         } else if (e.path == "config.json") {
             config = json::parse(KAPSEL_TRY(read_body(tar, e, kMaxDocument)), nullptr, false);
             if (!config.is_object()) return bad("config.json is not a JSON object");
@@ -334,14 +385,24 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
             if (layer) return bad("upper.tar twice");
             // The container's changes: a layer like any other, unpacked below its own
             // directory, hostile entries refused (image/unpack.cpp).
-            auto got = store.import_layer(tar.body(), "", "", false);
+            // No blob kept: the layer belongs to this container only (no image to push).
+            auto got = store.import_layer(tar.body(), "", "", /*keep_blob=*/false);
             if (!got) return bad("its writable layer: " + got.error().message);
+            // Complete once its data is on disk (the marker must never be there before it).
+            KAPSEL_TRY(store.sync());
+            if (!store.has_layer(got->diff_id))
+                KAPSEL_TRY(store.mark_layer_complete(got->diff_id, {{"diff_id", got->diff_id}}));
             layer = got->diff_id;
         } else {
             return bad("unexpected entry " + e.path);
         }
     }
     if (!made || !layer || !config.is_object()) return bad("it is incomplete (export.json, config.json, upper.tar)");
+    if (with_image && !image_loaded) return bad("it says it holds its image, and does not");
+    auto img = store.find_image(meta.value("image_id", ""));
+    if (!img)
+        return bad("its image " + meta.value("image", "?") + " (" + meta.value("image_id", "?") + ") is not in this store");
+    meta["layers"] = img->layers;
 
     // The container's layers: the image's and its changes, under a new writable layer.
     image::ContainerDirs dirs = image::container_dirs(store, id);

@@ -6,9 +6,10 @@
 //   config.json      its runtime config (paths into the old store are rebased on import)
 //   etc/*            its /etc/hosts, hostname, resolv.conf
 //   log/ctr.log      its log, which goes on at the destination
+//   image.tar        with --with-image: its image as an OCI archive
 //   checkpoint/*     CRIU's images
 //   upper.tar        its writable layer's changes (an OCI layer: whiteouts as .wh.)
-// The destination must have the image. On import the changes become a layer of the
+// The destination must have the image, or the archive must bring it. On import the changes become a layer of the
 // destination's store (unpacked, checked and shared as any layer) under a new, empty
 // writable layer, and the container is restored detached under its monitor.
 #pragma once
@@ -22,8 +23,10 @@
 namespace kapsel::runtime {
 
 // Checkpoints container `id` (per `r`; its images go to the container's directory) and
-// writes the archive to `file` ("-": stdout).
-Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequest r, const std::string& file);
+// writes the archive to `file` ("-": stdout); `with_image`: its image too, as an OCI
+// archive (image.tar), which the destination loads where it lacks it.
+Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequest r, const std::string& file,
+                         bool with_image);
 
 // Makes a container of this store from the archive at `file` ("-": stdin), named `name`
 // (default: its name at the source), and restores it detached; its id. A damaged

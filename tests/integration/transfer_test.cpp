@@ -89,10 +89,30 @@ TEST_F(Transfer, AnExportedContainerGoesOnInAnotherStore) {
     EXPECT_EQ(0, inside.code) << inside.err;
     EXPECT_EQ("made\n", inside.out.substr(0, 5)) << "its writable layer came along";
     EXPECT_EQ("checkpointed", status_of("counter")) << "the source stays as a checkpoint";
+    Output check = k2({"system", "check"});
+    EXPECT_EQ(0, check.code) << check.out << check.err;
+    EXPECT_EQ("", check.out) << "the destination's store is whole";
     // Once more from the same archive: the id is in use there now.
     Output twice = k2({"restore", "--import", archive(), "--name", "again"});
     EXPECT_NE(0, twice.code);
     EXPECT_NE(std::string::npos, twice.err.find("exists here already")) << twice.err;
+}
+
+// --with-image: the destination has no image at all, and gets it from the archive.
+TEST_F(Transfer, WithItsImageToAStoreThatHasNone) {
+    start_counter();
+    Output ex = k({"checkpoint", "--export", archive(), "--with-image", "counter"});
+    ASSERT_EQ(0, ex.code) << ex.err;
+    int at_dump = last_tick(k({"logs", "counter"}));
+    Output im = k2({"restore", "--import", archive()});
+    ASSERT_EQ(0, im.code) << im.err;
+    EXPECT_NE(std::string::npos, k2({"images"}).out.find("localhost/kapsel-busybox")) << "loaded from the archive";
+    int now = 0;
+    for (int i = 0; i < 200 && (now = last_tick(k2({"logs", "counter"}))) < at_dump + 3; ++i)
+        std::this_thread::sleep_for(20ms);
+    EXPECT_GE(now, at_dump + 3);
+    Output check = k2({"system", "check"});
+    EXPECT_EQ(0, check.code) << check.out << check.err;
 }
 
 TEST_F(Transfer, ABadArchiveIsOneLineAndLeavesNothing) {
@@ -152,9 +172,9 @@ TEST_F(Transfer, OnlyWhatCanMoveIsExported) {
     Output pre = k({"checkpoint", "--export", archive(), "--pre-dump", "b"});
     EXPECT_NE(0, pre.code);
     EXPECT_NE(std::string::npos, pre.err.find("--export and --pre-dump")) << pre.err;
-    Output with = k({"checkpoint", "--export", archive(), "--with-image", "b"});
+    Output with = k({"checkpoint", "--with-image", "b"});
     EXPECT_NE(0, with.code);
-    EXPECT_NE(std::string::npos, with.err.find("--with-image is not supported yet")) << with.err;
+    EXPECT_NE(std::string::npos, with.err.find("--with-image goes with --export")) << with.err;
     EXPECT_EQ("running", status_of("b"));
     if (access("/usr/lib/podman/netavark", X_OK) == 0) {
         ASSERT_EQ(0, k({"run", "-d", "--name", "br", kImage, "sleep", "600"}).code);
