@@ -56,7 +56,8 @@ Status enter_user_session() {
         auto text = fs::read_file(file);
         return subordinate_ranges(text ? *text : "", user, id);
     };
-    SessionMaps maps = session_maps(uid, gid, ranges("/etc/subuid", uid), ranges("/etc/subgid", gid), user);
+    SessionMaps maps =
+        session_maps(uid, gid, ranges("/etc/subuid", uid), ranges("/etc/subgid", gid), user);
     plan::Plan plan;
     plan.uid_map = maps.uid_map;
     plan.gid_map = maps.gid_map;

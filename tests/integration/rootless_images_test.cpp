@@ -20,7 +20,9 @@ namespace {
 
 namespace fsys = std::filesystem;
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text) {
+    return text.substr(0, text.find('\n'));
+}
 
 class RootlessImages : public ::testing::Test {
   protected:
@@ -28,7 +30,8 @@ class RootlessImages : public ::testing::Test {
         REQUIRE_ROOT();
         if (access(fixture_rootfs().c_str(), F_OK) != 0)
             GTEST_SKIP() << "skipped: fixture rootfs " << fixture_rootfs() << " is missing";
-        for (auto tool : {"/usr/bin/setpriv", "/usr/bin/unshare", "/usr/bin/newuidmap", "/usr/bin/newgidmap"})
+        for (auto tool :
+             {"/usr/bin/setpriv", "/usr/bin/unshare", "/usr/bin/newuidmap", "/usr/bin/newgidmap"})
             if (access(tool, X_OK) != 0) GTEST_SKIP() << "skipped: " << tool << " is missing";
         user_ = std::make_unique<AsUser>();
         data_ = user_->make_dir("data");
@@ -63,7 +66,8 @@ class RootlessImages : public ::testing::Test {
     }
     // An OCI layout of the layers (busybox's rootfs first when `with_busybox`), pulled as
     // the user; returns the image's name.
-    std::string pull(const std::string& name, std::vector<std::string> layers, bool with_busybox = true) {
+    std::string pull(const std::string& name, std::vector<std::string> layers,
+                     bool with_busybox = true) {
         if (with_busybox) layers.insert(layers.begin(), busybox_tar());
         std::string dir = images_ + "/" + name + "-oci", ref = "localhost/" + name + ":latest";
         std::vector<std::string> argv = {"/usr/bin/python3", tools() + "/mkimage.py", dir, ref};
@@ -79,7 +83,9 @@ class RootlessImages : public ::testing::Test {
         ASSERT_EQ(0, o.code) << o.err;
     }
     json images() { return json::parse(k({"images", "--format", "json"}).out); }
-    std::string layer_dir(const std::string& diff_id) const { return store() + "/layers/" + diff_id.substr(7); }
+    std::string layer_dir(const std::string& diff_id) const {
+        return store() + "/layers/" + diff_id.substr(7);
+    }
 
     std::unique_ptr<AsUser> user_;
     std::string data_, images_;
@@ -96,21 +102,25 @@ TEST_F(RootlessImages, LoadPutsTheStoreInTheUsersDataHome) {
     EXPECT_NE(std::string::npos, o.out.find("localhost/kapsel-busybox")) << o.out;
     EXPECT_FALSE(fsys::exists(user_->home() + "/.local/share/kapsel")) << "only XDG_DATA_HOME's";
     // Without XDG_DATA_HOME: ~/.local/share/kapsel, as podman.
-    Output d = user_->kapsel({"load", "-q", "-i", std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
+    Output d = user_->kapsel(
+        {"load", "-q", "-i", std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
     ASSERT_EQ(0, d.code) << d.err;
     EXPECT_TRUE(fsys::exists(user_->home() + "/.local/share/kapsel/images.json"));
 }
 
 TEST_F(RootlessImages, RunIsRootInsideAndFilesKeepTheImagesOwners) {
-    std::string ref = pull("owned", {tar("owned", {{{"name", "srv"}, {"type", "dir"}, {"uid", 33}, {"gid", 33}},
-                                                   {{"name", "srv/www"}, {"data", "hi"}, {"uid", 33}, {"gid", 33}},
-                                                   {{"name", "etc/shadowish"}, {"data", "s"}, {"mode", 0600}},
-                                                   {{"name", "dev2"}, {"type", "dir"}},
-                                                   {{"name", "dev2/null"}, {"type", "char"}, {"major", 1}, {"minor", 3}}})});
+    std::string ref = pull(
+        "owned",
+        {tar("owned", {{{"name", "srv"}, {"type", "dir"}, {"uid", 33}, {"gid", 33}},
+                       {{"name", "srv/www"}, {"data", "hi"}, {"uid", 33}, {"gid", 33}},
+                       {{"name", "etc/shadowish"}, {"data", "s"}, {"mode", 0600}},
+                       {{"name", "dev2"}, {"type", "dir"}},
+                       {{"name", "dev2/null"}, {"type", "char"}, {"major", 1}, {"minor", 3}}})});
     Output o = k({"run", "--rm", ref, "/bin/sh", "-c",
                   "id -u; stat -c '%u:%g' /srv/www /srv; cat /etc/shadowish; ls /dev2 | wc -l"});
     ASSERT_EQ(0, o.code) << o.err;
-    EXPECT_EQ("0\n33:33\n33:33\ns0\n", o.out) << "a layer's device node is left out in a user namespace";
+    EXPECT_EQ("0\n33:33\n33:33\ns0\n", o.out)
+        << "a layer's device node is left out in a user namespace";
     EXPECT_EQ("", o.err) << "no warning: the user has subordinate ids";
     std::string layer = layer_dir(images()[0]["layers"][1]);
     struct stat st;
@@ -134,23 +144,29 @@ TEST_F(RootlessImages, WhiteoutsAndOpaqueDirectoriesHideWhatIsBelow) {
     // refused in one line that says so.
     std::string probe = data_ + "/probe";
     ::mkdir(probe.c_str(), 0700);
-    bool user_xattrs = ::setxattr(probe.c_str(), "user.kapsel-probe", "y", 1, 0) == 0 || errno != EOPNOTSUPP;
+    bool user_xattrs =
+        ::setxattr(probe.c_str(), "user.kapsel-probe", "y", 1, 0) == 0 || errno != EOPNOTSUPP;
     ::rmdir(probe.c_str());
     if (!user_xattrs) {
         std::string dir = images_ + "/wh-oci";
-        ASSERT_EQ(0, run_program({"/usr/bin/python3", tools() + "/mkimage.py", dir, "localhost/wh:latest", base, upper}).code);
+        ASSERT_EQ(0, run_program({"/usr/bin/python3", tools() + "/mkimage.py", dir,
+                                  "localhost/wh:latest", base, upper})
+                         .code);
         Output o = k({"pull", "-q", "oci:" + dir + ":localhost/wh:latest"});
         EXPECT_EQ(1, o.code);
-        EXPECT_NE(std::string::npos, o.err.find("mark opaque opaque: the file system of " + store() + " has no user xattrs"))
+        EXPECT_NE(std::string::npos, o.err.find("mark opaque opaque: the file system of " +
+                                                store() + " has no user xattrs"))
             << o.err;
         EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
-        GTEST_SKIP() << "skipped: the file system of " << data_ << " has no user xattrs (refused as it should be)";
+        GTEST_SKIP() << "skipped: the file system of " << data_
+                     << " has no user xattrs (refused as it should be)";
     }
     std::string ref = pull("wh", {base, upper});
     Output o = k({"run", "--rm", ref, "/bin/sh", "-c", "ls /etc/gone 2>&1; ls /opaque"});
     ASSERT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("/etc/gone: No such file")) << o.out;
-    EXPECT_EQ(std::string::npos, o.out.find("old")) << "the opaque directory hides the lower one: " << o.out;
+    EXPECT_EQ(std::string::npos, o.out.find("old"))
+        << "the opaque directory hides the lower one: " << o.out;
     EXPECT_NE(std::string::npos, o.out.find("new")) << o.out;
 }
 
@@ -166,7 +182,8 @@ TEST_F(RootlessImages, DetachedContainerExecLogsStopRm) {
     EXPECT_EQ(0, e.code) << e.err;
     EXPECT_EQ("0\nsleep 100 ", e.out);
     std::string logs;
-    for (int i = 0; i < 50 && logs.find("started") == std::string::npos; ++i, usleep(100000)) logs = k({"logs", "web"}).out;
+    for (int i = 0; i < 50 && logs.find("started") == std::string::npos; ++i, usleep(100000))
+        logs = k({"logs", "web"}).out;
     EXPECT_EQ("started\n", logs);
     Output s = k({"stop", "-t", "1", "web"});
     EXPECT_EQ(0, s.code) << s.err;
@@ -178,8 +195,9 @@ TEST_F(RootlessImages, DetachedContainerExecLogsStopRm) {
 
 TEST_F(RootlessImages, CommitAndDiffOfAUsersContainer) {
     load_busybox();
-    Output r = k({"run", "-d", "--name", "c", "localhost/kapsel-busybox", "sh", "-c",
-                  "mkdir /data; echo x > /data/f; chown 33:33 /data/f; rm /bin/true; exec sleep 100"});
+    Output r =
+        k({"run", "-d", "--name", "c", "localhost/kapsel-busybox", "sh", "-c",
+           "mkdir /data; echo x > /data/f; chown 33:33 /data/f; rm /bin/true; exec sleep 100"});
     ASSERT_EQ(0, r.code) << r.err;
     Output d;
     for (int i = 0; i < 50; ++i, usleep(100000)) {
@@ -191,10 +209,12 @@ TEST_F(RootlessImages, CommitAndDiffOfAUsersContainer) {
     EXPECT_NE(std::string::npos, d.out.find("D /bin/true")) << d.out;
     Output c = k({"commit", "c", "localhost/committed"});
     ASSERT_EQ(0, c.code) << c.err;
-    Output o = k({"run", "--rm", "localhost/committed", "sh", "-c", "stat -c '%u' /data/f; cat /data/f; ls /bin/true 2>&1 || :"});
+    Output o = k({"run", "--rm", "localhost/committed", "sh", "-c",
+                  "stat -c '%u' /data/f; cat /data/f; ls /bin/true 2>&1 || :"});
     EXPECT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("33\nx\n")) << o.out;
-    EXPECT_NE(std::string::npos, o.out.find("No such file")) << "the deletion is committed: " << o.out;
+    EXPECT_NE(std::string::npos, o.out.find("No such file"))
+        << "the deletion is committed: " << o.out;
 }
 
 TEST_F(RootlessImages, PullFromARegistryOnLoopback) {
@@ -208,9 +228,18 @@ TEST_F(RootlessImages, PullFromARegistryOnLoopback) {
 }
 
 TEST_F(RootlessImages, TwoImagesShareAFileAsOneInode) {
-    json common = {{"name", "usr/bin/tool"}, {"data", std::string(50000, 'x')}, {"mode", 0755}, {"uid", 33}};
-    pull("a", {tar("la", {{{"name", "usr/bin"}, {"type", "dir"}}, common, {{"name", "a-only"}, {"data", "a"}}})}, false);
-    pull("b", {tar("lb", {{{"name", "usr/bin"}, {"type", "dir"}, {"mtime", 5}}, common, {{"name", "b-only"}, {"data", "b"}}})}, false);
+    json common = {
+        {"name", "usr/bin/tool"}, {"data", std::string(50000, 'x')}, {"mode", 0755}, {"uid", 33}};
+    pull("a",
+         {tar("la", {{{"name", "usr/bin"}, {"type", "dir"}},
+                     common,
+                     {{"name", "a-only"}, {"data", "a"}}})},
+         false);
+    pull("b",
+         {tar("lb", {{{"name", "usr/bin"}, {"type", "dir"}, {"mtime", 5}},
+                     common,
+                     {{"name", "b-only"}, {"data", "b"}}})},
+         false);
     json list = images();
     ASSERT_EQ(2u, list.size());
     std::string la = layer_dir(list[0]["layers"][0]), lb = layer_dir(list[1]["layers"][0]);
@@ -226,7 +255,8 @@ TEST_F(RootlessImages, TwoImagesShareAFileAsOneInode) {
     Output rb = k({"rmi", "localhost/b"});
     ASSERT_EQ(0, rb.code) << rb.err;
     size_t files = 0;
-    for (auto& e : fsys::recursive_directory_iterator(store() + "/files")) files += e.is_regular_file();
+    for (auto& e : fsys::recursive_directory_iterator(store() + "/files"))
+        files += e.is_regular_file();
     EXPECT_EQ(0u, files) << "files owned by subordinate ids are removed too";
 }
 
@@ -243,7 +273,8 @@ TEST_F(RootlessImages, AnotherUsersStoreIsRefusedAndLeftAlone) {
                       " belongs to another user: use a store of your own (--storage-root)\n",
                   o.err);
         EXPECT_EQ(before, fsys::exists(root + "/images.json"));
-        Output r = user_->kapsel({"--storage-root", root, "run", "--rm", "localhost/kapsel-busybox", "true"});
+        Output r = user_->kapsel(
+            {"--storage-root", root, "run", "--rm", "localhost/kapsel-busybox", "true"});
         EXPECT_EQ(1, r.code);
         EXPECT_NE(std::string::npos, r.err.find("belongs to another user")) << r.err;
     }
@@ -257,30 +288,36 @@ TEST_F(RootlessImages, HostileLayersAreStillRefused) {
         const char* message;
     } cases[] = {
         {"through a symlink out",
-         {{{"name", "link"}, {"type", "symlink"}, {"link", "/tmp"}}, {{"name", "link/planted"}, {"data", "x"}}},
+         {{{"name", "link"}, {"type", "symlink"}, {"link", "/tmp"}},
+          {{"name", "link/planted"}, {"data", "x"}}},
          "symlink that leads outside"},
         {"dot-dot", {{{"name", "../escape"}, {"data", "x"}}}, "contains \"..\""},
-        {"hardlink out", {{{"name", "h"}, {"type", "hardlink"}, {"link", "/etc/passwd"}}}, "points outside the layer"},
+        {"hardlink out",
+         {{{"name", "h"}, {"type", "hardlink"}, {"link", "/etc/passwd"}}},
+         "points outside the layer"},
     };
     for (auto& c : cases) {
         std::string dir = images_ + "/evil-oci";
         fsys::remove_all(dir);
-        ASSERT_EQ(0, run_program({"/usr/bin/python3", tools() + "/mkimage.py", dir, "localhost/evil:latest",
-                                  tar("evil", c.entries)})
+        ASSERT_EQ(0, run_program({"/usr/bin/python3", tools() + "/mkimage.py", dir,
+                                  "localhost/evil:latest", tar("evil", c.entries)})
                          .code);
         Output o = k({"pull", "-q", "oci:" + dir + ":localhost/evil:latest"});
         EXPECT_EQ(1, o.code) << c.what;
         EXPECT_NE(std::string::npos, o.err.find(c.message)) << c.what << ": " << o.err;
-        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << c.what << ": one line: " << o.err;
+        EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n'))
+            << c.what << ": one line: " << o.err;
         EXPECT_FALSE(fsys::exists("/tmp/planted")) << c.what;
         for (auto sub : {"/layers", "/tmp"})
-            for (auto& e : fsys::directory_iterator(store() + sub)) ADD_FAILURE() << c.what << ": left " << e.path();
+            for (auto& e : fsys::directory_iterator(store() + sub))
+                ADD_FAILURE() << c.what << ": left " << e.path();
     }
 }
 
 TEST_F(RootlessImages, NetworkAndProcfsAsAUser) {
     load_busybox();
-    Output d = k({"run", "--rm", "localhost/kapsel-busybox", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '"});
+    Output d = k({"run", "--rm", "localhost/kapsel-busybox", "sh", "-c",
+                  "ls /sys/class/net | tr '\\n' ' '"});
     ASSERT_EQ(0, d.code) << d.err;
     EXPECT_EQ("lo ", d.out) << "private by default: only loopback";
     EXPECT_EQ("", d.err);
@@ -299,7 +336,9 @@ TEST_F(RootlessImages, LimitsWithoutADelegatedCgroupAreOneWarning) {
     load_busybox();
     Output o = k({"run", "--rm", "--memory", "64m", "localhost/kapsel-busybox", "true"});
     EXPECT_EQ(0, o.code) << o.err;
-    EXPECT_NE(std::string::npos, o.err.find("so these limits are not applied: linux.resources.memory")) << o.err;
+    EXPECT_NE(std::string::npos,
+              o.err.find("so these limits are not applied: linux.resources.memory"))
+        << o.err;
     EXPECT_EQ(1, std::count(o.err.begin(), o.err.end(), '\n')) << o.err;
 }
 
@@ -309,9 +348,10 @@ TEST_F(RootlessImages, NoDeviceNodesAndNoSetuidEscalationInside) {
                   "mknod /m c 1 3 2>&1; echo mknod=$?; cat /proc/self/uid_map | tr -s ' '"});
     EXPECT_EQ(0, o.code) << o.err;
     EXPECT_NE(std::string::npos, o.out.find("mknod=1")) << o.out;
-    EXPECT_NE(std::string::npos, o.out.find(" 0 41000 1\n 1 200000 65536\n")) << "podman's mapping: " << o.out;
-    Output n = k({"run", "--rm", "--security-opt", "no-new-privileges", "localhost/kapsel-busybox", "grep",
-                  "NoNewPrivs", "/proc/self/status"});
+    EXPECT_NE(std::string::npos, o.out.find(" 0 41000 1\n 1 200000 65536\n"))
+        << "podman's mapping: " << o.out;
+    Output n = k({"run", "--rm", "--security-opt", "no-new-privileges", "localhost/kapsel-busybox",
+                  "grep", "NoNewPrivs", "/proc/self/status"});
     EXPECT_EQ(0, n.code) << n.err;
     EXPECT_NE(std::string::npos, n.out.find("NoNewPrivs:\t1")) << n.out;
 }
@@ -329,15 +369,19 @@ TEST_F(RootlessImages, WithoutSubordinateIdsOnlyTheUsersOwnIdAndOneWarning) {
     Output l = k({"load", "-q", "-i", std::string(KAPSEL_TEST_IMAGES) + "/docker-archive.tar"});
     EXPECT_EQ(1, l.code);
     EXPECT_EQ(0u, l.err.find(warning)) << l.err;
-    EXPECT_NE(std::string::npos, l.err.find("layer entry \"home/user/\" is owned by 1000:1000, which your user "
-                                            "namespace does not map"))
+    EXPECT_NE(std::string::npos,
+              l.err.find("layer entry \"home/user/\" is owned by 1000:1000, which your user "
+                         "namespace does not map"))
         << l.err;
     EXPECT_EQ(2, std::count(l.err.begin(), l.err.end(), '\n')) << l.err;
     for (auto sub : {"/layers", "/tmp"})
-        for (auto& e : fsys::directory_iterator(store() + sub)) ADD_FAILURE() << "left " << e.path();
+        for (auto& e : fsys::directory_iterator(store() + sub))
+            ADD_FAILURE() << "left " << e.path();
     // All of it the image's root's: loaded and run, with the user alone mapped.
     std::string rootfs_tar = images_ + "/rootonly.tar";
-    ASSERT_EQ(0, run_program({"/bin/tar", "--owner=0", "--group=0", "-C", fixture_rootfs(), "-cf", rootfs_tar, "."}).code);
+    ASSERT_EQ(0, run_program({"/bin/tar", "--owner=0", "--group=0", "-C", fixture_rootfs(), "-cf",
+                              rootfs_tar, "."})
+                     .code);
     std::string ref = pull("rootonly", {rootfs_tar}, false);
     Output o = k({"run", "--rm", ref, "/bin/cat", "/proc/self/uid_map"});
     EXPECT_EQ(0, o.code) << o.err;
