@@ -22,9 +22,11 @@
 #include "image/tar.hpp"
 #include "runtime/container_meta.hpp"
 #include "runtime/containers.hpp"
+#include "runtime/network.hpp"
 #include "runtime/store.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 #include "util/spawn.hpp"
 #include "util/strings.hpp"
 
@@ -188,16 +190,66 @@ Status write_image_archive(const image::Store& store, const std::string& image_i
     return tar.finish();
 }
 
+std::string network_mode(const json& meta) {
+    return meta.contains("network") && meta["network"].is_object() ? meta["network"].value("mode", "") : "";
+}
+
+// A network that can be set up again elsewhere: not another container's or a given
+// namespace's.
+bool movable(const std::string& mode) {
+    return mode.rfind("container:", 0) != 0 && mode.rfind("ns:", 0) != 0;
+}
+
+// The network the container had at the source, set up again here: the same bridge
+// network (by name) with the same address and MAC where they are free (on the same host
+// the checkpointed source still holds its address: then another, and one line says
+// so), or pasta or slirp4netns; the same published ports.
+Result<NetworkSetup> attach_again(const Globals& g, const image::Store& store, const std::string& id,
+                                  const std::string& name, const json& config, const json& summary,
+                                  const std::string& dir) {
+    NetworkRequest req;
+    req.mode = summary.value("mode", "");
+    req.ports = published_ports(summary);
+    if (req.mode == "bridge" && summary.contains("networks") && summary["networks"].is_object() &&
+        !summary["networks"].empty()) {
+        auto it = summary["networks"].begin();
+        const json& n = it.value();
+        req.mode = it.key() == network::kDefaultNetwork ? "bridge" : it.key();
+        if (n.is_object()) {
+            req.ip = n.value("ip", "");
+            req.mac = n.value("mac", "");
+            if (n.contains("aliases") && n["aliases"].is_array())
+                for (auto& a : n["aliases"])
+                    if (a.is_string() && a != name) req.aliases.push_back(a);
+        }
+    }
+    std::string hostname = config.value("hostname", id.substr(0, 12));
+    // Networks are the host's: on the same host the checkpointed source still holds its
+    // attachment (the same id), and a second one cannot be made beside it.
+    if (auto ns = network::NetworkStore::open(network_root()); ns)
+        if (auto held = ns->attachment(id); held && *held)
+            return make_error("container " + id.substr(0, 12) +
+                              " still holds its network on this host (the checkpointed source): remove it there first");
+    auto set = attach_network(g, store, id, name, hostname, dir, {}, req);
+    if (!set && !req.ip.empty() && set.error().message.find("is in use by container") != std::string::npos) {
+        log::warn("container " + name + ": its address " + req.ip + " is in use here; it gets another");
+        req.ip.clear();
+        req.mac.clear();
+        set = attach_network(g, store, id, name, hostname, dir, {}, req);
+    }
+    return set;
+}
+
 }  // namespace
 
 Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequest r, const std::string& file,
                          bool with_image) {
     image::Store store = KAPSEL_TRY(open_store(g));
     json meta = KAPSEL_TRY(read_meta(store, id));
-    std::string mode = meta.contains("network") && meta["network"].is_object() ? meta["network"].value("mode", "") : "";
-    if (mode != "none" && mode != "private" && mode != "host")
+    std::string mode = network_mode(meta);
+    if (!movable(mode))
         return make_error("export of a container on --network " + mode +
-                          " is not supported yet (none, private and host are)");
+                          ": its network is another's, which does not come along");
     std::string version = criu_version(g);
     if (version.empty()) return make_error("export: " + criu_binary(g) + " --version does not answer");
     image::ContainerDirs dirs = image::container_dirs(store, id);
@@ -275,9 +327,10 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
     bool made = false;
     // Whatever fails from here takes the new container's directory with it.
     struct Undo {
-        std::string dir;
-        bool armed = false;
+        std::string dir, id;
+        bool armed = false, network = false;
         ~Undo() {
+            if (armed && network) (void)detach_network(id);
             if (armed) (void)fs::remove_tree(dir);
         }
     } undo;
@@ -317,9 +370,8 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
             id = meta.value("id", "");
             if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
                 return bad("export.json names no valid container id");
-            std::string mode = meta.contains("network") && meta["network"].is_object() ? meta["network"].value("mode", "") : "";
-            if (mode != "none" && mode != "private" && mode != "host")
-                return bad("a container on --network " + mode + " cannot be imported yet");
+            if (!movable(network_mode(meta)))
+                return bad("a container on --network " + network_mode(meta) + " cannot be imported");
             with_image = info.value("with_image", false);
             if (!with_image && !store.find_image(meta.value("image_id", "")))
                 return bad("its image " + meta.value("image", "?") + " (" + meta.value("image_id", "?") +
@@ -425,6 +477,23 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
                 std::string src = m["source"].get<std::string>();
                 if (src.rfind(old_dir + "/", 0) == 0) m["source"] = dir + src.substr(old_dir.size());
             }
+    // Its network, set up again here (none, private and host need nothing: CRIU makes
+    // the private ones' namespaces itself).
+    std::string mode = network_mode(meta);
+    if (mode != "none" && mode != "private" && mode != "host" && !mode.empty()) {
+        NetworkSetup net = KAPSEL_TRY_CTX(attach_again(g, store, id, meta.value("name", id), config, meta["network"], dir),
+                                          "import " + file);
+        // Only now is the network this import's to take down again (the same id's,
+        // before, would be another store's container's).
+        undo.id = id;
+        undo.network = true;
+        meta["network"] = net.summary;
+        KAPSEL_TRY(write_meta(store, id, meta));
+        if (config.contains("linux") && config["linux"].is_object() && config["linux"].contains("namespaces") &&
+            config["linux"]["namespaces"].is_array())
+            for (auto& ns : config["linux"]["namespaces"])
+                if (ns.is_object() && ns.value("type", "") == "network") ns["path"] = net.spec_network.substr(3);
+    }
     KAPSEL_TRY(fs::write_file_atomic(dir + "/config.json", config.dump(1), 0600));
     shared = {};
     undo.armed = false;
