@@ -11,7 +11,9 @@
 #include "image/store.hpp"
 #include "network/etc_files.hpp"
 #include "network/netavark.hpp"
+#include "network/pasta.hpp"
 #include "network/ports.hpp"
+#include "network/slirp.hpp"
 #include "network/subnet.hpp"
 #include "plan/plan.hpp"
 #include "procfs/client.hpp"
@@ -137,8 +139,9 @@ int run_image_main(const Globals& g, const Args& args) {
     f.flag({"read-only"}, &r.read_only, "mount the root file system read-only");
     f.option({"network", "net"}, &network,
              "bridge (default, or $KAPSEL_DEFAULT_NETWORK: kapsel's default network; for a user without root "
-             "private), a network's name (kapsel network create; root only), none, host, private (a "
-             "namespace of its own with only loopback), "
+             "pasta where it can run, else private), a network's name (kapsel network create; root only), "
+             "none, host, private (a namespace of its own with only loopback), pasta or slirp4netns (a "
+             "user-mode network on the host's), "
              "container:NAME (another container's), or ns:PATH",
              "mode");
     f.list({"publish", "p"}, &publish,
@@ -214,8 +217,13 @@ int run_image_main(const Globals& g, const Args& args) {
     if (!workdir.empty()) r.workdir = workdir;
     // A bridge network by default where netavark is installed; without it, a namespace of
     // the container's own and one warning (an error for --network bridge by name).
-    // A user cannot make a bridge (netavark needs root): a namespace with only loopback.
-    if (network.empty() && rootless()) network = "private";
+    // A user cannot make a bridge (netavark needs root): a user-mode network (pasta, else
+    // slirp4netns) where one is installed and /dev/net/tun may be opened, else a
+    // namespace with only loopback.
+    if (network.empty() && rootless()) {
+        bool user_mode = (network::find_pasta() || network::find_slirp4netns()) && network::check_tun();
+        network = user_mode ? "pasta" : "private";
+    }
     if (network.empty()) {
         const char* dflt = ::getenv("KAPSEL_DEFAULT_NETWORK");
         network = dflt && *dflt ? dflt : "bridge";

@@ -287,7 +287,7 @@ Result<image::Store> open_store(const Globals& g) {
 Result<int> run_image(const Globals& g, const ImageRunOptions& o, std::string* id_out) {
     // netavark makes bridges and firewall rules, which needs the host's root.
     if (rootless() && is_bridge_mode(o.network.mode))
-        return make_error("bridge networks need root; use --network private, none or host");
+        return make_error("bridge networks need root; use --network pasta, private, none or host");
     image::Store store = KAPSEL_TRY(open_store(g));
     // Only a detached container has a log to keep.
     if (o.detach) KAPSEL_TRY(logfile::check_file_system(store.root() + "/containers", o.log));

@@ -168,6 +168,9 @@ TEST(PastaAsUser, NeedsTunAndThenPublishesAPort) {
         ~Mode() { ::chmod("/dev/net/tun", old & 07777); }
     } open_tun(tun.st_mode);
     int before = pastas();
+    Output dflt = k({"run", "--rm", "localhost/kapsel-busybox:latest", "ls", "/sys/class/net"});
+    EXPECT_EQ(0, dflt.code) << dflt.err;
+    EXPECT_NE(std::string::npos, dflt.out.find("eth0")) << "a user's default network is pasta where it can run";
     int port = free_port();
     Output run = k({"run", "-d", "--name", "uw", "--network", "pasta", "-p", "127.0.0.1:" + std::to_string(port) + ":80",
                     "localhost/kapsel-busybox:latest", "sh", "-c", kWeb});
