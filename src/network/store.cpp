@@ -42,6 +42,8 @@ uint32_t broadcast_of(const Cidr& c) {
     return c.base.value | (~uint32_t{0} >> c.prefix);
 }
 
+}  // namespace
+
 Result<std::string> random_hex64() {
     unsigned char bytes[32];
     size_t got = 0;
@@ -58,6 +60,8 @@ Result<std::string> random_hex64() {
     for (unsigned char b : bytes) out += hex[b >> 4], out += hex[b & 15];
     return out;
 }
+
+namespace {
 
 // RFC 3339 in UTC with nanoseconds, as podman writes "created".
 std::string now_rfc3339() {
@@ -515,9 +519,12 @@ Result<std::optional<NetworkStore::Claimed>> NetworkStore::claim_spare(const Att
         return make_error("container " + short_id(wanted.container_id) + " already has network addresses");
     for (auto& a : KAPSEL_TRY(read_attachments(adir))) {
         if (!a.spare || a.endpoints.size() != 1 || a.endpoints[0].network != want.network) continue;
+        // Taken: no spare any more, and the claiming run's root's to judge (its prune
+        // takes it down should the run die before the record below is written).
         Attachment taken = a;
         taken.spare = false;
         taken.reusable = false;
+        taken.root = wanted.root;
         KAPSEL_TRY(write_record(adfd.get(), adir, a.container_id + ".json", to_json(taken)));
         Attachment mine = a;
         mine.container_id = wanted.container_id;

@@ -109,6 +109,8 @@ Result<Attachment> attachment_from_json(const json& j);
 // A container id as kapsel makes them (64 lower-case hex characters): the only names an
 // attachment file may have.
 bool valid_container_id(std::string_view id);
+// 64 random hex digits (a network's id, a container id of kapsel's own making).
+Result<std::string> random_hex64();
 
 // Where the host's other network managers keep what a new kapsel subnet must not overlap
 // (read only, junk skipped). Tests point these at their own files.

@@ -676,8 +676,16 @@ std::vector<std::string> stale_network_attachments(const Globals& g, const image
     std::string mine = g.root + "/netns/";
     for (auto& a : *all) {
         // A spare is no container's; another --root's containers are that root's to
-        // judge (records before "root" tell it by where the namespace is).
-        if (a.spare || (a.root.empty() ? a.netns.rfind(mine, 0) != 0 : a.root != g.root)) continue;
+        // judge (records before "root" tell it by where the namespace is). A record
+        // without a root whose namespace is the host-wide kind is a spare a run claimed
+        // and died with (kapsel before this fix left those): no container's, any root's.
+        if (a.spare) continue;
+        bool unowned = a.root.empty() && a.netns.rfind(network_root() + "/networks/netns/", 0) == 0;
+        if (unowned) {
+            out.push_back(a.container_id);
+            continue;
+        }
+        if (a.root.empty() ? a.netns.rfind(mine, 0) != 0 : a.root != g.root) continue;
         const std::string& id = a.container_id;
         bool stale = false;
         auto meta = read_meta(store, id);

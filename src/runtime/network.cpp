@@ -484,6 +484,47 @@ Result<std::vector<network::PortMapping>> container_ports(const Globals& g, cons
 
 namespace {
 
+// netavark 1.4 takes the FORWARD rule that jumps to its isolation chains away with the
+// last container of any network, though other networks still have containers: they can
+// then reach each other until netavark's next setup puts the rule back (seen: a container
+// on one network fetched a page from one on another after a third network went). So when
+// `gone` has no container left and another network has, kapsel has netavark set up (and
+// take down again) a namespace of its own on that network, which puts the rule back:
+// netavark's rules, by netavark. The caller holds the netavark lock.
+void restore_isolation(network::NetworkStore& ns, const std::string& gone, int lock_fd) {
+    auto all = ns.attachments();
+    if (!all) return;
+    std::string other;
+    for (auto& a : *all) {
+        if (a.endpoints.empty()) continue;
+        if (a.endpoints[0].network == gone) return;  // not its last container: nothing was taken
+        if (other.empty()) other = a.endpoints[0].network;
+    }
+    if (other.empty()) return;  // no network with containers: nothing to keep apart
+    auto netavark = netavark_of(ns);
+    auto id = network::random_hex64();
+    if (!netavark || !id) return;
+    network::Attachment probe;
+    probe.container_id = *id;
+    probe.container_name = "kapsel-isolation";
+    probe.netns = bridge_netns_dir(ns) + "/" + *id;
+    probe.endpoints.push_back(network::Endpoint{.network = other});
+    auto reserved = ns.reserve(probe);
+    if (!reserved) return;
+    auto done = [&]() -> Status {
+        std::string path = KAPSEL_TRY(network::create_netns(bridge_netns_dir(ns), *id));
+        auto networks = KAPSEL_TRY(networks_of(ns, *reserved));
+        json options = KAPSEL_TRY(network::netavark_options(*reserved, networks));
+        auto set = netavark->setup(path, options, lock_fd);
+        auto down = netavark->teardown(path, options, lock_fd);
+        KAPSEL_TRY(network::remove_netns(path));
+        if (!set) return set.error();
+        return down;
+    }();
+    if (!done) log::warn("putting netavark's isolation of networks back: " + done.error().message);
+    (void)ns.release(*id);
+}
+
 Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a, int lock_fd) {
     // netavark first (it needs the namespace's path to find the interfaces), then the
     // namespace, then the record.
@@ -504,7 +545,9 @@ Status take_down_locked(network::NetworkStore& ns, const network::Attachment& a,
         network::stop_slirp4netns(a.netns);
     }
     if (!a.netns.empty()) KAPSEL_TRY(network::remove_netns(a.netns));
-    return ns.release(a.container_id);
+    KAPSEL_TRY(ns.release(a.container_id));
+    if (!a.endpoints.empty()) restore_isolation(ns, a.endpoints[0].network, lock_fd);
+    return {};
 }
 
 }  // namespace
