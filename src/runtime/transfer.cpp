@@ -43,6 +43,14 @@ constexpr uint64_t kMaxCheckpointFile = 64ull << 30;
 constexpr size_t kMaxCheckpointFiles = 100000;
 const char* const kEtcFiles[] = {"hosts", "hostname", "resolv.conf"};
 
+// A string field of a document that may come from anywhere, or `otherwise` where it is
+// missing or of another type (json::value would throw on that).
+std::string text_of(const json& j, const char* key, const std::string& otherwise = "") {
+    if (!j.is_object()) return otherwise;
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : otherwise;
+}
+
 std::string machine() {
     utsname u{};
     return ::uname(&u) == 0 ? u.machine : "";
@@ -176,7 +184,7 @@ Status write_image_archive(const image::Store& store, const std::string& image_i
     for (auto& b : blobs)
         if (!store.has_blob(b))
             return make_error("export --with-image: blob " + b + " of the image is not in the store (load or pull the image again)");
-    json desc = {{"mediaType", manifest.value("mediaType", "application/vnd.oci.image.manifest.v1+json")},
+    json desc = {{"mediaType", text_of(manifest, "mediaType", "application/vnd.oci.image.manifest.v1+json")},
                  {"digest", img.manifest},
                  {"size", manifest_text.size()}};
     if (!img.names.empty()) desc["annotations"] = {{"org.opencontainers.image.ref.name", img.names[0]}};
@@ -191,7 +199,7 @@ Status write_image_archive(const image::Store& store, const std::string& image_i
 }
 
 std::string network_mode(const json& meta) {
-    return meta.contains("network") && meta["network"].is_object() ? meta["network"].value("mode", "") : "";
+    return meta.is_object() && meta.contains("network") ? text_of(meta["network"], "mode") : "";
 }
 
 // A network that can be set up again elsewhere: not another container's or a given
@@ -208,7 +216,7 @@ Result<NetworkSetup> attach_again(const Globals& g, const image::Store& store, c
                                   const std::string& name, const json& config, const json& summary,
                                   const std::string& dir) {
     NetworkRequest req;
-    req.mode = summary.value("mode", "");
+    req.mode = text_of(summary, "mode");
     req.ports = published_ports(summary);
     if (req.mode == "bridge" && summary.contains("networks") && summary["networks"].is_object() &&
         !summary["networks"].empty()) {
@@ -216,14 +224,14 @@ Result<NetworkSetup> attach_again(const Globals& g, const image::Store& store, c
         const json& n = it.value();
         req.mode = it.key() == network::kDefaultNetwork ? "bridge" : it.key();
         if (n.is_object()) {
-            req.ip = n.value("ip", "");
-            req.mac = n.value("mac", "");
+            req.ip = text_of(n, "ip");
+            req.mac = text_of(n, "mac");
             if (n.contains("aliases") && n["aliases"].is_array())
                 for (auto& a : n["aliases"])
                     if (a.is_string() && a != name) req.aliases.push_back(a);
         }
     }
-    std::string hostname = config.value("hostname", id.substr(0, 12));
+    std::string hostname = text_of(config, "hostname", id.substr(0, 12));
     // Networks are the host's: on the same host the checkpointed source still holds its
     // attachment (the same id), and a second one cannot be made beside it.
     if (auto ns = network::NetworkStore::open(network_root()); ns)
@@ -270,7 +278,7 @@ Status export_checkpoint(const Globals& g, const std::string& id, CheckpointRequ
             for (auto& p : paths) ::unlink(p.c_str());
         }
     } temps{{tar_path, upper_path, image_path}};
-    if (with_image) KAPSEL_TRY(write_image_archive(store, meta.value("image_id", ""), image_path));
+    if (with_image) KAPSEL_TRY(write_image_archive(store, text_of(meta, "image_id"), image_path));
     {
         unique_fd upper(::open(upper_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!upper) return sys_error("create " + upper_path);
@@ -323,7 +331,7 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
     image::Store store = KAPSEL_TRY(open_store(g));
 
     std::string id, dir, old_dir;
-    json meta, config;
+    json meta, config, source_network = json::object();
     bool made = false;
     // Whatever fails from here takes the new container's directory with it.
     struct Undo {
@@ -356,27 +364,48 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
         if (e.path == "export.json") {
             if (made) return bad("export.json twice");
             json info = json::parse(KAPSEL_TRY(read_body(tar, e, kMaxDocument)), nullptr, false);
-            if (!info.is_object() || info.value("format", "") != kFormat)
-                return bad("not a kapsel export (" + std::string(kFormat) + ")");
-            if (info.value("arch", "") != machine())
-                return bad("made on " + info.value("arch", "?") + ", this host is " + machine());
+            if (text_of(info, "format") != kFormat) return bad("not a kapsel export (" + std::string(kFormat) + ")");
+            if (text_of(info, "arch") != machine())
+                return bad("made on " + text_of(info, "arch", "?") + ", this host is " + machine());
             std::string version = criu_version(g);
-            if (info.value("criu", "") != version)
-                return bad("made with CRIU " + info.value("criu", "?") + ", this host has " +
+            if (text_of(info, "criu") != version)
+                return bad("made with CRIU " + text_of(info, "criu", "?") + ", this host has " +
                            (version.empty() ? "none that answers" : version));
             if (!info.contains("container") || !info["container"].is_object()) return bad("export.json has no container");
-            meta = info["container"];
-            old_dir = info.value("dir", "");
-            id = meta.value("id", "");
+            // The container's record is made anew from what it says, field by field, each
+            // checked: what the other verbs read later is what kapsel itself writes.
+            const json& src = info["container"];
+            old_dir = text_of(info, "dir");
+            id = text_of(src, "id");
             if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
                 return bad("export.json names no valid container id");
-            if (!movable(network_mode(meta)))
-                return bad("a container on --network " + network_mode(meta) + " cannot be imported");
-            with_image = info.value("with_image", false);
-            if (!with_image && !store.find_image(meta.value("image_id", "")))
-                return bad("its image " + meta.value("image", "?") + " (" + meta.value("image_id", "?") +
+            if (!movable(network_mode(src)))
+                return bad("a container on --network " + network_mode(src) + " cannot be imported");
+            with_image = info.contains("with_image") && info["with_image"].is_boolean() && info["with_image"].get<bool>();
+            if (!with_image && !store.find_image(text_of(src, "image_id")))
+                return bad("its image " + text_of(src, "image", "?") + " (" + text_of(src, "image_id", "?") +
                            ") is not in this store: load or pull it first");
-            std::string new_name = name.empty() ? meta.value("name", id.substr(0, 12)) : name;
+            std::string new_name = name.empty() ? text_of(src, "name", id.substr(0, 12)) : name;
+            if (new_name.empty() || new_name.size() > 253 ||
+                new_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                    std::string::npos)
+                return bad("\"" + new_name + "\" is not a container name");
+            meta = {{"id", id},
+                    {"name", new_name},
+                    {"image", text_of(src, "image")},
+                    {"image_id", text_of(src, "image_id")},
+                    {"created", text_of(src, "created")},
+                    {"rm", src.contains("rm") && src["rm"].is_boolean() && src["rm"].get<bool>()},
+                    {"stop_signal", text_of(src, "stop_signal")},
+                    {"network", {{"mode", network_mode(src)}}}};
+            if (src.contains("command") && src["command"].is_array() && src["command"].size() <= 4096) {
+                json command = json::array();
+                for (auto& a : src["command"])
+                    if (a.is_string()) command.push_back(a);
+                meta["command"] = command;
+            }
+            // What the network was (read by attach_again, through checked accessors only).
+            if (src.contains("network") && src["network"].is_object()) source_network = src["network"];
             auto index = KAPSEL_TRY(store.lock_index());
             if (fs::exists(store.container_dir(id)) || Store(g.root).exists(id))
                 return bad("container " + id.substr(0, 12) + " exists here already");
@@ -394,10 +423,6 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
             undo.dir = dir;
             KAPSEL_TRY(fs::mkdir_p(dir, 0700));
             undo.armed = true;
-            meta["name"] = new_name;
-            meta.erase("monitor");
-            meta.erase("exit_code");
-            meta.erase("checkpoint");
             KAPSEL_TRY(write_meta(store, id, meta));
             KAPSEL_TRY(fs::mkdir_p(dir + "/checkpoint", 0700));
             images_dir.reset(::open((dir + "/checkpoint").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -451,9 +476,10 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
     }
     if (!made || !layer || !config.is_object()) return bad("it is incomplete (export.json, config.json, upper.tar)");
     if (with_image && !image_loaded) return bad("it says it holds its image, and does not");
-    auto img = store.find_image(meta.value("image_id", ""));
+    auto img = store.find_image(text_of(meta, "image_id"));
     if (!img)
-        return bad("its image " + meta.value("image", "?") + " (" + meta.value("image_id", "?") + ") is not in this store");
+        return bad("its image " + text_of(meta, "image", "?") + " (" + text_of(meta, "image_id", "?") +
+                   ") is not in this store");
     meta["layers"] = img->layers;
 
     // The container's layers: the image's and its changes, under a new writable layer.
@@ -481,7 +507,7 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
     // the private ones' namespaces itself).
     std::string mode = network_mode(meta);
     if (mode != "none" && mode != "private" && mode != "host" && !mode.empty()) {
-        NetworkSetup net = KAPSEL_TRY_CTX(attach_again(g, store, id, meta.value("name", id), config, meta["network"], dir),
+        NetworkSetup net = KAPSEL_TRY_CTX(attach_again(g, store, id, text_of(meta, "name", id), config, source_network, dir),
                                           "import " + file);
         // Only now is the network this import's to take down again (the same id's,
         // before, would be another store's container's).
@@ -492,7 +518,7 @@ Result<std::string> import_checkpoint(const Globals& g, const std::string& file,
         if (config.contains("linux") && config["linux"].is_object() && config["linux"].contains("namespaces") &&
             config["linux"]["namespaces"].is_array())
             for (auto& ns : config["linux"]["namespaces"])
-                if (ns.is_object() && ns.value("type", "") == "network") ns["path"] = net.spec_network.substr(3);
+                if (text_of(ns, "type") == "network") ns["path"] = net.spec_network.substr(3);
     }
     KAPSEL_TRY(fs::write_file_atomic(dir + "/config.json", config.dump(1), 0600));
     shared = {};

@@ -179,6 +179,12 @@ TEST_F(Transfer, ABadArchiveIsOneLineAndLeavesNothing) {
         {"another CRIU", "sed -i 's/\"criu\": \"[^\"]*\"/\"criu\": \"3.17\"/' export.json && tar -cf - export.json "
                          "config.json etc log checkpoint upper.tar | zstd -q > $OUT",
          "made with CRIU 3.17"},
+        {"fields of the wrong type",
+         "python3 -c 'import json; d=json.load(open(\"export.json\")); c=d[\"container\"]; "
+         "c.update(name=5, rm=\"yes\", command=\"x\", network=[], created={}, image_id=7); "
+         "d[\"with_image\"]=\"no\"; json.dump(d, open(\"export.json\", \"w\"))' && tar -cf - export.json "
+         "config.json etc log checkpoint upper.tar | zstd -q > $OUT",
+         "is not in this store"},
         {"an entry out of place", "tar -cf - export.json config.json ../bad/upper.tar 2>/dev/null | zstd -q > $OUT",
          "unexpected entry"},
         {"a hostile layer",
