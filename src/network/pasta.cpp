@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 #include "util/spawn.hpp"
 #include "util/strings.hpp"
 
@@ -36,14 +37,12 @@ void stop_pasta(const std::string& netns) {
     if (!text) return;
     pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
     auto program = find_pasta();
-    struct stat exe {};
-    if (pid <= 0 || !program || ::stat(("/proc/" + std::to_string(pid) + "/exe").c_str(), &exe) != 0) return;
     // pasta is passt, which runs on as passt.avx2 where the CPU has AVX2.
     char real[PATH_MAX];
-    if (!::realpath(program->c_str(), real)) return;
+    if (!program || !::realpath(program->c_str(), real)) return;
     for (std::string bin : {std::string(real), std::string(real) + ".avx2"}) {
         struct stat st {};
-        if (::stat(bin.c_str(), &st) == 0 && st.st_dev == exe.st_dev && st.st_ino == exe.st_ino) {
+        if (::stat(bin.c_str(), &st) == 0 && process_runs(pid, st)) {
             ::kill(pid, SIGTERM);
             return;
         }

@@ -21,6 +21,7 @@
 
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/proc.hpp"
 
 extern char** environ;
 
@@ -56,12 +57,6 @@ Result<nlohmann::json> api_call(const std::string& socket_path, const std::strin
     auto j = nlohmann::json::parse(reply, nullptr, false);
     if (!j.is_object()) return make_error("slirp4netns: not a JSON object: " + reply.substr(0, 200));
     return j;
-}
-
-bool runs_binary(pid_t pid, const std::string& program) {
-    struct stat exe {}, bin {};
-    return pid > 0 && ::stat(("/proc/" + std::to_string(pid) + "/exe").c_str(), &exe) == 0 &&
-           ::stat(program.c_str(), &bin) == 0 && exe.st_dev == bin.st_dev && exe.st_ino == bin.st_ino;
 }
 
 }  // namespace
@@ -174,7 +169,8 @@ void stop_slirp4netns(const std::string& netns) {
     if (!text) return;
     pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
     auto program = find_slirp4netns();
-    if (program && runs_binary(pid, *program)) ::kill(pid, SIGTERM);
+    struct stat bin {};
+    if (program && ::stat(program->c_str(), &bin) == 0 && process_runs(pid, bin)) ::kill(pid, SIGTERM);
 }
 
 }  // namespace kapsel::network

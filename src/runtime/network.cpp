@@ -59,19 +59,11 @@ Result<unique_fd> netavark_lock(const network::NetworkStore& ns) {
     return lock;
 }
 
-// aardvark-dns instances of this network root that netavark does not know of (it knows
-// only the one in its pid file): one left by a crash, or by runs before the netavark lock,
-// keeps port 53 on the gateways and answers with stale names. Ended before a setup. A
-// process counts only if it runs the very aardvark-dns binary (same inode: a container's
-// process could call itself anything) with this root's --config.
 // Whether `pid` runs the aardvark-dns binary `bin` (same inode: a container's process
 // could call itself anything) with `config` as its --config.
 bool is_aardvark_of(pid_t pid, const struct stat& bin, const std::string& config) {
-    std::string base = "/proc/" + std::to_string(pid);
-    struct stat exe {};
-    if (::stat((base + "/exe").c_str(), &exe) != 0 || exe.st_dev != bin.st_dev || exe.st_ino != bin.st_ino)
-        return false;
-    auto cmdline = fs::read_file(base + "/cmdline");
+    if (!process_runs(pid, bin)) return false;
+    auto cmdline = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline");
     if (!cmdline) return false;
     std::vector<std::string> argv = split(*cmdline, '\0');
     for (size_t i = 0; i + 1 < argv.size(); ++i)
@@ -85,6 +77,10 @@ pid_t known_aardvark(const std::string& config) {
     return text ? static_cast<pid_t>(std::atoi(text->c_str())) : 0;
 }
 
+// aardvark-dns instances of this network root that netavark does not know of (it knows
+// only the one in its pid file): one left by a crash, or by runs before the netavark lock,
+// keeps port 53 on the gateways and answers with stale names. Ended before a setup. A
+// process counts only if it runs the very aardvark-dns binary with this root's --config.
 void end_stray_aardvarks(const network::NetworkStore& ns, const std::string& aardvark) {
     struct stat bin {};
     if (aardvark.empty() || ::stat(aardvark.c_str(), &bin) != 0) return;

@@ -47,4 +47,10 @@ bool gid_mapped(uint32_t gid) {
     return false;
 }
 
+bool process_runs(int pid, const struct stat& bin) {
+    struct stat exe {};
+    return pid > 0 && ::stat(("/proc/" + std::to_string(pid) + "/exe").c_str(), &exe) == 0 &&
+           exe.st_dev == bin.st_dev && exe.st_ino == bin.st_ino;
+}
+
 }  // namespace kapsel

@@ -2,6 +2,8 @@
 // init?) and the procfs server (how old is the caller's container?).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 
 namespace kapsel {
@@ -17,6 +19,10 @@ bool in_user_namespace();
 // namespace (podman's rootless runtime). Such a caller has no cgroup v1 hierarchy, no
 // mknod, no sysfs without a network namespace of its own.
 bool rootless();
+// Whether process `pid` runs the very file `bin` was stat'ed from (the same inode: a
+// process can call itself anything, and a pid can be reused by another program).
+bool process_runs(int pid, const struct stat& bin);
+
 // Whether this process's user namespace maps group `gid` (always, outside one).
 bool gid_mapped(uint32_t gid);
 
